@@ -1,1 +1,125 @@
-fn main() {}
+//! errbotd: the errbot-rs supervisor.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use errbotd::config::Config;
+
+/// errbot-rs supervisor: runs the chat gateways and plugins of a bot.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (default: ./errbot.toml if it exists, else the embedded defaults).
+    #[arg(short, long, global = true, env = "ERRBOT_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the bot in the foreground (the default).
+    Start,
+    /// Write a commented errbot.toml, a data directory and an example plugin into DIR.
+    Init {
+        /// Directory to create (default: the current directory).
+        dir: Option<PathBuf>,
+    },
+    /// Check a configuration file and exit (non-zero when invalid).
+    CheckConfig {
+        /// The file (default: --config or ./errbot.toml).
+        file: Option<PathBuf>,
+    },
+}
+
+fn load(path: Option<&Path>) -> Result<Config, String> {
+    match path {
+        Some(p) => Config::load(p).map_err(|e| e.to_string()),
+        None if Path::new("errbot.toml").is_file() => {
+            Config::load(Path::new("errbot.toml")).map_err(|e| e.to_string())
+        }
+        None => Ok(Config::embedded_default()),
+    }
+}
+
+fn init_logging(config: &Config) {
+    // On an interactive console, only warnings reach the terminal unless the file asks for more.
+    let interactive = std::io::stdin().is_terminal()
+        && config.backend_instances().any(|(_, kind, _)| kind == "console");
+    let level = match (&config.log.level, interactive, config.source.is_some()) {
+        (l, true, false) if l == "info" => "warn".to_owned(),
+        (l, _, _) => l.clone(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Cmd::Start) {
+        Cmd::Init { dir } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            match errbotd::init::init(&dir) {
+                Ok(path) => {
+                    println!("Wrote {}. Run `errbotd -c {}` to start the bot.", path.display(), path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("errbotd init: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::CheckConfig { file } => {
+            let path = file.or(cli.config);
+            match load(path.as_deref()).and_then(|c| errbotd::daemon::check(&c).map(|()| c).map_err(|e| e.to_string())) {
+                Ok(c) => {
+                    let from = c.source.map_or("embedded defaults".to_owned(), |p| p.display().to_string());
+                    println!("{from}: configuration is valid");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Start => {
+            let config = match load(cli.config.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Err(e) = errbotd::daemon::check(&config) {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+            init_logging(&config);
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("errbotd: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(errbotd::daemon::run(config)) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("errbotd: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! The running bot: its children, its command table, and the path of a message from a gateway
+//! to the commands it triggers and back as replies.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use errbot_proto::v1::{
+    Content, ExecuteRequest, Identifier, Message, PluginDescription, ProcessedRequest, Reply,
+    SendRequest, backend_service_client::BackendServiceClient, content,
+    plugin_service_client::PluginServiceClient,
+};
+use tokio::sync::watch;
+use tonic::transport::Channel;
+
+use crate::builtins;
+use crate::child;
+use crate::config::Config;
+use crate::dispatch::history::{Entry, History};
+use crate::dispatch::{self, Prefixes, Route, args};
+use crate::glob;
+use crate::registry::{Command, Owner, Registry};
+use crate::split::{self, Unit};
+
+/// A connected chat gateway.
+pub struct Gateway {
+    /// Backend instance name.
+    pub name: String,
+    /// Adapter kind.
+    pub kind: String,
+    /// Client of its BackendService.
+    pub client: BackendServiceClient<Channel>,
+    /// The bot's identity there and the service's limits.
+    pub info: errbot_proto::v1::BackendInfo,
+    /// The process.
+    pub process: child::Running,
+}
+
+impl Gateway {
+    /// Sends `content` to `to`, split at the smaller of `configured_limit` and the service's own
+    /// limit; returns how many messages were sent and the id of the last one.
+    pub async fn deliver(
+        &self,
+        configured_limit: u32,
+        to: &Identifier,
+        content: Content,
+        thread_id: &str,
+        in_reply_to: &str,
+    ) -> Result<(u32, String), tonic::Status> {
+        let parts = match content.kind {
+            Some(content::Kind::Markdown(text)) => {
+                let unit = if self.info.limit_in_bytes { Unit::Bytes } else { Unit::Chars };
+                let limit = match (configured_limit, self.info.message_size_limit) {
+                    (0, b) => b,
+                    (c, 0) => c,
+                    (c, b) => c.min(b),
+                };
+                split::split(&text, limit as usize, unit)
+                    .into_iter()
+                    .map(|t| Content { kind: Some(content::Kind::Markdown(t)) })
+                    .collect()
+            }
+            Some(kind) => vec![Content { kind: Some(kind) }],
+            None => return Err(tonic::Status::invalid_argument("content is empty")),
+        };
+        let (mut sent, mut id) = (0, String::new());
+        for part in parts {
+            let req = SendRequest {
+                to: Some(to.clone()),
+                content: Some(part),
+                in_reply_to: in_reply_to.to_owned(),
+                thread_id: thread_id.to_owned(),
+            };
+            id = self.client.clone().send(req).await?.into_inner().message_id;
+            sent += 1;
+        }
+        Ok((sent, id))
+    }
+}
+
+/// An active plugin process.
+pub struct Plugin {
+    /// Plugin name.
+    pub name: String,
+    /// What it declared.
+    pub description: PluginDescription,
+    /// Client of its PluginService.
+    pub client: PluginServiceClient<Channel>,
+    /// The process.
+    pub process: child::Running,
+}
+
+/// A plugin that could not be started, for `!status`.
+#[derive(Clone, Debug)]
+pub struct FailedPlugin {
+    /// Plugin name.
+    pub name: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Shared state of errbotd.
+pub struct Bot {
+    /// The configuration in force.
+    pub config: Config,
+    /// Prefix rules.
+    pub prefixes: Prefixes,
+    registry: RwLock<Arc<Registry>>,
+    /// Command history per person.
+    pub history: History,
+    /// Gateways by backend name.
+    pub gateways: RwLock<Vec<Arc<Gateway>>>,
+    /// Active plugins by name.
+    pub plugins: RwLock<HashMap<String, Arc<Plugin>>>,
+    /// Plugins that failed to start.
+    pub failed: RwLock<Vec<FailedPlugin>>,
+    /// Tokens of children, to authenticate BotService calls: token -> (kind, name).
+    pub tokens: RwLock<HashMap<String, (child::Kind, String)>>,
+    /// When errbotd started.
+    pub started: Instant,
+    /// Wall-clock start time.
+    pub started_at: SystemTime,
+    shutdown: watch::Sender<Option<String>>,
+}
+
+impl Bot {
+    /// A bot with no children yet.
+    pub fn new(config: Config) -> Arc<Self> {
+        let prefixes = Prefixes::new(&config.bot);
+        let (shutdown, _) = watch::channel(None);
+        let bot = Arc::new(Self {
+            config,
+            prefixes,
+            registry: RwLock::new(Arc::new(Registry::default())),
+            history: History::default(),
+            gateways: RwLock::new(Vec::new()),
+            plugins: RwLock::new(HashMap::new()),
+            failed: RwLock::new(Vec::new()),
+            tokens: RwLock::new(HashMap::new()),
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            shutdown,
+        });
+        bot.rebuild_registry();
+        bot
+    }
+
+    /// The current command table.
+    pub fn registry(&self) -> Arc<Registry> {
+        read(&self.registry).clone()
+    }
+
+    /// Rebuilds the command table from the built-ins and the active plugins (in name order) and
+    /// returns the registration warnings.
+    pub fn rebuild_registry(&self) -> Vec<String> {
+        let builtins = builtins::descriptions();
+        let plugins: Vec<Arc<Plugin>> = {
+            let map = read(&self.plugins);
+            let mut v: Vec<_> = map.values().cloned().collect();
+            v.sort_by(|a, b| a.name.cmp(&b.name));
+            v
+        };
+        let all = builtins
+            .iter()
+            .map(|d| (d, Owner::Builtin))
+            .chain(plugins.iter().map(|p| (&p.description, Owner::Plugin(p.name.clone()))));
+        let (registry, warnings) = Registry::build(all);
+        *write(&self.registry) = Arc::new(registry);
+        warnings.into_iter().map(|w| w.0).collect()
+    }
+
+    /// Asks errbotd to shut down.
+    pub fn request_shutdown(&self, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.shutdown.send_if_modified(|r| {
+            if r.is_none() {
+                *r = Some(reason);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Resolves once a shutdown was requested; returns the reason.
+    pub async fn shutdown_requested(&self) -> String {
+        let mut rx = self.shutdown.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(r) => r.clone().unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Whether `who` is a bot admin (BOT_ADMINS globs against the ACL attribute).
+    pub fn is_admin(&self, who: &Identifier) -> bool {
+        glob::matches_any(&self.config.bot.admins, acl_of(who))
+    }
+
+    /// The gateway of a backend instance.
+    pub fn gateway(&self, name: &str) -> Option<Arc<Gateway>> {
+        read(&self.gateways).iter().find(|g| g.name == name).cloned()
+    }
+
+    /// Handles one inbound message completely, then tells its gateway it was processed.
+    pub async fn handle_message(self: Arc<Self>, gateway: Arc<Gateway>, message: Message) {
+        let sink = ReplySink::new(gateway.clone(), &message, self.config.bot.message_size_limit);
+        self.process(&sink, &message).await;
+        let req = ProcessedRequest { message_id: message.id.clone(), replies: sink.count() };
+        if let Err(e) = gateway.client.clone().processed(req).await {
+            tracing::warn!(backend = %gateway.name, "Processed notice failed: {}", e.message());
+        }
+    }
+
+    async fn process(self: &Arc<Self>, sink: &ReplySink, message: &Message) {
+        if message.from_self || message.delayed {
+            return;
+        }
+        let from = message.from.clone().unwrap_or_default();
+        let registry = self.registry();
+        let route = dispatch::route(
+            &self.prefixes,
+            &registry,
+            &self.history,
+            &message.body,
+            message.direct,
+            &from.person,
+        );
+        match route {
+            Route::Ignore | Route::NotFound(None) => {}
+            Route::NotFound(Some(text)) => sink.send_text(&text, false).await,
+            Route::Plain { command, args } => {
+                self.run(sink, message, &command, args, Vec::new()).await;
+            }
+            Route::Regex(hits) => {
+                let runs = hits.into_iter().map(|(command, matches)| {
+                    let this = self.clone();
+                    async move { this.run(sink, message, &command, String::new(), matches).await }
+                });
+                futures::future::join_all(runs).await;
+            }
+        }
+    }
+
+    /// Runs one command and sends its replies.
+    async fn run(
+        self: &Arc<Self>,
+        sink: &ReplySink,
+        message: &Message,
+        command: &Arc<Command>,
+        args: String,
+        matches: Vec<errbot_proto::v1::RegexMatch>,
+    ) {
+        let from = message.from.clone().unwrap_or_default();
+        let is_admin = self.is_admin(&from);
+        if command.spec.admin_only && !is_admin {
+            sink.send_text("This command requires bot-admin privileges", false).await;
+            return;
+        }
+        if command.spec.flow_only {
+            // Flow steps only run inside a flow; flows are not implemented yet, so never.
+            return;
+        }
+        let invocation = format!("{}{}", self.prefixes.prefix(), command.display_name());
+        let mut request = ExecuteRequest {
+            command: command.spec.name.clone(),
+            message: Some(message.clone()),
+            args: args.clone(),
+            invocation_id: format!("{}:{}", message.id, command.name),
+            sender_is_admin: is_admin,
+            matches,
+            ..Default::default()
+        };
+        if let Some(errbot_proto::v1::command_spec::Kind::Plain(plain)) = &command.spec.kind {
+            match args::parse(plain, &invocation, &args) {
+                Ok(parsed) => {
+                    request.argv = parsed.argv;
+                    request.params = parsed.params;
+                }
+                Err(e) => {
+                    sink.send_text(&e.reply(), false).await;
+                    return;
+                }
+            }
+            if command.spec.historize {
+                self.history.push(&from.person, Entry { command: command.name.clone(), args });
+            }
+        }
+        let timeout = Duration::from_secs_f64(self.config.limits.command_timeout_secs.max(0.001));
+        let outcome = tokio::time::timeout(timeout, async {
+            match &command.owner {
+                Owner::Builtin => builtins::run(self, sink, &request).await,
+                Owner::Plugin(name) => self.run_plugin(sink, name, request).await,
+            }
+        })
+        .await;
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(failure)) => {
+                tracing::warn!(command = %command.name, "command failed: {failure}");
+                let text = format!("Computer says nooo. See logs for details:\n{failure}");
+                sink.send_text(&text, false).await;
+            }
+            Err(_) => {
+                let text = format!(
+                    "Computer says nooo. See logs for details:\n{invocation} did not finish within {} s",
+                    timeout.as_secs_f64()
+                );
+                sink.send_text(&text, false).await;
+            }
+        }
+    }
+
+    async fn run_plugin(
+        &self,
+        sink: &ReplySink,
+        name: &str,
+        request: ExecuteRequest,
+    ) -> Result<(), String> {
+        let plugin = read(&self.plugins)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("plugin {name} is not running"))?;
+        let mut stream = plugin
+            .client
+            .clone()
+            .execute(request)
+            .await
+            .map_err(|s| plugin_failure(&plugin, s))?
+            .into_inner();
+        loop {
+            match stream.message().await {
+                Ok(Some(reply)) => {
+                    let error = reply.error;
+                    sink.send(reply).await;
+                    if error {
+                        return Ok(());
+                    }
+                }
+                Ok(None) => return Ok(()),
+                Err(status) => return Err(plugin_failure(&plugin, status)),
+            }
+        }
+    }
+}
+
+fn plugin_failure(plugin: &Plugin, status: tonic::Status) -> String {
+    if let Some(reason) = plugin.process.exit_reason() {
+        return format!("plugin {} stopped while running the command ({reason})", plugin.name);
+    }
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::Cancelled => {
+            format!("plugin {} is not reachable: {}", plugin.name, status.message())
+        }
+        _ => status.message().to_owned(),
+    }
+}
+
+/// The ACL attribute of an identifier: `acl`, else `person`.
+pub fn acl_of(who: &Identifier) -> &str {
+    if who.acl.is_empty() { &who.person } else { &who.acl }
+}
+
+/// Sends the replies to one inbound message: to the room it came from (or privately), in its
+/// thread, split at the backend's size limit, counting what was sent.
+pub struct ReplySink {
+    gateway: Arc<Gateway>,
+    public_to: Identifier,
+    private_to: Identifier,
+    in_reply_to: String,
+    thread_id: String,
+    limit: u32,
+    sent: std::sync::atomic::AtomicU32,
+}
+
+impl ReplySink {
+    /// A sink answering `message` through `gateway`; `limit` is the configured size limit.
+    pub fn new(gateway: Arc<Gateway>, message: &Message, limit: u32) -> Self {
+        let from = message.from.clone().unwrap_or_default();
+        let private_to = Identifier { room: String::new(), room_name: String::new(), ..from.clone() };
+        let public_to = if message.direct { from } else { message.to.clone().unwrap_or(from) };
+        Self {
+            gateway,
+            public_to,
+            private_to,
+            in_reply_to: message.id.clone(),
+            thread_id: message.thread_id.clone(),
+            limit,
+            sent: Default::default(),
+        }
+    }
+
+    /// Number of messages sent so far.
+    pub fn count(&self) -> u32 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sends Markdown text.
+    pub async fn send_text(&self, text: &str, private: bool) {
+        self.send(Reply {
+            content: Some(Content { kind: Some(content::Kind::Markdown(text.to_owned())) }),
+            error: false,
+            private,
+        })
+        .await;
+    }
+
+    /// Sends one reply (split when too long); empty replies are not sent.
+    pub async fn send(&self, reply: Reply) {
+        let to = if reply.private { &self.private_to } else { &self.public_to };
+        let Some(content) = reply.content else { return };
+        match &content.kind {
+            None => return,
+            Some(content::Kind::Markdown(text)) if text.is_empty() => return,
+            Some(_) => {}
+        }
+        match self.gateway.deliver(self.limit, to, content, &self.thread_id, &self.in_reply_to).await {
+            Ok((n, _)) => {
+                self.sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::error!(backend = %self.gateway.name, "sending a reply failed: {}", e.message());
+            }
+        }
+    }
+}
+
+/// Reads a lock, ignoring poisoning (the data stays consistent: writers replace whole values).
+pub fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Writes a lock, ignoring poisoning.
+pub fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}

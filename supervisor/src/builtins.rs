@@ -1,0 +1,326 @@
+//! Commands built into errbotd, grouped as Errbot's core plugins are: Help, Health and Utils.
+//! They are declared with the same `PluginDescription` as plugin processes, so dispatch, help and
+//! argument parsing treat them exactly alike.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use errbot_proto::v1::{
+    ArgMode, CommandSpec, ExecuteRequest, ParamSpec, ParamType, PlainCommand, PluginDescription,
+    command_spec,
+};
+
+use crate::bot::{Bot, ReplySink, read};
+use crate::registry::Command;
+
+fn cmd(name: &str, help: &str, admin_only: bool, params: Vec<ParamSpec>) -> CommandSpec {
+    CommandSpec {
+        name: name.into(),
+        help: help.into(),
+        admin_only,
+        historize: true,
+        kind: Some(command_spec::Kind::Plain(PlainCommand {
+            arg_mode: ArgMode::Raw as i32,
+            params,
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+fn optional_rest(name: &str, help: &str) -> Vec<ParamSpec> {
+    vec![ParamSpec {
+        name: name.into(),
+        help: help.into(),
+        r#type: ParamType::String as i32,
+        rest: true,
+        ..Default::default()
+    }]
+}
+
+/// The built-in plugins and their commands.
+pub fn descriptions() -> Vec<PluginDescription> {
+    let plugin = |name: &str, description: &str, commands| PluginDescription {
+        name: name.into(),
+        description: description.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        protocol_version: errbot_proto::contract::PROTOCOL_VERSION.into(),
+        commands,
+        ..Default::default()
+    };
+    vec![
+        plugin(
+            "Help",
+            "Commands that explain the bot and its commands.",
+            vec![
+                cmd("about", "Return information about this bot.", false, vec![]),
+                cmd(
+                    "apropos",
+                    "Find the commands whose help mentions a term: `!apropos <term>`.",
+                    false,
+                    optional_rest("term", "what to look for"),
+                ),
+                cmd(
+                    "help",
+                    "List the commands, or show the help of a plugin or a command: \
+                     `!help`, `!help <plugin>`, `!help <command>`.",
+                    false,
+                    optional_rest("topic", "a plugin or command name"),
+                ),
+            ],
+        ),
+        plugin(
+            "Health",
+            "Whether the bot is alive, how long it has been up and how its plugins are doing.",
+            vec![
+                cmd("status", "Show that the bot is alive, its plugins and its load.", false, vec![]),
+                cmd(
+                    "status_plugins",
+                    "Show the state of every plugin: A activated, D deactivated, B blacklisted, \
+                     C needs configuration, F failed to start.",
+                    false,
+                    vec![],
+                ),
+                cmd("uptime", "Return how long the bot has been running.", false, vec![]),
+            ],
+        ),
+        plugin(
+            "Utils",
+            "Small utilities.",
+            vec![
+                cmd("echo", "Repeat what you said: `!echo <text>`.", false, vec![]),
+                cmd("whoami", "Show what the bot knows about you.", false, vec![]),
+                cmd(
+                    "history",
+                    "Show your last commands; `!!` repeats the last one and `!N` the Nth.",
+                    false,
+                    vec![],
+                ),
+            ],
+        ),
+    ]
+}
+
+/// Runs built-in command `request.command`.
+pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Result<(), String> {
+    let text = match request.command.as_str() {
+        "about" => about(),
+        "apropos" => apropos(bot, &request.args),
+        "help" => help(bot, request.args.trim()),
+        "status" => status(bot),
+        "status_plugins" => status_plugins(bot),
+        "uptime" => uptime(bot),
+        "echo" => request.args.clone(),
+        "whoami" => whoami(request),
+        "history" => history(bot, request),
+        other => return Err(format!("unknown built-in command {other}")),
+    };
+    sink.send_text(&text, false).await;
+    Ok(())
+}
+
+fn about() -> String {
+    format!(
+        "This is **errbot-rs** {}: Errbot's chat bot rebuilt as a supervisor with plugins in \
+         separate processes, speaking gRPC. Licensed under the GPL v3.",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn usage_of(bot: &Bot, c: &Command) -> String {
+    let invocation = format!("{}{}", bot.prefixes.prefix(), c.display_name());
+    match &c.spec.kind {
+        Some(command_spec::Kind::Plain(p)) => {
+            crate::dispatch::args::usage(&invocation, &p.params, &c.spec.syntax)
+                .trim_start_matches("Usage: ")
+                .to_owned()
+        }
+        Some(command_spec::Kind::Regex(r)) => format!("{invocation} (matches /{}/)", r.pattern),
+        None => invocation,
+    }
+}
+
+fn line_for(bot: &Bot, c: &Command) -> String {
+    format!("- **{}** - {}", usage_of(bot, c), c.summary())
+}
+
+fn help(bot: &Bot, topic: &str) -> String {
+    let registry = bot.registry();
+    let prefix = bot.prefixes.prefix();
+    if topic.is_empty() {
+        let mut out = String::from("### All commands\n");
+        for plugin in registry.plugins() {
+            let visible: Vec<_> = registry.commands_of(&plugin.name).filter(|c| !c.spec.hidden).collect();
+            if visible.is_empty() {
+                continue;
+            }
+            let _ = write!(out, "\n**{}**: {}\n", plugin.name, plugin.description);
+            for c in visible {
+                out.push_str(&line_for(bot, c));
+                out.push('\n');
+            }
+        }
+        let _ = write!(out, "\nType `{prefix}help <command>` or `{prefix}help <plugin>` for more.");
+        return out;
+    }
+    let topic_words: Vec<&str> = topic.trim_start_matches(prefix).split_whitespace().collect();
+    if let Some(plugin) = registry.plugins().iter().find(|p| p.name.eq_ignore_ascii_case(topic)) {
+        let mut out = format!("### {}\n{}\n\n", plugin.name, plugin.description);
+        for c in registry.commands_of(&plugin.name).filter(|c| !c.spec.hidden) {
+            out.push_str(&line_for(bot, c));
+            out.push('\n');
+        }
+        return out.trim_end().to_owned();
+    }
+    if let Some((c, n)) = registry.lookup(&topic_words)
+        && n == topic_words.len()
+    {
+        return format!("**{}**\n\n{}", usage_of(bot, &c), c.spec.help.trim());
+    }
+    "That command is not defined.".to_owned()
+}
+
+fn apropos(bot: &Bot, term: &str) -> String {
+    let term = term.trim();
+    let prefix = bot.prefixes.prefix();
+    if term.is_empty() {
+        return format!("Usage: {prefix}apropos <term>");
+    }
+    let needle = term.to_lowercase();
+    let registry = bot.registry();
+    let lines: Vec<String> = registry
+        .commands()
+        .iter()
+        .filter(|c| !c.spec.hidden)
+        .filter(|c| {
+            c.display_name().contains(&needle) || c.spec.help.to_lowercase().contains(&needle)
+        })
+        .map(|c| line_for(bot, c))
+        .collect();
+    if lines.is_empty() {
+        format!("Sorry, I could not find any command matching \"{term}\".")
+    } else {
+        format!("Commands matching \"{term}\":\n{}", lines.join("\n"))
+    }
+}
+
+fn status(bot: &Bot) -> String {
+    let mut out = String::from("Yes, I am alive.\n\n");
+    out.push_str(&status_plugins(bot));
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let avg: Vec<&str> = load.split_whitespace().take(3).collect();
+        let _ = write!(out, "\n\n**Load**: {}", avg.join(", "));
+    }
+    if let Some(kib) = own_rss_kib() {
+        let _ = write!(out, "\n**Memory** (errbotd): {:.1} MiB", kib as f64 / 1024.0);
+    }
+    out
+}
+
+fn own_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn status_plugins(bot: &Bot) -> String {
+    let registry = bot.registry();
+    let mut rows: Vec<(char, String)> = registry
+        .plugins()
+        .iter()
+        .map(|p| ('A', p.name.clone()))
+        .collect();
+    rows.extend(read(&bot.failed).iter().map(|f| ('F', format!("{} ({})", f.name, f.reason))));
+    let mut out = String::from("| Status | Plugin |\n| ------ | ------ |\n");
+    for (state, name) in rows {
+        let _ = writeln!(out, "| {state} | {name} |");
+    }
+    out.push_str("\nA = activated, D = deactivated, B = blacklisted, C = needs configuration, F = failed to start");
+    out
+}
+
+fn uptime(bot: &Bot) -> String {
+    let secs = bot.started.elapsed().as_secs();
+    let since = bot
+        .started_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| format_utc(d.as_secs()))
+        .unwrap_or_default();
+    format!(
+        "I've been up for {} days, {} hours, {} minutes and {} seconds (since {since}).",
+        secs / 86_400,
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for a Unix time.
+fn format_utc(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let rem = unix % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+fn whoami(request: &ExecuteRequest) -> String {
+    let m = request.message.clone().unwrap_or_default();
+    let f = m.from.unwrap_or_default();
+    let row = |k: &str, v: &str| {
+        if v.is_empty() { String::new() } else { format!("| {k} | `{v}` |\n") }
+    };
+    let mut out = String::from("| key | value |\n| --- | --- |\n");
+    out.push_str(&row("person", &f.person));
+    out.push_str(&row("nick", &f.nick));
+    out.push_str(&row("fullname", &f.fullname));
+    out.push_str(&row("email", &f.email));
+    out.push_str(&row("client", &f.client));
+    out.push_str(&row("room", &f.room));
+    out.push_str(&row("backend", &f.backend));
+    out.push_str(&row("acl", crate::bot::acl_of(&f)));
+    let _ = write!(out, "\n- string representation is `{}`", f.display);
+    let _ = write!(out, "\n- admin: {}", if request.sender_is_admin { "yes" } else { "no" });
+    out
+}
+
+fn history(bot: &Bot, request: &ExecuteRequest) -> String {
+    let person = request.message.as_ref().and_then(|m| m.from.as_ref()).map(|f| f.person.as_str());
+    let list = bot.history.list(person.unwrap_or_default());
+    let n = list.len();
+    let prefix = bot.prefixes.prefix();
+    list.iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let name = e.command.replace('_', " ");
+            let line = format!("{:2}:{prefix}{name} {}", n - i, e.args);
+            line.trim_end().to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_utc;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(format_utc(1_795_306_332), "2026-11-22 00:12:12 UTC");
+    }
+}

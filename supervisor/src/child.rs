@@ -1,0 +1,257 @@
+//! Child processes under the child contract: spawning with the contract's environment, their own
+//! process group and a parent-death signal, forwarding their output into the log, waiting for
+//! their health check, and stopping them.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use errbot_proto::contract;
+use errbot_proto::tonic_health::pb::health_check_response::ServingStatus;
+use errbot_proto::tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use errbot_proto::transport;
+use nix::sys::signal::{Signal, killpg, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::watch;
+use tonic::transport::Channel;
+
+/// What kind of child this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A plugin process.
+    Plugin,
+    /// A chat gateway process.
+    Backend,
+}
+
+impl Kind {
+    /// Name used in the environment and status output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Plugin => "plugin",
+            Kind::Backend => "backend",
+        }
+    }
+}
+
+/// Everything needed to start a child.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// Plugin or backend instance name.
+    pub name: String,
+    /// Plugin or backend.
+    pub kind: Kind,
+    /// Program to run.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Working directory.
+    pub cwd: PathBuf,
+    /// The child gets errbotd's terminal (stdin and stdout) and stays in errbotd's process group
+    /// so that it may read the terminal; only the text console does.
+    pub terminal: bool,
+}
+
+/// A started child that answers its health check.
+pub struct Running {
+    /// The spec it was started from.
+    pub spec: Spec,
+    /// Process id (also its process group id unless `terminal`).
+    pub pid: u32,
+    /// Secret token it uses on BotService.
+    pub token: String,
+    /// Channel to the child's socket.
+    pub channel: Channel,
+    /// When it started.
+    pub started: Instant,
+    /// Becomes `Some(reason)` when the process has exited ("exited with status 1", "killed by
+    /// signal SIGKILL").
+    pub exited: watch::Receiver<Option<String>>,
+}
+
+/// Starts `spec`, serving on `socket_path`, and waits (at most `timeout`) for it to be healthy.
+pub async fn start(
+    spec: Spec,
+    socket_path: &Path,
+    bot_socket: &str,
+    token: String,
+    timeout: Duration,
+) -> anyhow::Result<Running> {
+    let address = transport::Address::unix_uri(socket_path);
+    let mut cmd = tokio::process::Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&spec.cwd)
+        .env(contract::ENV_SOCKET, &address)
+        .env(contract::ENV_BOT_SOCKET, bot_socket)
+        .env(contract::ENV_TOKEN, &token)
+        .env(contract::ENV_NAME, &spec.name)
+        .env(contract::ENV_KIND, spec.kind.as_str())
+        .env(contract::ENV_PROTOCOL_VERSIONS, contract::PROTOCOL_VERSION)
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if spec.terminal {
+        cmd.stdin(Stdio::inherit()).stdout(Stdio::inherit());
+    } else {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).process_group(0);
+    }
+    let parent = std::process::id();
+    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            // errbotd died between fork and prctl: do not outlive it.
+            if nix::unistd::getppid().as_raw() as u32 != parent {
+                nix::libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let mut process = cmd
+        .spawn()
+        .with_context(|| format!("starting {} {:?}", spec.kind.as_str(), spec.program))?;
+    let pid = process.id().ok_or_else(|| anyhow!("{} exited at once", spec.name))?;
+    if let Some(err) = process.stderr.take() {
+        forward(spec.name.clone(), err);
+    }
+    if let Some(out) = process.stdout.take() {
+        forward(spec.name.clone(), out);
+    }
+    let (exit_tx, exited) = watch::channel(None);
+    tokio::spawn(async move {
+        let reason = match process.wait().await {
+            Ok(status) => describe_exit(status),
+            Err(e) => format!("wait failed: {e}"),
+        };
+        let _ = exit_tx.send(Some(reason));
+    });
+    let channel = transport::channel(&address)?;
+    let mut running = Running { spec, pid, token, channel, started: Instant::now(), exited };
+    running.wait_healthy(timeout).await?;
+    Ok(running)
+}
+
+/// Forwards a child's output into the log, one line at a time, tagged with its name.
+fn forward(name: String, stream: impl AsyncRead + Unpin + Send + 'static) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream);
+        let mut buf = Vec::with_capacity(256);
+        loop {
+            buf.clear();
+            match lines.read_until(b'\n', &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        continue;
+                    }
+                    match level_of(line) {
+                        tracing::Level::ERROR => tracing::error!(child = %name, "{line}"),
+                        tracing::Level::WARN => tracing::warn!(child = %name, "{line}"),
+                        tracing::Level::DEBUG | tracing::Level::TRACE => {
+                            tracing::debug!(child = %name, "{line}")
+                        }
+                        tracing::Level::INFO => tracing::info!(child = %name, "{line}"),
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Guesses a line's level from the usual log formats (Rust tracing, Python logging).
+fn level_of(line: &str) -> tracing::Level {
+    let head: String = line.chars().take(48).collect();
+    if head.contains("ERROR") || head.contains("CRITICAL") || head.starts_with("Traceback") {
+        tracing::Level::ERROR
+    } else if head.contains("WARN") {
+        tracing::Level::WARN
+    } else if head.contains("DEBUG") || head.contains("TRACE") {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    }
+}
+
+impl Running {
+    async fn wait_healthy(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut health = HealthClient::new(self.channel.clone());
+        let mut pause = Duration::from_millis(2);
+        loop {
+            if let Some(reason) = self.exit_reason() {
+                bail!("{} {} {reason} before serving", self.spec.kind.as_str(), self.spec.name);
+            }
+            let mut req = tonic::Request::new(HealthCheckRequest { service: String::new() });
+            req.set_timeout(Duration::from_secs(1));
+            if let Ok(resp) = health.check(req).await
+                && resp.get_ref().status() == ServingStatus::Serving
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "{} {} did not answer its health check within {:.1} s",
+                    self.spec.kind.as_str(),
+                    self.spec.name,
+                    timeout.as_secs_f64()
+                );
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// Why the process ended, if it has.
+    pub fn exit_reason(&self) -> Option<String> {
+        self.exited.borrow().clone()
+    }
+
+    /// Waits until the process has exited and returns why.
+    pub async fn wait_exit(&self) -> String {
+        let mut rx = self.exited.clone();
+        match rx.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            Err(_) => "exited".to_owned(),
+        }
+    }
+
+    /// Asks the child to stop (SIGTERM to its process group), then kills it after `grace`.
+    pub async fn stop(&self, grace: Duration) {
+        if self.exit_reason().is_some() {
+            return;
+        }
+        self.signal(Signal::SIGTERM);
+        if tokio::time::timeout(grace, self.wait_exit()).await.is_err() {
+            tracing::warn!(child = %self.spec.name, "did not stop within {grace:?}; killing it");
+            self.signal(Signal::SIGKILL);
+            self.wait_exit().await;
+        }
+    }
+
+    fn signal(&self, signal: Signal) {
+        let pid = Pid::from_raw(self.pid as i32);
+        let _ = if self.spec.terminal { kill(pid, signal) } else { killpg(pid, signal) };
+    }
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(sig)) => match Signal::try_from(sig) {
+            Ok(s) => format!("killed by signal {s}"),
+            Err(_) => format!("killed by signal {sig}"),
+        },
+        _ => "exited".to_owned(),
+    }
+}
+
+/// A fresh random token for a child.
+pub fn new_token() -> String {
+    use rand::Rng;
+    let bytes: [u8; 24] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,330 @@
+//! errbot.toml: the bot's settings, with embedded defaults when there is no file.
+//!
+//! Every table rejects unknown keys so that a typo is reported instead of silently ignored.
+//! Relative paths are resolved against the directory of the file (or the working directory when
+//! running on the embedded defaults).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Dispatch and identity settings.
+    #[serde(default)]
+    pub bot: BotSettings,
+    /// Where data and plugins live.
+    #[serde(default)]
+    pub paths: PathSettings,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSettings,
+    /// Chat services, by instance name. The key is the name; `kind` defaults to it.
+    #[serde(default = "default_backends")]
+    pub backends: BTreeMap<String, BackendConfig>,
+    /// Per-plugin settings, by plugin name.
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginSettings>,
+    /// Timing limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// The file this came from, if any (not a TOML key).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// Settings of `[bot]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BotSettings {
+    /// Command prefix (BOT_PREFIX).
+    pub prefix: String,
+    /// Alternate prefixes such as "Err" or "@bot" (BOT_ALT_PREFIXES).
+    pub alt_prefixes: Vec<String>,
+    /// Separators stripped after an alternate prefix (BOT_ALT_PREFIX_SEPARATORS).
+    pub alt_prefix_separators: Vec<String>,
+    /// Match alternate prefixes case-insensitively (BOT_ALT_PREFIX_CASEINSENSITIVE).
+    pub alt_prefix_case_insensitive: bool,
+    /// In direct messages no prefix is needed (BOT_PREFIX_OPTIONAL_ON_CHAT).
+    pub prefix_optional_on_chat: bool,
+    /// Glob patterns of admins (BOT_ADMINS).
+    pub admins: Vec<String>,
+    /// Do not answer unknown commands (SUPPRESS_CMD_NOT_FOUND).
+    pub suppress_cmd_not_found: bool,
+    /// Longest reply sent as one message; longer ones are split (MESSAGE_SIZE_LIMIT). A backend's
+    /// own lower limit wins.
+    pub message_size_limit: u32,
+}
+
+impl Default for BotSettings {
+    fn default() -> Self {
+        Self {
+            prefix: "!".into(),
+            alt_prefixes: Vec::new(),
+            alt_prefix_separators: Vec::new(),
+            alt_prefix_case_insensitive: false,
+            prefix_optional_on_chat: false,
+            admins: Vec::new(),
+            suppress_cmd_not_found: false,
+            message_size_limit: 10_000,
+        }
+    }
+}
+
+/// Settings of `[paths]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PathSettings {
+    /// Data directory (BOT_DATA_DIR).
+    pub data_dir: PathBuf,
+    /// Directories searched for plugins, each holding one sub-directory per plugin with a
+    /// plugin.toml (BOT_EXTRA_PLUGIN_DIR). The bundled plugins are always searched first.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Search the bundled plugins directory as well.
+    pub bundled_plugins: bool,
+    /// Where Python plugins' virtualenvs are created (default: `<data_dir>/venvs`).
+    pub venv_dir: Option<PathBuf>,
+}
+
+impl Default for PathSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            plugin_dirs: vec![PathBuf::from("plugins")],
+            bundled_plugins: true,
+            venv_dir: None,
+        }
+    }
+}
+
+/// Settings of `[log]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// Level or tracing filter ("info", "debug", "errbotd=debug,info") (BOT_LOG_LEVEL).
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { level: "info".into() }
+    }
+}
+
+/// Settings of `[limits]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Seconds a child has to answer its health check after it starts.
+    pub start_timeout_secs: f64,
+    /// Seconds a command may run before it is answered with a timeout error.
+    pub command_timeout_secs: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { start_timeout_secs: 30.0, command_timeout_secs: 120.0 }
+    }
+}
+
+/// One `[backends.NAME]` table.
+#[derive(Clone, Debug, Deserialize)]
+pub struct BackendConfig {
+    /// Adapter kind ("console", "test", "irc"...); defaults to the table's name.
+    pub kind: Option<String>,
+    /// Every other key: the adapter's own settings, passed to the gateway as JSON.
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+/// One `[plugins.NAME]` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginSettings {
+    /// Do not start this plugin.
+    pub disabled: bool,
+}
+
+fn default_backends() -> BTreeMap<String, BackendConfig> {
+    BTreeMap::from([(
+        "console".to_owned(),
+        BackendConfig { kind: Some("console".into()), settings: toml::Table::new() },
+    )])
+}
+
+/// A configuration file could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not match the schema.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// What is wrong, naming the key and what was expected.
+        message: String,
+    },
+}
+
+impl Config {
+    /// The embedded defaults: text console, data in ./data, bundled plugins plus ./plugins, and
+    /// the console user `@admin` as the only admin.
+    pub fn embedded_default() -> Self {
+        let mut config: Config = match toml::from_str("") {
+            Ok(c) => c,
+            Err(e) => unreachable!("the empty configuration is valid: {e}"),
+        };
+        config.bot.admins = vec!["@admin".into()];
+        config
+    }
+
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses `text`, reporting errors against `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|span| line_column(text, span.start))
+                .unwrap_or((1, 1));
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        config.source = Some(path.to_owned());
+        config.validate(text, path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| {
+            let (line, column) = find_key(text, key);
+            ConfigError::Invalid { path: path.to_owned(), line, column, message }
+        };
+        if self.bot.prefix.is_empty() || self.bot.prefix.chars().any(char::is_whitespace) {
+            return Err(invalid(
+                "prefix",
+                format!(
+                    "key `bot.prefix`: expected a non-empty prefix without spaces, found {:?}",
+                    self.bot.prefix
+                ),
+            ));
+        }
+        if self.backends.is_empty() {
+            return Err(invalid(
+                "backends",
+                "key `backends`: expected at least one backend table".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The directory relative paths are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        match self.source.as_deref().and_then(Path::parent) {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        }
+    }
+
+    /// `path` resolved against [`Config::base_dir`].
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() { path.to_owned() } else { self.base_dir().join(path) }
+    }
+
+    /// The data directory, resolved.
+    pub fn data_dir(&self) -> PathBuf {
+        self.resolve(&self.paths.data_dir)
+    }
+
+    /// The backend instances with their resolved kinds, in name order.
+    pub fn backend_instances(&self) -> impl Iterator<Item = (&str, &str, &BackendConfig)> {
+        self.backends
+            .iter()
+            .map(|(name, b)| (name.as_str(), b.kind.as_deref().unwrap_or(name), b))
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, column)
+}
+
+/// Position of the first line assigning `key`, or the start of the file.
+fn find_key(text: &str, key: &str) -> (usize, usize) {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or((1, 1), |i| (i + 1, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_console_defaults() {
+        let c = Config::parse("", Path::new("errbot.toml")).expect("valid");
+        assert_eq!(c.bot.prefix, "!");
+        assert_eq!(c.backend_instances().map(|(n, k, _)| (n, k)).collect::<Vec<_>>(), [("console", "console")]);
+        assert_eq!(c.bot.message_size_limit, 10_000);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = "[bot]\nprefix = \"!\"\nprefx = \"?\"\n";
+        let err = Config::parse(text, Path::new("/etc/errbot.toml")).expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.starts_with("/etc/errbot.toml:3:"), "{msg}");
+        assert!(msg.contains("prefx"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_is_reported_with_line() {
+        let text = "[bot]\n\nadmins = \"@me\"\n";
+        let err = Config::parse(text, Path::new("e.toml")).expect_err("bad type");
+        assert!(err.to_string().starts_with("e.toml:3:"), "{err}");
+    }
+
+    #[test]
+    fn backend_settings_are_kept() {
+        let text = "[backends.work]\nkind = \"test\"\ndriver_socket = \"/tmp/x\"\n";
+        let c = Config::parse(text, Path::new("e.toml")).expect("valid");
+        let (name, kind, b) = c.backend_instances().next().expect("one");
+        assert_eq!((name, kind), ("work", "test"));
+        assert_eq!(b.settings.get("driver_socket").and_then(|v| v.as_str()), Some("/tmp/x"));
+    }
+
+    #[test]
+    fn empty_prefix_is_refused() {
+        let err = Config::parse("[bot]\nprefix = \"\"\n", Path::new("e.toml")).expect_err("bad");
+        assert!(err.to_string().contains("e.toml:2:1: key `bot.prefix`"), "{err}");
+    }
+}

@@ -1,0 +1,30 @@
+//! errbotd, the errbot-rs supervisor, and the library behind errbotctl.
+//!
+//! Code map (see ARCHITECTURE.md for the invariants):
+//! - [`config`]: errbot.toml and its embedded defaults.
+//! - [`manifest`]: finding plugins on disk (plugin.toml).
+//! - [`child`]: starting, watching and stopping child processes under the child contract.
+//! - [`python_env`]: virtualenvs for Python plugins.
+//! - [`daemon`]: start-up and shut-down of the whole tree.
+//! - [`bot`]: the running bot and the path of a message to replies.
+//! - [`dispatch`]: what a message asks for (prefixes, commands, arguments, history).
+//! - [`registry`]: the command table.
+//! - [`builtins`]: commands built into errbotd.
+//! - [`services`]: BotService and ControlService.
+//! - [`split`]: splitting long replies.
+//! - [`glob`]: glob patterns for admins and ACLs.
+//! - [`init`]: `errbotd init`.
+
+pub mod bot;
+pub mod builtins;
+pub mod child;
+pub mod config;
+pub mod daemon;
+pub mod dispatch;
+pub mod glob;
+pub mod init;
+pub mod manifest;
+pub mod python_env;
+pub mod registry;
+pub mod services;
+pub mod split;

@@ -1,0 +1,52 @@
+//! Virtualenvs for Python plugins (Errbot's AUTOINSTALL_DEPS): a plugin whose manifest names a
+//! requirements file gets its own virtualenv, created and filled once, and refreshed when the
+//! file changes. Concurrent errbotd instances sharing a venv directory take a file lock.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use tokio::process::Command;
+
+/// Makes sure `<root>/<name>` is a virtualenv with `requirements` installed; returns its python.
+pub async fn ensure(root: &Path, name: &str, requirements: &Path) -> anyhow::Result<PathBuf> {
+    let wanted = std::fs::read(requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+    let venv = root.join(name);
+    let python = venv.join("bin").join("python3");
+    let stamp = venv.join(".errbot-requirements");
+    let lock_path = root.join(format!("{name}.lock"));
+    let lock_file = std::fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    let _lock = tokio::task::spawn_blocking(move || {
+        nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+    })
+    .await?
+    .with_context(|| format!("locking {}", lock_path.display()))?;
+
+    if python.is_file() && std::fs::read(&stamp).ok().as_deref() == Some(&wanted[..]) {
+        return Ok(python);
+    }
+    tracing::info!(plugin = name, "installing Python requirements into {}", venv.display());
+    run(Command::new("python3").arg("-m").arg("venv").arg("--clear").arg(&venv)).await?;
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "-r"])
+        .arg(requirements))
+    .await?;
+    std::fs::write(&stamp, &wanted).with_context(|| format!("writing {}", stamp.display()))?;
+    Ok(python)
+}
+
+async fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let out = cmd.stdin(std::process::Stdio::null()).output().await
+        .with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
