@@ -1,1 +1,209 @@
+//! Write errbot-rs plugins in Rust: annotated methods become chat commands.
+//!
+//! A plugin is a program that errbotd starts and talks to over a Unix socket. With this crate it
+//! is a struct, an `impl` block marked [`#[plugin]`](plugin), and a one-line `main`:
+//!
+//! ```no_run
+//! use errbot_plugin_sdk::prelude::*;
+//!
+//! pub struct Hello;
+//!
+//! /// Greetings and dice.
+//! #[plugin(name = "hello")]
+//! impl Hello {
+//!     /// Say hello to the world.
+//!     #[command]
+//!     async fn hello(&self) -> &'static str {
+//!         "Hello, world!"
+//!     }
+//!
+//!     /// Roll dice: `!roll 6` or `!roll 20 3`.
+//!     #[command]
+//!     async fn roll(&self, sides: u32, count: Option<u32>) -> Result<String, CommandError> {
+//!         if sides == 0 {
+//!             return Err("a die needs at least one side".into());
+//!         }
+//!         Ok(format!("rolled {} d{sides}", count.unwrap_or(1)))
+//!     }
+//!
+//!     /// Count down, one message per number.
+//!     #[command]
+//!     async fn countdown(&self, ctx: &Context, from: u8) {
+//!         for n in (1..=from).rev() {
+//!             ctx.reply(n.to_string()).await;
+//!         }
+//!     }
+//!
+//!     /// Someone mentions cookies anywhere.
+//!     #[re_command(pattern = r"(?i)cookies?", prefixed = false)]
+//!     async fn cookie(&self, ctx: &Context, m: &Match) -> String {
+//!         format!("{} said {}: have a cookie!", ctx.sender_nick(), m.text())
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     errbot_plugin_sdk::serve(Hello).await
+//! }
+//! ```
+//!
+//! Add a `plugin.toml` beside it (`[plugin] name = "hello"`, `command = ["my-binary"]`) and
+//! errbotd runs it: `!hello`, `!roll 20 3`, `!help hello`.
+//!
+//! # The plugin
+//!
+//! `#[plugin(name = "...", version = "...", description = "...", config_template = "{json}",
+//! depends_on = ["Other"])]`: every option is optional. The name defaults to the type's name,
+//! the version to the plugin crate's, the description to the doc comment of the `impl` block
+//! (not the struct's: the macro only sees the `impl`).
+//! Methods take `&self`: one value serves every command concurrently, so it must be
+//! `Send + Sync` (keep mutable state in a `Mutex`, `RwLock` or atomics).
+//!
+//! # Commands
+//!
+//! `#[command]` on a method (async or not) makes it `!method_name`; underscores separate words,
+//! so `plugin_config` is `!plugin config`. The doc comment is the help; its first line is what
+//! `!help` lists. Options: `name = "..."`, `hidden`, `admin_only`, `historize = false`,
+//! `flow_only`, `syntax = "<usage>"`, and the argument split mode: `split` (whitespace),
+//! `split = ","` with `max_split = N`, or `shell` (quotes group words).
+//!
+//! ## Parameters: one rule
+//!
+//! Every parameter is a *declared parameter* that errbotd parses, validates and documents (usage
+//! line, `-h`), except these special types, recognised by name and usable anywhere:
+//!
+//! | type | receives |
+//! |------|----------|
+//! | `&Context` | the [`Context`]: sender, room, replies, the bot |
+//! | [`Args`] | the raw argument string and `argv`; the command then declares no parameters |
+//! | `&Match` / `&[Match]` | regex commands: the first match / every match (implies `match_all`) |
+//!
+//! Declared parameters map to the protocol by type:
+//!
+//! | Rust type | declared as |
+//! |-----------|-------------|
+//! | `i8`..`i128`, `u8`..`u128`, `isize`, `usize` | integer |
+//! | `f32`, `f64` | float |
+//! | `bool` | boolean (`true/false/yes/no/on/off/1/0`) |
+//! | `&str`, `String`, any other `T: FromStr` | string, converted with `FromStr` |
+//! | `Option<T>` | not required |
+//! | `Vec<T>` | takes every remaining value (last positional), or a repeatable option |
+//! | [`Rest`] | the rest of the line verbatim, whitespace kept (last positional) |
+//!
+//! A value that does not convert (`300` for a `u8`) is answered with a usage error; the plugin
+//! does not fail. `#[arg(...)]` on a parameter refines it: `help = "..."`, `default = "3"`
+//! (makes it not required), `choices = ["a", "b"]`, `name = "..."`, `required` (a `Vec` needs
+//! at least one value); `long`, `long = "name"` or `short = 'n'` make it an option
+//! (`--count 3`, `-n 3`) instead of a positional; an option of type `bool`, or `#[arg(flag)]`,
+//! is a flag (`--verbose`, no value).
+//!
+//! ## Regex commands
+//!
+//! `#[re_command(pattern = "...")]`, with `case_insensitive`, `dot_all`, `multi_line`,
+//! `match_all`, and `prefixed = false` to match every message (Errbot's `botmatch`) rather than
+//! only the text after the bot prefix. Take `m: &Match` or `matches: &[Match]`.
+//!
+//! ## Answers
+//!
+//! A command returns anything [`IntoReplies`]: `()`, `String`, `&str`, [`Card`], [`Reply`],
+//! `Option<T>`, `Vec<T>` (one message each) or `Result<T, E>`. `Err(CommandError)` is shown to
+//! the user as it is (`Err("text".into())` works); any other error (`std::io::Error`,
+//! `anyhow::Error`, `String`...) is a plugin failure, logged, and reported by errbotd as one.
+//! [`Context::reply`] sends messages before the command returns. A panic fails that command
+//! only; the plugin keeps serving.
+//!
+//! # Lifecycle and callbacks
+//!
+//! In the same `impl` block: `#[activate]` (optionally taking `&ActivateContext`, which holds the
+//! configuration), `#[deactivate]`, `#[check_config]` (taking `&serde_json::Value`, returning
+//! `Result<(), E: Display>`; [`serde_json`] is re-exported), and `#[callback(message)]` (also
+//! `mention`, `connect`, `presence`, `reaction`, `room_joined`, `room_left`, `room_topic`,
+//! `bot_message`; several may be listed) taking `&Event`. errbotd only sends the callbacks a
+//! plugin declares.
 
+#![warn(missing_docs)]
+
+// Lets the code `#[plugin]` generates (which names `::errbot_plugin_sdk`) work in this crate's
+// own tests.
+extern crate self as errbot_plugin_sdk;
+
+mod bot;
+mod context;
+mod event;
+mod execution;
+mod message;
+mod reply;
+mod server;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use bot::{Bot, BotError};
+pub use context::{Args, Context, Match, Rest};
+pub use errbot_plugin_macros::{
+    activate, callback, check_config, command, deactivate, plugin, re_command,
+};
+pub use event::{ActivateContext, CallbackKind, CheckOutput, Event, HookOutput};
+pub use message::{Identifier, Message};
+pub use reply::{
+    BoxError, Card, CommandError, Failure, IntoFailure, IntoReplies, Reply, ReplySink,
+};
+pub use server::{serve, serve_with_shutdown};
+
+/// The JSON library of configurations ([`ActivateContext::config`], `#[check_config]`).
+pub use serde_json;
+
+/// The protocol's generated types, for advanced uses and tests.
+pub use errbot_proto::v1 as proto;
+
+/// Everything a plugin usually needs: `use errbot_plugin_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        ActivateContext, Args, Bot, Card, CommandError, Context, Event, Identifier, Match, Message,
+        Reply, Rest, activate, callback, check_config, command, deactivate, plugin, re_command,
+    };
+}
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A running command.
+pub type CommandFuture = BoxFuture<Result<(), Failure>>;
+
+/// A plugin: implemented by [`#[plugin]`](plugin) on an `impl` block; you normally never write or
+/// call these methods yourself.
+pub trait Plugin: Send + Sync + 'static {
+    /// What the plugin offers (commands, callbacks, configuration template...).
+    fn describe(&self) -> proto::PluginDescription;
+
+    /// Starts the command `ctx.command()`; `None` when there is no such command.
+    fn execute(self: Arc<Self>, ctx: Context) -> Option<CommandFuture>;
+
+    /// Runs the `#[activate]` hook.
+    fn activate(self: Arc<Self>, ctx: ActivateContext) -> BoxFuture<Result<(), BoxError>> {
+        let _ = ctx;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Runs the `#[deactivate]` hook.
+    fn deactivate(self: Arc<Self>) -> BoxFuture<Result<(), BoxError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Runs the `#[check_config]` hook: the refusal, if any.
+    fn check_config(self: Arc<Self>, config: serde_json::Value) -> BoxFuture<Option<String>> {
+        let _ = config;
+        Box::pin(async { None })
+    }
+
+    /// Runs the `#[callback(...)]` handlers of `event.kind()`.
+    fn event(self: Arc<Self>, event: Event) -> BoxFuture<Result<(), BoxError>> {
+        let _ = event;
+        Box::pin(async { Ok(()) })
+    }
+}

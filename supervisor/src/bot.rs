@@ -320,13 +320,16 @@ impl Bot {
             .get(name)
             .cloned()
             .ok_or_else(|| format!("plugin {name} is not running"))?;
-        let mut stream = plugin
+        let stream = plugin
             .client
             .clone()
             .execute(request)
             .await
-            .map_err(|s| plugin_failure(&plugin, s))?
-            .into_inner();
+            .map_err(|s| (plugin.clone(), s));
+        let mut stream = match stream {
+            Ok(s) => s.into_inner(),
+            Err((plugin, status)) => return Err(plugin_failure(&plugin, status).await),
+        };
         loop {
             match stream.message().await {
                 Ok(Some(reply)) => {
@@ -337,13 +340,19 @@ impl Bot {
                     }
                 }
                 Ok(None) => return Ok(()),
-                Err(status) => return Err(plugin_failure(&plugin, status)),
+                Err(status) => return Err(plugin_failure(&plugin, status).await),
             }
         }
     }
 }
 
-fn plugin_failure(plugin: &Plugin, status: tonic::Status) -> String {
+async fn plugin_failure(plugin: &Plugin, status: tonic::Status) -> String {
+    // A broken connection usually means the process died: give its exit a moment to be seen,
+    // so that the reply says what happened.
+    if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled)
+    {
+        let _ = tokio::time::timeout(Duration::from_millis(500), plugin.process.wait_exit()).await;
+    }
     if let Some(reason) = plugin.process.exit_reason() {
         return format!("plugin {} stopped while running the command ({reason})", plugin.name);
     }

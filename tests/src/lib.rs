@@ -1,1 +1,233 @@
+//! Harness for the end-to-end tests: runs the real built `errbotd` (which starts the real
+//! gateway and plugin processes) in a temporary directory, and talks to it as a chat service
+//! through the test gateway's driver socket.
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use errbot_proto::v1::{
+    ConverseResponse, InjectRequest, SentMessage, test_driver_service_client::TestDriverServiceClient,
+};
+use tonic::transport::Channel;
+
+/// Directory holding the workspace's built binaries (errbotd, errbot-gateway, plugins).
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ERRBOT_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    // Test executables live in target/<profile>/deps; binaries in target/<profile>.
+    let exe = std::env::current_exe().expect("test executable path");
+    let mut dir = exe.parent().expect("deps dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+/// Path of a built binary, with a clear message when the workspace was not built.
+pub fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace first (`cargo build --workspace --bins`)",
+        path.display()
+    );
+    path
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+/// Where Python plugins' virtualenvs are kept between tests (created once, shared).
+pub fn shared_venv_dir() -> PathBuf {
+    bin_dir().join("test-venvs")
+}
+
+/// A running errbotd with one test gateway named "test".
+pub struct TestBot {
+    /// The errbotd process.
+    pub process: Child,
+    /// Temporary directory holding errbot.toml and the data directory.
+    pub dir: tempfile::TempDir,
+    /// Client of the test gateway's driver.
+    pub driver: TestDriverServiceClient<Channel>,
+}
+
+/// Options for [`TestBot::start`].
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Extra TOML appended to the generated errbot.toml (tables only; `[bot]` keys go in `bot`).
+    pub extra: String,
+    /// Extra lines for the `[bot]` table.
+    pub bot: String,
+    /// Load the bundled plugins (hello, python-hello).
+    pub bundled: bool,
+    /// Also load the test plugin (tests/plugins).
+    pub test_plugin: bool,
+}
+
+impl TestBot {
+    /// Starts errbotd with the bundled plugins and the test plugin.
+    pub async fn start() -> Self {
+        Self::start_with(Options { bundled: true, test_plugin: true, ..Default::default() }).await
+    }
+
+    /// Starts errbotd with `options`, and waits until the bot answers.
+    pub async fn start_with(options: Options) -> Self {
+        let dir = tempfile::Builder::new().prefix("errbot-e2e").tempdir().expect("temp dir");
+        let driver_socket = dir.path().join("driver.sock");
+        let plugin_dirs = if options.test_plugin {
+            format!("[{:?}]", repo_root().join("tests/plugins").display().to_string())
+        } else {
+            "[]".to_owned()
+        };
+        let config = format!(
+            "[bot]\nadmins = [\"@admin\", \"@boss*\"]\n{bot}\n\n[paths]\ndata_dir = \"data\"\n\
+             plugin_dirs = {plugin_dirs}\nbundled_plugins = {bundled}\nvenv_dir = {venvs:?}\n\n\
+             [log]\nlevel = \"info\"\n\n[backends.test]\nkind = \"test\"\ndriver_socket = {socket:?}\n\n{extra}\n",
+            bot = options.bot,
+            bundled = options.bundled,
+            venvs = shared_venv_dir().display().to_string(),
+            socket = driver_socket.display().to_string(),
+            extra = options.extra,
+        );
+        std::fs::write(dir.path().join("errbot.toml"), config).expect("write config");
+        let process = Command::new(binary("errbotd"))
+            .arg("--config")
+            .arg(dir.path().join("errbot.toml"))
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join("errbotd.log")).expect("log file"),
+            ))
+            .spawn()
+            .expect("start errbotd");
+        let mut bot = Self { process, driver: lazy_driver(&driver_socket), dir };
+        bot.wait_ready().await;
+        bot
+    }
+
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(Some(status)) = self.process.try_wait() {
+                panic!("errbotd exited ({status}) during start-up:\n{}", self.log());
+            }
+            // errbotd connects its gateways only once every plugin is active, so the first
+            // processed message means the bot is ready.
+            let mut req = tonic::Request::new(inject("ready?", "startup-probe", ""));
+            req.set_timeout(Duration::from_secs(5));
+            if self.driver.converse(req).await.is_ok() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "errbotd did not become ready:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// errbotd's log so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("errbotd.log")).unwrap_or_default()
+    }
+
+    /// Sends `body` privately as `@tester` and returns the reply texts.
+    pub async fn say(&mut self, body: &str) -> Vec<String> {
+        self.say_as("tester", "", body).await
+    }
+
+    /// Sends `body` as `from` in `room` ("" for a direct message) and returns the reply texts.
+    pub async fn say_as(&mut self, from: &str, room: &str, body: &str) -> Vec<String> {
+        self.converse(from, room, body).await.replies.into_iter().map(|m| m.text).collect()
+    }
+
+    /// Sends `body` and returns the full replies (destination, thread...).
+    pub async fn converse(&mut self, from: &str, room: &str, body: &str) -> ConverseResponse {
+        match self.driver.converse(inject(body, from, room)).await {
+            Ok(r) => r.into_inner(),
+            Err(e) => panic!("converse {body:?} failed: {e}\n{}", self.log()),
+        }
+    }
+
+    /// Sends `body` and returns the single reply's text, failing if there is not exactly one.
+    pub async fn one(&mut self, body: &str) -> String {
+        let mut replies = self.say(body).await;
+        assert_eq!(replies.len(), 1, "expected one reply to {body:?}, got {replies:?}");
+        replies.remove(0)
+    }
+
+    /// Stops errbotd with SIGTERM and returns its exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let pid = nix::unistd::Pid::from_raw(self.process.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = self.process.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.process.kill();
+                let _ = self.process.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for TestBot {
+    fn drop(&mut self) {
+        if let Ok(None) = self.process.try_wait() {
+            self.stop();
+        }
+    }
+}
+
+/// An inject request.
+pub fn inject(body: &str, from: &str, room: &str) -> InjectRequest {
+    InjectRequest {
+        body: body.to_owned(),
+        from: from.to_owned(),
+        room: room.to_owned(),
+        thread_id: String::new(),
+        timeout_ms: 30_000,
+    }
+}
+
+fn lazy_driver(socket: &Path) -> TestDriverServiceClient<Channel> {
+    let address = errbot_proto::transport::Address::unix_uri(socket);
+    TestDriverServiceClient::new(errbot_proto::transport::channel(&address).expect("address"))
+}
+
+/// Texts of sent messages.
+pub fn texts(messages: &[SentMessage]) -> Vec<&str> {
+    messages.iter().map(|m| m.text.as_str()).collect()
+}
+
+/// Pids of the processes whose parent is `pid`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return out };
+    for e in entries.flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
+        // Field 4 (ppid) follows the command name in parentheses.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else { continue };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        if fields.get(1).and_then(|f| f.parse::<u32>().ok()) == Some(pid) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Whether a process exists (and is not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rfind(')').is_some_and(|i| !stat[i + 2..].starts_with('Z')),
+        Err(_) => false,
+    }
+}

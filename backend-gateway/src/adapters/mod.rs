@@ -1,0 +1,137 @@
+//! Chat service adapters: one per backend kind, chosen by `Start`.
+//!
+//! An adapter connects to its service, pushes inbound events into the [`EventQueue`] and
+//! carries out errbotd's calls (send, processed, identifiers). Adding a service (IRC, Slack,
+//! Mattermost...) means adding a module here and a line in [`start`].
+
+pub mod console;
+pub mod test_driver;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use errbot_proto::v1::{
+    BackendEvent, BackendInfo, Connected, Identifier, Message, ProcessedRequest, SendRequest,
+    SendResponse, StartRequest, backend_event,
+};
+use serde::de::DeserializeOwned;
+use tonic::Status;
+
+use crate::events::EventQueue;
+
+/// Backend kinds this gateway serves.
+pub const KINDS: &[&str] = &["console", "test"];
+
+/// What an adapter gets when it starts.
+pub struct Context {
+    /// The backend instance name (copied into every identifier's `backend`).
+    pub backend: String,
+    /// Where inbound events go.
+    pub events: EventQueue,
+    /// errbotd's Start request (settings, prefix, admins, command names).
+    pub request: StartRequest,
+}
+
+impl Context {
+    /// Parses the settings JSON into `T`; unknown keys are logged and ignored.
+    pub fn settings<T: DeserializeOwned>(&self, known: &[&str]) -> Result<T, Status> {
+        let text = self.request.settings_json.trim();
+        let value: serde_json::Value = if text.is_empty() {
+            serde_json::Value::Object(Default::default())
+        } else {
+            serde_json::from_str(text).map_err(|e| self.bad_settings(e))?
+        };
+        if let Some(map) = value.as_object() {
+            for key in map.keys().filter(|k| !known.contains(&k.as_str())) {
+                tracing::warn!(
+                    "backend {}: unknown setting {key:?} ignored (known: {})",
+                    self.backend,
+                    known.join(", ")
+                );
+            }
+        }
+        serde_json::from_value(value).map_err(|e| self.bad_settings(e))
+    }
+
+    fn bad_settings(&self, e: serde_json::Error) -> Status {
+        Status::invalid_argument(format!(
+            "backend {} ({}): invalid settings: {e}",
+            self.backend, self.request.kind
+        ))
+    }
+}
+
+/// One chat service, as seen by errbotd's calls.
+#[tonic::async_trait]
+pub trait Adapter: Send + Sync + 'static {
+    /// The backend kind this adapter serves.
+    fn kind(&self) -> &'static str;
+    /// What Start answers.
+    fn info(&self) -> BackendInfo;
+    /// errbotd called Start again (for example with new command names).
+    fn update(&self, _request: &StartRequest) {}
+    /// Sends a message to the service.
+    async fn send(&self, request: SendRequest) -> Result<SendResponse, Status>;
+    /// errbotd finished an inbound message.
+    fn processed(&self, request: &ProcessedRequest);
+    /// Parses an identifier's canonical string form.
+    fn build_identifier(&self, text: &str) -> Result<Identifier, Status>;
+    /// The gateway is stopping: release what the adapter holds (terminal, sockets).
+    async fn stop(&self) {}
+}
+
+/// Starts the adapter for `ctx.request.kind`.
+pub async fn start(ctx: Context) -> Result<Arc<dyn Adapter>, Status> {
+    match ctx.request.kind.as_str() {
+        "console" => Ok(console::Console::start(ctx).await?),
+        "test" => Ok(test_driver::TestDriver::start(ctx).await?),
+        other => Err(Status::unimplemented(format!(
+            "backend kind {other:?} is not served by errbot-gateway (kinds: {})",
+            KINDS.join(", ")
+        ))),
+    }
+}
+
+/// Hands out message ids unique within the gateway's lifetime.
+#[derive(Default)]
+pub struct Ids(AtomicU64);
+
+impl Ids {
+    /// The next id ("1", "2"...).
+    pub fn next(&self) -> String {
+        (self.0.fetch_add(1, Ordering::Relaxed) + 1).to_string()
+    }
+}
+
+/// Unix time now, in milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// An inbound message event.
+pub fn message_event(message: Message) -> BackendEvent {
+    BackendEvent {
+        kind: Some(backend_event::Kind::Message(message)),
+    }
+}
+
+/// The event saying the gateway is connected as `bot`.
+pub fn connected_event(bot: Identifier) -> BackendEvent {
+    BackendEvent {
+        kind: Some(backend_event::Kind::Connected(Connected { bot: Some(bot) })),
+    }
+}
+
+/// The event asking errbotd to shut the bot down.
+pub fn shutdown_event(reason: &str) -> BackendEvent {
+    BackendEvent {
+        kind: Some(backend_event::Kind::Shutdown(
+            errbot_proto::v1::ShutdownRequest {
+                reason: reason.to_owned(),
+            },
+        )),
+    }
+}

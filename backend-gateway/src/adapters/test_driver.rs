@@ -1,0 +1,396 @@
+//! The test driver (backend kind "test"): a chat service played by tests and benchmarks.
+//!
+//! It serves `TestDriverService` on the socket named by the `driver_socket` setting: tests
+//! inject messages as anyone, anywhere, wait for the bot's replies, watch everything the bot
+//! sends, and generate load. Identifiers are the text console's (`@person`, `#room`,
+//! `#room/person`).
+
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use errbot_proto::transport::{self, Address};
+use errbot_proto::v1::test_driver_service_server::{TestDriverService, TestDriverServiceServer};
+use errbot_proto::v1::{
+    BackendInfo, ConverseResponse, Identifier, InjectRequest, InjectResponse, LoadRequest,
+    LoadResponse, Message, OutboxRequest, ProcessedRequest, SendRequest, SendResponse, SentMessage,
+};
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use tokio::sync::{broadcast, watch};
+use tokio_stream::wrappers::BroadcastStream;
+use tonic::{Request, Response, Status};
+
+use super::{Adapter, Context, Ids};
+use crate::events::{EventQueue, PushError};
+use crate::inflight::InFlight;
+use crate::{render, text_ids};
+
+/// Sender name when an injected message names none.
+pub const DEFAULT_SENDER: &str = "tester";
+/// How long `Converse` waits when the request gives no timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `Load` waits for each message.
+pub const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Sent messages kept for a slow `Outbox` reader before it skips some.
+const OUTBOX_CAPACITY: usize = 4096;
+
+const SETTINGS: &[&str] = &["driver_socket"];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Settings {
+    /// Absolute path of the socket `TestDriverService` is served on.
+    driver_socket: Option<PathBuf>,
+}
+
+/// State shared by the adapter (errbotd's side) and the driver service (the tests' side).
+struct Inner {
+    backend: String,
+    socket: PathBuf,
+    events: EventQueue,
+    inflight: InFlight,
+    ids: Ids,
+    sent_ids: Ids,
+    outbox: broadcast::Sender<SentMessage>,
+    stopping: watch::Sender<bool>,
+}
+
+impl Inner {
+    /// Builds the message a test injects.
+    fn message(&self, id: String, req: InjectRequest) -> Result<Message, Status> {
+        let from = if req.from.is_empty() {
+            DEFAULT_SENDER
+        } else {
+            req.from.as_str()
+        };
+        let name = text_ids::person_name(from).ok_or_else(|| {
+            Status::invalid_argument(format!("invalid sender {from:?}: expected a name"))
+        })?;
+        let (from, to, direct) = if req.room.is_empty() {
+            (
+                text_ids::person(&self.backend, name),
+                text_ids::bot(&self.backend),
+                true,
+            )
+        } else {
+            let room = text_ids::room_name(&req.room).ok_or_else(|| {
+                Status::invalid_argument(format!("invalid room {:?}: expected #room", req.room))
+            })?;
+            (
+                text_ids::occupant(&self.backend, room, name),
+                text_ids::room(&self.backend, room),
+                false,
+            )
+        };
+        Ok(Message {
+            id,
+            mentions: text_ids::mentions(&self.backend, &req.body),
+            from: Some(from),
+            to: Some(to),
+            body: req.body,
+            direct,
+            thread_id: req.thread_id,
+            timestamp_ms: super::now_ms(),
+            ..Default::default()
+        })
+    }
+
+    /// Injects a message and waits (at most `timeout`) until errbotd has processed it.
+    async fn converse(
+        &self,
+        req: InjectRequest,
+        timeout: Duration,
+    ) -> Result<(String, Vec<SentMessage>), Status> {
+        let id = self.ids.next();
+        let message = self.message(id.clone(), req)?;
+        let done = self.inflight.register(&id, true);
+        let outcome = tokio::time::timeout(timeout, async {
+            self.events
+                .push(super::message_event(message))
+                .await
+                .map_err(push_status)?;
+            done.await
+                .map_err(|_| Status::unavailable("the gateway is stopping"))
+        })
+        .await;
+        match outcome {
+            Ok(Ok(replies)) => Ok((id, replies)),
+            Ok(Err(status)) => {
+                self.inflight.cancel(&id);
+                Err(status)
+            }
+            Err(_) => {
+                self.inflight.cancel(&id);
+                Err(Status::deadline_exceeded(format!(
+                    "message {id} was not processed within {} ms",
+                    timeout.as_millis()
+                )))
+            }
+        }
+    }
+}
+
+fn push_status(e: PushError) -> Status {
+    match e {
+        PushError::Full => Status::resource_exhausted(e.to_string()),
+        PushError::Closed => Status::unavailable(e.to_string()),
+    }
+}
+
+/// The test driver adapter.
+pub struct TestDriver {
+    inner: Arc<Inner>,
+}
+
+impl TestDriver {
+    /// Starts serving `TestDriverService` on the `driver_socket` setting.
+    pub async fn start(ctx: Context) -> Result<Arc<Self>, Status> {
+        let settings: Settings = ctx.settings(SETTINGS)?;
+        let socket = settings
+            .driver_socket
+            .filter(|p| p.is_absolute())
+            .ok_or_else(|| {
+                Status::invalid_argument(
+                    "test backend: setting driver_socket (an absolute path) is required",
+                )
+            })?;
+        let incoming = transport::bind(&Address::unix_uri(&socket)).map_err(|e| {
+            Status::failed_precondition(format!(
+                "test backend: cannot bind {}: {e}",
+                socket.display()
+            ))
+        })?;
+        let (stopping, mut stop_rx) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            backend: ctx.backend.clone(),
+            socket: socket.clone(),
+            events: ctx.events.clone(),
+            inflight: InFlight::new(),
+            ids: Ids::default(),
+            sent_ids: Ids::default(),
+            outbox: broadcast::channel(OUTBOX_CAPACITY).0,
+            stopping,
+        });
+        let service = TestDriverServiceServer::new(Driver {
+            inner: inner.clone(),
+        });
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            };
+            let served = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, stopped)
+                .await;
+            if let Err(e) = served {
+                tracing::error!("test driver server failed: {e}");
+            }
+        });
+        if let Err(e) = inner
+            .events
+            .push(super::connected_event(text_ids::bot(&ctx.backend)))
+            .await
+        {
+            tracing::warn!("could not queue the connected event: {e}");
+        }
+        tracing::info!("test driver serving on {}", socket.display());
+        Ok(Arc::new(Self { inner }))
+    }
+}
+
+#[tonic::async_trait]
+impl Adapter for TestDriver {
+    fn kind(&self) -> &'static str {
+        "test"
+    }
+
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            bot: Some(text_ids::bot(&self.inner.backend)),
+            message_size_limit: 0,
+            limit_in_bytes: false,
+            description: format!("test driver on {}", self.inner.socket.display()),
+        }
+    }
+
+    async fn send(&self, request: SendRequest) -> Result<SendResponse, Status> {
+        if request
+            .content
+            .as_ref()
+            .and_then(|c| c.kind.as_ref())
+            .is_none()
+        {
+            return Err(Status::invalid_argument("content is required"));
+        }
+        if request.to.is_none() {
+            return Err(Status::invalid_argument("`to` is required"));
+        }
+        let sent = SentMessage {
+            text: render::text(request.content.as_ref()),
+            to: request.to,
+            content: request.content,
+            in_reply_to: request.in_reply_to,
+            thread_id: request.thread_id,
+        };
+        if self.inner.outbox.receiver_count() > 0 {
+            let _ = self.inner.outbox.send(sent.clone());
+        }
+        self.inner.inflight.record_reply(sent);
+        Ok(SendResponse {
+            message_id: format!("out-{}", self.inner.sent_ids.next()),
+        })
+    }
+
+    fn processed(&self, request: &ProcessedRequest) {
+        self.inner.inflight.complete(&request.message_id);
+    }
+
+    fn build_identifier(&self, text: &str) -> Result<Identifier, Status> {
+        text_ids::parse(&self.inner.backend, text).map_err(Status::invalid_argument)
+    }
+
+    async fn stop(&self) {
+        self.inner.stopping.send_replace(true);
+        let _ = std::fs::remove_file(&self.inner.socket);
+    }
+}
+
+/// `TestDriverService`, as served to tests.
+struct Driver {
+    inner: Arc<Inner>,
+}
+
+type OutboxStream = Pin<Box<dyn Stream<Item = Result<SentMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl TestDriverService for Driver {
+    async fn converse(
+        &self,
+        req: Request<InjectRequest>,
+    ) -> Result<Response<ConverseResponse>, Status> {
+        let req = req.into_inner();
+        let timeout = match req.timeout_ms {
+            0 => DEFAULT_TIMEOUT,
+            ms => Duration::from_millis(u64::from(ms)),
+        };
+        let (message_id, replies) = self.inner.converse(req, timeout).await?;
+        Ok(Response::new(ConverseResponse {
+            message_id,
+            replies,
+        }))
+    }
+
+    async fn inject(
+        &self,
+        req: Request<InjectRequest>,
+    ) -> Result<Response<InjectResponse>, Status> {
+        let id = self.inner.ids.next();
+        let message = self.inner.message(id.clone(), req.into_inner())?;
+        self.inner
+            .events
+            .try_push(super::message_event(message))
+            .map_err(push_status)?;
+        Ok(Response::new(InjectResponse { message_id: id }))
+    }
+
+    type OutboxStream = OutboxStream;
+
+    async fn outbox(&self, _req: Request<OutboxRequest>) -> Result<Response<OutboxStream>, Status> {
+        let mut stopping = self.inner.stopping.subscribe();
+        let stream = BroadcastStream::new(self.inner.outbox.subscribe())
+            .filter_map(|item| async move {
+                match item {
+                    Ok(sent) => Some(Ok(sent)),
+                    Err(e) => {
+                        tracing::warn!("outbox reader too slow: {e}");
+                        None
+                    }
+                }
+            })
+            .take_until(async move {
+                let _ = stopping.wait_for(|s| *s).await;
+            });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn load(&self, req: Request<LoadRequest>) -> Result<Response<LoadResponse>, Status> {
+        let req = req.into_inner();
+        let count = req.count;
+        let senders = req.concurrency.clamp(1, count.max(1));
+        let next = Arc::new(AtomicU32::new(0));
+        let started = Instant::now();
+        let mut tasks = Vec::with_capacity(senders as usize);
+        for sender in 0..senders {
+            let (inner, next) = (self.inner.clone(), next.clone());
+            let (body, expect) = (req.body.clone(), req.expect.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut tally = Tally::default();
+                let from = format!("load{sender}");
+                while next.fetch_add(1, Ordering::Relaxed) < count {
+                    let t0 = Instant::now();
+                    let msg = InjectRequest {
+                        body: body.clone(),
+                        from: from.clone(),
+                        ..Default::default()
+                    };
+                    let outcome = inner.converse(msg, LOAD_TIMEOUT).await;
+                    let done = Instant::now();
+                    tally.sent += 1;
+                    match outcome {
+                        Ok((_, replies))
+                            if !replies.is_empty() && replies.iter().all(|r| r.text == expect) =>
+                        {
+                            tally.correct += 1;
+                        }
+                        Ok((id, replies)) => {
+                            tally.wrong += 1;
+                            let texts: Vec<&str> =
+                                replies.iter().map(|r| r.text.as_str()).collect();
+                            tracing::debug!(
+                                "load: message {id} got {texts:?}, expected {expect:?}"
+                            );
+                        }
+                        Err(status) => {
+                            tally.wrong += 1;
+                            tracing::debug!("load: {}", status.message());
+                        }
+                    }
+                    let micros = u64::try_from((done - t0).as_micros()).unwrap_or(u64::MAX);
+                    tally.latencies.push((done, micros));
+                }
+                tally
+            }));
+        }
+        let mut total = Tally::default();
+        for task in tasks {
+            let tally = task
+                .await
+                .map_err(|e| Status::internal(format!("load sender failed: {e}")))?;
+            total.sent += tally.sent;
+            total.correct += tally.correct;
+            total.wrong += tally.wrong;
+            total.latencies.extend(tally.latencies);
+        }
+        let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        total.latencies.sort_by_key(|(done, _)| *done);
+        Ok(Response::new(LoadResponse {
+            sent: total.sent,
+            correct: total.correct,
+            wrong: total.wrong,
+            elapsed_us,
+            latencies_us: total.latencies.into_iter().map(|(_, l)| l).collect(),
+        }))
+    }
+}
+
+/// One load sender's results.
+#[derive(Default)]
+struct Tally {
+    sent: u32,
+    correct: u32,
+    wrong: u32,
+    latencies: Vec<(Instant, u64)>,
+}

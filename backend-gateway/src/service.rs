@@ -1,0 +1,110 @@
+//! `BackendService` as errbotd calls it: Start picks the adapter, the other calls go to it.
+
+use std::sync::{Arc, OnceLock};
+
+use errbot_proto::v1::backend_service_server::BackendService;
+use errbot_proto::v1::{
+    BackendInfo, BuildIdentifierRequest, EventsRequest, Identifier, ProcessedRequest,
+    ProcessedResponse, SendRequest, SendResponse, StartRequest,
+};
+use tonic::{Request, Response, Status};
+
+use crate::adapters::{self, Adapter, Context};
+use crate::events::{EventQueue, EventStream};
+
+/// The gateway's `BackendService`.
+pub struct Gateway {
+    name: String,
+    events: EventQueue,
+    adapter: Arc<OnceLock<Arc<dyn Adapter>>>,
+    starting: tokio::sync::Mutex<()>,
+}
+
+impl Gateway {
+    /// A gateway named `name` (the contract's ERRBOT_NAME), not started yet.
+    pub fn new(name: String, events: EventQueue) -> Self {
+        Self {
+            name,
+            events,
+            adapter: Arc::default(),
+            starting: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// A handle to the adapter once Start succeeded (for shutdown).
+    pub fn adapter_slot(&self) -> Arc<OnceLock<Arc<dyn Adapter>>> {
+        self.adapter.clone()
+    }
+
+    fn adapter(&self) -> Result<&Arc<dyn Adapter>, Status> {
+        self.adapter
+            .get()
+            .ok_or_else(|| Status::failed_precondition("Start has not been called yet"))
+    }
+}
+
+#[tonic::async_trait]
+impl BackendService for Gateway {
+    async fn start(&self, req: Request<StartRequest>) -> Result<Response<BackendInfo>, Status> {
+        let mut request = req.into_inner();
+        if request.name.is_empty() {
+            request.name = self.name.clone();
+        }
+        let _one_at_a_time = self.starting.lock().await;
+        if let Some(adapter) = self.adapter.get() {
+            if adapter.kind() != request.kind {
+                return Err(Status::failed_precondition(format!(
+                    "this gateway already runs backend kind {:?}, not {:?}",
+                    adapter.kind(),
+                    request.kind
+                )));
+            }
+            adapter.update(&request);
+            return Ok(Response::new(adapter.info()));
+        }
+        tracing::info!("starting backend {} (kind {})", request.name, request.kind);
+        let ctx = Context {
+            backend: request.name.clone(),
+            events: self.events.clone(),
+            request,
+        };
+        let adapter = adapters::start(ctx)
+            .await
+            .inspect_err(|s| tracing::error!("{}", s.message()))?;
+        let info = adapter.info();
+        // Cannot fail: Start calls are serialised and the slot was empty.
+        let _ = self.adapter.set(adapter);
+        Ok(Response::new(info))
+    }
+
+    type EventsStream = EventStream;
+
+    async fn events(&self, _req: Request<EventsRequest>) -> Result<Response<EventStream>, Status> {
+        tracing::debug!("events stream opened ({} queued)", self.events.queued());
+        self.events.subscribe().map(Response::new)
+    }
+
+    async fn send(&self, req: Request<SendRequest>) -> Result<Response<SendResponse>, Status> {
+        self.adapter()?
+            .send(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn processed(
+        &self,
+        req: Request<ProcessedRequest>,
+    ) -> Result<Response<ProcessedResponse>, Status> {
+        self.adapter()?.processed(&req.into_inner());
+        Ok(Response::new(ProcessedResponse {}))
+    }
+
+    async fn build_identifier(
+        &self,
+        req: Request<BuildIdentifierRequest>,
+    ) -> Result<Response<Identifier>, Status> {
+        self.adapter()?
+            .build_identifier(&req.into_inner().text)
+            .map(Response::new)
+    }
+}

@@ -1,0 +1,167 @@
+//! The bot's own actions, through errbotd's `BotService`.
+
+use std::fmt;
+
+use errbot_proto::contract::TOKEN_HEADER;
+use errbot_proto::v1;
+use errbot_proto::v1::bot_service_client::BotServiceClient;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::message::Identifier;
+use crate::reply::{Card, Reply};
+
+/// Adds the child's token to every `BotService` call.
+#[derive(Clone)]
+pub(crate) struct Token(AsciiMetadataValue);
+
+impl Interceptor for Token {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert(TOKEN_HEADER, self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A handle on the bot: send messages, warn admins. Cheap to clone.
+///
+/// Available as [`Context::bot`](crate::Context::bot), [`ActivateContext::bot`](crate::ActivateContext::bot)
+/// and [`Event::bot`](crate::Event::bot); keep a clone to act outside commands (pollers).
+#[derive(Clone)]
+pub struct Bot {
+    client: BotServiceClient<InterceptedService<Channel, Token>>,
+}
+
+impl fmt::Debug for Bot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Bot")
+    }
+}
+
+/// errbotd refused or could not carry out a bot action.
+#[derive(Debug)]
+pub struct BotError(tonic::Status);
+
+impl BotError {
+    /// errbotd's explanation.
+    pub fn message(&self) -> &str {
+        self.0.message()
+    }
+}
+
+impl fmt::Display for BotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.message().is_empty() {
+            write!(f, "bot action failed: {}", self.0.code())
+        } else {
+            write!(f, "bot action failed: {}", self.0.message())
+        }
+    }
+}
+
+impl std::error::Error for BotError {}
+
+impl From<tonic::Status> for BotError {
+    fn from(status: tonic::Status) -> Self {
+        Self(status)
+    }
+}
+
+impl Bot {
+    /// A handle calling `BotService` on `address` (`unix:/path`) with `token`. The connection is
+    /// made on first use.
+    pub fn connect(address: &str, token: &str) -> Result<Self, crate::BoxError> {
+        let channel = errbot_proto::transport::channel(address)?;
+        let token: AsciiMetadataValue = MetadataValue::try_from(token).map_err(|_| {
+            format!(
+                "the token in {} is not valid ASCII",
+                errbot_proto::contract::ENV_TOKEN
+            )
+        })?;
+        Ok(Self {
+            client: BotServiceClient::with_interceptor(channel, Token(token)),
+        })
+    }
+
+    /// Sends `content` (text or [`Card`]) to `to`, a canonical string (`@user`, `#room`) on the
+    /// first configured backend. Returns the new message's id.
+    pub async fn send(&self, to: &str, content: impl Into<Reply>) -> Result<String, BotError> {
+        self.send_text_on("", to, content.into()).await
+    }
+
+    /// Sends a card to `to` (see [`send`](Self::send)).
+    pub async fn send_card(&self, to: &str, card: Card) -> Result<String, BotError> {
+        self.send(to, card).await
+    }
+
+    /// Sends `content` to a person or room as received in a message.
+    pub async fn send_to(
+        &self,
+        to: &Identifier,
+        content: impl Into<Reply>,
+    ) -> Result<String, BotError> {
+        let request = v1::BotSendRequest {
+            to: Some(to.0.clone()),
+            backend: to.0.backend.clone(),
+            content: content.into().into_content(),
+            ..Default::default()
+        };
+        self.raw_send(request).await
+    }
+
+    /// Sends `text` to every admin in `BOT_ADMINS_NOTIFICATIONS`.
+    pub async fn warn_admins(&self, text: impl Into<String>) -> Result<(), BotError> {
+        let request = v1::WarnAdminsRequest { text: text.into() };
+        self.client.clone().warn_admins(request).await?;
+        Ok(())
+    }
+
+    /// Turns a canonical string (`@user`, `#room`) into an identifier, asking the backend
+    /// (empty: the first configured one).
+    pub async fn build_identifier(
+        &self,
+        text: &str,
+        backend: &str,
+    ) -> Result<Identifier, BotError> {
+        let request = v1::BotBuildIdentifierRequest {
+            text: text.to_owned(),
+            backend: backend.to_owned(),
+        };
+        Ok(Identifier(
+            self.client
+                .clone()
+                .build_identifier(request)
+                .await?
+                .into_inner(),
+        ))
+    }
+
+    pub(crate) async fn send_text_on(
+        &self,
+        backend: &str,
+        to: &str,
+        content: Reply,
+    ) -> Result<String, BotError> {
+        let request = v1::BotSendRequest {
+            to_text: to.to_owned(),
+            backend: backend.to_owned(),
+            content: content.into_content(),
+            ..Default::default()
+        };
+        self.raw_send(request).await
+    }
+
+    pub(crate) async fn raw_send(&self, request: v1::BotSendRequest) -> Result<String, BotError> {
+        Ok(self
+            .client
+            .clone()
+            .send(request)
+            .await?
+            .into_inner()
+            .message_id)
+    }
+}

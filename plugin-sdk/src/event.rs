@@ -1,0 +1,215 @@
+//! Lifecycle hooks and callbacks: what they receive and may return.
+
+use std::fmt;
+use std::sync::Arc;
+
+use errbot_proto::v1;
+
+use crate::bot::{Bot, BotError};
+use crate::context::Runtime;
+use crate::message::{Identifier, Message};
+use crate::reply::{BoxError, Reply};
+
+/// What an `#[activate]` hook receives.
+pub struct ActivateContext {
+    config: serde_json::Value,
+    runtime: Arc<Runtime>,
+}
+
+impl fmt::Debug for ActivateContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActivateContext")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ActivateContext {
+    pub(crate) fn new(config: serde_json::Value, runtime: Arc<Runtime>) -> Self {
+        Self { config, runtime }
+    }
+    /// The plugin's configuration (`null` when none is set), already checked against the
+    /// template's shape.
+    pub fn config(&self) -> &serde_json::Value {
+        &self.config
+    }
+    /// The configuration as your own type; `None` when no configuration is set.
+    pub fn config_as<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<Option<T>, serde_json::Error> {
+        if self.config.is_null() {
+            return Ok(None);
+        }
+        T::deserialize(&self.config).map(Some)
+    }
+    /// The bot's command prefix.
+    pub fn bot_prefix(&self) -> &str {
+        self.runtime.prefix()
+    }
+    /// The bot, to keep for later (pollers).
+    pub fn bot(&self) -> &Bot {
+        &self.runtime.bot
+    }
+}
+
+/// Which callback an [`Event`] is; use the lower-case names in `#[callback(...)]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CallbackKind {
+    /// `connect`: the bot connected to a chat service.
+    Connect,
+    /// `message`: every message the bot sees.
+    Message,
+    /// `mention`: a message mentioning someone.
+    Mention,
+    /// `presence`: someone's presence changed; [`Event::detail`] is the status.
+    Presence,
+    /// `reaction`: a reaction was added; [`Event::detail`] is its name.
+    Reaction,
+    /// `room_joined`.
+    RoomJoined,
+    /// `room_left`.
+    RoomLeft,
+    /// `room_topic`: [`Event::detail`] is the new topic.
+    RoomTopic,
+    /// `bot_message`: a message the bot itself sent.
+    BotMessage,
+}
+
+impl CallbackKind {
+    pub(crate) fn from_proto(callback: v1::Callback) -> Option<Self> {
+        Some(match callback {
+            v1::Callback::Unspecified => return None,
+            v1::Callback::Connect => Self::Connect,
+            v1::Callback::Message => Self::Message,
+            v1::Callback::Mention => Self::Mention,
+            v1::Callback::Presence => Self::Presence,
+            v1::Callback::Reaction => Self::Reaction,
+            v1::Callback::RoomJoined => Self::RoomJoined,
+            v1::Callback::RoomLeft => Self::RoomLeft,
+            v1::Callback::RoomTopic => Self::RoomTopic,
+            v1::Callback::BotMessage => Self::BotMessage,
+        })
+    }
+}
+
+/// A callback event (`#[callback(...)]` handlers receive `&Event`).
+pub struct Event {
+    kind: CallbackKind,
+    message: Option<Message>,
+    subject: Option<Identifier>,
+    detail: String,
+    runtime: Arc<Runtime>,
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("subject", &self.subject)
+            .field("detail", &self.detail)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Event {
+    pub(crate) fn new(
+        kind: CallbackKind,
+        request: v1::EventRequest,
+        runtime: Arc<Runtime>,
+    ) -> Self {
+        Self {
+            kind,
+            message: request.message.map(Message::from),
+            subject: request.subject.map(Identifier),
+            detail: request.detail,
+            runtime,
+        }
+    }
+    /// Which callback this is.
+    pub fn kind(&self) -> CallbackKind {
+        self.kind
+    }
+    /// The message, for `message`, `mention` and `bot_message`.
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+    /// The person or room concerned, for presence and room callbacks.
+    pub fn subject(&self) -> Option<&Identifier> {
+        self.subject.as_ref()
+    }
+    /// Presence status, reaction name or new topic, depending on the callback.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+    /// The bot.
+    pub fn bot(&self) -> &Bot {
+        &self.runtime.bot
+    }
+    /// The bot's command prefix.
+    pub fn bot_prefix(&self) -> &str {
+        self.runtime.prefix()
+    }
+    /// Answers the event's message where it was written (the room, or the sender privately).
+    /// Does nothing for events without a message.
+    pub async fn reply(&self, content: impl Into<Reply>) -> Result<(), BotError> {
+        let Some(message) = &self.message else {
+            return Ok(());
+        };
+        let target = message.reply_target();
+        let request = v1::BotSendRequest {
+            to: Some(target.0.clone()),
+            backend: target.backend().to_owned(),
+            content: content.into().into_content(),
+            thread_id: message.thread_id().to_owned(),
+            in_reply_to: message.id().to_owned(),
+            ..Default::default()
+        };
+        self.runtime.bot.raw_send(request).await.map(drop)
+    }
+}
+
+/// What lifecycle hooks and callbacks may return: `()` or `Result<(), E>` for any
+/// `E: Into<Box<dyn Error + Send + Sync>>`.
+pub trait HookOutput {
+    /// Converts the outcome.
+    fn into_hook_result(self) -> Result<(), BoxError>;
+}
+
+impl HookOutput for () {
+    fn into_hook_result(self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<E: Into<BoxError>> HookOutput for Result<(), E> {
+    fn into_hook_result(self) -> Result<(), BoxError> {
+        self.map_err(Into::into)
+    }
+}
+
+/// What a `#[check_config]` hook may return: `()`, `bool` (false: refused) or `Result<(), E>` for
+/// any displayable `E` (its text is the refusal shown to the admin).
+pub trait CheckOutput {
+    /// The refusal, if any.
+    fn into_refusal(self) -> Option<String>;
+}
+
+impl CheckOutput for () {
+    fn into_refusal(self) -> Option<String> {
+        None
+    }
+}
+
+impl CheckOutput for bool {
+    fn into_refusal(self) -> Option<String> {
+        (!self).then(|| "the configuration was refused by the plugin".to_owned())
+    }
+}
+
+impl<E: fmt::Display> CheckOutput for Result<(), E> {
+    fn into_refusal(self) -> Option<String> {
+        self.err().map(|e| e.to_string())
+    }
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Generates the Python stubs of the errbot.v1 protocol into errbot_stubs/ from ../../proto, with
+# the grpcio-tools pinned in requirements-tools.txt, in a throw-away virtualenv.
+#
+#   ./generate_stubs.sh           regenerate errbot_stubs/ (commit the result)
+#   ./generate_stubs.sh --check   regenerate into a temporary directory and compare with
+#                                 errbot_stubs/; exits 1 when they differ (what CI runs)
+#
+# Environment: PYTHON (default python3) creates the virtualenv; STUBS_VENV, when set, is a
+# virtualenv directory to create once and reuse instead of a temporary one.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+proto_dir="$(cd "$here/../../proto" && pwd)"
+stubs="$here/errbot_stubs"
+# The files a plugin needs: its own service, the shared types, and errbotd's BotService.
+protos=(errbot/v1/common.proto errbot/v1/plugin.proto errbot/v1/bot.proto)
+
+check=false
+case "${1:-}" in
+    "") ;;
+    --check) check=true ;;
+    *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+venv="${STUBS_VENV:-$tmp/venv}"
+if [ ! -x "$venv/bin/python" ]; then
+    "${PYTHON:-python3}" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements-tools.txt"
+
+out="$tmp/errbot_stubs"
+mkdir -p "$out"
+"$venv/bin/python" -m grpc_tools.protoc -I "$proto_dir" \
+    --python_out="$out" --pyi_out="$out" --grpc_python_out="$out" "${protos[@]}"
+# Regular packages (not namespace packages), so that errbot_stubs/ first on sys.path always wins.
+touch "$out/errbot/__init__.py" "$out/errbot/v1/__init__.py"
+
+# The generated code checks the protobuf and grpcio runtimes when imported: import it with the
+# pinned runtime of requirements.txt (installed in the same virtualenv).
+(cd "$tmp" && "$venv/bin/python" -B -c '
+import sys
+sys.path.insert(0, "errbot_stubs")
+from errbot.v1 import bot_pb2, bot_pb2_grpc, common_pb2, plugin_pb2, plugin_pb2_grpc
+from grpc_health.v1 import health_pb2_grpc
+')
+
+if $check; then
+    if diff -r -x __pycache__ "$out" "$stubs"; then
+        echo "errbot_stubs/ is up to date with proto/"
+    else
+        echo "errbot_stubs/ is stale: run plugins/python-hello/generate_stubs.sh and commit the result" >&2
+        exit 1
+    fi
+else
+    rm -rf "$stubs"
+    cp -r "$out" "$stubs"
+    echo "wrote $stubs"
+fi

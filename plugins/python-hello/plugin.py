@@ -1,0 +1,456 @@
+#!/usr/bin/env python3
+"""python-hello: an errbot-rs plugin written in Python, straight on the errbot.v1 protocol.
+
+This file is the reference for writing a plugin in any language other than Rust. A plugin is a
+program that errbotd starts with a few environment variables (the child contract) and that serves
+two gRPC services on a Unix socket:
+
+  * errbot.v1.PluginService (proto/errbot/v1/plugin.proto): Describe what the plugin offers,
+    Activate/Deactivate it, Execute commands (a stream of replies), deliver Events;
+  * grpc.health.v1.Health: answer SERVING for the service "" once ready.
+
+errbotd waits for SERVING, calls Describe then Activate, then Execute for each command a user
+types. The program logs to stderr (errbotd forwards each line into its own log), never parses or
+writes stdout, and exits with status 0 on SIGTERM.
+
+The file reads top to bottom as: the child contract, a small Errbot-like plugin API (BotPlugin,
+@botcmd, @arg_botcmd, CommandError), the adapter from that API to PluginService, the server, and
+last the plugin itself (class PythonHello). Only the adapter and the server know about the
+protocol; a plugin author writes a class like PythonHello.
+"""
+
+import inspect
+import logging
+import os
+import platform
+import signal
+import sys
+import threading
+from concurrent import futures
+
+# The generated stubs (see generate_stubs.sh) live beside this file. They go first on sys.path so
+# that their `errbot` package wins over anything installed under that name.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "errbot_stubs"))
+
+import grpc  # noqa: E402
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # noqa: E402
+
+from errbot.v1 import bot_pb2, bot_pb2_grpc, common_pb2, plugin_pb2, plugin_pb2_grpc  # noqa: E402
+
+PLUGIN_VERSION = "0.1.0"
+PROTOCOL_VERSION = "errbot.v1"
+
+log = logging.getLogger("python-hello")
+
+
+# --------------------------------------------------------------------------------------------
+# The child contract: environment variables set by errbotd (proto/src/contract.rs).
+# --------------------------------------------------------------------------------------------
+
+ENV_SOCKET = "ERRBOT_SOCKET"  # where to serve: "unix:/path/to/socket"
+ENV_BOT_SOCKET = "ERRBOT_BOT_SOCKET"  # errbotd's BotService: "unix:/path/to/socket"
+ENV_TOKEN = "ERRBOT_TOKEN"  # secret sent as `x-errbot-token` metadata on every BotService call
+ENV_NAME = "ERRBOT_NAME"  # this plugin's name, as in plugin.toml
+ENV_PROTOCOL_VERSIONS = "ERRBOT_PROTOCOL_VERSIONS"  # "errbot.v1" (comma-separated), optional
+TOKEN_HEADER = "x-errbot-token"
+
+
+class ContractError(Exception):
+    """The program was not started the way errbotd starts plugins."""
+
+
+def read_contract(environ=os.environ):
+    """Returns the contract's values as a dict, or raises ContractError."""
+    values = {}
+    for var in (ENV_SOCKET, ENV_BOT_SOCKET, ENV_TOKEN, ENV_NAME):
+        if not environ.get(var):
+            raise ContractError(
+                f"environment variable {var} is not set: this program is started by errbotd "
+                "(put its directory in a plugins directory of errbot.toml)"
+            )
+        values[var] = environ[var]
+    for var in (ENV_SOCKET, ENV_BOT_SOCKET):
+        if not values[var].startswith("unix:/"):
+            raise ContractError(f"{var}={values[var]!r}: expected unix:/absolute/path")
+    versions = environ.get(ENV_PROTOCOL_VERSIONS) or PROTOCOL_VERSION
+    if PROTOCOL_VERSION not in versions.split(","):
+        raise ContractError(
+            f"{ENV_PROTOCOL_VERSIONS}={versions!r}: this plugin only speaks {PROTOCOL_VERSION}"
+        )
+    return values
+
+
+# --------------------------------------------------------------------------------------------
+# A small Errbot-like API. Nothing here is required by the protocol: it only builds the
+# PluginDescription (Describe) from decorated methods and turns their results into Replies.
+# --------------------------------------------------------------------------------------------
+
+
+class CommandError(Exception):
+    """Raise from a command to end it with this text shown to the user (Errbot's CommandError).
+
+    Sent as a Reply with `error` set. Any other exception is a plugin failure: it ends the call
+    with a gRPC error status, which errbotd reports to the user.
+    """
+
+
+# Python types of declared parameters and their protocol counterparts. errbotd has checked every
+# value against the type before Execute; values arrive as text and are converted back here.
+_PARAM_TYPES = {
+    str: (plugin_pb2.PARAM_TYPE_STRING, str),
+    int: (plugin_pb2.PARAM_TYPE_INTEGER, int),
+    float: (plugin_pb2.PARAM_TYPE_FLOAT, float),
+    bool: (plugin_pb2.PARAM_TYPE_BOOLEAN, lambda text: text == "true"),
+}
+
+
+def _command_of(func):
+    """The CommandSpec being built for `func` (created on first use)."""
+    if not hasattr(func, "_errbot_command"):
+        spec = plugin_pb2.CommandSpec(name=func.__name__, historize=True)
+        spec.plain.SetInParent()  # a plain command: `!name args`, arguments passed raw
+        spec.help = inspect.cleandoc(func.__doc__ or "")  # the docstring is the help
+        func._errbot_command = spec
+    return func._errbot_command
+
+
+def botcmd(func=None, *, name=None, hidden=False, admin_only=False, historize=True, syntax="",
+           split_args_with=None):
+    """Marks a method as a command, like Errbot's @botcmd. The method is called as
+    `method(self, msg, args)` with msg the errbot.v1.Message and args the argument string.
+
+    split_args_with: None passes args as a string; "" or a separator passes a list (Errbot's
+    split_args_with, splitting done by errbotd).
+    """
+
+    def mark(f):
+        spec = _command_of(f)
+        spec.name = name or f.__name__
+        spec.hidden = hidden
+        spec.admin_only = admin_only
+        spec.historize = historize
+        spec.syntax = syntax
+        if split_args_with is not None:
+            spec.plain.arg_mode = plugin_pb2.ARG_MODE_SPLIT
+            spec.plain.separator = split_args_with
+        f._errbot_split = split_args_with is not None
+        return f
+
+    return mark(func) if func is not None else mark
+
+
+def arg_botcmd(*names, type=str, help="", default=None, required=None, choices=(),
+               action=None, multiple=False, rest=False, **botcmd_options):
+    """Declares one typed parameter and marks the method as a command, like Errbot's
+    @arg_botcmd. Stack one per parameter, in order, top to bottom:
+
+        @arg_botcmd("a", type=int)              positional, required
+        @arg_botcmd("--times", "-t", type=int)  option `--times 3`, `--times=3` or `-t 3`
+        @arg_botcmd("--loud", action="store_true")   flag
+
+    errbotd parses and checks the arguments (usage and `-h` included) and the method is called
+    as `method(self, msg, **params)`: one keyword per parameter given or defaulted (a list when
+    multiple=True); a parameter not given is not passed, so give the Python argument a default.
+    """
+
+    def mark(f):
+        spec = _command_of(f)
+        if botcmd_options:  # @arg_botcmd("x", hidden=True): options of the command itself
+            botcmd(**botcmd_options)(f)
+        long_name = next((n[2:] for n in names if n.startswith("--")), "")
+        short_name = next((n[1:] for n in names if n.startswith("-") and not n.startswith("--")), "")
+        positional = not names[0].startswith("-")
+        param = plugin_pb2.ParamSpec(
+            name=(names[0] if positional else long_name).replace("-", "_"),
+            help=help,
+            multiple=multiple,
+            rest=rest,
+            choices=[str(c) for c in choices],
+        )
+        if default is not None:  # sent as text, booleans as "true"/"false"
+            param.default_value = str(default).lower() if isinstance(default, bool) else str(default)
+        if action == "store_true":
+            param.kind = plugin_pb2.PARAM_KIND_FLAG
+            param.type = plugin_pb2.PARAM_TYPE_BOOLEAN
+        else:
+            param.kind = plugin_pb2.PARAM_KIND_POSITIONAL if positional else plugin_pb2.PARAM_KIND_OPTION
+            param.type = _PARAM_TYPES[type][0]
+        if not positional:
+            param.long = long_name if long_name != param.name else ""
+            param.short = short_name
+        param.required = (positional and default is None) if required is None else required
+        # Decorators apply bottom-up: insert at the front so the declared order is kept.
+        spec.plain.params.insert(0, param)
+        return f
+
+    return mark
+
+
+class BotPlugin:
+    """Base class of a plugin (Errbot's BotPlugin). The class docstring is its description."""
+
+    name = ""
+    version = PLUGIN_VERSION
+
+    def __init__(self, bot):
+        self.bot = bot  # BotClient: errbotd's BotService, to send messages as the bot
+        self.log = log
+        self.config = None  # configuration JSON text given at activation, or None
+        self.bot_prefix = "!"
+
+    def activate(self):
+        """Called when errbotd activates the plugin (after Describe)."""
+
+    def deactivate(self):
+        """Called when errbotd deactivates the plugin, before stopping the process."""
+
+    @classmethod
+    def commands(cls):
+        """The decorated methods, in definition order: (CommandSpec, method name)."""
+        return [
+            (member._errbot_command, attr)
+            for attr, member in vars(cls).items()
+            if hasattr(member, "_errbot_command")
+        ]
+
+
+class BotClient:
+    """errbotd's BotService as a plugin calls it: every call carries the plugin's token in the
+    `x-errbot-token` metadata; errbotd knows who calls from the token alone."""
+
+    def __init__(self, address, token):
+        self._channel = grpc.insecure_channel(address)  # grpc dials "unix:/path" itself; lazily
+        self._stub = bot_pb2_grpc.BotServiceStub(self._channel)
+        self._metadata = ((TOKEN_HEADER, token),)
+
+    def send(self, to, text, backend="", thread_id="", timeout=10.0):
+        """Sends Markdown `text` as the bot; `to` is an Identifier (from a Message) or its
+        canonical text ("@user", "#room"). Returns the message id the service gave."""
+        request = bot_pb2.BotSendRequest(backend=backend, thread_id=thread_id)
+        if isinstance(to, common_pb2.Identifier):
+            request.to.CopyFrom(to)
+        else:
+            request.to_text = to
+        request.content.markdown = text
+        return self._stub.Send(request, metadata=self._metadata, timeout=timeout).message_id
+
+    def warn_admins(self, text, timeout=10.0):
+        """Warns every admin (Errbot's warn_admins)."""
+        request = bot_pb2.WarnAdminsRequest(text=text)
+        self._stub.WarnAdmins(request, metadata=self._metadata, timeout=timeout)
+
+    def close(self):
+        self._channel.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The adapter: PluginService on top of a BotPlugin.
+# --------------------------------------------------------------------------------------------
+
+
+def _to_reply(item):
+    """A command's result item as an errbot.v1.Reply: a str is Markdown, a Card a card."""
+    if isinstance(item, plugin_pb2.Reply):
+        return item
+    if isinstance(item, common_pb2.Card):
+        return plugin_pb2.Reply(content=common_pb2.Content(card=item))
+    return plugin_pb2.Reply(content=common_pb2.Content(markdown=str(item)))
+
+
+class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
+    """Serves errbot.v1.PluginService for one BotPlugin instance. gRPC runs each call on a thread
+    of the server's pool, so commands may run concurrently."""
+
+    def __init__(self, plugin):
+        self.plugin = plugin
+        self.commands = {spec.name: (spec, getattr(plugin, attr)) for spec, attr in plugin.commands()}
+
+    def Describe(self, request, context):
+        if request.protocol_versions and PROTOCOL_VERSION not in request.protocol_versions:
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"{self.plugin.name} speaks {PROTOCOL_VERSION}, errbotd offers "
+                f"{', '.join(request.protocol_versions)}",
+            )
+        return plugin_pb2.PluginDescription(
+            name=self.plugin.name,
+            description=inspect.cleandoc(type(self.plugin).__doc__ or ""),
+            version=self.plugin.version,
+            protocol_version=PROTOCOL_VERSION,
+            commands=[spec for spec, _ in self.commands.values()],
+            # callbacks=[plugin_pb2.CALLBACK_MESSAGE] would ask for every message (Event).
+        )
+
+    def CheckConfig(self, request, context):
+        return plugin_pb2.CheckConfigResponse()  # not configurable: nothing to refuse
+
+    def Activate(self, request, context):
+        self.plugin.config = request.config_json or None
+        self.plugin.bot_prefix = request.bot_prefix or "!"
+        self.plugin.activate()
+        log.info("activated (prefix %r)", self.plugin.bot_prefix)
+        return plugin_pb2.ActivateResponse()
+
+    def Deactivate(self, request, context):
+        self.plugin.deactivate()
+        log.info("deactivated")
+        return plugin_pb2.DeactivateResponse()
+
+    def Event(self, request, context):
+        return plugin_pb2.EventResponse()  # no callback declared: nothing is sent here
+
+    def Execute(self, request, context):
+        """Runs one command; yields its Replies in order (a server stream)."""
+        entry = self.commands.get(request.command)
+        if entry is None:
+            context.abort(grpc.StatusCode.NOT_FOUND,
+                          f"{self.plugin.name} has no command {request.command!r}")
+        spec, method = entry
+        where = f" (invocation {request.invocation_id})" if request.invocation_id else ""
+        log.debug("running %s%s", request.command, where)
+        try:
+            if spec.plain.params:
+                kwargs = {}
+                for param in spec.plain.params:
+                    if param.name in request.params:
+                        convert = _converter(param.type)
+                        values = [convert(v) for v in request.params[param.name].values]
+                        kwargs[param.name] = values if param.multiple else values[-1]
+                result = method(request.message, **kwargs)
+            elif getattr(method, "_errbot_split", False):
+                result = method(request.message, list(request.argv))
+            else:
+                result = method(request.message, request.args)
+            # A command returns nothing, one reply, or an iterable (a generator) of replies.
+            if result is None:
+                return
+            if isinstance(result, (str, plugin_pb2.Reply, common_pb2.Card)):
+                result = [result]
+            for item in result:
+                if not context.is_active():  # errbotd gave up (deadline, shutdown)
+                    return
+                yield _to_reply(item)
+        except CommandError as e:
+            yield plugin_pb2.Reply(content=common_pb2.Content(markdown=str(e)), error=True)
+        except Exception as e:  # a bug in the command: report it, keep serving
+            log.exception("command %s failed%s", request.command, where)
+            context.abort(grpc.StatusCode.INTERNAL,
+                          f"{request.command} failed: {type(e).__name__}: {e}")
+
+
+def _converter(param_type):
+    return next(conv for ptype, conv in _PARAM_TYPES.values() if ptype == param_type)
+
+
+# --------------------------------------------------------------------------------------------
+# The server.
+# --------------------------------------------------------------------------------------------
+
+
+class _LinePerRecordFormatter(logging.Formatter):
+    """errbotd reads stderr line by line and guesses each line's level from how it starts, so
+    every line of a multi-line record (a traceback) repeats the level."""
+
+    def format(self, record):
+        first, *rest = super().format(record).split("\n")
+        return "\n".join([first] + [f"{record.levelname}   {line}" for line in rest])
+
+
+def serve(plugin_class, environ=os.environ):
+    """Runs `plugin_class` under the child contract until SIGTERM; returns the exit status."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LinePerRecordFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    # stdout is not ours: a stray print() from plugin code goes to the log instead.
+    sys.stdout = sys.stderr
+
+    try:
+        env = read_contract(environ)
+    except ContractError as e:
+        log.error("%s", e)
+        return 2
+    if env[ENV_NAME] != plugin_class.name:
+        log.warning("started as %r but this plugin is %r: the names in plugin.toml and in "
+                    "the code must match", env[ENV_NAME], plugin_class.name)
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    bot = BotClient(env[ENV_BOT_SOCKET], env[ENV_TOKEN])
+    plugin = plugin_class(bot)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="rpc"))
+    plugin_pb2_grpc.add_PluginServiceServicer_to_server(PluginServicer(plugin), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+
+    address = env[ENV_SOCKET]
+    socket_path = address[len("unix:"):]
+    try:
+        os.unlink(socket_path)  # a stale socket from a previous run
+    except FileNotFoundError:
+        pass
+    try:
+        server.add_insecure_port(address)
+    except RuntimeError as e:
+        log.error("cannot serve on %s: %s", address, e)
+        return 1
+    server.start()
+    # Ready: errbotd's health check now gets SERVING and it calls Describe.
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_servicer.set(plugin_pb2.DESCRIPTOR.services_by_name["PluginService"].full_name,
+                        health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s %s serving on %s (Python %s, grpcio %s)", plugin.name, plugin.version, address,
+             platform.python_version(), grpc.__version__)
+
+    stop.wait()
+    log.info("stopping")
+    health_servicer.enter_graceful_shutdown()
+    server.stop(grace=2).wait()  # in-flight calls get 2 s to finish
+    bot.close()
+    try:
+        os.unlink(socket_path)
+    except FileNotFoundError:
+        pass
+    log.info("stopped")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# The plugin.
+# --------------------------------------------------------------------------------------------
+
+
+class PythonHello(BotPlugin):
+    """Greetings, sums and counting: the example Python plugin, on errbot.v1 without an SDK."""
+
+    name = "python-hello"
+
+    @botcmd(syntax="[name]")
+    def pyhello(self, msg, args):
+        """Say hello from Python.
+
+        `!pyhello` greets you; `!pyhello Ana` greets Ana."""
+        version = platform.python_version()
+        who = " ".join(args.split())
+        if who:
+            return f"Hello {who}, from Python {version}!"
+        return f"Hello from Python {version}!"
+
+    @arg_botcmd("a", type=int, help="first number")
+    @arg_botcmd("b", type=int, help="second number")
+    def pyadd(self, msg, a, b):
+        """Add two integers: `!pyadd 2 40`."""
+        return str(a + b)
+
+    @arg_botcmd("n", type=int, help="the number to count to, from 1 to 100")
+    def pycount(self, msg, n):
+        """Count from 1 to n, one message per number: `!pycount 3`."""
+        if not 1 <= n <= 100:
+            raise CommandError(f"I can count from 1 to 100, not to {n}.")
+        for i in range(1, n + 1):
+            yield str(i)  # each yield is sent as its own message, right away
+
+
+if __name__ == "__main__":
+    sys.exit(serve(PythonHello))

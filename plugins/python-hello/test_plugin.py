@@ -1,0 +1,330 @@
+"""Tests of python-hello as errbotd sees it: plugin.py runs as a subprocess under the child
+contract and is driven over its Unix socket with the generated stubs.
+
+Run from the repository root, in a virtualenv with requirements.txt and pytest installed:
+    python3 -m pytest plugins/python-hello
+"""
+
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent import futures
+
+import grpc
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "errbot_stubs"))
+sys.path.insert(0, HERE)
+
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+
+from errbot.v1 import bot_pb2, bot_pb2_grpc, common_pb2, plugin_pb2, plugin_pb2_grpc  # noqa: E402
+
+PYTHON_VERSION = platform.python_version()  # the subprocess runs the same interpreter
+
+
+class Plugin:
+    """One plugin.py process serving on a socket in a private temporary directory."""
+
+    def __init__(self, env_overrides=None):
+        # Short path: a Unix socket path must fit in about 100 bytes.
+        self.dir = tempfile.mkdtemp(prefix="pyhello-", dir="/tmp")
+        self.socket = os.path.join(self.dir, "plugin.sock")
+        self.stderr_path = os.path.join(self.dir, "stderr")
+        self.stdout_path = os.path.join(self.dir, "stdout")
+        env = dict(os.environ)
+        for var in list(env):
+            if var.startswith("ERRBOT_"):
+                del env[var]
+        env.update(
+            ERRBOT_SOCKET=f"unix:{self.socket}",
+            ERRBOT_BOT_SOCKET=f"unix:{self.dir}/bot.sock",
+            ERRBOT_TOKEN="secret-token",
+            ERRBOT_NAME="python-hello",
+            ERRBOT_PROTOCOL_VERSIONS="errbot.v1",
+            ERRBOT_CHILD_KIND="plugin",
+        )
+        for var, value in (env_overrides or {}).items():
+            if value is None:
+                env.pop(var, None)
+            else:
+                env[var] = value
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            # Started like errbotd does: this directory as working directory, own process group
+            # (here: own session).
+            self.process = subprocess.Popen(
+                [sys.executable, "plugin.py"], cwd=HERE, env=env, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=err, start_new_session=True,
+            )
+        self.channel = grpc.insecure_channel(f"unix:{self.socket}")
+        self.stub = plugin_pb2_grpc.PluginServiceStub(self.channel)
+        self.health = health_pb2_grpc.HealthStub(self.channel)
+
+    def wait_serving(self, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"plugin exited early:\n{self.stderr()}"
+            try:
+                status = self.health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.02)
+        raise AssertionError(f"no SERVING within {timeout} s:\n{self.stderr()}")
+
+    def execute(self, command, args="", **params):
+        request = plugin_pb2.ExecuteRequest(
+            command=command, args=args, argv=args.split(), invocation_id=f"test-{command}",
+            message=common_pb2.Message(id="m1", body=f"!{command} {args}".strip(),
+                                       **{"from": common_pb2.Identifier(person="tester")}),
+        )
+        for name, value in params.items():
+            request.params[name].values.append(str(value))
+        return [(r.content.markdown, r.error) for r in self.stub.Execute(request, timeout=10)]
+
+    def stderr(self):
+        with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def stdout(self):
+        with open(self.stdout_path, "rb") as f:
+            return f.read()
+
+    def close(self):
+        self.channel.close()
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def plugin():
+    p = Plugin()
+    try:
+        p.wait_serving()
+        p.stub.Activate(plugin_pb2.ActivateRequest(bot_prefix="!"), timeout=5)
+        yield p
+        assert p.process.poll() is None, f"the plugin died:\n{p.stderr()}"
+        assert p.stdout() == b"", "the plugin wrote to stdout"
+    finally:
+        p.close()
+
+
+def test_health_serving(plugin):
+    response = plugin.health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+    assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_describe(plugin):
+    d = plugin.stub.Describe(plugin_pb2.DescribeRequest(protocol_versions=["errbot.v1"]), timeout=5)
+    assert d.name == "python-hello"
+    assert d.protocol_version == "errbot.v1"
+    assert d.description == "Greetings, sums and counting: the example Python plugin, on errbot.v1 without an SDK."
+    assert [c.name for c in d.commands] == ["pyhello", "pyadd", "pycount"]
+    hello, add, count = d.commands
+    assert hello.help.splitlines()[0] == "Say hello from Python."
+    assert hello.WhichOneof("kind") == "plain"
+    assert hello.plain.arg_mode == plugin_pb2.ARG_MODE_RAW and not hello.plain.params
+    assert hello.syntax == "[name]"
+    assert all(c.historize and not c.hidden and not c.admin_only for c in d.commands)
+    assert [(p.name, p.type, p.kind, p.required) for p in add.plain.params] == [
+        ("a", plugin_pb2.PARAM_TYPE_INTEGER, plugin_pb2.PARAM_KIND_POSITIONAL, True),
+        ("b", plugin_pb2.PARAM_TYPE_INTEGER, plugin_pb2.PARAM_KIND_POSITIONAL, True),
+    ]
+    assert [(p.name, p.type, p.kind, p.required) for p in count.plain.params] == [
+        ("n", plugin_pb2.PARAM_TYPE_INTEGER, plugin_pb2.PARAM_KIND_POSITIONAL, True),
+    ]
+    assert not d.callbacks
+
+
+def test_describe_refuses_other_protocols(plugin):
+    with pytest.raises(grpc.RpcError) as err:
+        plugin.stub.Describe(plugin_pb2.DescribeRequest(protocol_versions=["errbot.v9"]), timeout=5)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_check_config_and_event(plugin):
+    assert plugin.stub.CheckConfig(plugin_pb2.ConfigRequest(config_json=""), timeout=5).error == ""
+    plugin.stub.Event(plugin_pb2.EventRequest(callback=plugin_pb2.CALLBACK_MESSAGE), timeout=5)
+
+
+def test_pyhello(plugin):
+    assert plugin.execute("pyhello") == [(f"Hello from Python {PYTHON_VERSION}!", False)]
+    assert plugin.execute("pyhello", "Ana") == [(f"Hello Ana, from Python {PYTHON_VERSION}!", False)]
+    assert plugin.execute("pyhello", "Ana  Maria ") == [
+        (f"Hello Ana Maria, from Python {PYTHON_VERSION}!", False)
+    ]
+
+
+def test_pyadd(plugin):
+    assert plugin.execute("pyadd", "2 40", a=2, b=40) == [("42", False)]
+    assert plugin.execute("pyadd", "-5 3", a=-5, b=3) == [("-2", False)]
+    big = 9223372036854775807
+    assert plugin.execute("pyadd", f"{big} {big}", a=big, b=big) == [(str(2 * big), False)]
+
+
+def test_pycount_streams(plugin):
+    assert plugin.execute("pycount", "3", n=3) == [("1", False), ("2", False), ("3", False)]
+    assert plugin.execute("pycount", "1", n=1) == [("1", False)]
+    replies = plugin.execute("pycount", "100", n=100)
+    assert [text for text, _ in replies] == [str(i) for i in range(1, 101)]
+
+
+def test_command_error_is_an_error_reply(plugin):
+    assert plugin.execute("pycount", "0", n=0) == [("I can count from 1 to 100, not to 0.", True)]
+    assert plugin.execute("pycount", "101", n=101) == [("I can count from 1 to 100, not to 101.", True)]
+
+
+def test_exception_is_a_grpc_error_and_the_server_lives_on(plugin):
+    # errbotd always sends declared params; without them the Python call itself fails.
+    with pytest.raises(grpc.RpcError) as err:
+        plugin.execute("pyadd", "2 40")
+    assert err.value.code() == grpc.StatusCode.INTERNAL
+    assert err.value.details().startswith("pyadd failed: TypeError: ")
+    assert plugin.execute("pyadd", "1 1", a=1, b=1) == [("2", False)]
+    # The traceback is logged to stderr, every line tagged with the level for errbotd.
+    log = plugin.stderr()
+    assert "ERROR python-hello: command pyadd failed (invocation test-pyadd)" in log
+    assert "ERROR   Traceback (most recent call last):" in log
+
+
+def test_unknown_command(plugin):
+    with pytest.raises(grpc.RpcError) as err:
+        plugin.execute("nosuchcmd")
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_concurrent_commands(plugin):
+    with futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: plugin.execute("pyadd", a=i, b=i), range(64)))
+    assert results == [[(str(2 * i), False)] for i in range(64)]
+
+
+def test_sigterm_exits_cleanly():
+    p = Plugin()
+    try:
+        p.wait_serving()
+        p.stub.Deactivate(plugin_pb2.DeactivateRequest(), timeout=5)
+        p.process.send_signal(signal.SIGTERM)
+        assert p.process.wait(timeout=10) == 0, p.stderr()
+        assert not os.path.exists(p.socket), "the socket file was left behind"
+        assert p.stdout() == b""
+        assert "INFO python-hello: stopped" in p.stderr()
+    finally:
+        p.close()
+
+
+@pytest.mark.parametrize("missing", ["ERRBOT_SOCKET", "ERRBOT_BOT_SOCKET", "ERRBOT_TOKEN", "ERRBOT_NAME"])
+def test_missing_contract_variable_exits_2(missing):
+    p = Plugin({missing: None})
+    try:
+        assert p.process.wait(timeout=20) == 2
+        assert f"environment variable {missing} is not set" in p.stderr()
+        assert p.stdout() == b""
+    finally:
+        p.close()
+
+
+def test_bad_socket_address_exits_2():
+    p = Plugin({"ERRBOT_SOCKET": "tcp://127.0.0.1:1"})
+    try:
+        assert p.process.wait(timeout=20) == 2
+        assert "expected unix:/absolute/path" in p.stderr()
+    finally:
+        p.close()
+
+
+class _FakeBotService(bot_pb2_grpc.BotServiceServicer):
+    def __init__(self):
+        self.calls = []
+
+    def Send(self, request, context):
+        self.calls.append((dict(context.invocation_metadata()).get("x-errbot-token"), request))
+        return bot_pb2.BotSendResponse(message_id="sent-1")
+
+
+def test_bot_client_sends_its_token():
+    import plugin as plugin_module  # the module itself, not the process
+
+    directory = tempfile.mkdtemp(prefix="pyhello-bot-", dir="/tmp")
+    address = f"unix:{directory}/bot.sock"
+    fake = _FakeBotService()
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    bot_pb2_grpc.add_BotServiceServicer_to_server(fake, server)
+    server.add_insecure_port(address)
+    server.start()
+    try:
+        bot = plugin_module.BotClient(address, "secret-token")
+        assert bot.send("#room", "hello **room**") == "sent-1"
+        bot.close()
+        token, request = fake.calls[0]
+        assert token == "secret-token"
+        assert request.to_text == "#room" and request.content.markdown == "hello **room**"
+    finally:
+        server.stop(None)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class _FakeContext:
+    def is_active(self):
+        return True
+
+    def abort(self, code, details):
+        raise AssertionError(f"aborted: {code} {details}")
+
+
+def test_decorators_build_the_protocol_description():
+    """The decorators' less common options, in-process (python-hello itself does not use them)."""
+    import plugin as m
+
+    class Sample(m.BotPlugin):
+        """Sample."""
+
+        name = "sample"
+
+        @m.botcmd(split_args_with="", hidden=True, admin_only=True, historize=False)
+        def words(self, msg, args):
+            """Count words."""
+            return f"{len(args)} words: {args}"
+
+        @m.arg_botcmd("text", multiple=True, help="words")
+        @m.arg_botcmd("--times", "-t", type=int, default=1)
+        @m.arg_botcmd("--loud", action="store_true")
+        @m.arg_botcmd("--ratio", type=float, choices=[0.5, 1.5], required=True)
+        def say(self, msg, text, times, ratio, loud=False):
+            """Say something."""
+            line = " ".join(text) * times
+            yield (line.upper() if loud else line) + f" x{ratio}"
+
+    servicer = m.PluginServicer(Sample(bot=None))
+    d = servicer.Describe(plugin_pb2.DescribeRequest(), _FakeContext())
+    words, say = d.commands
+    assert (words.hidden, words.admin_only, words.historize) == (True, True, False)
+    assert words.plain.arg_mode == plugin_pb2.ARG_MODE_SPLIT and words.plain.separator == ""
+    assert [(p.name, p.kind, p.type, p.required, p.long, p.short, p.default_value, p.multiple)
+            for p in say.plain.params] == [
+        ("text", plugin_pb2.PARAM_KIND_POSITIONAL, plugin_pb2.PARAM_TYPE_STRING, True, "", "", "", True),
+        ("times", plugin_pb2.PARAM_KIND_OPTION, plugin_pb2.PARAM_TYPE_INTEGER, False, "", "t", "1", False),
+        ("loud", plugin_pb2.PARAM_KIND_FLAG, plugin_pb2.PARAM_TYPE_BOOLEAN, False, "", "", "", False),
+        ("ratio", plugin_pb2.PARAM_KIND_OPTION, plugin_pb2.PARAM_TYPE_FLOAT, True, "", "", "", False),
+    ]
+    assert list(say.plain.params[3].choices) == ["0.5", "1.5"]
+
+    def run(request):
+        return [r.content.markdown for r in servicer.Execute(request, _FakeContext())]
+
+    assert run(plugin_pb2.ExecuteRequest(command="words", args="a b", argv=["a", "b"])) == [
+        "2 words: ['a', 'b']"
+    ]
+    request = plugin_pb2.ExecuteRequest(command="say")
+    for name, values in {"text": ["hi", "there"], "times": ["2"], "loud": ["true"], "ratio": ["0.5"]}.items():
+        request.params[name].values.extend(values)
+    assert run(request) == ["HI THEREHI THERE x0.5"]
