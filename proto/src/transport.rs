@@ -23,7 +23,11 @@ pub struct BadAddress(pub String);
 
 impl std::fmt::Display for BadAddress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unsupported address {:?}: expected unix:/path/to/socket", self.0)
+        write!(
+            f,
+            "unsupported address {:?}: expected unix:/path/to/socket",
+            self.0
+        )
     }
 }
 
@@ -52,10 +56,12 @@ pub fn channel(address: &str) -> Result<Channel, BadAddress> {
     let endpoint = Endpoint::from_static("http://errbot.local")
         .tcp_nodelay(true)
         .connect_timeout(std::time::Duration::from_secs(5));
-    Ok(endpoint.connect_with_connector_lazy(tower::service_fn(move |_| {
-        let path = path.clone();
-        async move { UnixStream::connect(path).await.map(TokioIo::new) }
-    })))
+    Ok(
+        endpoint.connect_with_connector_lazy(tower::service_fn(move |_| {
+            let path = path.clone();
+            async move { UnixStream::connect(path).await.map(TokioIo::new) }
+        })),
+    )
 }
 
 /// Binds a Unix socket at `address` (removing a stale socket file first) and returns the stream

@@ -49,7 +49,11 @@ impl Gateway {
     ) -> Result<(u32, String), tonic::Status> {
         let parts = match content.kind {
             Some(content::Kind::Markdown(text)) => {
-                let unit = if self.info.limit_in_bytes { Unit::Bytes } else { Unit::Chars };
+                let unit = if self.info.limit_in_bytes {
+                    Unit::Bytes
+                } else {
+                    Unit::Chars
+                };
                 let limit = match (configured_limit, self.info.message_size_limit) {
                     (0, b) => b,
                     (c, 0) => c,
@@ -57,7 +61,9 @@ impl Gateway {
                 };
                 split::split(&text, limit as usize, unit)
                     .into_iter()
-                    .map(|t| Content { kind: Some(content::Kind::Markdown(t)) })
+                    .map(|t| Content {
+                        kind: Some(content::Kind::Markdown(t)),
+                    })
                     .collect()
             }
             Some(kind) => vec![Content { kind: Some(kind) }],
@@ -160,10 +166,11 @@ impl Bot {
             v.sort_by(|a, b| a.name.cmp(&b.name));
             v
         };
-        let all = builtins
-            .iter()
-            .map(|d| (d, Owner::Builtin))
-            .chain(plugins.iter().map(|p| (&p.description, Owner::Plugin(p.name.clone()))));
+        let all = builtins.iter().map(|d| (d, Owner::Builtin)).chain(
+            plugins
+                .iter()
+                .map(|p| (&p.description, Owner::Plugin(p.name.clone()))),
+        );
         let (registry, warnings) = Registry::build(all);
         *write(&self.registry) = Arc::new(registry);
         warnings.into_iter().map(|w| w.0).collect()
@@ -198,14 +205,24 @@ impl Bot {
 
     /// The gateway of a backend instance.
     pub fn gateway(&self, name: &str) -> Option<Arc<Gateway>> {
-        read(&self.gateways).iter().find(|g| g.name == name).cloned()
+        read(&self.gateways)
+            .iter()
+            .find(|g| g.name == name)
+            .cloned()
     }
 
     /// Handles one inbound message completely, then tells its gateway it was processed.
     pub async fn handle_message(self: Arc<Self>, gateway: Arc<Gateway>, message: Message) {
-        let sink = ReplySink::new(gateway.clone(), &message, self.config.bot.message_size_limit);
+        let sink = ReplySink::new(
+            gateway.clone(),
+            &message,
+            self.config.bot.message_size_limit,
+        );
         self.process(&sink, &message).await;
-        let req = ProcessedRequest { message_id: message.id.clone(), replies: sink.count() };
+        let req = ProcessedRequest {
+            message_id: message.id.clone(),
+            replies: sink.count(),
+        };
         if let Err(e) = gateway.client.clone().processed(req).await {
             tracing::warn!(backend = %gateway.name, "Processed notice failed: {}", e.message());
         }
@@ -234,7 +251,10 @@ impl Bot {
             Route::Regex(hits) => {
                 let runs = hits.into_iter().map(|(command, matches)| {
                     let this = self.clone();
-                    async move { this.run(sink, message, &command, String::new(), matches).await }
+                    async move {
+                        this.run(sink, message, &command, String::new(), matches)
+                            .await
+                    }
                 });
                 futures::future::join_all(runs).await;
             }
@@ -253,7 +273,8 @@ impl Bot {
         let from = message.from.clone().unwrap_or_default();
         let is_admin = self.is_admin(&from);
         if command.spec.admin_only && !is_admin {
-            sink.send_text("This command requires bot-admin privileges", false).await;
+            sink.send_text("This command requires bot-admin privileges", false)
+                .await;
             return;
         }
         if command.spec.flow_only {
@@ -282,7 +303,13 @@ impl Bot {
                 }
             }
             if command.spec.historize {
-                self.history.push(&from.person, Entry { command: command.name.clone(), args });
+                self.history.push(
+                    &from.person,
+                    Entry {
+                        command: command.name.clone(),
+                        args,
+                    },
+                );
             }
         }
         let timeout = Duration::from_secs_f64(self.config.limits.command_timeout_secs.max(0.001));
@@ -349,16 +376,25 @@ impl Bot {
 async fn plugin_failure(plugin: &Plugin, status: tonic::Status) -> String {
     // A broken connection usually means the process died: give its exit a moment to be seen,
     // so that the reply says what happened.
-    if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled)
-    {
+    if matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+    ) {
         let _ = tokio::time::timeout(Duration::from_millis(500), plugin.process.wait_exit()).await;
     }
     if let Some(reason) = plugin.process.exit_reason() {
-        return format!("plugin {} stopped while running the command ({reason})", plugin.name);
+        return format!(
+            "plugin {} stopped while running the command ({reason})",
+            plugin.name
+        );
     }
     match status.code() {
         tonic::Code::Unavailable | tonic::Code::Cancelled => {
-            format!("plugin {} is not reachable: {}", plugin.name, status.message())
+            format!(
+                "plugin {} is not reachable: {}",
+                plugin.name,
+                status.message()
+            )
         }
         _ => status.message().to_owned(),
     }
@@ -366,7 +402,11 @@ async fn plugin_failure(plugin: &Plugin, status: tonic::Status) -> String {
 
 /// The ACL attribute of an identifier: `acl`, else `person`.
 pub fn acl_of(who: &Identifier) -> &str {
-    if who.acl.is_empty() { &who.person } else { &who.acl }
+    if who.acl.is_empty() {
+        &who.person
+    } else {
+        &who.acl
+    }
 }
 
 /// Sends the replies to one inbound message: to the room it came from (or privately), in its
@@ -385,8 +425,16 @@ impl ReplySink {
     /// A sink answering `message` through `gateway`; `limit` is the configured size limit.
     pub fn new(gateway: Arc<Gateway>, message: &Message, limit: u32) -> Self {
         let from = message.from.clone().unwrap_or_default();
-        let private_to = Identifier { room: String::new(), room_name: String::new(), ..from.clone() };
-        let public_to = if message.direct { from } else { message.to.clone().unwrap_or(from) };
+        let private_to = Identifier {
+            room: String::new(),
+            room_name: String::new(),
+            ..from.clone()
+        };
+        let public_to = if message.direct {
+            from
+        } else {
+            message.to.clone().unwrap_or(from)
+        };
         Self {
             gateway,
             public_to,
@@ -406,7 +454,9 @@ impl ReplySink {
     /// Sends Markdown text.
     pub async fn send_text(&self, text: &str, private: bool) {
         self.send(Reply {
-            content: Some(Content { kind: Some(content::Kind::Markdown(text.to_owned())) }),
+            content: Some(Content {
+                kind: Some(content::Kind::Markdown(text.to_owned())),
+            }),
             error: false,
             private,
         })
@@ -415,14 +465,22 @@ impl ReplySink {
 
     /// Sends one reply (split when too long); empty replies are not sent.
     pub async fn send(&self, reply: Reply) {
-        let to = if reply.private { &self.private_to } else { &self.public_to };
+        let to = if reply.private {
+            &self.private_to
+        } else {
+            &self.public_to
+        };
         let Some(content) = reply.content else { return };
         match &content.kind {
             None => return,
             Some(content::Kind::Markdown(text)) if text.is_empty() => return,
             Some(_) => {}
         }
-        match self.gateway.deliver(self.limit, to, content, &self.thread_id, &self.in_reply_to).await {
+        match self
+            .gateway
+            .deliver(self.limit, to, content, &self.thread_id, &self.in_reply_to)
+            .await
+        {
             Ok((n, _)) => {
                 self.sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
             }

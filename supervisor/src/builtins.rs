@@ -73,7 +73,12 @@ pub fn descriptions() -> Vec<PluginDescription> {
             "Health",
             "Whether the bot is alive, how long it has been up and how its plugins are doing.",
             vec![
-                cmd("status", "Show that the bot is alive, its plugins and its load.", false, vec![]),
+                cmd(
+                    "status",
+                    "Show that the bot is alive, its plugins and its load.",
+                    false,
+                    vec![],
+                ),
                 cmd(
                     "status_plugins",
                     "Show the state of every plugin: A activated, D deactivated, B blacklisted, \
@@ -81,15 +86,30 @@ pub fn descriptions() -> Vec<PluginDescription> {
                     false,
                     vec![],
                 ),
-                cmd("uptime", "Return how long the bot has been running.", false, vec![]),
+                cmd(
+                    "uptime",
+                    "Return how long the bot has been running.",
+                    false,
+                    vec![],
+                ),
             ],
         ),
         plugin(
             "Utils",
             "Small utilities.",
             vec![
-                cmd("echo", "Repeat what you said: `!echo <text>`.", false, vec![]),
-                cmd("whoami", "Show what the bot knows about you.", false, vec![]),
+                cmd(
+                    "echo",
+                    "Repeat what you said: `!echo <text>`.",
+                    false,
+                    vec![],
+                ),
+                cmd(
+                    "whoami",
+                    "Show what the bot knows about you.",
+                    false,
+                    vec![],
+                ),
                 cmd(
                     "history",
                     "Show your last commands; `!!` repeats the last one and `!N` the Nth.",
@@ -150,7 +170,10 @@ fn help(bot: &Bot, topic: &str) -> String {
     if topic.is_empty() {
         let mut out = String::from("### All commands\n");
         for plugin in registry.plugins() {
-            let visible: Vec<_> = registry.commands_of(&plugin.name).filter(|c| !c.spec.hidden).collect();
+            let visible: Vec<_> = registry
+                .commands_of(&plugin.name)
+                .filter(|c| !c.spec.hidden)
+                .collect();
             if visible.is_empty() {
                 continue;
             }
@@ -160,13 +183,26 @@ fn help(bot: &Bot, topic: &str) -> String {
                 out.push('\n');
             }
         }
-        let _ = write!(out, "\nType `{prefix}help <command>` or `{prefix}help <plugin>` for more.");
+        let _ = write!(
+            out,
+            "\nType `{prefix}help <command>` or `{prefix}help <plugin>` for more."
+        );
         return out;
     }
-    let topic_words: Vec<&str> = topic.trim_start_matches(prefix).split_whitespace().collect();
-    if let Some(plugin) = registry.plugins().iter().find(|p| p.name.eq_ignore_ascii_case(topic)) {
+    let topic_words: Vec<&str> = topic
+        .trim_start_matches(prefix)
+        .split_whitespace()
+        .collect();
+    if let Some(plugin) = registry
+        .plugins()
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(topic))
+    {
         let mut out = format!("### {}\n{}\n\n", plugin.name, plugin.description);
-        for c in registry.commands_of(&plugin.name).filter(|c| !c.spec.hidden) {
+        for c in registry
+            .commands_of(&plugin.name)
+            .filter(|c| !c.spec.hidden)
+        {
             out.push_str(&line_for(bot, c));
             out.push('\n');
         }
@@ -212,7 +248,11 @@ fn status(bot: &Bot) -> String {
         let _ = write!(out, "\n\n**Load**: {}", avg.join(", "));
     }
     if let Some(kib) = own_rss_kib() {
-        let _ = write!(out, "\n**Memory** (errbotd): {:.1} MiB", kib as f64 / 1024.0);
+        let _ = write!(
+            out,
+            "\n**Memory** (errbotd): {:.1} MiB",
+            kib as f64 / 1024.0
+        );
     }
     out
 }
@@ -230,7 +270,11 @@ fn status_plugins(bot: &Bot) -> String {
         .iter()
         .map(|p| ('A', p.name.clone()))
         .collect();
-    rows.extend(read(&bot.failed).iter().map(|f| ('F', format!("{} ({})", f.name, f.reason))));
+    rows.extend(
+        read(&bot.failed)
+            .iter()
+            .map(|f| ('F', format!("{} ({})", f.name, f.reason))),
+    );
     let mut out = String::from("| Status | Plugin |\n| ------ | ------ |\n");
     for (state, name) in rows {
         let _ = writeln!(out, "| {state} | {name} |");
@@ -281,7 +325,11 @@ fn whoami(request: &ExecuteRequest) -> String {
     let m = request.message.clone().unwrap_or_default();
     let f = m.from.unwrap_or_default();
     let row = |k: &str, v: &str| {
-        if v.is_empty() { String::new() } else { format!("| {k} | `{v}` |\n") }
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!("| {k} | `{v}` |\n")
+        }
     };
     let mut out = String::from("| key | value |\n| --- | --- |\n");
     out.push_str(&row("person", &f.person));
@@ -293,12 +341,20 @@ fn whoami(request: &ExecuteRequest) -> String {
     out.push_str(&row("backend", &f.backend));
     out.push_str(&row("acl", crate::bot::acl_of(&f)));
     let _ = write!(out, "\n- string representation is `{}`", f.display);
-    let _ = write!(out, "\n- admin: {}", if request.sender_is_admin { "yes" } else { "no" });
+    let _ = write!(
+        out,
+        "\n- admin: {}",
+        if request.sender_is_admin { "yes" } else { "no" }
+    );
     out
 }
 
 fn history(bot: &Bot, request: &ExecuteRequest) -> String {
-    let person = request.message.as_ref().and_then(|m| m.from.as_ref()).map(|f| f.person.as_str());
+    let person = request
+        .message
+        .as_ref()
+        .and_then(|m| m.from.as_ref())
+        .map(|f| f.person.as_str());
     let list = bot.history.list(person.unwrap_or_default());
     let n = list.len();
     let prefix = bot.prefixes.prefix();

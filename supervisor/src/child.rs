@@ -11,7 +11,7 @@ use errbot_proto::contract;
 use errbot_proto::tonic_health::pb::health_check_response::ServingStatus;
 use errbot_proto::tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use errbot_proto::transport;
-use nix::sys::signal::{Signal, killpg, kill};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::watch;
@@ -94,7 +94,9 @@ pub async fn start(
     if spec.terminal {
         cmd.stdin(Stdio::inherit()).stdout(Stdio::inherit());
     } else {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).process_group(0);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .process_group(0);
     }
     let parent = std::process::id();
     // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
@@ -111,7 +113,9 @@ pub async fn start(
     let mut process = cmd
         .spawn()
         .with_context(|| format!("starting {} {:?}", spec.kind.as_str(), spec.program))?;
-    let pid = process.id().ok_or_else(|| anyhow!("{} exited at once", spec.name))?;
+    let pid = process
+        .id()
+        .ok_or_else(|| anyhow!("{} exited at once", spec.name))?;
     if let Some(err) = process.stderr.take() {
         forward(spec.name.clone(), err);
     }
@@ -127,7 +131,14 @@ pub async fn start(
         let _ = exit_tx.send(Some(reason));
     });
     let channel = transport::channel(&address)?;
-    let mut running = Running { spec, pid, token, channel, started: Instant::now(), exited };
+    let mut running = Running {
+        spec,
+        pid,
+        token,
+        channel,
+        started: Instant::now(),
+        exited,
+    };
     running.wait_healthy(timeout).await?;
     Ok(running)
 }
@@ -182,9 +193,15 @@ impl Running {
         let mut pause = Duration::from_millis(2);
         loop {
             if let Some(reason) = self.exit_reason() {
-                bail!("{} {} {reason} before serving", self.spec.kind.as_str(), self.spec.name);
+                bail!(
+                    "{} {} {reason} before serving",
+                    self.spec.kind.as_str(),
+                    self.spec.name
+                );
             }
-            let mut req = tonic::Request::new(HealthCheckRequest { service: String::new() });
+            let mut req = tonic::Request::new(HealthCheckRequest {
+                service: String::new(),
+            });
             req.set_timeout(Duration::from_secs(1));
             if let Ok(resp) = health.check(req).await
                 && resp.get_ref().status() == ServingStatus::Serving
@@ -233,7 +250,11 @@ impl Running {
 
     fn signal(&self, signal: Signal) {
         let pid = Pid::from_raw(self.pid as i32);
-        let _ = if self.spec.terminal { kill(pid, signal) } else { killpg(pid, signal) };
+        let _ = if self.spec.terminal {
+            kill(pid, signal)
+        } else {
+            killpg(pid, signal)
+        };
     }
 }
 

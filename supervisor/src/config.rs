@@ -110,7 +110,9 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { level: "info".into() }
+        Self {
+            level: "info".into(),
+        }
     }
 }
 
@@ -126,7 +128,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { start_timeout_secs: 30.0, command_timeout_secs: 120.0 }
+        Self {
+            start_timeout_secs: 30.0,
+            command_timeout_secs: 120.0,
+        }
     }
 }
 
@@ -151,7 +156,10 @@ pub struct PluginSettings {
 fn default_backends() -> BTreeMap<String, BackendConfig> {
     BTreeMap::from([(
         "console".to_owned(),
-        BackendConfig { kind: Some("console".into()), settings: toml::Table::new() },
+        BackendConfig {
+            kind: Some("console".into()),
+            settings: toml::Table::new(),
+        },
     )])
 }
 
@@ -194,8 +202,10 @@ impl Config {
 
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
@@ -221,7 +231,12 @@ impl Config {
     fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: String| {
             let (line, column) = find_key(text, key);
-            ConfigError::Invalid { path: path.to_owned(), line, column, message }
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                message,
+            }
         };
         if self.bot.prefix.is_empty() || self.bot.prefix.chars().any(char::is_whitespace) {
             return Err(invalid(
@@ -251,12 +266,26 @@ impl Config {
 
     /// `path` resolved against [`Config::base_dir`].
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() { path.to_owned() } else { self.base_dir().join(path) }
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            self.base_dir().join(path)
+        }
     }
 
     /// The data directory, resolved.
     pub fn data_dir(&self) -> PathBuf {
         self.resolve(&self.paths.data_dir)
+    }
+
+    /// Where Python plugins' virtualenvs live: `$ERRBOT_VENV_DIR`, else `paths.venv_dir`, else
+    /// `<data_dir>/venvs`. The variable lets several bots (or test runs) share one cache.
+    pub fn venv_dir(&self) -> PathBuf {
+        match (std::env::var_os("ERRBOT_VENV_DIR"), &self.paths.venv_dir) {
+            (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
+            (_, Some(dir)) => self.resolve(dir),
+            _ => self.data_dir().join("venvs"),
+        }
     }
 
     /// The backend instances with their resolved kinds, in name order.
@@ -271,7 +300,10 @@ impl Config {
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, column)
 }
 
@@ -280,7 +312,8 @@ fn find_key(text: &str, key: &str) -> (usize, usize) {
     text.lines()
         .position(|l| {
             let l = l.trim_start();
-            l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='))
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
         })
         .map_or((1, 1), |i| (i + 1, 1))
 }
@@ -293,7 +326,12 @@ mod tests {
     fn empty_file_gives_console_defaults() {
         let c = Config::parse("", Path::new("errbot.toml")).expect("valid");
         assert_eq!(c.bot.prefix, "!");
-        assert_eq!(c.backend_instances().map(|(n, k, _)| (n, k)).collect::<Vec<_>>(), [("console", "console")]);
+        assert_eq!(
+            c.backend_instances()
+                .map(|(n, k, _)| (n, k))
+                .collect::<Vec<_>>(),
+            [("console", "console")]
+        );
         assert_eq!(c.bot.message_size_limit, 10_000);
     }
 
@@ -319,12 +357,18 @@ mod tests {
         let c = Config::parse(text, Path::new("e.toml")).expect("valid");
         let (name, kind, b) = c.backend_instances().next().expect("one");
         assert_eq!((name, kind), ("work", "test"));
-        assert_eq!(b.settings.get("driver_socket").and_then(|v| v.as_str()), Some("/tmp/x"));
+        assert_eq!(
+            b.settings.get("driver_socket").and_then(|v| v.as_str()),
+            Some("/tmp/x")
+        );
     }
 
     #[test]
     fn empty_prefix_is_refused() {
         let err = Config::parse("[bot]\nprefix = \"\"\n", Path::new("e.toml")).expect_err("bad");
-        assert!(err.to_string().contains("e.toml:2:1: key `bot.prefix`"), "{err}");
+        assert!(
+            err.to_string().contains("e.toml:2:1: key `bot.prefix`"),
+            "{err}"
+        );
     }
 }

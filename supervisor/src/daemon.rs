@@ -11,8 +11,9 @@ use anyhow::{Context, bail};
 use errbot_proto::transport;
 use errbot_proto::v1::{
     ActivateRequest, DeactivateRequest, DescribeRequest, EventsRequest, StartRequest,
-    backend_event, backend_service_client::BackendServiceClient, bot_service_server::BotServiceServer,
-    control_service_server::ControlServiceServer, plugin_service_client::PluginServiceClient,
+    backend_event, backend_service_client::BackendServiceClient,
+    bot_service_server::BotServiceServer, control_service_server::ControlServiceServer,
+    plugin_service_client::PluginServiceClient,
 };
 use tokio::sync::watch;
 
@@ -39,7 +40,11 @@ impl RuntimeDir {
             .map(PathBuf::from)
             .filter(|p| p.is_dir())
             .unwrap_or_else(std::env::temp_dir);
-        let dir = base.join(format!("errbotd-{}-{}", std::process::id(), &child::new_token()[..6]));
+        let dir = base.join(format!(
+            "errbotd-{}-{}",
+            std::process::id(),
+            &child::new_token()[..6]
+        ));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
@@ -51,7 +56,13 @@ impl RuntimeDir {
     pub fn socket(&self, kind: Kind, name: &str) -> PathBuf {
         let safe: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect();
         let k = match kind {
@@ -129,7 +140,13 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     if bot.config.paths.bundled_plugins {
         plugin_dirs.extend(bundled_plugins_dir());
     }
-    plugin_dirs.extend(bot.config.paths.plugin_dirs.iter().map(|d| bot.config.resolve(d)));
+    plugin_dirs.extend(
+        bot.config
+            .paths
+            .plugin_dirs
+            .iter()
+            .map(|d| bot.config.resolve(d)),
+    );
     let (found, problems) = manifest::discover(&plugin_dirs);
     let mut startup_warnings = problems;
     for p in &startup_warnings {
@@ -137,10 +154,17 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     }
     let found: Vec<Discovered> = found
         .into_iter()
-        .filter(|d| !bot.config.plugins.get(&d.manifest.name).is_some_and(|s| s.disabled))
+        .filter(|d| {
+            !bot.config
+                .plugins
+                .get(&d.manifest.name)
+                .is_some_and(|s| s.disabled)
+        })
         .collect();
     let plugin_starts = futures::future::join_all(
-        found.iter().map(|d| start_plugin(&bot, &runtime, &bot_address, d)),
+        found
+            .iter()
+            .map(|d| start_plugin(&bot, &runtime, &bot_address, d)),
     );
     let gateway_starts = futures::future::join_all(
         bot.config
@@ -170,7 +194,10 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         "errbotd ready in {ready_ms:.1} ms"
     );
     if !startup_warnings.is_empty() {
-        let text = format!("Some plugins had problems at start-up:\n\n{}", startup_warnings.join("\n"));
+        let text = format!(
+            "Some plugins had problems at start-up:\n\n{}",
+            startup_warnings.join("\n")
+        );
         let b = bot.clone();
         tokio::spawn(async move { crate::services::warn_admins(&b, &text).await });
     }
@@ -179,9 +206,10 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     let signals = bot.clone();
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) =
-            (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-        else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             tracing::error!("cannot install signal handlers");
             return;
         };
@@ -218,13 +246,7 @@ async fn start_plugin(
     let name = &plugin.manifest.name;
     let venv_python = match &plugin.manifest.python_requirements {
         Some(req) => {
-            let root = bot
-                .config
-                .paths
-                .venv_dir
-                .as_ref()
-                .map(|d| bot.config.resolve(d))
-                .unwrap_or_else(|| bot.config.data_dir().join("venvs"));
+            let root = bot.config.venv_dir();
             Some(
                 python_env::ensure(&root, name, &plugin.dir.join(req))
                     .await
@@ -245,17 +267,26 @@ async fn start_plugin(
     let token = child::new_token();
     write(&bot.tokens).insert(token.clone(), (Kind::Plugin, name.clone()));
     let timeout = Duration::from_secs_f64(bot.config.limits.start_timeout_secs);
-    let process = child::start(spec, &runtime.socket(Kind::Plugin, name), bot_address, token, timeout)
-        .await
-        .map_err(|e| format!("{e:#}"))?;
+    let process = child::start(
+        spec,
+        &runtime.socket(Kind::Plugin, name),
+        bot_address,
+        token,
+        timeout,
+    )
+    .await
+    .map_err(|e| format!("{e:#}"))?;
     let mut client = PluginServiceClient::new(process.channel.clone());
-    let description = client
+    let mut description = client
         .describe(DescribeRequest {
             protocol_versions: vec![errbot_proto::contract::PROTOCOL_VERSION.into()],
         })
         .await
         .map_err(|s| format!("Describe failed: {}", s.message()))?
         .into_inner();
+    if description.description.trim().is_empty() {
+        description.description = plugin.manifest.description.clone();
+    }
     if description.name != *name {
         process.stop(STOP_GRACE).await;
         return Err(format!(
@@ -263,7 +294,11 @@ async fn start_plugin(
             description.name
         ));
     }
-    Ok(Described { process, description, client })
+    Ok(Described {
+        process,
+        description,
+        client,
+    })
 }
 
 /// Activates the described plugins in dependency order; records failures.
@@ -301,7 +336,9 @@ async fn activate_plugins(
         }
         ready.sort();
         for name in ready {
-            let Some(mut d) = pending.remove(&name) else { continue };
+            let Some(mut d) = pending.remove(&name) else {
+                continue;
+            };
             let req = ActivateRequest {
                 config_json: String::new(),
                 bot_prefix: bot.config.bot.prefix.clone(),
@@ -319,22 +356,38 @@ async fn activate_plugins(
                 }
                 Err(s) => {
                     d.process.stop(STOP_GRACE).await;
-                    fail(bot, &name, format!("Activate failed: {}", s.message()), warnings);
+                    fail(
+                        bot,
+                        &name,
+                        format!("Activate failed: {}", s.message()),
+                        warnings,
+                    );
                 }
             }
         }
     }
     for (name, d) in pending {
-        let missing: Vec<String> = deps(&d, &name).into_iter().filter(|x| !active.contains(x)).collect();
+        let missing: Vec<String> = deps(&d, &name)
+            .into_iter()
+            .filter(|x| !active.contains(x))
+            .collect();
         d.process.stop(STOP_GRACE).await;
-        fail(bot, &name, format!("missing dependencies: {}", missing.join(", ")), warnings);
+        fail(
+            bot,
+            &name,
+            format!("missing dependencies: {}", missing.join(", ")),
+            warnings,
+        );
     }
 }
 
 fn fail(bot: &Bot, name: &str, reason: String, warnings: &mut Vec<String>) {
     tracing::error!(plugin = name, "not started: {reason}");
     warnings.push(format!("- {name}: {reason}"));
-    write(&bot.failed).push(FailedPlugin { name: name.to_owned(), reason });
+    write(&bot.failed).push(FailedPlugin {
+        name: name.to_owned(),
+        reason,
+    });
 }
 
 async fn start_gateway_process(
@@ -360,9 +413,15 @@ async fn start_gateway_process(
     let token = child::new_token();
     write(&bot.tokens).insert(token.clone(), (Kind::Backend, name.to_owned()));
     let timeout = Duration::from_secs_f64(bot.config.limits.start_timeout_secs);
-    let process = child::start(spec, &runtime.socket(Kind::Backend, name), bot_address, token, timeout)
-        .await
-        .with_context(|| format!("backend {name}"))?;
+    let process = child::start(
+        spec,
+        &runtime.socket(Kind::Backend, name),
+        bot_address,
+        token,
+        timeout,
+    )
+    .await
+    .with_context(|| format!("backend {name}"))?;
     Ok((name.to_owned(), kind.to_owned(), process))
 }
 
@@ -404,7 +463,13 @@ async fn connect_gateway(
         .map_err(|s| anyhow::anyhow!("backend {name} failed to start: {}", s.message()))?
         .into_inner();
     tracing::info!(backend = %name, "connected: {}", info.description);
-    Ok(Arc::new(Gateway { name, kind, client, info, process }))
+    Ok(Arc::new(Gateway {
+        name,
+        kind,
+        client,
+        info,
+        process,
+    }))
 }
 
 /// Reads a gateway's events and dispatches every message concurrently.
@@ -414,37 +479,42 @@ fn spawn_events(bot: Arc<Bot>, gateway: Arc<Gateway>, inflight: Arc<watch::Sende
         let mut stream = match stream {
             Ok(s) => s.into_inner(),
             Err(e) => {
-                bot.request_shutdown(format!("gateway {} refused its event stream: {}", gateway.name, e.message()));
+                bot.request_shutdown(format!(
+                    "gateway {} refused its event stream: {}",
+                    gateway.name,
+                    e.message()
+                ));
                 return;
             }
         };
-        loop {
-            match stream.message().await {
-                Ok(Some(event)) => match event.kind {
-                    Some(backend_event::Kind::Message(message)) => {
-                        inflight.send_modify(|n| *n += 1);
-                        let (b, g, done) = (bot.clone(), gateway.clone(), inflight.clone());
-                        tokio::spawn(async move {
-                            b.handle_message(g, message).await;
-                            done.send_modify(|n| *n -= 1);
-                        });
-                    }
-                    Some(backend_event::Kind::Shutdown(req)) => {
-                        bot.request_shutdown(format!("requested by backend {}: {}", gateway.name, req.reason));
-                    }
-                    Some(backend_event::Kind::Connected(_)) => {
-                        tracing::info!(backend = %gateway.name, "connected");
-                    }
-                    Some(other) => tracing::debug!(backend = %gateway.name, "event {other:?}"),
-                    None => {}
-                },
-                Ok(None) | Err(_) => break,
+        while let Ok(Some(event)) = stream.message().await {
+            match event.kind {
+                Some(backend_event::Kind::Message(message)) => {
+                    inflight.send_modify(|n| *n += 1);
+                    let (b, g, done) = (bot.clone(), gateway.clone(), inflight.clone());
+                    tokio::spawn(async move {
+                        b.handle_message(g, message).await;
+                        done.send_modify(|n| *n -= 1);
+                    });
+                }
+                Some(backend_event::Kind::Shutdown(req)) => {
+                    bot.request_shutdown(format!(
+                        "requested by backend {}: {}",
+                        gateway.name, req.reason
+                    ));
+                }
+                Some(backend_event::Kind::Connected(_)) => {
+                    tracing::info!(backend = %gateway.name, "connected");
+                }
+                Some(other) => tracing::debug!(backend = %gateway.name, "event {other:?}"),
+                None => {}
             }
         }
-        let reason = match tokio::time::timeout(Duration::from_secs(1), gateway.process.wait_exit()).await {
-            Ok(r) => r,
-            Err(_) => "closed its event stream".to_owned(),
-        };
+        let reason =
+            match tokio::time::timeout(Duration::from_secs(1), gateway.process.wait_exit()).await {
+                Ok(r) => r,
+                Err(_) => "closed its event stream".to_owned(),
+            };
         bot.request_shutdown(format!("gateway {} ended: {reason}", gateway.name));
     });
 }
@@ -462,7 +532,10 @@ async fn shutdown_children(bot: &Arc<Bot>) {
     });
     let gateways: Vec<Arc<Gateway>> = read(&bot.gateways).clone();
     let gateway_stops = gateways.iter().map(|g| g.process.stop(STOP_GRACE));
-    tokio::join!(futures::future::join_all(deactivations), futures::future::join_all(gateway_stops));
+    tokio::join!(
+        futures::future::join_all(deactivations),
+        futures::future::join_all(gateway_stops)
+    );
 }
 
 /// Checks that a configuration can be used (for `errbotd check-config`).

@@ -65,12 +65,13 @@ impl Discovered {
         {
             return Ok((python.to_owned(), args.to_vec()));
         }
-        let program = if first.contains('/') {
-            self.dir.join(first)
-        } else if self.dir.join(first).is_file() {
+        let program = if first.contains('/') || self.dir.join(first).is_file() {
             self.dir.join(first)
         } else {
-            match std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join(first))) {
+            match std::env::current_exe()
+                .ok()
+                .and_then(|e| e.parent().map(|d| d.join(first)))
+            {
                 Some(beside) if beside.is_file() => beside,
                 _ => PathBuf::from(first),
             }
@@ -91,7 +92,9 @@ pub fn discover(dirs: &[PathBuf]) -> (Vec<Discovered>, Vec<String>) {
     let mut problems = Vec::new();
     let mut seen_dirs = HashSet::new();
     for dir in dirs {
-        let Ok(canonical) = dir.canonicalize() else { continue };
+        let Ok(canonical) = dir.canonicalize() else {
+            continue;
+        };
         if !seen_dirs.insert(canonical.clone()) {
             continue;
         }
@@ -129,15 +132,23 @@ pub fn discover(dirs: &[PathBuf]) -> (Vec<Discovered>, Vec<String>) {
 fn load(path: &Path) -> Result<Manifest, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file: ManifestFile = toml::from_str(&text).map_err(|e| {
-        let line = e.span().map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let line = e.span().map_or(1, |s| {
+            text[..s.start.min(text.len())].matches('\n').count() + 1
+        });
         format!("{}:{line}: {}", path.display(), e.message().trim())
     })?;
     let m = file.plugin;
     if m.name.is_empty() || m.name.chars().any(|c| c.is_whitespace() || c == '/') {
-        return Err(format!("{}: key `plugin.name`: expected a name without spaces or '/'", path.display()));
+        return Err(format!(
+            "{}: key `plugin.name`: expected a name without spaces or '/'",
+            path.display()
+        ));
     }
     if m.command.is_empty() {
-        return Err(format!("{}: key `plugin.command`: expected at least the program", path.display()));
+        return Err(format!(
+            "{}: key `plugin.command`: expected at least the program",
+            path.display()
+        ));
     }
     Ok(m)
 }
@@ -160,9 +171,18 @@ mod tests {
         }
         std::fs::create_dir_all(root.join("not-a-plugin")).expect("mkdir");
         let (found, problems) = discover(&[root.clone(), root.clone()]);
-        assert_eq!(found.iter().map(|d| d.manifest.name.as_str()).collect::<Vec<_>>(), ["a"]);
+        assert_eq!(
+            found
+                .iter()
+                .map(|d| d.manifest.name.as_str())
+                .collect::<Vec<_>>(),
+            ["a"]
+        );
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].contains("b/plugin.toml:3: unknown field `comand`"), "{problems:?}");
+        assert!(
+            problems[0].contains("b/plugin.toml:3: unknown field `comand`"),
+            "{problems:?}"
+        );
         assert!(problems[1].contains("already provided"), "{problems:?}");
         let (prog, _) = found[0].program(None).expect("program");
         assert_eq!(prog, PathBuf::from("run-a"));

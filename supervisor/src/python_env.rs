@@ -19,8 +19,7 @@ pub async fn ensure(root: &Path, name: &str, requirements: &Path) -> anyhow::Res
     let lock_file = std::fs::File::create(&lock_path)
         .with_context(|| format!("creating {}", lock_path.display()))?;
     let _lock = tokio::task::spawn_blocking(move || {
-        nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| e)
+        nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e)
     })
     .await?
     .with_context(|| format!("locking {}", lock_path.display()))?;
@@ -28,10 +27,26 @@ pub async fn ensure(root: &Path, name: &str, requirements: &Path) -> anyhow::Res
     if python.is_file() && std::fs::read(&stamp).ok().as_deref() == Some(&wanted[..]) {
         return Ok(python);
     }
-    tracing::info!(plugin = name, "installing Python requirements into {}", venv.display());
-    run(Command::new("python3").arg("-m").arg("venv").arg("--clear").arg(&venv)).await?;
+    tracing::info!(
+        plugin = name,
+        "installing Python requirements into {}",
+        venv.display()
+    );
+    run(Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg("--clear")
+        .arg(&venv))
+    .await?;
     run(Command::new(&python)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+            "-r",
+        ])
         .arg(requirements))
     .await?;
     std::fs::write(&stamp, &wanted).with_context(|| format!("writing {}", stamp.display()))?;
@@ -39,7 +54,10 @@ pub async fn ensure(root: &Path, name: &str, requirements: &Path) -> anyhow::Res
 }
 
 async fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    let out = cmd.stdin(std::process::Stdio::null()).output().await
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
         .with_context(|| format!("running {cmd:?}"))?;
     if !out.status.success() {
         bail!(

@@ -41,7 +41,12 @@ impl Command {
 
     /// First line of the help text.
     pub fn summary(&self) -> &str {
-        self.spec.help.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("(undocumented)")
+        self.spec
+            .help
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("(undocumented)")
     }
 
     /// True for regex commands.
@@ -81,7 +86,10 @@ impl Registry {
     pub fn build<'a>(
         descriptions: impl IntoIterator<Item = (&'a PluginDescription, Owner)>,
     ) -> (Self, Vec<Warning>) {
-        let mut reg = Registry { max_words: 1, ..Default::default() };
+        let mut reg = Registry {
+            max_words: 1,
+            ..Default::default()
+        };
         let mut warnings = Vec::new();
         for (desc, owner) in descriptions {
             reg.plugins.push(PluginEntry {
@@ -121,7 +129,10 @@ impl Registry {
                     .size_limit(1 << 20)
                     .build()
                     .map_err(|e| {
-                        Warning(format!("{}.{}: invalid pattern: {e}; ignored", desc.name, name))
+                        Warning(format!(
+                            "{}.{}: invalid pattern: {e}; ignored",
+                            desc.name, name
+                        ))
                     })?,
             ),
             _ => None,
@@ -170,7 +181,9 @@ impl Registry {
 
     /// A plain or regex command by registered name.
     pub fn get(&self, name: &str) -> Option<&Arc<Command>> {
-        self.plain.get(name).or_else(|| self.regex.iter().find(|c| c.name == name))
+        self.plain
+            .get(name)
+            .or_else(|| self.regex.iter().find(|c| c.name == name))
     }
 
     /// Regex commands, in registration order.
@@ -234,7 +247,10 @@ mod tests {
         let mut b = desc("B", &["echo"]);
         b.commands.push(CommandSpec {
             name: "bad".into(),
-            kind: Some(command_spec::Kind::Regex(RegexCommand { pattern: "(".into(), ..Default::default() })),
+            kind: Some(command_spec::Kind::Regex(RegexCommand {
+                pattern: "(".into(),
+                ..Default::default()
+            })),
             ..Default::default()
         });
         let (reg, w) = Registry::build([(&a, Owner::Builtin), (&b, Owner::Plugin("B".into()))]);

@@ -52,7 +52,9 @@ impl BotApi {
         gateway
             .client
             .clone()
-            .build_identifier(BuildIdentifierRequest { text: text.to_owned() })
+            .build_identifier(BuildIdentifierRequest {
+                text: text.to_owned(),
+            })
             .await
             .map(Response::into_inner)
     }
@@ -60,21 +62,29 @@ impl BotApi {
 
 #[tonic::async_trait]
 impl bot_service_server::BotService for BotApi {
-    async fn send(&self, req: Request<BotSendRequest>) -> Result<Response<BotSendResponse>, Status> {
+    async fn send(
+        &self,
+        req: Request<BotSendRequest>,
+    ) -> Result<Response<BotSendResponse>, Status> {
         let (_, caller) = self.caller(&req)?;
         let r = req.into_inner();
-        let backend = r.to.as_ref().map_or(r.backend.as_str(), |t| t.backend.as_str());
+        let backend =
+            r.to.as_ref()
+                .map_or(r.backend.as_str(), |t| t.backend.as_str());
         let gateway = self.gateway_for(backend)?;
         let to = match r.to {
             Some(to) => to,
             None if !r.to_text.is_empty() => self.build(&gateway, &r.to_text).await?,
             None => return Err(Status::invalid_argument("`to` or `to_text` is required")),
         };
-        let content = r.content.ok_or_else(|| Status::invalid_argument("content is required"))?;
+        let content = r
+            .content
+            .ok_or_else(|| Status::invalid_argument("content is required"))?;
         tracing::debug!(%caller, "send to {}", to.display);
         let limit = self.bot.config.bot.message_size_limit;
-        let (_, message_id) =
-            gateway.deliver(limit, &to, content, &r.thread_id, &r.in_reply_to).await?;
+        let (_, message_id) = gateway
+            .deliver(limit, &to, content, &r.thread_id, &r.in_reply_to)
+            .await?;
         Ok(Response::new(BotSendResponse { message_id }))
     }
 
@@ -103,13 +113,28 @@ impl bot_service_server::BotService for BotApi {
 /// Sends `text` to every admin that is a plain name (not a glob) on every backend.
 pub async fn warn_admins(bot: &Bot, text: &str) {
     let gateways: Vec<_> = read(&bot.gateways).clone();
-    for admin in bot.config.bot.admins.iter().filter(|a| !a.contains(['*', '?', '['])) {
+    for admin in bot
+        .config
+        .bot
+        .admins
+        .iter()
+        .filter(|a| !a.contains(['*', '?', '[']))
+    {
         for gateway in &gateways {
-            let req = BuildIdentifierRequest { text: admin.clone() };
-            let Ok(to) = gateway.client.clone().build_identifier(req).await else { continue };
-            let content = Content { kind: Some(content::Kind::Markdown(text.to_owned())) };
+            let req = BuildIdentifierRequest {
+                text: admin.clone(),
+            };
+            let Ok(to) = gateway.client.clone().build_identifier(req).await else {
+                continue;
+            };
+            let content = Content {
+                kind: Some(content::Kind::Markdown(text.to_owned())),
+            };
             let limit = bot.config.bot.message_size_limit;
-            if let Err(e) = gateway.deliver(limit, &to.into_inner(), content, "", "").await {
+            if let Err(e) = gateway
+                .deliver(limit, &to.into_inner(), content, "", "")
+                .await
+            {
                 tracing::warn!(backend = %gateway.name, "warning {admin} failed: {}", e.message());
             }
         }
@@ -124,21 +149,33 @@ pub struct ControlApi {
 
 #[tonic::async_trait]
 impl control_service_server::ControlService for ControlApi {
-    async fn status(&self, _req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+    async fn status(
+        &self,
+        _req: Request<StatusRequest>,
+    ) -> Result<Response<StatusResponse>, Status> {
         let bot = &self.bot;
         let child_status = |p: &child::Running| ChildStatus {
             name: p.spec.name.clone(),
             kind: p.spec.kind.as_str().to_owned(),
-            state: if p.exit_reason().is_some() { "stopped" } else { "running" }.to_owned(),
+            state: if p.exit_reason().is_some() {
+                "stopped"
+            } else {
+                "running"
+            }
+            .to_owned(),
             pid: p.pid,
             uptime_seconds: p.started.elapsed().as_secs(),
             restarts: 0,
             last_exit: p.exit_reason().unwrap_or_default(),
         };
-        let mut children: Vec<ChildStatus> =
-            read(&bot.gateways).iter().map(|g| child_status(&g.process)).collect();
-        let mut plugins: Vec<ChildStatus> =
-            read(&bot.plugins).values().map(|p| child_status(&p.process)).collect();
+        let mut children: Vec<ChildStatus> = read(&bot.gateways)
+            .iter()
+            .map(|g| child_status(&g.process))
+            .collect();
+        let mut plugins: Vec<ChildStatus> = read(&bot.plugins)
+            .values()
+            .map(|p| child_status(&p.process))
+            .collect();
         plugins.sort_by(|a, b| a.name.cmp(&b.name));
         children.extend(plugins);
         children.extend(read(&bot.failed).iter().map(|f| ChildStatus {

@@ -53,7 +53,11 @@ pub fn split(text: &str, limit: usize, unit: Unit) -> Vec<String> {
             break;
         }
         // With a tiny limit there is no room for fences: cut hard.
-        let reopen = if unit.len(&reopen) * 4 < limit { reopen } else { String::new() };
+        let reopen = if unit.len(&reopen) * 4 < limit {
+            reopen
+        } else {
+            String::new()
+        };
         let budget = limit - unit.len(&reopen);
         let mut cut = cut_point(rest, budget, unit);
         let mut open = fence_after(fence.clone(), &rest[..cut]);
@@ -69,7 +73,10 @@ pub fn split(text: &str, limit: usize, unit: Unit) -> Vec<String> {
         fence = open;
         parts.push(part);
         rest = &rest[cut..];
-        rest = rest.strip_prefix('\n').or_else(|| rest.strip_prefix(' ')).unwrap_or(rest);
+        rest = rest
+            .strip_prefix('\n')
+            .or_else(|| rest.strip_prefix(' '))
+            .unwrap_or(rest);
     }
     parts
 }
@@ -77,7 +84,9 @@ pub fn split(text: &str, limit: usize, unit: Unit) -> Vec<String> {
 /// Where to cut `rest` so that the first part holds at most `budget` units: at the last line
 /// break, else the last space, else as much as fits (at least one character).
 fn cut_point(rest: &str, budget: usize, unit: Unit) -> usize {
-    let hard = unit.floor(rest, budget).max(rest.chars().next().map_or(1, char::len_utf8));
+    let hard = unit
+        .floor(rest, budget)
+        .max(rest.chars().next().map_or(1, char::len_utf8));
     let window = &rest[..hard];
     window
         .rfind('\n')
@@ -112,8 +121,14 @@ mod tests {
 
     #[test]
     fn prefers_newlines_then_spaces() {
-        assert_eq!(split("aaa bbb\nccc ddd", 9, Unit::Chars), ["aaa bbb", "ccc ddd"]);
-        assert_eq!(split("aaaa bbbb cccc", 10, Unit::Chars), ["aaaa bbbb", "cccc"]);
+        assert_eq!(
+            split("aaa bbb\nccc ddd", 9, Unit::Chars),
+            ["aaa bbb", "ccc ddd"]
+        );
+        assert_eq!(
+            split("aaaa bbbb cccc", 10, Unit::Chars),
+            ["aaaa bbbb", "cccc"]
+        );
         assert_eq!(split("abcdefghij", 4, Unit::Chars), ["abcd", "efgh", "ij"]);
     }
 
@@ -127,7 +142,13 @@ mod tests {
 
     #[test]
     fn code_fences_are_closed_and_reopened() {
-        let text = format!("intro\n```rust\n{}\n```\nend", (0..30).map(|i| format!("let x{i} = {i};")).collect::<Vec<_>>().join("\n"));
+        let text = format!(
+            "intro\n```rust\n{}\n```\nend",
+            (0..30)
+                .map(|i| format!("let x{i} = {i};"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
         let parts = split(&text, 120, Unit::Chars);
         assert!(parts.len() > 2);
         for p in &parts {

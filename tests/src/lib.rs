@@ -7,7 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use errbot_proto::v1::{
-    ConverseResponse, InjectRequest, SentMessage, test_driver_service_client::TestDriverServiceClient,
+    ConverseResponse, InjectRequest, SentMessage,
+    test_driver_service_client::TestDriverServiceClient,
 };
 use tonic::transport::Channel;
 
@@ -38,7 +39,10 @@ pub fn binary(name: &str) -> PathBuf {
 
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
 }
 
 /// Where Python plugins' virtualenvs are kept between tests (created once, shared).
@@ -72,15 +76,26 @@ pub struct Options {
 impl TestBot {
     /// Starts errbotd with the bundled plugins and the test plugin.
     pub async fn start() -> Self {
-        Self::start_with(Options { bundled: true, test_plugin: true, ..Default::default() }).await
+        Self::start_with(Options {
+            bundled: true,
+            test_plugin: true,
+            ..Default::default()
+        })
+        .await
     }
 
     /// Starts errbotd with `options`, and waits until the bot answers.
     pub async fn start_with(options: Options) -> Self {
-        let dir = tempfile::Builder::new().prefix("errbot-e2e").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("errbot-e2e")
+            .tempdir()
+            .expect("temp dir");
         let driver_socket = dir.path().join("driver.sock");
         let plugin_dirs = if options.test_plugin {
-            format!("[{:?}]", repo_root().join("tests/plugins").display().to_string())
+            format!(
+                "[{:?}]",
+                repo_root().join("tests/plugins").display().to_string()
+            )
         } else {
             "[]".to_owned()
         };
@@ -106,7 +121,11 @@ impl TestBot {
             ))
             .spawn()
             .expect("start errbotd");
-        let mut bot = Self { process, driver: lazy_driver(&driver_socket), dir };
+        let mut bot = Self {
+            process,
+            driver: lazy_driver(&driver_socket),
+            dir,
+        };
         bot.wait_ready().await;
         bot
     }
@@ -124,7 +143,11 @@ impl TestBot {
             if self.driver.converse(req).await.is_ok() {
                 return;
             }
-            assert!(Instant::now() < deadline, "errbotd did not become ready:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "errbotd did not become ready:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -141,7 +164,12 @@ impl TestBot {
 
     /// Sends `body` as `from` in `room` ("" for a direct message) and returns the reply texts.
     pub async fn say_as(&mut self, from: &str, room: &str, body: &str) -> Vec<String> {
-        self.converse(from, room, body).await.replies.into_iter().map(|m| m.text).collect()
+        self.converse(from, room, body)
+            .await
+            .replies
+            .into_iter()
+            .map(|m| m.text)
+            .collect()
     }
 
     /// Sends `body` and returns the full replies (destination, thread...).
@@ -155,7 +183,11 @@ impl TestBot {
     /// Sends `body` and returns the single reply's text, failing if there is not exactly one.
     pub async fn one(&mut self, body: &str) -> String {
         let mut replies = self.say(body).await;
-        assert_eq!(replies.len(), 1, "expected one reply to {body:?}, got {replies:?}");
+        assert_eq!(
+            replies.len(),
+            1,
+            "expected one reply to {body:?}, got {replies:?}"
+        );
         replies.remove(0)
     }
 
@@ -210,12 +242,20 @@ pub fn texts(messages: &[SentMessage]) -> Vec<&str> {
 /// Pids of the processes whose parent is `pid`.
 pub fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return out };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     for e in entries.flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
         // Field 4 (ppid) follows the command name in parentheses.
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else { continue };
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
         let fields: Vec<&str> = after.split_whitespace().collect();
         if fields.get(1).and_then(|f| f.parse::<u32>().ok()) == Some(pid) {
             out.push(p);
@@ -227,7 +267,9 @@ pub fn children_of(pid: u32) -> Vec<u32> {
 /// Whether a process exists (and is not a zombie).
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rfind(')').is_some_and(|i| !stat[i + 2..].starts_with('Z')),
+        Ok(stat) => stat
+            .rfind(')')
+            .is_some_and(|i| !stat[i + 2..].starts_with('Z')),
         Err(_) => false,
     }
 }

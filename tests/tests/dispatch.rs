@@ -18,33 +18,67 @@ async fn plain_commands_builtins_and_arguments() {
         bot.one("!roll six").await,
         "I couldn't parse the arguments; argument sides: invalid integer value: 'six'\nUsage: !roll <sides> [count]"
     );
-    assert!(bot.one("!roll").await.contains("the following arguments are required: sides"));
-    assert!(bot.one("!roll -h").await.starts_with("Usage: !roll <sides> [count]\n  sides: sides of each die"));
+    assert!(
+        bot.one("!roll")
+            .await
+            .contains("the following arguments are required: sides")
+    );
+    assert!(
+        bot.one("!roll -h")
+            .await
+            .starts_with("Usage: !roll <sides> [count]\n  sides: sides of each die")
+    );
     // A plugin's own validation error is its reply.
-    assert_eq!(bot.one("!roll 6 1000").await, "I can roll between 1 and 100 dice.");
+    assert_eq!(
+        bot.one("!roll 6 1000").await,
+        "I can roll between 1 and 100 dice."
+    );
     assert_eq!(bot.one("!refuse").await, "I won't do that.");
     // Every argument mode.
-    assert_eq!(bot.one("!raw  a  'b c' ").await, "raw=[a  'b c'] argv=[\"a\", \"'b\", \"c'\"]");
+    assert_eq!(
+        bot.one("!raw  a  'b c' ").await,
+        "raw=[a  'b c'] argv=[\"a\", \"'b\", \"c'\"]"
+    );
     assert_eq!(bot.one("!csv a,,b,c,d").await, "[\"a\", \"\", \"b,c,d\"]");
     assert_eq!(bot.one("!words  a b   c").await, "[\"a\", \"b\", \"c\"]");
-    assert_eq!(bot.one("!shellwords a 'b c' \"d e\"").await, "[\"a\", \"b c\", \"d e\"]");
+    assert_eq!(
+        bot.one("!shellwords a 'b c' \"d e\"").await,
+        "[\"a\", \"b c\", \"d e\"]"
+    );
     assert_eq!(
         bot.one("!shellwords a 'b").await,
         "Sorry, I couldn't parse your arguments. No closing quotation"
     );
     assert_eq!(bot.one("!opts ada").await, "ada x1 color=none");
-    assert_eq!(bot.one("!opts ada -t 3 --loud --color blue").await, "ADA X3 COLOR=BLUE");
-    assert!(bot.one("!opts ada --color green").await.contains("invalid choice: 'green'"));
+    assert_eq!(
+        bot.one("!opts ada -t 3 --loud --color blue").await,
+        "ADA X3 COLOR=BLUE"
+    );
+    assert!(
+        bot.one("!opts ada --color green")
+            .await
+            .contains("invalid choice: 'green'")
+    );
     assert_eq!(bot.one("!sum 1 2.5 3").await, "6.5");
-    assert_eq!(bot.one("!greet  Ada   Lovelace").await, "Hello, Ada   Lovelace!");
+    assert_eq!(
+        bot.one("!greet  Ada   Lovelace").await,
+        "Hello, Ada   Lovelace!"
+    );
     // Multi-word commands: the longest run of words wins; the underscore form works too.
     let status = bot.one("!status plugins").await;
     assert!(status.contains("| A | hello |"), "{status}");
     assert_eq!(bot.one("!status_plugins").await, status);
     assert!(bot.one("!status").await.starts_with("Yes, I am alive."));
-    assert!(bot.one("!uptime").await.starts_with("I've been up for 0 days"));
+    assert!(
+        bot.one("!uptime")
+            .await
+            .starts_with("I've been up for 0 days")
+    );
     let whoami = bot.one("!whoami").await;
-    assert!(whoami.contains("| person | `tester` |") || whoami.contains("| person | `@tester` |"), "{whoami}");
+    assert!(
+        whoami.contains("| person | `tester` |") || whoami.contains("| person | `@tester` |"),
+        "{whoami}"
+    );
     assert!(bot.one("!about").await.contains("errbot-rs"));
     bot.stop();
 }
@@ -53,7 +87,14 @@ async fn plain_commands_builtins_and_arguments() {
 async fn help_apropos_and_not_found() {
     let mut bot = TestBot::start().await;
     let help = bot.one("!help").await;
-    for want in ["All commands", "**Help**", "**hello**", "!hello", "!roll <sides> [count]", "!pyhello"] {
+    for want in [
+        "All commands",
+        "**Help**",
+        "**hello**",
+        "!hello",
+        "!roll <sides> [count]",
+        "!pyhello",
+    ] {
         assert!(help.contains(want), "help lacks {want:?}:\n{help}");
     }
     // Hidden commands are not listed.
@@ -62,15 +103,34 @@ async fn help_apropos_and_not_found() {
     assert!(plugin_help.starts_with("### hello\n"), "{plugin_help}");
     assert!(plugin_help.contains("!countdown"), "{plugin_help}");
     let command_help = bot.one("!help roll").await;
-    assert!(command_help.starts_with("**!roll <sides> [count]**"), "{command_help}");
-    assert!(bot.one("!help status plugins").await.starts_with("**!status plugins**"));
-    assert_eq!(bot.one("!help nosuchthing").await, "That command is not defined.");
+    assert!(
+        command_help.starts_with("**!roll <sides> [count]**"),
+        "{command_help}"
+    );
+    assert!(
+        bot.one("!help status plugins")
+            .await
+            .starts_with("**!status plugins**")
+    );
+    assert_eq!(
+        bot.one("!help nosuchthing").await,
+        "That command is not defined."
+    );
     assert!(bot.one("!apropos dice").await.contains("!roll"));
-    assert_eq!(bot.one("!apropos zzzz").await, "Sorry, I could not find any command matching \"zzzz\".");
+    assert_eq!(
+        bot.one("!apropos zzzz").await,
+        "Sorry, I could not find any command matching \"zzzz\"."
+    );
     // Unknown commands, with the closest names.
     let nf = bot.one("!helo").await;
-    assert!(nf.starts_with("Command \"helo\" not found.\n\nDid you mean \"!"), "{nf}");
-    assert!(nf.contains("\"!hello\"") && nf.contains("\"!help\""), "{nf}");
+    assert!(
+        nf.starts_with("Command \"helo\" not found.\n\nDid you mean \"!"),
+        "{nf}"
+    );
+    assert!(
+        nf.contains("\"!hello\"") && nf.contains("\"!help\""),
+        "{nf}"
+    );
     assert_eq!(bot.one("!xyzzy").await, "Command \"xyzzy\" not found.");
     assert_eq!(
         bot.one("!stauts plugins").await,
@@ -100,7 +160,10 @@ async fn alternate_prefixes_and_optional_prefix() {
     assert_eq!(bot.one("hello").await, "Hello, world!");
     // ... but a room message does.
     assert!(bot.say_as("tester", "#room", "hello").await.is_empty());
-    assert_eq!(bot.say_as("tester", "#room", "Err hello").await, ["Hello, world!"]);
+    assert_eq!(
+        bot.say_as("tester", "#room", "Err hello").await,
+        ["Hello, world!"]
+    );
     // "!" is no longer the prefix, and unknown words in a direct message are not "not found".
     assert!(bot.say("how are you").await.is_empty());
     let nf = bot.one("?nosuch").await;
@@ -113,10 +176,18 @@ async fn alternate_prefixes_and_optional_prefix() {
 async fn regex_commands() {
     let mut bot = TestBot::start().await;
     // Not prefixed: seen in any message, and every matching pattern runs.
-    let replies = bot.say_as("ana", "#kitchen", "cookies for #12 and #34?").await;
+    let replies = bot
+        .say_as("ana", "#kitchen", "cookies for #12 and #34?")
+        .await;
     assert_eq!(replies.len(), 2, "{replies:?}");
-    assert!(replies.contains(&"ana mentioned cookies: have a cookie!".to_owned()), "{replies:?}");
-    assert!(replies.contains(&"tickets: 12, 34".to_owned()), "{replies:?}");
+    assert!(
+        replies.contains(&"ana mentioned cookies: have a cookie!".to_owned()),
+        "{replies:?}"
+    );
+    assert!(
+        replies.contains(&"tickets: 12, 34".to_owned()),
+        "{replies:?}"
+    );
     // Prefixed patterns need the prefix.
     assert!(bot.say("weather in Paris").await.is_empty());
     assert_eq!(bot.one("!weather in Paris").await, "sunny in Paris");
@@ -147,7 +218,10 @@ async fn rooms_privacy_and_admins() {
     let mut bot = TestBot::start().await;
     let r = bot.converse("ana", "#ops", "!where am i").await;
     assert_eq!(texts(&r.replies), ["in #ops as @ana"]);
-    assert_eq!(r.replies[0].to.as_ref().map(|t| t.room.as_str()), Some("#ops"));
+    assert_eq!(
+        r.replies[0].to.as_ref().map(|t| t.room.as_str()),
+        Some("#ops")
+    );
     let r = bot.converse("ana", "", "!where am i").await;
     assert_eq!(texts(&r.replies), ["in private as @ana"]);
     // A private reply from a room goes to the person, not the room.
@@ -156,9 +230,18 @@ async fn rooms_privacy_and_admins() {
     let to = r.replies[0].to.clone().unwrap_or_default();
     assert_eq!((to.person.as_str(), to.room.as_str()), ("@ana", ""));
     // Admin-only commands.
-    assert_eq!(bot.say_as("ana", "", "!secret").await, ["This command requires bot-admin privileges"]);
-    assert_eq!(bot.say_as("admin", "", "!secret").await, ["the secret is 42"]);
-    assert_eq!(bot.say_as("bossy", "", "!secret").await, ["the secret is 42"]);
+    assert_eq!(
+        bot.say_as("ana", "", "!secret").await,
+        ["This command requires bot-admin privileges"]
+    );
+    assert_eq!(
+        bot.say_as("admin", "", "!secret").await,
+        ["the secret is 42"]
+    );
+    assert_eq!(
+        bot.say_as("bossy", "", "!secret").await,
+        ["the secret is 42"]
+    );
     bot.stop();
 }
 
@@ -180,11 +263,16 @@ async fn streamed_split_and_concurrent_replies() {
     // Commands run concurrently: a fast command is answered while a slow one is running.
     let mut slow_driver = bot.driver.clone();
     let slow = tokio::spawn(async move {
-        slow_driver.converse(errbot_tests::inject("!slow 1500", "a", "")).await
+        slow_driver
+            .converse(errbot_tests::inject("!slow 1500", "a", ""))
+            .await
     });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(bot.one("!echo fast").await, "fast");
-    assert!(!slow.is_finished(), "the slow command should still be running");
+    assert!(
+        !slow.is_finished(),
+        "the slow command should still be running"
+    );
     let slow = slow.await.expect("join").expect("converse").into_inner();
     assert_eq!(texts(&slow.replies), ["slept 1500 ms"]);
     bot.stop();
@@ -195,11 +283,15 @@ async fn failing_plugins_get_clear_replies() {
     let mut bot = TestBot::start().await;
     let crash = bot.one("!crash").await;
     assert!(
-        crash.starts_with("Computer says nooo. See logs for details:\n") && crash.contains("the crash command always fails"),
+        crash.starts_with("Computer says nooo. See logs for details:\n")
+            && crash.contains("the crash command always fails"),
         "{crash}"
     );
     let panic = bot.one("!panic").await;
-    assert!(panic.starts_with("Computer says nooo. See logs for details:\n"), "{panic}");
+    assert!(
+        panic.starts_with("Computer says nooo. See logs for details:\n"),
+        "{panic}"
+    );
     assert!(panic.contains("panicked"), "{panic}");
     // The plugin survives both.
     assert_eq!(bot.one("!hello").await, "Hello, world!");
@@ -224,9 +316,17 @@ async fn python_plugin_speaks_the_same_protocol() {
     let mut bot = TestBot::start().await;
     let hello = bot.one("!pyhello").await;
     assert!(hello.starts_with("Hello from Python 3."), "{hello}");
-    assert!(bot.one("!pyhello Ana").await.starts_with("Hello Ana, from Python"));
+    assert!(
+        bot.one("!pyhello Ana")
+            .await
+            .starts_with("Hello Ana, from Python")
+    );
     assert_eq!(bot.one("!pyadd 2 40").await, "42");
-    assert!(bot.one("!pyadd 2 x").await.contains("invalid integer value: 'x'"));
+    assert!(
+        bot.one("!pyadd 2 x")
+            .await
+            .contains("invalid integer value: 'x'")
+    );
     assert_eq!(bot.say("!pycount 3").await, ["1", "2", "3"]);
     bot.stop();
 }

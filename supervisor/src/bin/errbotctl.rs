@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use errbot_proto::v1::{ControlShutdownRequest, StatusRequest, control_service_client::ControlServiceClient};
+use errbot_proto::v1::{
+    ControlShutdownRequest, StatusRequest, control_service_client::ControlServiceClient,
+};
 use errbotd::config::Config;
 
 /// Control a running errbotd through its control socket.
@@ -47,20 +49,27 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        (None, None) if Path::new("errbot.toml").is_file() => match Config::load(Path::new("errbot.toml")) {
-            Ok(config) => errbotd::daemon::control_socket(&config),
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(2);
+        (None, None) if Path::new("errbot.toml").is_file() => {
+            match Config::load(Path::new("errbot.toml")) {
+                Ok(config) => errbotd::daemon::control_socket(&config),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
             }
-        },
+        }
         (None, None) => errbotd::daemon::control_socket(&Config::embedded_default()),
     };
     if !socket.exists() {
-        eprintln!("errbotd is not running (no control socket at {})", socket.display());
+        eprintln!(
+            "errbotd is not running (no control socket at {})",
+            socket.display()
+        );
         return ExitCode::from(3);
     }
-    let channel = match errbot_proto::transport::channel(&errbot_proto::transport::Address::unix_uri(&socket)) {
+    let channel = match errbot_proto::transport::channel(
+        &errbot_proto::transport::Address::unix_uri(&socket),
+    ) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -89,8 +98,14 @@ async fn main() -> ExitCode {
                 });
                 println!("{v}");
             } else {
-                println!("errbotd {} (pid {}), up {} s", s.version, s.pid, s.uptime_seconds);
-                println!("{:<20} {:<8} {:<9} {:>8} {:>9} {:>8}  LAST EXIT", "NAME", "KIND", "STATE", "PID", "UPTIME", "RESTARTS");
+                println!(
+                    "errbotd {} (pid {}), up {} s",
+                    s.version, s.pid, s.uptime_seconds
+                );
+                println!(
+                    "{:<20} {:<8} {:<9} {:>8} {:>9} {:>8}  LAST EXIT",
+                    "NAME", "KIND", "STATE", "PID", "UPTIME", "RESTARTS"
+                );
                 for c in s.children {
                     println!(
                         "{:<20} {:<8} {:<9} {:>8} {:>8}s {:>8}  {}",
@@ -108,7 +123,11 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(s) if s.code() == tonic::Code::Unavailable => {
-            eprintln!("errbotd is not running (cannot connect to {}): {}", socket.display(), s.message());
+            eprintln!(
+                "errbotd is not running (cannot connect to {}): {}",
+                socket.display(),
+                s.message()
+            );
             ExitCode::from(3)
         }
         Err(s) => {

@@ -47,7 +47,9 @@ fn load(path: Option<&Path>) -> Result<Config, String> {
 fn init_logging(config: &Config) {
     // On an interactive console, only warnings reach the terminal unless the file asks for more.
     let interactive = std::io::stdin().is_terminal()
-        && config.backend_instances().any(|(_, kind, _)| kind == "console");
+        && config
+            .backend_instances()
+            .any(|(_, kind, _)| kind == "console");
     let level = match (&config.log.level, interactive, config.source.is_some()) {
         (l, true, false) if l == "info" => "warn".to_owned(),
         (l, _, _) => l.clone(),
@@ -69,7 +71,11 @@ fn main() -> ExitCode {
             let dir = dir.unwrap_or_else(|| PathBuf::from("."));
             match errbotd::init::init(&dir) {
                 Ok(path) => {
-                    println!("Wrote {}. Run `errbotd -c {}` to start the bot.", path.display(), path.display());
+                    println!(
+                        "Wrote {}. Run `errbotd -c {}` to start the bot.",
+                        path.display(),
+                        path.display()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -80,9 +86,15 @@ fn main() -> ExitCode {
         }
         Cmd::CheckConfig { file } => {
             let path = file.or(cli.config);
-            match load(path.as_deref()).and_then(|c| errbotd::daemon::check(&c).map(|()| c).map_err(|e| e.to_string())) {
+            match load(path.as_deref()).and_then(|c| {
+                errbotd::daemon::check(&c)
+                    .map(|()| c)
+                    .map_err(|e| e.to_string())
+            }) {
                 Ok(c) => {
-                    let from = c.source.map_or("embedded defaults".to_owned(), |p| p.display().to_string());
+                    let from = c
+                        .source
+                        .map_or("embedded defaults".to_owned(), |p| p.display().to_string());
                     println!("{from}: configuration is valid");
                     ExitCode::SUCCESS
                 }
@@ -105,7 +117,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             init_logging(&config);
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("errbotd: cannot start the async runtime: {e}");

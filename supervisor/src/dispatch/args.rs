@@ -50,7 +50,10 @@ impl ArgError {
 pub fn parse(spec: &PlainCommand, invocation: &str, args: &str) -> Result<Parsed, ArgError> {
     let argv = split(spec, args)?;
     if spec.params.is_empty() {
-        return Ok(Parsed { argv, params: HashMap::new() });
+        return Ok(Parsed {
+            argv,
+            params: HashMap::new(),
+        });
     }
     let params = fill_params(&spec.params, invocation, args)?;
     Ok(Parsed { argv, params })
@@ -68,7 +71,11 @@ pub fn split(spec: &PlainCommand, args: &str) -> Result<Vec<String>, ArgError> {
 /// Python's `str.split(sep, maxsplit)`: no separator means runs of whitespace with empty strings
 /// dropped; a separator keeps empty fields. `max_split` 0 means no limit.
 fn split_python(args: &str, sep: &str, max_split: usize) -> Vec<String> {
-    let limit = if max_split == 0 { usize::MAX } else { max_split + 1 };
+    let limit = if max_split == 0 {
+        usize::MAX
+    } else {
+        max_split + 1
+    };
     if sep.is_empty() {
         let mut out = Vec::new();
         let mut rest = args.trim_start();
@@ -102,11 +109,19 @@ pub fn usage(invocation: &str, params: &[ParamSpec], syntax: &str) -> String {
         let item = match p.kind() {
             ParamKind::Positional => {
                 let dots = if p.multiple || p.rest { "..." } else { "" };
-                if p.required { format!("<{}>{dots}", p.name) } else { format!("[{}]{dots}", p.name) }
+                if p.required {
+                    format!("<{}>{dots}", p.name)
+                } else {
+                    format!("[{}]{dots}", p.name)
+                }
             }
             ParamKind::Option => {
                 let flag = option_display(p);
-                if p.required { format!("{flag} {metavar}") } else { format!("[{flag} {metavar}]") }
+                if p.required {
+                    format!("{flag} {metavar}")
+                } else {
+                    format!("[{flag} {metavar}]")
+                }
             }
             ParamKind::Flag => format!("[{}]", option_display(p)),
         };
@@ -125,7 +140,11 @@ fn option_display(p: &ParamSpec) -> String {
 }
 
 fn long_name(p: &ParamSpec) -> String {
-    if p.long.is_empty() { p.name.replace('_', "-") } else { p.long.clone() }
+    if p.long.is_empty() {
+        p.name.replace('_', "-")
+    } else {
+        p.long.clone()
+    }
 }
 
 fn help_text(invocation: &str, params: &[ParamSpec], syntax: &str) -> String {
@@ -187,14 +206,23 @@ fn fill_params(
     args: &str,
 ) -> Result<HashMap<String, ParamValues>, ArgError> {
     let usage_line = usage(invocation, specs, "");
-    let fail = |why: String| ArgError::Params { why, usage: usage_line.clone() };
+    let fail = |why: String| ArgError::Params {
+        why,
+        usage: usage_line.clone(),
+    };
     let has_rest = specs.iter().any(|p| p.rest);
     let mut tokens = Tokens {
         raw: args,
-        shell: if has_rest { None } else { Some(shell_split(args)?.into_iter()) },
+        shell: if has_rest {
+            None
+        } else {
+            Some(shell_split(args)?.into_iter())
+        },
     };
-    let positionals: Vec<&ParamSpec> =
-        specs.iter().filter(|p| p.kind() == ParamKind::Positional).collect();
+    let positionals: Vec<&ParamSpec> = specs
+        .iter()
+        .filter(|p| p.kind() == ParamKind::Positional)
+        .collect();
     let mut next_positional = 0;
     let mut values: HashMap<String, ParamValues> = HashMap::new();
     let mut options_done = false;
@@ -259,7 +287,11 @@ fn fill_params(
             return Err(fail(format!("unrecognized argument: {token}")));
         };
         let value = check_value(spec, &token).map_err(fail)?;
-        values.entry(spec.name.clone()).or_default().values.push(value);
+        values
+            .entry(spec.name.clone())
+            .or_default()
+            .values
+            .push(value);
         if !spec.multiple {
             next_positional += 1;
         }
@@ -281,7 +313,10 @@ fn fill_params(
         }
     }
     if !missing.is_empty() {
-        return Err(fail(format!("the following arguments are required: {}", missing.join(", "))));
+        return Err(fail(format!(
+            "the following arguments are required: {}",
+            missing.join(", ")
+        )));
     }
     Ok(values)
 }
@@ -307,14 +342,23 @@ fn check_value(spec: &ParamSpec, value: &str) -> Result<String, String> {
         ParamType::Boolean => match value.to_ascii_lowercase().as_str() {
             "true" | "yes" | "y" | "on" | "1" => "true".to_owned(),
             "false" | "no" | "n" | "off" | "0" => "false".to_owned(),
-            _ => return Err(format!("argument {}: invalid boolean value: '{value}'", spec.name)),
+            _ => {
+                return Err(format!(
+                    "argument {}: invalid boolean value: '{value}'",
+                    spec.name
+                ));
+            }
         },
     };
     if !spec.choices.is_empty() && !spec.choices.iter().any(|c| c == &normalised) {
         return Err(format!(
             "argument {}: invalid choice: '{value}' (choose from {})",
             spec.name,
-            spec.choices.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(", ")
+            spec.choices
+                .iter()
+                .map(|c| format!("'{c}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     Ok(normalised)
@@ -325,15 +369,26 @@ mod tests {
     use super::*;
 
     fn pos(name: &str, ty: ParamType, required: bool) -> ParamSpec {
-        ParamSpec { name: name.into(), r#type: ty as i32, required, ..Default::default() }
+        ParamSpec {
+            name: name.into(),
+            r#type: ty as i32,
+            required,
+            ..Default::default()
+        }
     }
 
     fn plain(params: Vec<ParamSpec>) -> PlainCommand {
-        PlainCommand { params, ..Default::default() }
+        PlainCommand {
+            params,
+            ..Default::default()
+        }
     }
 
     fn get<'a>(p: &'a Parsed, name: &str) -> Vec<&'a str> {
-        p.params.get(name).map(|v| v.values.iter().map(String::as_str).collect()).unwrap_or_default()
+        p.params
+            .get(name)
+            .map(|v| v.values.iter().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -348,7 +403,10 @@ mod tests {
         spec.separator.clear();
         assert_eq!(split(&spec, " a b  c ").expect("ok"), ["a", "b  c "]);
         spec.set_arg_mode(ArgMode::Shell);
-        assert_eq!(split(&spec, "a 'b c' \"d\"").expect("ok"), ["a", "b c", "d"]);
+        assert_eq!(
+            split(&spec, "a 'b c' \"d\"").expect("ok"),
+            ["a", "b c", "d"]
+        );
         assert_eq!(
             split(&spec, "a 'b").expect_err("stray quote").reply(),
             "Sorry, I couldn't parse your arguments. No closing quotation"
@@ -372,7 +430,11 @@ mod tests {
             "I couldn't parse the arguments; argument sides: invalid integer value: 'six'\nUsage: !roll <sides> [count]"
         );
         let e = parse(&spec, "!roll", "").expect_err("missing");
-        assert!(e.reply().contains("the following arguments are required: sides"), "{e:?}");
+        assert!(
+            e.reply()
+                .contains("the following arguments are required: sides"),
+            "{e:?}"
+        );
         let e = parse(&spec, "!roll", "1 2 3").expect_err("too many");
         assert!(e.reply().contains("unrecognized argument: 3"), "{e:?}");
         let p = parse(&spec, "!roll", "-5").expect("negative numbers are values");
@@ -390,7 +452,12 @@ mod tests {
         let mut color = pos("color", ParamType::String, false);
         color.set_kind(ParamKind::Option);
         color.choices = vec!["red".into(), "blue".into()];
-        let spec = plain(vec![pos("name", ParamType::String, true), times, loud, color]);
+        let spec = plain(vec![
+            pos("name", ParamType::String, true),
+            times,
+            loud,
+            color,
+        ]);
         let p = parse(&spec, "!greet", "'Ada Lovelace' -t 3 --loud").expect("ok");
         assert_eq!(get(&p, "name"), ["Ada Lovelace"]);
         assert_eq!(get(&p, "times"), ["3"]);
@@ -398,10 +465,23 @@ mod tests {
         let p = parse(&spec, "!greet", "bob --color=red").expect("ok");
         assert_eq!(get(&p, "times"), ["1"]);
         assert_eq!(get(&p, "color"), ["red"]);
-        assert!(parse(&spec, "!greet", "bob --color=green").expect_err("choice").reply().contains("invalid choice"));
-        assert!(parse(&spec, "!greet", "bob --nope").expect_err("unknown").reply().contains("unrecognized argument: --nope"));
+        assert!(
+            parse(&spec, "!greet", "bob --color=green")
+                .expect_err("choice")
+                .reply()
+                .contains("invalid choice")
+        );
+        assert!(
+            parse(&spec, "!greet", "bob --nope")
+                .expect_err("unknown")
+                .reply()
+                .contains("unrecognized argument: --nope")
+        );
         let h = parse(&spec, "!greet", "-h").expect_err("help");
-        assert!(matches!(&h, ArgError::Help(t) if t.starts_with("Usage: !greet <name> [-t TIMES] [--loud] [--color COLOR]")), "{h:?}");
+        assert!(
+            matches!(&h, ArgError::Help(t) if t.starts_with("Usage: !greet <name> [-t TIMES] [--loud] [--color COLOR]")),
+            "{h:?}"
+        );
     }
 
     #[test]

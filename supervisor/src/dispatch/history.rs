@@ -46,7 +46,10 @@ impl History {
     /// Every remembered command, oldest first.
     pub fn list(&self, person: &str) -> Vec<Entry> {
         let people = self.people.lock().unwrap_or_else(|p| p.into_inner());
-        people.get(person).map(|l| l.iter().cloned().collect()).unwrap_or_default()
+        people
+            .get(person)
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -55,7 +58,10 @@ mod tests {
     use super::*;
 
     fn e(c: &str, a: &str) -> Entry {
-        Entry { command: c.into(), args: a.into() }
+        Entry {
+            command: c.into(),
+            args: a.into(),
+        }
     }
 
     #[test]

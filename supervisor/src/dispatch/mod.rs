@@ -33,7 +33,13 @@ impl Prefixes {
             .alt_prefixes
             .iter()
             .filter(|p| !p.is_empty())
-            .map(|p| if bot.alt_prefix_case_insensitive { p.to_lowercase() } else { p.clone() })
+            .map(|p| {
+                if bot.alt_prefix_case_insensitive {
+                    p.to_lowercase()
+                } else {
+                    p.clone()
+                }
+            })
             .collect();
         // Longest first, so that "errbot" wins over "err".
         alt.sort_by_key(|p| std::cmp::Reverse(p.len()));
@@ -68,7 +74,10 @@ impl Prefixes {
                 continue;
             }
             let after = &text[alt.len()..];
-            let sep = self.separators.iter().find(|s| !s.is_empty() && after.starts_with(s.as_str()));
+            let sep = self
+                .separators
+                .iter()
+                .find(|s| !s.is_empty() && after.starts_with(s.as_str()));
             // Improvement over Errbot: an alternate prefix must end at a word boundary, so that
             // "Errands" does not call the "ands" command of a bot with the prefix "Err".
             if sep.is_none() && !after.is_empty() && !after.starts_with(char::is_whitespace) {
@@ -121,7 +130,10 @@ pub fn route(
         let words = leading_words(text, 8);
         let plain_words: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
         if let Some((command, n)) = registry.lookup(&plain_words) {
-            let args = words.get(n).map_or("", |(_, start)| &text[*start..]).to_owned();
+            let args = words
+                .get(n)
+                .map_or("", |(_, start)| &text[*start..])
+                .to_owned();
             return Route::Plain { command, args };
         }
         if let Some(first) = plain_words.first() {
@@ -134,9 +146,10 @@ pub fn route(
                 None
             };
             if let Some(n) = recall {
-                return match history.recall(person, n).and_then(|e| {
-                    registry.get(&e.command).map(|c| (c.clone(), e.args))
-                }) {
+                return match history
+                    .recall(person, n)
+                    .and_then(|e| registry.get(&e.command).map(|c| (c.clone(), e.args)))
+                {
                     Some((command, args)) if !command.is_regex() => Route::Plain { command, args },
                     _ => Route::Ignore,
                 };
@@ -176,11 +189,18 @@ fn regex_prefixed(c: &Command) -> bool {
 }
 
 fn regex_matches(c: &Command, text: &str) -> Vec<RegexMatch> {
-    let Some(re) = &c.regex else { return Vec::new() };
-    let all = matches!(&c.spec.kind, Some(errbot_proto::v1::command_spec::Kind::Regex(r)) if r.match_all);
+    let Some(re) = &c.regex else {
+        return Vec::new();
+    };
+    let all =
+        matches!(&c.spec.kind, Some(errbot_proto::v1::command_spec::Kind::Regex(r)) if r.match_all);
     let convert = |caps: regex::Captures<'_>| RegexMatch {
         text: caps.get(0).map_or("", |m| m.as_str()).to_owned(),
-        groups: caps.iter().skip(1).map(|g| g.map_or("", |m| m.as_str()).to_owned()).collect(),
+        groups: caps
+            .iter()
+            .skip(1)
+            .map(|g| g.map_or("", |m| m.as_str()).to_owned())
+            .collect(),
         named: re
             .capture_names()
             .flatten()
@@ -232,7 +252,8 @@ fn not_found_reply(prefixes: &Prefixes, registry: &Registry, text: &str) -> Stri
         .filter(|c| !c.spec.hidden)
         .map(|c| c.display_name())
         .collect();
-    let mut found: Vec<&str> = suggest::close_matches(&cmd, names.iter().map(String::as_str), 3, 0.6);
+    let mut found: Vec<&str> =
+        suggest::close_matches(&cmd, names.iter().map(String::as_str), 3, 0.6);
     if let Some(full) = &full {
         for m in suggest::close_matches(full, names.iter().map(String::as_str), 3, 0.6) {
             if !found.contains(&m) {
@@ -252,7 +273,9 @@ fn not_found_reply(prefixes: &Prefixes, registry: &Registry, text: &str) -> Stri
 mod tests {
     use super::*;
     use crate::registry::Owner;
-    use errbot_proto::v1::{CommandSpec, PlainCommand, PluginDescription, RegexCommand, command_spec};
+    use errbot_proto::v1::{
+        CommandSpec, PlainCommand, PluginDescription, RegexCommand, command_spec,
+    };
     use history::Entry;
 
     fn registry() -> Registry {
@@ -307,7 +330,10 @@ mod tests {
     #[test]
     fn prefix_and_args_keep_whitespace() {
         let p = bot(|_| {});
-        assert_eq!(plain(run(&p, "!echo  hi   there ", false)), ("echo".into(), "hi   there".into()));
+        assert_eq!(
+            plain(run(&p, "!echo  hi   there ", false)),
+            ("echo".into(), "hi   there".into())
+        );
         assert_eq!(plain(run(&p, "!ECHO x", false)).0, "echo");
         assert!(matches!(run(&p, "echo hi", false), Route::Ignore));
         assert!(matches!(run(&p, "echo hi", true), Route::Ignore));
@@ -316,9 +342,18 @@ mod tests {
     #[test]
     fn multi_word_commands() {
         let p = bot(|_| {});
-        assert_eq!(plain(run(&p, "!status plugins", false)), ("status_plugins".into(), String::new()));
-        assert_eq!(plain(run(&p, "!status_plugins x", false)), ("status_plugins".into(), "x".into()));
-        assert_eq!(plain(run(&p, "!status load", false)), ("status".into(), "load".into()));
+        assert_eq!(
+            plain(run(&p, "!status plugins", false)),
+            ("status_plugins".into(), String::new())
+        );
+        assert_eq!(
+            plain(run(&p, "!status_plugins x", false)),
+            ("status_plugins".into(), "x".into())
+        );
+        assert_eq!(
+            plain(run(&p, "!status load", false)),
+            ("status".into(), "load".into())
+        );
     }
 
     #[test]
@@ -351,7 +386,10 @@ mod tests {
         // botmatch-style (not prefixed) patterns see every message.
         match run(&p, "I like cookies and 3 or 4 cakes", false) {
             Route::Regex(hits) => {
-                let names: Vec<_> = hits.iter().map(|(c, m)| (c.name.as_str(), m.len())).collect();
+                let names: Vec<_> = hits
+                    .iter()
+                    .map(|(c, m)| (c.name.as_str(), m.len()))
+                    .collect();
                 assert_eq!(names, [("cookie", 1), ("numbers", 2)]);
             }
             other => panic!("{other:?}"),
@@ -360,7 +398,10 @@ mod tests {
         assert!(matches!(run(&p, "weather in Paris", false), Route::Ignore));
         match run(&p, "!weather in Paris", false) {
             Route::Regex(hits) => {
-                assert_eq!(hits[0].1[0].named.get("city").map(String::as_str), Some("Paris"));
+                assert_eq!(
+                    hits[0].1[0].named.get("city").map(String::as_str),
+                    Some("Paris")
+                );
                 assert_eq!(hits[0].1[0].groups, ["Paris"]);
             }
             other => panic!("{other:?}"),
@@ -374,13 +415,37 @@ mod tests {
         let p = bot(|_| {});
         let reg = registry();
         let h = History::default();
-        assert!(matches!(route(&p, &reg, &h, "!!", false, "@u"), Route::Ignore));
-        h.push("@u", Entry { command: "echo".into(), args: "one".into() });
-        h.push("@u", Entry { command: "status".into(), args: String::new() });
+        assert!(matches!(
+            route(&p, &reg, &h, "!!", false, "@u"),
+            Route::Ignore
+        ));
+        h.push(
+            "@u",
+            Entry {
+                command: "echo".into(),
+                args: "one".into(),
+            },
+        );
+        h.push(
+            "@u",
+            Entry {
+                command: "status".into(),
+                args: String::new(),
+            },
+        );
         assert_eq!(plain(route(&p, &reg, &h, "!!", false, "@u")).0, "status");
-        assert_eq!(plain(route(&p, &reg, &h, "!2", false, "@u")), ("echo".into(), "one".into()));
-        assert!(matches!(route(&p, &reg, &h, "!3", false, "@u"), Route::Ignore));
-        assert!(matches!(route(&p, &reg, &h, "!!", false, "@other"), Route::Ignore));
+        assert_eq!(
+            plain(route(&p, &reg, &h, "!2", false, "@u")),
+            ("echo".into(), "one".into())
+        );
+        assert!(matches!(
+            route(&p, &reg, &h, "!3", false, "@u"),
+            Route::Ignore
+        ));
+        assert!(matches!(
+            route(&p, &reg, &h, "!!", false, "@other"),
+            Route::Ignore
+        ));
     }
 
     #[test]
@@ -397,7 +462,10 @@ mod tests {
         }
         match run(&p, "!statu plugin", false) {
             Route::NotFound(Some(r)) => {
-                assert!(r.starts_with("Command \"statu\" / \"statu plugin\" not found."), "{r}");
+                assert!(
+                    r.starts_with("Command \"statu\" / \"statu plugin\" not found."),
+                    "{r}"
+                );
                 assert!(r.contains("\"!status plugins\""), "{r}");
             }
             other => panic!("{other:?}"),

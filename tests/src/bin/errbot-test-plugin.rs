@@ -44,7 +44,10 @@ impl TestPlugin {
         #[arg(long)] loud: bool,
         #[arg(long, choices = ["red", "blue"])] color: Option<String>,
     ) -> String {
-        let base = format!("{name} x{times} color={}", color.as_deref().unwrap_or("none"));
+        let base = format!(
+            "{name} x{times} color={}",
+            color.as_deref().unwrap_or("none")
+        );
         if loud { base.to_uppercase() } else { base }
     }
 
@@ -70,7 +73,9 @@ impl TestPlugin {
     /// Repeat text many times (for reply splitting).
     #[command]
     async fn repeat(&self, times: usize, text: Rest) -> String {
-        std::iter::repeat_n(&*text, times).collect::<Vec<_>>().join(" ")
+        std::iter::repeat_n(&*text, times)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// A command error shown as it is.
