@@ -131,7 +131,10 @@ async fn help_apropos_and_not_found() {
         nf.contains("\"!hello\"") && nf.contains("\"!help\""),
         "{nf}"
     );
-    assert_eq!(bot.one("!xyzzy").await, "Command \"xyzzy\" not found.");
+    assert_eq!(
+        bot.one("!xyzzy").await,
+        "Command \"xyzzy\" not found.\n\nType \"!help\" for the list of commands."
+    );
     assert_eq!(
         bot.one("!stauts plugins").await,
         "Command \"stauts\" / \"stauts plugins\" not found.\n\nDid you mean \"!status\" or \"!status plugins\" ?"

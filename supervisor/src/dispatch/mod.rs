@@ -261,8 +261,11 @@ fn not_found_reply(prefixes: &Prefixes, registry: &Registry, text: &str) -> Stri
             }
         }
     }
-    if !found.is_empty() {
-        let p = &prefixes.prefix;
+    let p = &prefixes.prefix;
+    if found.is_empty() {
+        // Nothing close: point to the list rather than leaving the person without a lead.
+        reply.push_str(&format!("\n\nType \"{p}help\" for the list of commands."));
+    } else {
         let list: Vec<String> = found.iter().map(|m| format!("{p}{m}")).collect();
         reply.push_str(&format!("\n\nDid you mean \"{}\" ?", list.join("\" or \"")));
     }
@@ -471,7 +474,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match run(&p, "!zzzzzz", false) {
-            Route::NotFound(Some(r)) => assert_eq!(r, "Command \"zzzzzz\" not found."),
+            Route::NotFound(Some(r)) => assert_eq!(
+                r,
+                "Command \"zzzzzz\" not found.\n\nType \"!help\" for the list of commands."
+            ),
             other => panic!("{other:?}"),
         }
         let quiet = bot(|b| b.suppress_cmd_not_found = true);
