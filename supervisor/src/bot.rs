@@ -249,12 +249,9 @@ impl Bot {
                 self.run(sink, message, &command, args, Vec::new()).await;
             }
             Route::Regex(hits) => {
-                let runs = hits.into_iter().map(|(command, matches)| {
-                    let this = self.clone();
-                    async move {
-                        this.run(sink, message, &command, String::new(), matches)
-                            .await
-                    }
+                let runs = hits.into_iter().map(|(command, matches)| async move {
+                    self.run(sink, message, &command, String::new(), matches)
+                        .await
                 });
                 futures::future::join_all(runs).await;
             }

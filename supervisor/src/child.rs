@@ -270,6 +270,16 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
     }
 }
 
+/// The program `name` beside errbotd's own executable (where cargo and installs put the
+/// workspace's binaries), else the bare name, to be found in PATH.
+pub fn beside_errbotd(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join(name)))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
 /// A fresh random token for a child.
 pub fn new_token() -> String {
     use rand::Rng;

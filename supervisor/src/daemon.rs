@@ -397,11 +397,7 @@ async fn start_gateway_process(
     name: &str,
     kind: &str,
 ) -> anyhow::Result<(String, String, child::Running)> {
-    let program = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|d| d.join("errbot-gateway")))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("errbot-gateway"));
+    let program = child::beside_errbotd("errbot-gateway");
     let spec = Spec {
         name: name.to_owned(),
         kind: Kind::Backend,

@@ -68,13 +68,7 @@ impl Discovered {
         let program = if first.contains('/') || self.dir.join(first).is_file() {
             self.dir.join(first)
         } else {
-            match std::env::current_exe()
-                .ok()
-                .and_then(|e| e.parent().map(|d| d.join(first)))
-            {
-                Some(beside) if beside.is_file() => beside,
-                _ => PathBuf::from(first),
-            }
+            crate::child::beside_errbotd(first)
         };
         Ok((program, args.to_vec()))
     }

@@ -179,6 +179,11 @@ impl Registry {
         None
     }
 
+    /// Number of words in the longest plain command name.
+    pub fn max_words(&self) -> usize {
+        self.max_words
+    }
+
     /// A plain or regex command by registered name.
     pub fn get(&self, name: &str) -> Option<&Arc<Command>> {
         self.plain

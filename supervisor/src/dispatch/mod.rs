@@ -127,7 +127,8 @@ pub fn route(
     let commanded = prefixed || optional;
 
     if commanded {
-        let words = leading_words(text, 8);
+        // One word more than the longest command, to find where its arguments start.
+        let words = leading_words(text, registry.max_words() + 1);
         let plain_words: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
         if let Some((command, n)) = registry.lookup(&plain_words) {
             let args = words
