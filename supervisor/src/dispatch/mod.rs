@@ -358,6 +358,11 @@ mod tests {
             plain(run(&p, "!status load", false)),
             ("status".into(), "load".into())
         );
+        // Arguments after the longest command keep their whitespace.
+        assert_eq!(
+            plain(run(&p, "!status plugins  x  y", false)),
+            ("status_plugins".into(), "x  y".into())
+        );
     }
 
     #[test]
@@ -445,6 +450,11 @@ mod tests {
         assert!(matches!(
             route(&p, &reg, &h, "!3", false, "@u"),
             Route::Ignore
+        ));
+        // `!!` followed by more text is not a recall.
+        assert!(!matches!(
+            route(&p, &reg, &h, "!! status", false, "@u"),
+            Route::Plain { .. }
         ));
         assert!(matches!(
             route(&p, &reg, &h, "!!", false, "@other"),
