@@ -6,6 +6,8 @@
 //! - [`child`]: starting, watching and stopping child processes under the child contract.
 //! - [`python_env`]: virtualenvs for Python plugins.
 //! - [`daemon`]: start-up and shut-down of the whole tree.
+//! - [`supervise`]: plugin and gateway slots: restarts, health, reload, activate/deactivate.
+//! - [`systemd`]: readiness, status and watchdog notifications.
 //! - [`bot`]: the running bot and the path of a message to replies.
 //! - [`dispatch`]: what a message asks for (prefixes, commands, arguments, history).
 //! - [`registry`]: the command table.
@@ -28,3 +30,5 @@ pub mod python_env;
 pub mod registry;
 pub mod services;
 pub mod split;
+pub mod supervise;
+pub mod systemd;

@@ -212,6 +212,9 @@ impl TestBot {
 
 impl Drop for TestBot {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- errbotd's log ----\n{}", self.log());
+        }
         if let Ok(None) = self.process.try_wait() {
             self.stop();
         }

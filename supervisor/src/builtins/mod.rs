@@ -12,6 +12,7 @@ use errbot_proto::v1::{
 
 use crate::bot::{Bot, ReplySink, read};
 use crate::registry::Command;
+use crate::supervise::State;
 
 fn cmd(name: &str, help: &str, admin_only: bool, params: Vec<ParamSpec>) -> CommandSpec {
     CommandSpec {
@@ -264,22 +265,31 @@ fn own_rss_kib() -> Option<u64> {
 }
 
 fn status_plugins(bot: &Bot) -> String {
-    let registry = bot.registry();
-    let mut rows: Vec<(char, String)> = registry
+    let mut rows: Vec<(char, String)> = bot
+        .registry()
         .plugins()
         .iter()
+        .filter(|p| bot.plugin(&p.name).is_none())
         .map(|p| ('A', p.name.clone()))
         .collect();
-    rows.extend(
-        read(&bot.failed)
-            .iter()
-            .map(|f| ('F', format!("{} ({})", f.name, f.reason))),
-    );
+    for slot in read(&bot.plugins).values() {
+        let record = slot.life.record();
+        let row = match slot.life.state() {
+            State::Running => ('A', slot.name.clone()),
+            State::Starting | State::Restarting => ('R', slot.name.clone()),
+            State::Deactivated | State::Stopped => ('D', slot.name.clone()),
+            State::Failed => ('F', format!("{} ({})", slot.name, record.note)),
+        };
+        rows.push(row);
+    }
     let mut out = String::from("| Status | Plugin |\n| ------ | ------ |\n");
     for (state, name) in rows {
         let _ = writeln!(out, "| {state} | {name} |");
     }
-    out.push_str("\nA = activated, D = deactivated, B = blacklisted, C = needs configuration, F = failed to start");
+    out.push_str(
+        "\nA = activated, D = deactivated, B = blacklisted, C = needs configuration, \
+         R = restarting, F = failed",
+    );
     out
 }
 
