@@ -7,14 +7,16 @@ use errbot_proto::contract::TOKEN_HEADER;
 use errbot_proto::v1::{
     BotBuildIdentifierRequest, BotSendRequest, BotSendResponse, BuildIdentifierRequest,
     ChildStatus, Content, ControlShutdownRequest, ControlShutdownResponse, Identifier,
-    StatusRequest, StatusResponse, WarnAdminsRequest, WarnAdminsResponse, bot_service_server,
-    content, control_service_server,
+    PluginActionKind, PluginActionRequest, PluginActionResponse, StatusRequest, StatusResponse,
+    WarnAdminsRequest, WarnAdminsResponse, bot_service_server, content, control_service_server,
 };
 use tonic::{Request, Response, Status};
 
 use crate::bot::{Bot, read};
+use crate::builtins::lifecycle::{self, ActionError};
 use crate::child;
 use crate::supervise::gateway::Gateway;
+use crate::supervise::plugin::Action;
 
 /// BotService, as served to children.
 pub struct BotApi {
@@ -183,5 +185,30 @@ impl control_service_server::ControlService for ControlApi {
     ) -> Result<Response<ControlShutdownResponse>, Status> {
         self.bot.request_shutdown("errbotctl shutdown");
         Ok(Response::new(ControlShutdownResponse {}))
+    }
+
+    async fn plugin_action(
+        &self,
+        req: Request<PluginActionRequest>,
+    ) -> Result<Response<PluginActionResponse>, Status> {
+        let r = req.into_inner();
+        let action = match r.action() {
+            PluginActionKind::Activate => Action::Activate,
+            PluginActionKind::Deactivate => Action::Deactivate,
+            PluginActionKind::Reload => Action::Reload,
+            PluginActionKind::Unspecified => {
+                return Err(Status::invalid_argument("action is required"));
+            }
+        };
+        tracing::info!(plugin = %r.name, "errbotctl plugin {}", action.verb());
+        match lifecycle::plugin_action(&self.bot, action, &r.name).await {
+            Ok(message) => Ok(Response::new(PluginActionResponse { message })),
+            Err(e) => Err(match &e {
+                ActionError::Usage(t) => Status::invalid_argument(t),
+                ActionError::NotFound(t) => Status::not_found(t),
+                ActionError::Already(t) => Status::failed_precondition(t),
+                ActionError::Failed(t) => Status::aborted(t),
+            }),
+        }
     }
 }

@@ -71,6 +71,10 @@ pub struct Options {
     pub bundled: bool,
     /// Also load the test plugin (tests/plugins).
     pub test_plugin: bool,
+    /// More plugin directories.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Extra environment variables for errbotd.
+    pub env: Vec<(String, String)>,
 }
 
 impl TestBot {
@@ -91,14 +95,12 @@ impl TestBot {
             .tempdir()
             .expect("temp dir");
         let driver_socket = dir.path().join("driver.sock");
-        let plugin_dirs = if options.test_plugin {
-            format!(
-                "[{:?}]",
-                repo_root().join("tests/plugins").display().to_string()
-            )
-        } else {
-            "[]".to_owned()
-        };
+        let mut dirs: Vec<String> = Vec::new();
+        if options.test_plugin {
+            dirs.push(repo_root().join("tests/plugins").display().to_string());
+        }
+        dirs.extend(options.plugin_dirs.iter().map(|d| d.display().to_string()));
+        let plugin_dirs = format!("{dirs:?}");
         let config = format!(
             "[bot]\nadmins = [\"@admin\", \"@boss*\"]\n{bot}\n\n[paths]\ndata_dir = \"data\"\n\
              plugin_dirs = {plugin_dirs}\nbundled_plugins = {bundled}\nvenv_dir = {venvs:?}\n\n\
@@ -113,6 +115,7 @@ impl TestBot {
         let process = Command::new(binary("errbotd"))
             .arg("--config")
             .arg(dir.path().join("errbot.toml"))
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -189,6 +192,54 @@ impl TestBot {
             "expected one reply to {body:?}, got {replies:?}"
         );
         replies.remove(0)
+    }
+
+    /// Runs errbotctl against this bot; returns its exit code, stdout and stderr.
+    pub fn ctl(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(binary("errbotctl"))
+            .arg("--config")
+            .arg(self.dir.path().join("errbot.toml"))
+            .args(args)
+            .output()
+            .expect("run errbotctl");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `errbotctl status --json`, parsed.
+    pub fn status(&self) -> serde_json::Value {
+        let (code, out, err) = self.ctl(&["status", "--json"]);
+        assert_eq!(code, 0, "errbotctl status failed: {err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("status is not JSON ({e}): {out}"))
+    }
+
+    /// The status entry of child `name`.
+    pub fn child(&self, name: &str) -> serde_json::Value {
+        let status = self.status();
+        status["children"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no child {name} in {status}"))
+    }
+
+    /// Pid of child `name`'s serving process (0 when none serves).
+    pub fn child_pid(&self, name: &str) -> u32 {
+        self.child(name)["pid"].as_u64().unwrap_or(0) as u32
+    }
+
+    /// Sends `body` as `@tester` and returns the reply texts, or the error if the driver could
+    /// not be reached (while the gateway restarts).
+    pub async fn try_say(&mut self, body: &str) -> Result<Vec<String>, tonic::Status> {
+        let r = self.driver.converse(inject(body, "tester", "")).await?;
+        Ok(r.into_inner().replies.into_iter().map(|m| m.text).collect())
+    }
+
+    /// A second client of the driver, for concurrent senders.
+    pub fn driver(&self) -> TestDriverServiceClient<Channel> {
+        self.driver.clone()
     }
 
     /// Stops errbotd with SIGTERM and returns its exit code.

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use errbot_proto::v1::{
-    ControlShutdownRequest, StatusRequest, control_service_client::ControlServiceClient,
+    ControlShutdownRequest, PluginActionKind, PluginActionRequest, StatusRequest,
+    control_service_client::ControlServiceClient,
 };
 use errbotd::config::Config;
 
@@ -33,6 +34,30 @@ enum Cmd {
     Status,
     /// Stop errbotd cleanly.
     Shutdown,
+    /// Act on a plugin.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCmd {
+    /// Start a deactivated or failed plugin (clears its restart history).
+    Activate {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Stop a plugin until it is activated again.
+    Deactivate {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Replace a plugin's process without downtime (plugin.toml is read again).
+    Reload {
+        /// The plugin's name.
+        name: String,
+    },
 }
 
 /// Exit codes: 0 success, 1 the request failed, 2 bad usage or configuration, 3 errbotd is not
@@ -119,6 +144,25 @@ async fn main() -> ExitCode {
                 println!("errbotd is shutting down");
             }
         }),
+        Cmd::Plugin { action } => {
+            let (name, action) = match action {
+                PluginCmd::Activate { name } => (name, PluginActionKind::Activate),
+                PluginCmd::Deactivate { name } => (name, PluginActionKind::Deactivate),
+                PluginCmd::Reload { name } => (name, PluginActionKind::Reload),
+            };
+            let req = PluginActionRequest {
+                name,
+                action: action as i32,
+            };
+            client.plugin_action(req).await.map(|r| {
+                let message = r.into_inner().message;
+                if cli.json {
+                    println!("{}", serde_json::json!({ "message": message }));
+                } else {
+                    println!("{message}");
+                }
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

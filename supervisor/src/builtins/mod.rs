@@ -13,6 +13,9 @@ use errbot_proto::v1::{
 use crate::bot::{Bot, ReplySink, read};
 use crate::registry::Command;
 use crate::supervise::State;
+use crate::supervise::plugin::Action;
+
+pub mod lifecycle;
 
 fn cmd(name: &str, help: &str, admin_only: bool, params: Vec<ParamSpec>) -> CommandSpec {
     CommandSpec {
@@ -96,6 +99,31 @@ pub fn descriptions() -> Vec<PluginDescription> {
             ],
         ),
         plugin(
+            "Plugins",
+            "Manage the plugins (admins only).",
+            vec![
+                cmd(
+                    "plugin_activate",
+                    "Start a plugin that is deactivated or failed: `!plugin activate <name>`.",
+                    true,
+                    optional_rest("name", "the plugin"),
+                ),
+                cmd(
+                    "plugin_deactivate",
+                    "Stop a plugin until it is activated again: `!plugin deactivate <name>`.",
+                    true,
+                    optional_rest("name", "the plugin"),
+                ),
+                cmd(
+                    "plugin_reload",
+                    "Replace a plugin's process with a fresh one, without downtime: \
+                     `!plugin reload <name>`.",
+                    true,
+                    optional_rest("name", "the plugin"),
+                ),
+            ],
+        ),
+        plugin(
             "Utils",
             "Small utilities.",
             vec![
@@ -134,6 +162,17 @@ pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> 
         "echo" => request.args.clone(),
         "whoami" => whoami(request),
         "history" => history(bot, request),
+        "plugin_activate" | "plugin_deactivate" | "plugin_reload" => {
+            let action = match request.command.as_str() {
+                "plugin_activate" => Action::Activate,
+                "plugin_deactivate" => Action::Deactivate,
+                _ => Action::Reload,
+            };
+            match lifecycle::plugin_action(bot, action, &request.args).await {
+                Ok(text) => text,
+                Err(e) => e.text().to_owned(),
+            }
+        }
         other => return Err(format!("unknown built-in command {other}")),
     };
     sink.send_text(&text, false).await;

@@ -22,10 +22,18 @@ pub async fn check(channel: Channel, timeout: Duration) -> Result<(), String> {
             ServingStatus::Serving => Ok(()),
             other => Err(format!("its health check answered {}", other.as_str_name())),
         },
-        Ok(Err(status)) if status.code() == tonic::Code::DeadlineExceeded => Err(format!(
-            "it did not answer its health check within {:.1} s",
-            timeout.as_secs_f64()
-        )),
+        // tonic reports its own client-side deadline as CANCELLED ("Timeout expired").
+        Ok(Err(status))
+            if matches!(
+                status.code(),
+                tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+            ) =>
+        {
+            Err(format!(
+                "it did not answer its health check within {:.1} s",
+                timeout.as_secs_f64()
+            ))
+        }
         Ok(Err(status)) => Err(format!("its health check failed: {}", status.message())),
         Err(_) => Err(format!(
             "it did not answer its health check within {:.1} s",

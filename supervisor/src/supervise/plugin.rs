@@ -565,15 +565,18 @@ impl PluginSlot {
 
     /// Starts a replacement process from a freshly read plugin.toml.
     async fn reload(&self, bot: &Bot) -> Result<Arc<Instance>, String> {
-        let fresh = self
+        self.reread()?;
+        self.launch(bot).await.map_err(|e| e.reason)
+    }
+
+    /// Reads plugin.toml again.
+    fn reread(&self) -> Result<(), String> {
+        let mut source = self
             .source
             .lock()
-            .map_err(|_| "plugin source unavailable".to_owned())
-            .and_then(|s| s.reread())?;
-        if let Ok(mut s) = self.source.lock() {
-            *s = fresh;
-        }
-        self.launch(bot).await.map_err(|e| e.reason)
+            .map_err(|_| "plugin source unavailable".to_owned())?;
+        *source = source.reread()?;
+        Ok(())
     }
 
     /// Waits out a restart delay, unless an operator acts first.
@@ -602,7 +605,12 @@ impl PluginSlot {
                 Some(Control::Act(Action::Deactivate, reply)) => {
                     let _ = reply.send(Err(format!("{} is already deactivated.", self.name)));
                 }
-                Some(Control::Act(_, reply)) => {
+                // Errbot's reload leaves the activation state alone: only plugin.toml is read
+                // again, for the next activation.
+                Some(Control::Act(Action::Reload, reply)) => {
+                    let _ = reply.send(self.reread());
+                }
+                Some(Control::Act(Action::Activate, reply)) => {
                     self.life.set(State::Starting);
                     return Phase::Launch(Some(reply));
                 }

@@ -91,6 +91,32 @@ impl TestPlugin {
         std::process::exit(3);
     }
 
+    /// The plugin process's pid.
+    #[command]
+    async fn pid(&self) -> String {
+        std::process::id().to_string()
+    }
+
+    /// Write `megabytes` MB to stderr as fast as possible; answer how long it took.
+    #[command(hidden)]
+    async fn spew(&self, megabytes: usize) -> Result<String, CommandError> {
+        use std::io::Write;
+        let line = [b'x'; 1023];
+        let started = std::time::Instant::now();
+        let mut err = std::io::stderr().lock();
+        for _ in 0..megabytes * 1024 {
+            err.write_all(&line)
+                .and_then(|()| err.write_all(b"\n"))
+                .map_err(|e| CommandError::new(format!("stderr: {e}")))?;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        Ok(format!(
+            "wrote {megabytes} MB in {:.0} ms ({:.0} MB/s)",
+            secs * 1000.0,
+            megabytes as f64 / secs.max(1e-9)
+        ))
+    }
+
     /// Answer where the message came from.
     #[command]
     async fn where_am_i(&self, ctx: &Context) -> String {
