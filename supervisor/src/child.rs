@@ -93,6 +93,10 @@ pub async fn start(
         .env(contract::ENV_NAME, &spec.name)
         .env(contract::ENV_KIND, spec.kind.as_str())
         .env(contract::ENV_PROTOCOL_VERSIONS, contract::PROTOCOL_VERSION)
+        // systemd talks to errbotd only: a child must not notify or feed the watchdog for it.
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     if spec.terminal {

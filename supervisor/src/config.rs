@@ -552,6 +552,14 @@ mod tests {
     }
 
     #[test]
+    fn deploy_example_is_valid() {
+        let text = include_str!("../../deploy/errbot.toml");
+        let c = Config::parse(text, Path::new("deploy/errbot.toml")).expect("valid");
+        assert_eq!(c.data_dir(), PathBuf::from("/var/lib/errbot"));
+        assert_eq!(c.plugin_supervision("any").max_restarts, Some(5));
+    }
+
+    #[test]
     fn empty_prefix_is_refused() {
         let err = Config::parse("[bot]\nprefix = \"\"\n", Path::new("e.toml")).expect_err("bad");
         assert!(

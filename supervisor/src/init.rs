@@ -49,9 +49,31 @@ command_timeout_secs = 120.0
 [backends.console]
 kind = "console"
 
+# How children are supervised. A child that ends or stops answering its health check is
+# restarted after a delay that doubles from restart_delay_secs up to restart_delay_max_secs;
+# after max_restarts restarts within restart_window_secs it is marked failed and the admins are
+# warned (`!plugin activate NAME` or `errbotctl plugin activate NAME` starts it again).
+[supervision]
+restart_delay_secs = 0.1
+restart_delay_max_secs = 30.0
+max_restarts = 5
+restart_window_secs = 60.0
+# A child is killed and restarted after health_failures checks in a row that fail or take
+# longer than health_timeout_secs, checked every health_interval_secs.
+health_interval_secs = 2.0
+health_timeout_secs = 2.0
+health_failures = 3
+# On reload or deactivation, how long the old process may finish its running commands.
+drain_secs = 30.0
+# How long a child has to exit after SIGTERM before it is killed.
+stop_grace_secs = 3.0
+
 # Per-plugin settings:
 # [plugins.example]
 # disabled = true
+# command_timeout_secs = 600.0
+# [plugins.example.supervision]
+# max_restarts = 10
 "#;
 
 const PLUGIN_TOML: &str = r#"[plugin]

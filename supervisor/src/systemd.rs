@@ -18,9 +18,7 @@ pub fn ready(bot: &Arc<Bot>) {
     }
     let status = status_line(bot);
     notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
-    let mut usec = 0u64;
-    let watchdog = sd_notify::watchdog_enabled(false, &mut usec)
-        .then(|| Duration::from_micros(usec / 2).max(Duration::from_millis(10)));
+    let watchdog = watchdog_period().map(|p| (p / 2).max(Duration::from_millis(10)));
     let period = watchdog
         .unwrap_or(Duration::from_secs(2))
         .min(Duration::from_secs(2));
@@ -52,6 +50,18 @@ pub fn stopping() {
     if std::env::var_os("NOTIFY_SOCKET").is_some() {
         notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
     }
+}
+
+/// The watchdog period systemd asks for, as `sd_watchdog_enabled(3)` reads it: `WATCHDOG_USEC`,
+/// unless `WATCHDOG_PID` names another process.
+fn watchdog_period() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID")
+        && pid.parse::<u32>().ok() != Some(std::process::id())
+    {
+        return None;
+    }
+    (usec > 0).then(|| Duration::from_micros(usec))
 }
 
 fn notify(states: &[NotifyState]) {

@@ -158,6 +158,13 @@ async fn sigkill_under_load_spares_other_plugins_and_every_command_is_answered()
         "{child}"
     );
     assert_eq!(bot.child("hello")["restarts"], 0);
+    let status = bot.one("!status").await;
+    let row = format!("| testplugin (plugin) | running | {new_pid} | ");
+    assert!(status.contains(&row), "{status}");
+    assert!(
+        status.contains(" | 1 | killed by signal SIGKILL |"),
+        "{status}"
+    );
     assert_eq!(bot.stop(), Some(0));
 }
 
@@ -520,5 +527,24 @@ async fn gateway_restart_delivers_pending_replies_and_later_messages() {
     let child = bot.child("test");
     assert_eq!(child["restarts"], 1, "{child}");
     assert_ne!(child["pid"], gateway);
+    assert_eq!(bot.stop(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_command_deadline_is_answered_in_time_and_others_keep_theirs() {
+    let mut bot = TestBot::start_with(options(
+        "[plugins.testplugin]\ncommand_timeout_secs = 0.3\n",
+    ))
+    .await;
+    let sent = Instant::now();
+    let text = bot.one("!slow 3000").await;
+    let took = sent.elapsed();
+    assert_eq!(
+        text,
+        format!("{SOME_ERROR}!slow did not finish within 0.3 s"),
+        "after {took:?}"
+    );
+    assert_eq!(bot.one("!slow 10").await, "slept 10 ms");
+    assert_eq!(bot.one("!hello").await, "Hello, world!");
     assert_eq!(bot.stop(), Some(0));
 }

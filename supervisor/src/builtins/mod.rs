@@ -283,6 +283,29 @@ fn apropos(bot: &Bot, term: &str) -> String {
 fn status(bot: &Bot) -> String {
     let mut out = String::from("Yes, I am alive.\n\n");
     out.push_str(&status_plugins(bot));
+    out.push_str("\n\n| Process | State | Pid | Up | Restarts | Last exit |\n");
+    out.push_str("| ------- | ----- | --- | -- | -------- | --------- |\n");
+    let gateways: Vec<_> = read(&bot.gateways)
+        .iter()
+        .map(|g| g.life.status(&g.name, "backend"))
+        .collect();
+    let plugins: Vec<_> = read(&bot.plugins)
+        .values()
+        .map(|p| p.life.status(&p.name, "plugin"))
+        .collect();
+    for c in gateways.iter().chain(&plugins) {
+        let _ = writeln!(
+            out,
+            "| {} ({}) | {} | {} | {} s | {} | {} |",
+            c.name,
+            c.kind,
+            c.state,
+            c.pid,
+            c.uptime_seconds,
+            c.restarts,
+            c.last_exit.replace('|', "/")
+        );
+    }
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         let avg: Vec<&str> = load.split_whitespace().take(3).collect();
         let _ = write!(out, "\n\n**Load**: {}", avg.join(", "));

@@ -209,12 +209,25 @@ impl Gateway {
         }
     }
 
-    /// Runs the slot's task, starting from the connected `first` link.
+    /// Makes `link` the connected process.
+    fn attach(&self, link: &Arc<Link>) {
+        self.life.update(|r| {
+            r.pid = link.process.pid;
+            r.since = Some(link.process.started);
+            r.note.clear();
+        });
+        self.link.send_replace(Some(link.clone()));
+        self.life.set(State::Running);
+    }
+
+    /// Runs the slot's task, starting from the connected `first` link (connected at once, so
+    /// that errbotd is ready when this returns).
     pub fn supervise(
         self: &Arc<Self>,
         bot: Arc<Bot>,
         first: Arc<Link>,
     ) -> tokio::task::JoinHandle<()> {
+        self.attach(&first);
         let slot = self.clone();
         let inbox = self.inbox.lock().ok().and_then(|mut i| i.take());
         tokio::spawn(async move {
@@ -319,13 +332,7 @@ impl Gateway {
         link: Arc<Link>,
         inbox: &mut mpsc::UnboundedReceiver<oneshot::Sender<()>>,
     ) -> Result<String, Option<oneshot::Sender<()>>> {
-        self.life.update(|r| {
-            r.pid = link.process.pid;
-            r.since = Some(link.process.started);
-            r.note.clear();
-        });
-        self.link.send_replace(Some(link.clone()));
-        self.life.set(State::Running);
+        self.attach(&link);
         tokio::select! {
             () = self.events(bot, &link) => {
                 let ended = tokio::time::timeout(Duration::from_secs(1), link.process.wait_exit()).await;

@@ -11,7 +11,7 @@ pub mod plugin;
 pub mod policy;
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use errbot_proto::v1::ChildStatus;
 use tokio::sync::watch;
@@ -123,16 +123,6 @@ impl Life {
             last_exit,
         }
     }
-}
-
-/// Waits until `rx` shows a state accepted by `done`, at most `within`; returns the last state.
-pub async fn wait_state(
-    rx: &mut watch::Receiver<State>,
-    within: Duration,
-    done: impl Fn(State) -> bool,
-) -> State {
-    let _ = tokio::time::timeout(within, rx.wait_for(|s| done(*s))).await;
-    *rx.borrow()
 }
 
 /// A uniform random number in [0, 1) for backoff jitter.
