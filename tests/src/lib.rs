@@ -71,6 +71,8 @@ pub struct Options {
     pub bundled: bool,
     /// Also load the test plugin (tests/plugins).
     pub test_plugin: bool,
+    /// Glob patterns of the admins, replacing the default `["@admin", "@boss*"]`.
+    pub admins: Option<Vec<String>>,
 }
 
 impl TestBot {
@@ -99,8 +101,12 @@ impl TestBot {
         } else {
             "[]".to_owned()
         };
+        let admins = options
+            .admins
+            .clone()
+            .unwrap_or_else(|| vec!["@admin".into(), "@boss*".into()]);
         let config = format!(
-            "[bot]\nadmins = [\"@admin\", \"@boss*\"]\n{bot}\n\n[paths]\ndata_dir = \"data\"\n\
+            "[bot]\nadmins = {admins:?}\n{bot}\n\n[paths]\ndata_dir = \"data\"\n\
              plugin_dirs = {plugin_dirs}\nbundled_plugins = {bundled}\nvenv_dir = {venvs:?}\n\n\
              [log]\nlevel = \"info\"\n\n[backends.test]\nkind = \"test\"\ndriver_socket = {socket:?}\n\n{extra}\n",
             bot = options.bot,
