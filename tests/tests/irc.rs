@@ -482,6 +482,70 @@ async fn the_bot_rejoins_after_a_kick() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn room_commands_join_list_topic_invite_occupants_and_leave() {
+    let Some(server) = Ngircd::start() else {
+        return;
+    };
+    let _bot = bot(server.backend(&["#errbot"], ""), &["boss!~boss@127.0.0.1"]).await;
+    let mut boss = Client::connect(server.port, "boss", "boss").await;
+    let names = boss.join("#errbot").await;
+    wait_for_bot_in(&mut boss, "#errbot", &names).await;
+    let mut alice = Client::connect(server.port, "alice", "alice").await;
+
+    boss.say(BOT, "!room join #other").await;
+    assert_eq!(boss.reply("boss").await, "Joined the room #other.");
+    boss.say(BOT, "!room list").await;
+    assert_eq!(boss.reply("boss").await, "I'm currently in these rooms:");
+    let mut rooms = vec![boss.reply("boss").await, boss.reply("boss").await];
+    rooms.sort();
+    assert_eq!(rooms, ["• #errbot", "• #other"]);
+
+    boss.say(BOT, "!room occupants #errbot").await;
+    assert_eq!(boss.reply("boss").await, "Occupants in #errbot:");
+    let mut occupants = vec![boss.reply("boss").await, boss.reply("boss").await];
+    occupants.sort();
+    assert_eq!(
+        occupants,
+        ["• boss!~boss@127.0.0.1", "• errbot!~errbot@127.0.0.1"]
+    );
+    boss.say(BOT, "!room occupants #nowhere").await;
+    assert_eq!(
+        boss.reply("boss").await,
+        "Cannot list occupants in #nowhere: I'm not in #nowhere."
+    );
+
+    // The bot created #other, so it is its operator and may set the topic.
+    boss.say(BOT, "!room topic #other").await;
+    assert_eq!(boss.reply("boss").await, "No topic is set for #other.");
+    boss.say(BOT, "!room topic #other \"Errbot rocks\"").await;
+    assert_eq!(boss.reply("boss").await, "Topic for #other set.");
+    boss.say(BOT, "!room topic #other").await;
+    assert_eq!(boss.reply("boss").await, "Topic for #other: Errbot rocks.");
+
+    boss.say(BOT, "!room invite #other alice").await;
+    assert_eq!(
+        boss.reply("boss").await,
+        "Invited alice into the room #other."
+    );
+    let invite = alice
+        .expect(|l| l.command == "INVITE" && l.nick == BOT)
+        .await;
+    assert_eq!((invite.param(0), invite.param(1)), ("alice", "#other"));
+
+    // Joining, leaving and inviting are for admins.
+    alice.say(BOT, "!room leave #other").await;
+    assert_eq!(
+        alice.reply("alice").await,
+        "This command requires bot-admin privileges"
+    );
+    boss.say(BOT, "!room leave #other").await;
+    assert_eq!(boss.reply("boss").await, "Left the room #other.");
+    boss.say(BOT, "!room list").await;
+    assert_eq!(boss.reply("boss").await, "I'm currently in these rooms:");
+    assert_eq!(boss.reply("boss").await, "• #errbot");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_flood_of_commands_is_answered_in_order_at_the_configured_rate() {
     let Some(server) = Ngircd::start() else {
         return;
