@@ -30,6 +30,8 @@ const BOT: &str = "errbot";
 struct Ngircd {
     dir: tempfile::TempDir,
     port: u16,
+    /// The TLS port, when the server has one.
+    tls_port: Option<u16>,
     process: Option<Child>,
 }
 
@@ -37,6 +39,16 @@ impl Ngircd {
     /// Starts a server, or returns `None` (after saying so loudly) when ngircd is not installed
     /// and this is not CI. In CI a missing ngircd fails the test.
     fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// Starts a server that also listens with TLS, with a self-signed certificate for
+    /// 127.0.0.1 (`cert.pem` in its directory), made by openssl.
+    fn start_tls() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<Self> {
         if !Path::new(NGIRCD).is_file() {
             let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
             assert!(
@@ -55,18 +67,48 @@ impl Ngircd {
             .expect("temp dir");
         let port = free_port();
         std::fs::create_dir(dir.path().join("conf.d")).expect("conf.d");
+        let mut tls_port = None;
+        let mut ssl = String::new();
+        if tls {
+            let made = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args(["-subj", "/CN=localhost"])
+                .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+                // A server certificate, not a CA (rustls refuses a CA as the server's).
+                .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+                .arg("-keyout")
+                .arg(dir.path().join("key.pem"))
+                .arg("-out")
+                .arg(dir.path().join("cert.pem"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run openssl (.ci/run installs it)");
+            assert!(made.success(), "openssl could not make a certificate");
+            let port = free_port();
+            tls_port = Some(port);
+            ssl = format!(
+                "[SSL]\nCertFile = {}\nKeyFile = {}\nPorts = {port}\n",
+                dir.path().join("cert.pem").display(),
+                dir.path().join("key.pem").display()
+            );
+        }
         let conf = format!(
             "[Global]\nName = irc.errbot.test\nInfo = errbot-rs test server\n\
              Listen = 127.0.0.1\nPorts = {port}\nMotdPhrase = \"errbot-rs tests\"\n\n\
              [Limits]\nMaxPenaltyTime = 0\nMaxConnectionsIP = 0\nMaxNickLength = 30\n\
              MaxJoins = 0\nPingTimeout = 120\nPongTimeout = 20\n\n\
-             [Options]\nDNS = no\nIdent = no\nPAM = no\nIncludeDir = {}\n",
+             [Options]\nDNS = no\nIdent = no\nPAM = no\nIncludeDir = {}\n\n{ssl}",
             dir.path().join("conf.d").display()
         );
         std::fs::write(dir.path().join("ngircd.conf"), conf).expect("write ngircd.conf");
         let mut server = Self {
             dir,
             port,
+            tls_port,
             process: None,
         };
         server.spawn();
@@ -577,6 +619,60 @@ async fn a_flood_of_commands_is_answered_in_order_at_the_configured_rate() {
         elapsed >= least,
         "{count} replies in {elapsed:?}, faster than one per {rate} s"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_with_a_trusted_certificate_and_refused_without() {
+    let Some(server) = Ngircd::start_tls() else {
+        return;
+    };
+    let tls_port = server.tls_port.expect("TLS port");
+    let cert = server.dir.path().join("cert.pem");
+    let tls_backend = |ca: &str| {
+        format!(
+            "[backends.irc]\nkind = \"irc\"\nserver = \"127.0.0.1\"\nport = {tls_port}\ntls = true\n\
+             {ca}nickname = \"{BOT}\"\nrooms = [\"#secure\"]\nchannel_rate = 0.05\n"
+        )
+    };
+
+    // Without the server's certificate among the trusted ones, the first connection fails and
+    // errbotd stops, saying why.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("errbot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[bot]\nadmins = []\n[paths]\ndata_dir = \"data\"\nplugin_dirs = []\n\
+             bundled_plugins = false\n\n{}",
+            tls_backend("")
+        ),
+    )
+    .expect("write config");
+    let out = Command::new(binary("errbotd"))
+        .arg("--config")
+        .arg(&config)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run errbotd");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "errbotd accepted an unknown certificate: {err}"
+    );
+    assert!(err.contains("TLS with 127.0.0.1"), "{err}");
+
+    // With it, the bot connects over TLS (the client below uses the plain port).
+    let _bot = bot(
+        tls_backend(&format!("tls_ca_file = {:?}\n", cert.display().to_string())),
+        &["@admin"],
+    )
+    .await;
+    let mut alice = Client::connect(server.port, "alice", "alice").await;
+    let names = alice.join("#secure").await;
+    wait_for_bot_in(&mut alice, "#secure", &names).await;
+    alice.say("#secure", "!echo over TLS").await;
+    assert_eq!(alice.reply("#secure").await, "over TLS");
 }
 
 #[test]
