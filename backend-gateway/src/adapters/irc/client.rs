@@ -690,6 +690,135 @@ pub fn join_line(channel: &str, key: Option<&str>) -> String {
 mod tests {
     use super::*;
 
+    use crate::events::EventQueue;
+    use tokio::io::AsyncBufReadExt;
+
+    /// A scripted server: what it expects from the bot and what it answers.
+    struct Peer {
+        lines: tokio::io::Lines<tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>>,
+        w: tokio::net::tcp::OwnedWriteHalf,
+    }
+
+    impl Peer {
+        async fn expect(&mut self, want: &str) {
+            let got = tokio::time::timeout(Duration::from_secs(10), self.lines.next_line())
+                .await
+                .expect("the bot is silent")
+                .expect("read")
+                .expect("the bot closed the connection");
+            assert_eq!(got, want);
+        }
+
+        async fn say(&mut self, line: &str) {
+            self.w
+                .write_all(format!("{line}\r\n").as_bytes())
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn registers_with_sasl_around_a_taken_nick_then_identifies_and_joins() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let serde_json::Value::Object(map) = serde_json::json!({
+            "server": "127.0.0.1", "port": port, "nickname": "bot", "rooms": ["#room key"],
+        }) else {
+            unreachable!()
+        };
+        let mut settings = super::super::settings::Settings::read(&map).unwrap();
+        settings.sasl = Some(super::super::settings::Sasl {
+            username: "acct".into(),
+            password: "secret".into(),
+        });
+        settings.nickserv_password = Some("pw".into());
+        let shared = Arc::new(Shared::new(settings, "irc", EventQueue::new()));
+        let (first_tx, first_rx) = oneshot::channel();
+        let task = tokio::spawn(run(shared.clone(), first_tx));
+
+        let (socket, _) = listener.accept().await.unwrap();
+        let (r, w) = socket.into_split();
+        let mut peer = Peer {
+            lines: tokio::io::BufReader::new(r).lines(),
+            w,
+        };
+        peer.expect("CAP LS 302").await;
+        peer.expect("NICK bot").await;
+        peer.expect("USER bot 0 * errbot-rs").await;
+        peer.say(":srv CAP * LS * :multi-prefix").await;
+        peer.say(":srv CAP * LS :sasl=PLAIN,EXTERNAL").await;
+        peer.expect("CAP REQ sasl").await;
+        peer.say(":srv CAP * ACK :sasl").await;
+        peer.expect("AUTHENTICATE PLAIN").await;
+        peer.say("AUTHENTICATE +").await;
+        peer.expect(&format!("AUTHENTICATE {}", base64(b"acct\0acct\0secret")))
+            .await;
+        peer.say(":srv 433 * bot :Nickname is already in use").await;
+        peer.expect("NICK bot_").await;
+        peer.say(":srv 903 * :SASL authentication successful").await;
+        peer.expect("CAP END").await;
+        peer.say(":srv 001 bot_ :Welcome").await;
+        assert_eq!(first_rx.await.unwrap(), Ok(()));
+        peer.expect("PRIVMSG NickServ :IDENTIFY pw").await;
+        peer.expect("JOIN #room key").await;
+        peer.say(":bot_!~bot@host.example JOIN #room").await;
+        peer.expect("WHO #room").await;
+        assert_eq!(shared.nick(), "bot_");
+        assert_eq!(shared.bot().person, "bot_!~bot@host.example");
+        assert!(shared.with_state(|st| st.channels.get("#ROOM").is_some()));
+        // A PING is answered even while nothing else happens.
+        peer.say("PING :abc").await;
+        peer.expect("PONG abc").await;
+        shared.stop.send_replace(true);
+        peer.expect("QUIT :errbot-rs is stopping").await;
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_sasl_fails_the_first_connection_with_the_reason() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let serde_json::Value::Object(map) =
+            serde_json::json!({"server": "127.0.0.1", "port": port, "nickname": "bot"})
+        else {
+            unreachable!()
+        };
+        let mut settings = super::super::settings::Settings::read(&map).unwrap();
+        settings.sasl = Some(super::super::settings::Sasl {
+            username: "bot".into(),
+            password: "wrong".into(),
+        });
+        let shared = Arc::new(Shared::new(settings, "irc", EventQueue::new()));
+        let (first_tx, first_rx) = oneshot::channel();
+        let task = tokio::spawn(run(shared, first_tx));
+        let (socket, _) = listener.accept().await.unwrap();
+        let (r, w) = socket.into_split();
+        let mut peer = Peer {
+            lines: tokio::io::BufReader::new(r).lines(),
+            w,
+        };
+        peer.expect("CAP LS 302").await;
+        peer.say(":srv CAP * LS :sasl").await;
+        peer.expect("NICK bot").await;
+        peer.expect("USER bot 0 * errbot-rs").await;
+        peer.expect("CAP REQ sasl").await;
+        peer.say(":srv CAP * ACK :sasl").await;
+        peer.expect("AUTHENTICATE PLAIN").await;
+        peer.say("AUTHENTICATE +").await;
+        peer.expect(&format!("AUTHENTICATE {}", base64(b"bot\0bot\0wrong")))
+            .await;
+        peer.say(":srv 904 bot :SASL authentication failed").await;
+        let outcome = first_rx.await.unwrap();
+        assert_eq!(
+            outcome,
+            Err("SASL authentication failed: SASL authentication failed".into())
+        );
+        task.await.unwrap();
+    }
+
     #[test]
     fn base64_and_sasl_chunks() {
         assert_eq!(base64(b""), "");

@@ -97,6 +97,36 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(settings: Settings, backend: &str, events: EventQueue) -> Self {
+        let wanted = settings
+            .rooms
+            .iter()
+            .map(|r| (fold(&r.name), r.clone()))
+            .collect();
+        Self {
+            ids: Ids {
+                backend: backend.to_owned(),
+                acl: settings.acl_pattern.clone(),
+            },
+            events,
+            outbox: Outbox::new(),
+            order: ReplyOrder::default(),
+            state: Mutex::new(State {
+                nick: settings.nickname.clone(),
+                own: Mask::nick(&settings.nickname),
+                connected: false,
+                channels: Channels::default(),
+                wanted,
+                notices: HashSet::new(),
+                waiters: Vec::new(),
+            }),
+            stop: watch::channel(false).0,
+            msg_ids: super::Ids::default(),
+            sent_ids: super::Ids::default(),
+            settings,
+        }
+    }
+
     fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut state = self
             .state
@@ -313,34 +343,7 @@ impl Irc {
         };
         let map = parse_json(&ctx.request.settings_json).map_err(|p| refused(&[p]))?;
         let settings = Settings::read(&map).map_err(|problems| refused(&problems))?;
-        let wanted = settings
-            .rooms
-            .iter()
-            .map(|r| (fold(&r.name), r.clone()))
-            .collect();
-        let ids = Ids {
-            backend: ctx.backend.clone(),
-            acl: settings.acl_pattern.clone(),
-        };
-        let shared = Arc::new(Shared {
-            ids,
-            events: ctx.events.clone(),
-            outbox: Outbox::new(),
-            order: ReplyOrder::default(),
-            state: Mutex::new(State {
-                nick: settings.nickname.clone(),
-                own: Mask::nick(&settings.nickname),
-                connected: false,
-                channels: Channels::default(),
-                wanted,
-                notices: HashSet::new(),
-                waiters: Vec::new(),
-            }),
-            stop: watch::channel(false).0,
-            msg_ids: super::Ids::default(),
-            sent_ids: super::Ids::default(),
-            settings,
-        });
+        let shared = Arc::new(Shared::new(settings, &ctx.backend, ctx.events.clone()));
         let (first_tx, first_rx) = oneshot::channel();
         let task = tokio::spawn(client::run(shared.clone(), first_tx));
         match first_rx.await {
