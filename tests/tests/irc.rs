@@ -437,6 +437,28 @@ async fn admin_only_commands_follow_the_hostmask() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_acl_pattern_setting_chooses_what_admin_globs_match() {
+    let Some(server) = Ngircd::start() else {
+        return;
+    };
+    // Admins by nick only (an Errbot IRC_ACL_PATTERN of "{nick}"), whatever the user and host.
+    let _bot = bot(
+        server.backend(&["#errbot"], "acl_pattern = \"{nick}\""),
+        &["boss"],
+    )
+    .await;
+    let mut boss = Client::connect(server.port, "boss", "anyone").await;
+    boss.say(BOT, "!secret").await;
+    assert_eq!(boss.reply("boss").await, "the secret is 42");
+    let mut mallory = Client::connect(server.port, "mallory", "boss").await;
+    mallory.say(BOT, "!secret").await;
+    assert_eq!(
+        mallory.reply("mallory").await,
+        "This command requires bot-admin privileges"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn long_replies_are_split_into_lines_that_fit_512_bytes() {
     let Some(server) = Ngircd::start() else {
         return;
