@@ -10,6 +10,8 @@ use errbot_proto::v1::{
     command_spec,
 };
 
+mod rooms;
+
 use crate::bot::{Bot, ReplySink, read};
 use crate::registry::Command;
 use crate::supervise::State;
@@ -147,11 +149,15 @@ pub fn descriptions() -> Vec<PluginDescription> {
                 ),
             ],
         ),
+        rooms::description(|name, help, admin_only| cmd(name, help, admin_only, vec![])),
     ]
 }
 
 /// Runs built-in command `request.command`.
 pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Result<(), String> {
+    if rooms::owns(&request.command) {
+        return rooms::run(bot, sink, request).await;
+    }
     let text = match request.command.as_str() {
         "about" => about(),
         "apropos" => apropos(bot, &request.args),
