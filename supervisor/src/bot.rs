@@ -122,6 +122,10 @@ pub struct Bot {
     pub failed: RwLock<Vec<FailedPlugin>>,
     /// Tokens of children, to authenticate BotService calls: token -> (kind, name).
     pub tokens: RwLock<HashMap<String, (child::Kind, String)>>,
+    /// Persistent storage and errbotd's own state in it.
+    pub storage: crate::storage::core::Storage,
+    /// Plugins waiting for a configuration, and run-time changes to the plugin set.
+    pub lifecycle: crate::lifecycle::Lifecycle,
     /// When errbotd started.
     pub started: Instant,
     /// Wall-clock start time.
@@ -130,8 +134,8 @@ pub struct Bot {
 }
 
 impl Bot {
-    /// A bot with no children yet.
-    pub fn new(config: Config) -> Arc<Self> {
+    /// A bot with no children yet, keeping its state in `storage`.
+    pub fn new(config: Config, storage: crate::storage::core::Storage) -> Arc<Self> {
         let prefixes = Prefixes::new(&config.bot);
         let (shutdown, _) = watch::channel(None);
         let bot = Arc::new(Self {
@@ -143,6 +147,8 @@ impl Bot {
             plugins: RwLock::new(HashMap::new()),
             failed: RwLock::new(Vec::new()),
             tokens: RwLock::new(HashMap::new()),
+            storage,
+            lifecycle: Default::default(),
             started: Instant::now(),
             started_at: SystemTime::now(),
             shutdown,

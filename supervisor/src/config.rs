@@ -31,6 +31,9 @@ pub struct Config {
     /// Timing limits.
     #[serde(default)]
     pub limits: Limits,
+    /// Where persistent state is stored (`[storage]`).
+    #[serde(default)]
+    pub storage: crate::storage::settings::StorageSettings,
     /// The file this came from, if any (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -151,6 +154,12 @@ pub struct BackendConfig {
 pub struct PluginSettings {
     /// Do not start this plugin.
     pub disabled: bool,
+    /// The plugin's configuration (a TOML value, given to the plugin as JSON). When set, it is
+    /// the configuration in force and `!plugin config NAME {...}` is refused (see
+    /// `plugin_config`).
+    pub config: Option<toml::Value>,
+    /// Name of an environment variable holding the plugin's configuration as JSON (for secrets).
+    pub config_env: Option<String>,
 }
 
 fn default_backends() -> BTreeMap<String, BackendConfig> {
@@ -253,6 +262,8 @@ impl Config {
                 "key `backends`: expected at least one backend table".into(),
             ));
         }
+        crate::storage::settings::validate(self, text, path)?;
+        crate::plugin_config::validate_settings(self, text, path)?;
         Ok(())
     }
 

@@ -14,6 +14,8 @@ use errbot_proto::v1::{
     backend_event, backend_service_client::BackendServiceClient,
     bot_service_server::BotServiceServer, control_service_server::ControlServiceServer,
     plugin_service_client::PluginServiceClient,
+    storage_admin_service_server::StorageAdminServiceServer,
+    storage_service_server::StorageServiceServer,
 };
 use tokio::sync::watch;
 
@@ -23,6 +25,7 @@ use crate::config::Config;
 use crate::manifest::{self, Discovered};
 use crate::python_env;
 use crate::services::{BotApi, ControlApi};
+use crate::storage::{self, admin::StorageAdminApi, service::StorageApi};
 
 /// How long children get to stop after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -54,6 +57,18 @@ impl RuntimeDir {
 
     /// Path of a socket in the directory.
     pub fn socket(&self, kind: Kind, name: &str) -> PathBuf {
+        socket_path(&self.0, kind, name)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+/// Path of the socket of child `name` in runtime directory `dir`.
+pub fn socket_path(dir: &Path, kind: Kind, name: &str) -> PathBuf {
+    {
         let safe: String = name
             .chars()
             .map(|c| {
@@ -69,7 +84,7 @@ impl RuntimeDir {
             Kind::Plugin => "p",
             Kind::Backend => "b",
         };
-        self.0.join(format!("{k}-{safe}.sock"))
+        dir.join(format!("{k}-{safe}.sock"))
     }
 }
 
@@ -104,16 +119,24 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         .create(&data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let runtime = RuntimeDir::create()?;
-    let bot = Bot::new(config);
+    let location = storage::settings::location(&config)?;
+    let store = storage::Store::open(&location)
+        .await
+        .with_context(|| format!("opening the storage at {}", location.describe()))?;
+    tracing::info!("storage: {}", store.describe());
+    let bot = Bot::new(config, storage::core::Storage::load(store).await?);
+    bot.storage.load_history(&bot.history).await?;
 
     // errbotd's own services.
     let bot_socket = runtime.0.join("bot.sock");
     let bot_address = transport::Address::unix_uri(&bot_socket);
     let incoming = transport::bind(&bot_address)?;
     let api = BotServiceServer::new(BotApi { bot: bot.clone() });
+    let storage_api = StorageServiceServer::new(StorageApi { bot: bot.clone() });
     tokio::spawn(async move {
         if let Err(e) = tonic::transport::Server::builder()
             .add_service(api)
+            .add_service(storage_api)
             .serve_with_incoming(incoming)
             .await
         {
@@ -125,9 +148,11 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         .with_context(|| format!("binding control socket {}", control_path.display()))?;
     std::fs::set_permissions(&control_path, std::fs::Permissions::from_mode(0o600))?;
     let control = ControlServiceServer::new(ControlApi { bot: bot.clone() });
+    let storage_admin = StorageAdminServiceServer::new(StorageAdminApi { bot: bot.clone() });
     tokio::spawn(async move {
         if let Err(e) = tonic::transport::Server::builder()
             .add_service(control)
+            .add_service(storage_admin)
             .serve_with_incoming(control_incoming)
             .await
         {
@@ -152,6 +177,19 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     for p in &startup_warnings {
         tracing::warn!("{p}");
     }
+    bot.lifecycle.set_launcher(crate::lifecycle::Launcher {
+        runtime_dir: runtime.path().to_owned(),
+        bot_address: bot_address.clone(),
+        discovered: found.clone(),
+    });
+    for name in bot.storage.blacklist() {
+        if found.iter().any(|d| d.manifest.name == name) {
+            startup_warnings.push(format!(
+                "- {name} is blacklisted: `{}plugin unblacklist {name}` starts it",
+                bot.config.bot.prefix
+            ));
+        }
+    }
     let found: Vec<Discovered> = found
         .into_iter()
         .filter(|d| {
@@ -159,12 +197,13 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
                 .plugins
                 .get(&d.manifest.name)
                 .is_some_and(|s| s.disabled)
+                && !bot.storage.is_blacklisted(&d.manifest.name)
         })
         .collect();
     let plugin_starts = futures::future::join_all(
         found
             .iter()
-            .map(|d| start_plugin(&bot, &runtime, &bot_address, d)),
+            .map(|d| start_plugin(&bot, runtime.path(), &bot_address, d)),
     );
     let gateway_starts = futures::future::join_all(
         bot.config
@@ -202,6 +241,8 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         tokio::spawn(async move { crate::services::warn_admins(&b, &text).await });
     }
 
+    crate::storage::core::spawn_history_writer(bot.clone());
+
     // Run until asked to stop.
     let signals = bot.clone();
     tokio::spawn(async move {
@@ -225,21 +266,39 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     let mut inflight = inflight;
     let _ = tokio::time::timeout(DRAIN_GRACE, inflight.wait_for(|n| *n == 0)).await;
     shutdown_children(&bot).await;
+    crate::lifecycle::stop_waiting(&bot).await;
+    if let Err(e) = bot.storage.flush_history(&bot.history).await {
+        tracing::error!("writing the command history failed: {e}");
+    }
+    bot.storage.store.close().await;
     let _ = std::fs::remove_file(&control_path);
     drop(runtime);
     Ok(exit)
 }
 
 /// A plugin process that serves and has described itself.
-struct Described {
+pub(crate) struct Described {
     process: child::Running,
     description: errbot_proto::v1::PluginDescription,
     client: PluginServiceClient<tonic::transport::Channel>,
 }
 
-async fn start_plugin(
+impl Described {
+    /// The plugin, not yet activated.
+    pub(crate) fn into_plugin(self, name: String) -> Plugin {
+        Plugin {
+            name,
+            description: self.description,
+            client: self.client,
+            process: self.process,
+        }
+    }
+}
+
+/// Starts a plugin process, waits for its health check and asks it to describe itself.
+pub(crate) async fn start_plugin(
     bot: &Arc<Bot>,
-    runtime: &RuntimeDir,
+    runtime: &Path,
     bot_address: &str,
     plugin: &Discovered,
 ) -> Result<Described, String> {
@@ -269,7 +328,7 @@ async fn start_plugin(
     let timeout = Duration::from_secs_f64(bot.config.limits.start_timeout_secs);
     let process = child::start(
         spec,
-        &runtime.socket(Kind::Plugin, name),
+        &socket_path(runtime, Kind::Plugin, name),
         bot_address,
         token,
         timeout,
@@ -336,26 +395,34 @@ async fn activate_plugins(
         }
         ready.sort();
         for name in ready {
-            let Some(mut d) = pending.remove(&name) else {
+            let Some(d) = pending.remove(&name) else {
                 continue;
             };
+            let plugin = Arc::new(d.into_plugin(name.clone()));
+            let config_json = match crate::lifecycle::decide(bot, &plugin).await {
+                Ok(crate::lifecycle::Decision::Activate(config_json)) => config_json,
+                Ok(crate::lifecycle::Decision::Wait(reason)) => {
+                    warnings.push(format!("- {name}: {reason}"));
+                    bot.lifecycle.wait(plugin, reason);
+                    continue;
+                }
+                Err(reason) => {
+                    plugin.process.stop(STOP_GRACE).await;
+                    fail(bot, &name, reason, warnings);
+                    continue;
+                }
+            };
             let req = ActivateRequest {
-                config_json: String::new(),
+                config_json,
                 bot_prefix: bot.config.bot.prefix.clone(),
             };
-            match d.client.activate(req).await {
+            match plugin.client.clone().activate(req).await {
                 Ok(_) => {
                     active.insert(name.clone());
-                    let plugin = Plugin {
-                        name: name.clone(),
-                        description: d.description,
-                        client: d.client,
-                        process: d.process,
-                    };
-                    write(&bot.plugins).insert(name, Arc::new(plugin));
+                    write(&bot.plugins).insert(name, plugin);
                 }
                 Err(s) => {
-                    d.process.stop(STOP_GRACE).await;
+                    plugin.process.stop(STOP_GRACE).await;
                     fail(
                         bot,
                         &name,

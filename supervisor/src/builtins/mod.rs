@@ -1,4 +1,5 @@
-//! Commands built into errbotd, grouped as Errbot's core plugins are: Help, Health and Utils.
+//! Commands built into errbotd, grouped as Errbot's core plugins are: Help, Health, Utils,
+//! Plugins and Backup (the last two in [`plugins`]).
 //! They are declared with the same `PluginDescription` as plugin processes, so dispatch, help and
 //! argument parsing treat them exactly alike.
 
@@ -12,6 +13,8 @@ use errbot_proto::v1::{
 
 use crate::bot::{Bot, ReplySink, read};
 use crate::registry::Command;
+
+pub mod plugins;
 
 fn cmd(name: &str, help: &str, admin_only: bool, params: Vec<ParamSpec>) -> CommandSpec {
     CommandSpec {
@@ -95,6 +98,16 @@ pub fn descriptions() -> Vec<PluginDescription> {
             ],
         ),
         plugin(
+            "Plugins",
+            "Configure, blacklist and unblacklist plugins.",
+            plugins::plugin_commands(),
+        ),
+        plugin(
+            "Backup",
+            "Back up everything the bot stores.",
+            plugins::backup_commands(),
+        ),
+        plugin(
             "Utils",
             "Small utilities.",
             vec![
@@ -133,6 +146,7 @@ pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> 
         "echo" => request.args.clone(),
         "whoami" => whoami(request),
         "history" => history(bot, request),
+        name if plugins::handles(name) => return plugins::run(bot, sink, request).await,
         other => return Err(format!("unknown built-in command {other}")),
     };
     sink.send_text(&text, false).await;
@@ -275,6 +289,7 @@ fn status_plugins(bot: &Bot) -> String {
             .iter()
             .map(|f| ('F', format!("{} ({})", f.name, f.reason))),
     );
+    rows.extend(crate::lifecycle::status_rows(bot));
     let mut out = String::from("| Status | Plugin |\n| ------ | ------ |\n");
     for (state, name) in rows {
         let _ = writeln!(out, "| {state} | {name} |");
