@@ -2,6 +2,8 @@
 //! gateway and plugin processes) in a temporary directory, and talks to it as a chat service
 //! through the test gateway's driver socket.
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
