@@ -7,7 +7,7 @@ use std::sync::Arc;
 use errbot_tests::postgres;
 use errbotd::storage::backup;
 use errbotd::storage::{
-    DeleteOutcome, Entry, Location, SetOutcome, Store, StorageError, WriteCounts, WriteMode,
+    DeleteOutcome, Entry, Location, SetOutcome, StorageError, Store, WriteCounts, WriteMode,
 };
 
 /// A fresh store of each backend: SQLite in a temporary directory, PostgreSQL in a new database
@@ -71,7 +71,12 @@ fn written(outcome: SetOutcome) -> u64 {
 async fn get_set_delete_and_versions(location: Location) {
     let store = open(&location).await;
     assert_eq!(store.get("p", "k").await.expect("get"), None);
-    let v1 = written(store.set("p", "k", "{\"a\": [1, 2.50]}", None).await.expect("set"));
+    let v1 = written(
+        store
+            .set("p", "k", "{\"a\": [1, 2.50]}", None)
+            .await
+            .expect("set"),
+    );
     assert!(v1 > 0);
     assert_eq!(
         store.get("p", "k").await.expect("get"),
@@ -133,10 +138,21 @@ async fn get_set_delete_and_versions(location: Location) {
     // Namespaces are separate.
     assert_eq!(store.get("q", "k").await.expect("get"), None);
     written(store.set("q", "k", "\"other\"", None).await.expect("set"));
-    assert_eq!(store.get("p", "k").await.expect("get").expect("kept").value, "1");
+    assert_eq!(
+        store.get("p", "k").await.expect("get").expect("kept").value,
+        "1"
+    );
     // Surrounding whitespace is not stored; the rest is kept exactly.
-    written(store.set("p", "ws", " \n[1,  2] \t", None).await.expect("set"));
-    assert_eq!(store.get("p", "ws").await.expect("get").expect("set").value, "[1,  2]");
+    written(
+        store
+            .set("p", "ws", " \n[1,  2] \t", None)
+            .await
+            .expect("set"),
+    );
+    assert_eq!(
+        store.get("p", "ws").await.expect("get").expect("set").value,
+        "[1,  2]"
+    );
     store.close().await;
 }
 on_both_backends!(get_set_delete, get_set_delete_and_versions);
@@ -201,7 +217,11 @@ async fn concurrent_increments_lose_nothing(location: Location) {
     let second = Arc::new(open(&location).await);
     let mut handles = Vec::new();
     for t in 0..TASKS {
-        let store = if t % 2 == 0 { first.clone() } else { second.clone() };
+        let store = if t % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
         handles.push(tokio::spawn(async move {
             for _ in 0..EACH {
                 store
@@ -230,14 +250,20 @@ fn sample() -> Vec<(String, Vec<(String, String)>)> {
             "core".into(),
             vec![
                 ("bl_plugins".into(), "[\"hello\"]".into()),
-                ("configs".into(), "{\"w\":{\"CITY\":\"Zürich\",\"N\":3}}".into()),
+                (
+                    "configs".into(),
+                    "{\"w\":{\"CITY\":\"Zürich\",\"N\":3}}".into(),
+                ),
             ],
         ),
         (
             "weather".into(),
             vec![
                 ("float".into(), "1.50".into()),
-                ("nested".into(), "{\"z\": [null, {\"b\": \"\\u00e9\"}], \"a\": 1}".into()),
+                (
+                    "nested".into(),
+                    "{\"z\": [null, {\"b\": \"\\u00e9\"}], \"a\": 1}".into(),
+                ),
                 ("text".into(), "\"line\\nbreak\"".into()),
             ],
         ),
@@ -275,7 +301,9 @@ async fn backup_restore_reproduces_everything(location: Location) {
     }
     for target in targets {
         let store = open(&target).await;
-        let restored = backup::restore(&store, &text, false).await.expect("restore");
+        let restored = backup::restore(&store, &text, false)
+            .await
+            .expect("restore");
         assert_eq!(restored, summary);
         assert_eq!(
             store.dump().await.expect("dump"),
@@ -284,11 +312,18 @@ async fn backup_restore_reproduces_everything(location: Location) {
         );
         // A second restore into the now non-empty store is refused and changes nothing.
         written(store.set("weather", "extra", "1", None).await.expect("set"));
-        let err = backup::restore(&store, &text, false).await.expect_err("refused");
+        let err = backup::restore(&store, &text, false)
+            .await
+            .expect_err("refused");
         assert!(matches!(err, StorageError::NotEmpty(7)), "{err}");
         assert!(store.get("weather", "extra").await.expect("get").is_some());
         // Forced: each namespace of the backup replaces the stored one.
-        written(store.set("elsewhere", "kept", "1", None).await.expect("set"));
+        written(
+            store
+                .set("elsewhere", "kept", "1", None)
+                .await
+                .expect("set"),
+        );
         backup::restore(&store, &text, true).await.expect("forced");
         assert!(store.get("weather", "extra").await.expect("get").is_none());
         assert!(store.get("elsewhere", "kept").await.expect("get").is_some());
@@ -303,25 +338,69 @@ async fn namespaces_are_replaced_or_merged(location: Location) {
     written(store.set("p", "a", "1", None).await.expect("set"));
     written(store.set("p", "b", "2", None).await.expect("set"));
     written(store.set("q", "a", "1", None).await.expect("set"));
-    let doc = vec![("p".to_owned(), vec![("b".to_owned(), "20".to_owned()), ("c".to_owned(), "30".to_owned())])];
+    let doc = vec![(
+        "p".to_owned(),
+        vec![
+            ("b".to_owned(), "20".to_owned()),
+            ("c".to_owned(), "30".to_owned()),
+        ],
+    )];
     let counts = store
         .write_namespaces(&doc, WriteMode::Merge, false)
         .await
         .expect("merge");
-    assert_eq!(counts, WriteCounts { written: 2, deleted: 0 });
-    let p: BTreeMap<String, String> = store.namespace("p").await.expect("ns").into_iter().collect();
-    assert_eq!(p, BTreeMap::from([("a".into(), "1".into()), ("b".into(), "20".into()), ("c".into(), "30".into())]));
+    assert_eq!(
+        counts,
+        WriteCounts {
+            written: 2,
+            deleted: 0
+        }
+    );
+    let p: BTreeMap<String, String> = store
+        .namespace("p")
+        .await
+        .expect("ns")
+        .into_iter()
+        .collect();
+    assert_eq!(
+        p,
+        BTreeMap::from([
+            ("a".into(), "1".into()),
+            ("b".into(), "20".into()),
+            ("c".into(), "30".into())
+        ])
+    );
     let doc = vec![("p".to_owned(), vec![("c".to_owned(), "{}".to_owned())])];
     let counts = store
         .write_namespaces(&doc, WriteMode::Replace, false)
         .await
         .expect("replace");
-    assert_eq!(counts, WriteCounts { written: 1, deleted: 2 });
-    assert_eq!(store.namespace("p").await.expect("ns"), [("c".to_owned(), "{}".to_owned())]);
+    assert_eq!(
+        counts,
+        WriteCounts {
+            written: 1,
+            deleted: 2
+        }
+    );
+    assert_eq!(
+        store.namespace("p").await.expect("ns"),
+        [("c".to_owned(), "{}".to_owned())]
+    );
     assert_eq!(store.namespace("q").await.expect("ns").len(), 1);
     // A bad value anywhere writes nothing at all.
-    let bad = vec![("p".to_owned(), vec![("d".to_owned(), "1".to_owned()), ("e".to_owned(), "{".to_owned())])];
-    assert!(store.write_namespaces(&bad, WriteMode::Merge, false).await.is_err());
+    let bad = vec![(
+        "p".to_owned(),
+        vec![
+            ("d".to_owned(), "1".to_owned()),
+            ("e".to_owned(), "{".to_owned()),
+        ],
+    )];
+    assert!(
+        store
+            .write_namespaces(&bad, WriteMode::Merge, false)
+            .await
+            .is_err()
+    );
     assert!(store.get("p", "d").await.expect("get").is_none());
     store.close().await;
 }
@@ -332,7 +411,10 @@ async fn data_survives_reopening(location: Location) {
     written(store.set("p", "k", "\"kept\"", None).await.expect("set"));
     store.close().await;
     let store = open(&location).await;
-    assert_eq!(store.get("p", "k").await.expect("get").expect("kept").value, "\"kept\"");
+    assert_eq!(
+        store.get("p", "k").await.expect("get").expect("kept").value,
+        "\"kept\""
+    );
     // Migrations ran once; opening again is harmless.
     let again = open(&location).await;
     assert_eq!(again.count().await.expect("count"), 1);
