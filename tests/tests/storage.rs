@@ -424,3 +424,292 @@ async fn backup_then_restore_into_an_empty_data_dir(backend: Backend) {
     fresh.stop();
 }
 on_both_backends!(backup_restore, backup_then_restore_into_an_empty_data_dir);
+
+/// Sends `body` as the admin; returns the one reply.
+async fn admin(bot: &mut TestBot, body: &str) -> String {
+    let mut r = bot.say_as("admin", "", body).await;
+    assert_eq!(r.len(), 1, "{body}: {r:?}");
+    r.remove(0)
+}
+
+fn configured_options() -> Options {
+    Options {
+        test_plugin: true,
+        plugin_dirs: vec!["tests/plugins-configured".into()],
+        ..Default::default()
+    }
+}
+
+/// `!plugin config`: Errbot's replies, the template's shape, the plugin's own check, storage of
+/// the configuration, activation, reconfiguration, and the configuration after a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn plugin_configuration() {
+    let mut bot = TestBot::start_with(configured_options()).await;
+    // Not activated until configured, and shown as such.
+    let status = bot.one("!status plugins").await;
+    assert!(
+        status.contains("| C | configured (needs a configuration: `!plugin config configured` shows its template) |"),
+        "{status}"
+    );
+    let unknown = bot.one("!salute Ada").await;
+    assert!(
+        unknown.starts_with("Command \"salute\" / \"salute ada\" not found."),
+        "{unknown}"
+    );
+    let template = admin(&mut bot, "!plugin config configured").await;
+    assert_eq!(
+        template,
+        "Default configuration for this plugin (you can copy and paste this directly as a single \
+         line command):\n\n```\n!plugin config configured {\"GREETING\":\"Hello\",\"ROOMS\":[\"#general\"],\"TIMES\":1}\n```"
+    );
+    // Wrong shapes, each with Errbot's reply.
+    assert_eq!(
+        admin(&mut bot, "!plugin config configured {\"GREETING\": \"Hi\"}").await,
+        "Incorrect plugin configuration: {\"GREETING\":\"Hi\"} doesn't contain the key ROOMS."
+    );
+    assert_eq!(
+        admin(&mut bot, "!plugin config configured [1]").await,
+        "It looks fishy, your config type is not the same as the template!"
+    );
+    assert!(
+        admin(&mut bot, "!plugin config configured {\"GREETING\": ")
+            .await
+            .starts_with("Syntax error in the given configuration: ")
+    );
+    assert_eq!(
+        admin(
+            &mut bot,
+            "!plugin config configured {\"GREETING\": \"Hi\", \"TIMES\": \"2\", \"ROOMS\": []}"
+        )
+        .await,
+        "Incorrect plugin configuration: \"2\" [string] is not the same type as 1 [integer]."
+    );
+    // The plugin's own check (TIMES at most 5).
+    assert_eq!(
+        admin(
+            &mut bot,
+            "!plugin config configured {\"GREETING\": \"Hi\", \"TIMES\": 9, \"ROOMS\": []}"
+        )
+        .await,
+        "Incorrect plugin configuration: TIMES must be at most 5."
+    );
+    assert!(bot.one("!salute Ada").await.contains("not found."));
+    // Only admins.
+    assert_eq!(
+        bot.say("!plugin config configured").await,
+        ["This command requires bot-admin privileges"]
+    );
+    assert_eq!(
+        admin(
+            &mut bot,
+            "!plugin config configured {\"GREETING\": \"Hi\", \"TIMES\": 2, \"ROOMS\": [\"#a\"]}"
+        )
+        .await,
+        "Plugin configuration done."
+    );
+    assert_eq!(bot.one("!salute Ada").await, "Hi Ada! Hi Ada!");
+    let status = bot.one("!status plugins").await;
+    assert!(status.contains("| A | configured |"), "{status}");
+    let shown = admin(&mut bot, "!plugin config configured").await;
+    assert!(
+        shown.ends_with(
+            "Current configuration:\n\n```\n!plugin config configured {\"GREETING\":\"Hi\",\"ROOMS\":[\"#a\"],\"TIMES\":2}\n```"
+        ),
+        "{shown}"
+    );
+    // Reconfiguring an active plugin.
+    assert_eq!(
+        admin(
+            &mut bot,
+            "!plugin config configured {\"GREETING\": \"Yo\", \"TIMES\": 1, \"ROOMS\": []}"
+        )
+        .await,
+        "Plugin configuration done."
+    );
+    assert_eq!(bot.one("!salute Ada").await, "Yo Ada!");
+    assert_eq!(
+        admin(&mut bot, "!plugin config testplugin").await,
+        "This plugin is not configurable."
+    );
+    assert_eq!(
+        admin(&mut bot, "!plugin config nosuch").await,
+        "Unknown plugin or the plugin could not load nosuch."
+    );
+    assert!(
+        admin(&mut bot, "!plugin config")
+            .await
+            .contains("the following arguments are required: name")
+    );
+    // Configurations may be secrets: not in the command history.
+    let history = bot.say_as("admin", "", "!history").await;
+    assert!(!history[0].contains("GREETING"), "{history:?}");
+    // After a restart the stored configuration is used at once.
+    bot.stop();
+    bot.restart().await;
+    assert_eq!(bot.one("!salute Bob").await, "Yo Bob!");
+    // Blacklisted plugins cannot be configured until unblacklisted.
+    assert_eq!(
+        admin(&mut bot, "!plugin blacklist configured").await,
+        "Plugin configured is now blacklisted."
+    );
+    assert_eq!(
+        admin(&mut bot, "!plugin config configured").await,
+        "Plugin configured is blacklisted: `!plugin unblacklist configured` first."
+    );
+    assert_eq!(
+        admin(&mut bot, "!plugin unblacklist configured").await,
+        "Plugin configured removed from blacklist."
+    );
+    assert_eq!(bot.one("!salute Cy").await, "Yo Cy!");
+    bot.stop();
+}
+
+/// A configuration in errbot.toml wins over `!plugin config`, and a wrong one is reported.
+#[tokio::test(flavor = "multi_thread")]
+async fn configuration_from_the_file() {
+    let mut options = configured_options();
+    options.extra =
+        "[plugins.configured]\nconfig = { GREETING = \"Salut\", TIMES = 2, ROOMS = [\"#x\"] }\n"
+            .into();
+    let mut bot = TestBot::start_with(options).await;
+    assert_eq!(bot.one("!salute Ada").await, "Salut Ada! Salut Ada!");
+    let refused = bot
+        .say_as(
+            "admin",
+            "",
+            "!plugin config configured {\"GREETING\": \"Hi\", \"TIMES\": 1, \"ROOMS\": []}",
+        )
+        .await;
+    let file = bot.config_path().display().to_string();
+    assert_eq!(
+        refused,
+        [format!(
+            "The configuration of configured is set by `[plugins.configured] config` in {file}; \
+             change it there and restart the bot."
+        )]
+    );
+    let shown = bot.say_as("admin", "", "!plugin config configured").await;
+    assert!(
+        shown[0].ends_with(&format!(
+            "It is set by `[plugins.configured] config` in {file}."
+        )),
+        "{shown:?}"
+    );
+    bot.stop();
+
+    // A file configuration of the wrong shape: the plugin fails to start, with the reason.
+    let mut options = configured_options();
+    options.extra = "[plugins.configured]\nconfig = { GREETING = \"Salut\" }\n".into();
+    let mut bot = TestBot::start_with(options).await;
+    let status = bot.one("!status plugins").await;
+    assert!(
+        status.contains(&format!(
+            "| F | configured (Incorrect plugin configuration in `[plugins.configured] config` in {}: {{\"GREETING\":\"Salut\"}} doesn't contain the key ROOMS) |",
+            bot.config_path().display()
+        )),
+        "{status}"
+    );
+    bot.stop();
+}
+
+/// `errbotctl storage get|set|merge`, through a running errbotd and directly on the store when
+/// errbotd is stopped; bad input changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn errbotctl_storage_provisioning() {
+    let mut bot = TestBot::start_with(Options {
+        test_plugin: true,
+        ..Default::default()
+    })
+    .await;
+    let (code, out, err) = bot.errbotctl(&["storage", "get", "testplugin"], "");
+    assert_eq!((code, out.as_str()), (0, "{}\n"), "{err}");
+    let (code, _, err) = bot.errbotctl(
+        &["storage", "set", "testplugin"],
+        "{\"a\": 1, \"b\": {\"c\": [true, null]}}",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        err.trim(),
+        "namespace testplugin: 2 keys written, 0 deleted"
+    );
+    assert_eq!(bot.one("!store get b").await, "{\"c\":[true,null]}");
+    let (code, _, err) = bot.errbotctl(
+        &["storage", "merge", "testplugin"],
+        "{\"a\": 2, \"d\": \"x\"}",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(bot.one("!store keys").await, "keys: a b d");
+    assert_eq!(bot.one("!store get a").await, "2");
+    // Set replaces the whole namespace.
+    let (code, _, err) = bot.errbotctl(&["storage", "set", "testplugin"], "{\"only\": 0}");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        err.trim(),
+        "namespace testplugin: 1 keys written, 3 deleted"
+    );
+    assert_eq!(bot.one("!store keys").await, "keys: only");
+    // Bad input: exit 2, nothing changed.
+    for bad in ["[1, 2]", "{\"a\": ", "not json", ""] {
+        let (code, _, err) = bot.errbotctl(&["storage", "merge", "testplugin"], bad);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(err.contains("expected a JSON object"), "{err}");
+    }
+    let (code, _, err) = bot.errbotctl(&["restore", "-"], "{\"namespaces\": {}}");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not an errbot-rs backup"), "{err}");
+    assert_eq!(bot.one("!store keys").await, "keys: only");
+    // Blacklisting through errbotctl while errbotd runs: errbotd's cached state follows.
+    let (code, _, err) = bot.errbotctl(
+        &["storage", "merge", "core"],
+        "{\"bl_plugins\": [\"testplugin\"]}",
+    );
+    assert_eq!(code, 0, "{err}");
+    let status = bot.one("!status plugins").await;
+    assert!(status.contains("| B | testplugin |"), "{status}");
+
+    // errbotd stopped: errbotctl works on the store directly (Errbot's provisioning).
+    bot.stop();
+    let (code, _, err) = bot.errbotctl(&["storage", "merge", "core"], "{\"bl_plugins\": []}");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = bot.errbotctl(
+        &["storage", "merge", "testplugin"],
+        "{\"offline\": \"yes\"}",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = bot.errbotctl(&["storage", "get", "testplugin"], "");
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v, serde_json::json!({"offline": "yes", "only": 0}));
+    bot.restart().await;
+    assert_eq!(bot.one("!store get offline").await, "\"yes\"");
+    bot.stop();
+
+    // A data directory where nothing was ever stored: reads say so instead of creating a store.
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("errbot.toml");
+    std::fs::write(&config, "[paths]\ndata_dir = \"data\"\n").expect("config");
+    let (code, _, err) = errbot_tests::errbotctl(&config, &["storage", "get", "core"], "");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nothing is stored yet"), "{err}");
+    assert!(!dir.path().join("data/errbot.db").exists());
+}
+
+/// Command history survives a restart (`!!` and `!history` after it).
+#[tokio::test(flavor = "multi_thread")]
+async fn command_history_survives_a_restart() {
+    let mut bot = TestBot::start_with(Options {
+        test_plugin: true,
+        ..Default::default()
+    })
+    .await;
+    bot.one("!echo one").await;
+    bot.one("!echo two").await;
+    bot.stop();
+    bot.restart().await;
+    assert_eq!(bot.one("!!").await, "two");
+    assert_eq!(
+        bot.one("!history").await,
+        " 3:!echo one\n 2:!echo two\n 1:!history"
+    );
+    bot.stop();
+}
