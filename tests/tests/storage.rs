@@ -713,3 +713,32 @@ async fn command_history_survives_a_restart() {
     );
     bot.stop();
 }
+
+/// The Python plugin stores through the same RPCs: its values survive a restart and sit in its
+/// own namespace.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_plugin_storage() {
+    let mut bot = TestBot::start_with(Options {
+        bundled: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        bot.one("!pyrecall colour").await,
+        "I know nothing about colour."
+    );
+    assert_eq!(
+        bot.one("!pyremember colour deep blue").await,
+        "I will remember colour."
+    );
+    assert_eq!(bot.one("!pyvisits").await, "Visit number 1.");
+    bot.stop();
+    bot.restart().await;
+    assert_eq!(bot.one("!pyrecall colour").await, "colour: deep blue");
+    assert_eq!(bot.one("!pyvisits").await, "Visit number 2.");
+    let (code, out, err) = bot.errbotctl(&["storage", "get", "python-hello"], "");
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v, serde_json::json!({"colour": "deep blue", "visits": 2}));
+    bot.stop();
+}
