@@ -232,6 +232,64 @@ impl TestPlugin {
         Ok(format!("{key} = {}", total.unwrap_or(0)))
     }
 
+    /// Measure storage throughput through the protocol: `!storage_bench OPS CONCURRENCY` sets
+    /// OPS keys, then gets them, from CONCURRENCY tasks (for tests/src/bin/storage-bench.rs).
+    #[command(hidden)]
+    async fn storage_bench(
+        &self,
+        ctx: &Context,
+        ops: u32,
+        concurrency: u32,
+    ) -> Result<String, CommandError> {
+        let concurrency = concurrency.clamp(1, 256);
+        let mut lines = Vec::new();
+        for phase in ["set", "get"] {
+            let started = std::time::Instant::now();
+            let mut tasks = Vec::new();
+            for worker in 0..concurrency {
+                let storage = ctx.storage().clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut i = worker;
+                    while i < ops {
+                        let key = format!("bench/{i}");
+                        if phase == "set" {
+                            storage
+                                .set(
+                                    &key,
+                                    &serde_json::json!({"i": i, "text": "some bench value"}),
+                                )
+                                .await?;
+                        } else if storage.get::<Value>(&key).await?.is_none() {
+                            return Err(StorageError::Contention(format!("{key} vanished")));
+                        }
+                        i += concurrency;
+                    }
+                    Ok(())
+                }));
+            }
+            for t in tasks {
+                t.await
+                    .map_err(|e| CommandError::new(e.to_string()))?
+                    .map_err(storage_error)?;
+            }
+            let secs = started.elapsed().as_secs_f64();
+            lines.push(format!(
+                "{phase}: {ops} ops from {concurrency} tasks in {secs:.3} s = {:.0} ops/s ({:.3} ms per op per task)",
+                f64::from(ops) / secs,
+                secs * 1000.0 * f64::from(concurrency) / f64::from(ops)
+            ));
+        }
+        for key in ctx
+            .storage()
+            .keys_with_prefix("bench/")
+            .await
+            .map_err(storage_error)?
+        {
+            ctx.storage().delete(&key).await.map_err(storage_error)?;
+        }
+        Ok(lines.join("\n"))
+    }
+
     /// Try every way of reaching another namespace: `!storage_probe NAMESPACE KEY`.
     #[command(hidden)]
     async fn storage_probe(&self, namespace: String, key: String) -> Result<String, CommandError> {
