@@ -430,6 +430,37 @@ async fn start(
     }
 }
 
+/// errbotctl status entries for waiting ("unconfigured", running) and blacklisted (not running)
+/// plugins.
+pub fn control_status(bot: &Bot) -> Vec<errbot_proto::v1::ChildStatus> {
+    let mut out: Vec<errbot_proto::v1::ChildStatus> = read(&bot.lifecycle.waiting)
+        .values()
+        .map(|w| errbot_proto::v1::ChildStatus {
+            name: w.plugin.name.clone(),
+            kind: "plugin".into(),
+            state: "unconfigured".into(),
+            pid: w.plugin.process.pid,
+            uptime_seconds: w.plugin.process.started.elapsed().as_secs(),
+            last_exit: w.reason.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let known = bot.lifecycle.known();
+    out.extend(
+        bot.storage
+            .blacklist()
+            .into_iter()
+            .filter(|name| known.contains(name))
+            .map(|name| errbot_proto::v1::ChildStatus {
+                name,
+                kind: "plugin".into(),
+                state: "blacklisted".into(),
+                ..Default::default()
+            }),
+    );
+    out
+}
+
 /// Status rows for plugins that are neither active nor failed: `C` (waiting for a
 /// configuration) and `B` (blacklisted), as (letter, text).
 pub fn status_rows(bot: &Bot) -> Vec<(char, String)> {

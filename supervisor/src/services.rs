@@ -185,6 +185,7 @@ impl control_service_server::ControlService for ControlApi {
             last_exit: f.reason.clone(),
             ..Default::default()
         }));
+        children.extend(crate::lifecycle::control_status(bot));
         Ok(Response::new(StatusResponse {
             version: env!("CARGO_PKG_VERSION").into(),
             pid: std::process::id(),

@@ -71,9 +71,15 @@ fn version_of(v: i64) -> u64 {
 impl Db {
     pub(super) async fn open(path: &Path) -> Result<Self, StorageError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StorageError::Open(format!("cannot create directory {}: {e}", dir.display()))
-            })?;
+            use std::os::unix::fs::DirBuilderExt;
+            // Private, like errbotd's data directory: the store holds configurations.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| {
+                    StorageError::Open(format!("cannot create directory {}: {e}", dir.display()))
+                })?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
