@@ -282,11 +282,12 @@ pub async fn configure(bot: &Arc<Bot>, name: &str, json: &str) -> String {
             Err(_) => return format!("Error deactivating {name}: no answer in time."),
         }
     }
+    // An active plugin stays in the command table meanwhile: the same process serves on.
     write(&bot.lifecycle.waiting).remove(name);
-    write(&bot.plugins).remove(name);
     match activate(bot, plugin.clone(), config.to_string()).await {
         Ok(()) => "Plugin configuration done.".to_owned(),
         Err(e) => {
+            write(&bot.plugins).remove(name);
             bot.lifecycle
                 .wait(plugin, format!("activation failed: {e}"));
             bot.rebuild_registry();

@@ -422,3 +422,48 @@ async fn data_survives_reopening(location: Location) {
     again.close().await;
 }
 on_both_backends!(reopen, data_survives_reopening);
+
+/// Many writes at once (committed together on SQLite): each is acknowledged with its own
+/// version and every one is stored.
+async fn many_concurrent_writes_all_land(location: Location) {
+    let store = Arc::new(open(&location).await);
+    let writes = (0..300).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let key = format!("k{i}");
+            let version = written(
+                store
+                    .set("p", &key, &i.to_string(), None)
+                    .await
+                    .expect("set"),
+            );
+            // Half of them also delete a key written by another task, conditionally or not.
+            if i % 2 == 0 {
+                let _ = store
+                    .delete("p", &format!("gone{i}"), None)
+                    .await
+                    .expect("delete");
+            }
+            version
+        })
+    });
+    let mut versions = Vec::new();
+    for w in writes {
+        versions.push(w.await.expect("task"));
+    }
+    versions.sort_unstable();
+    versions.dedup();
+    assert_eq!(versions.len(), 300, "every write has its own version");
+    let stored: BTreeMap<String, String> = store
+        .namespace("p")
+        .await
+        .expect("ns")
+        .into_iter()
+        .collect();
+    assert_eq!(stored.len(), 300);
+    for i in 0..300 {
+        assert_eq!(stored[&format!("k{i}")], i.to_string());
+    }
+    store.close().await;
+}
+on_both_backends!(many_writes, many_concurrent_writes_all_land);

@@ -1,8 +1,10 @@
 //! The SQLite backend: one file, WAL journal, `synchronous=FULL`.
 //!
 //! Writes go through a pool of one connection (SQLite has one writer at a time anyway, and this
-//! way errbotd's writers queue in the pool instead of spinning on SQLITE_BUSY); each write is a
-//! `BEGIN IMMEDIATE` transaction, so another process writing the same file (errbotctl while
+//! way errbotd's writers queue instead of spinning on SQLITE_BUSY). Single-key writes go to a
+//! writer task that commits every write waiting at that moment in one transaction (group commit:
+//! one WAL sync for many concurrent writes) and acknowledges each after the commit. Every write
+//! transaction is `BEGIN IMMEDIATE`, so another process writing the same file (errbotctl while
 //! errbotd is stopped, or a second errbotd by mistake) waits on the busy timeout instead of
 //! failing. Reads use their own pool and see every committed write.
 
@@ -15,6 +17,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use tokio::sync::{mpsc, oneshot};
 
 use super::{DeleteOutcome, Entry, Namespace, SetOutcome, StorageError, WriteCounts, WriteMode};
 
@@ -57,11 +60,179 @@ fn migrator() -> Migrator {
     )])
 }
 
+/// Most writes committed together by the writer task.
+const MAX_BATCH: usize = 256;
+
 /// An open SQLite store.
 #[derive(Clone)]
 pub(super) struct Db {
     writer: SqlitePool,
     reader: SqlitePool,
+    jobs: mpsc::Sender<Job>,
+}
+
+/// One write of a key.
+enum Op {
+    Set {
+        ns: String,
+        key: String,
+        value: String,
+        if_version: Option<u64>,
+    },
+    Delete {
+        ns: String,
+        key: String,
+        if_version: Option<u64>,
+    },
+}
+
+/// What a write did.
+enum Outcome {
+    Set(SetOutcome),
+    Delete(DeleteOutcome),
+}
+
+/// A write waiting for the writer task, and where its outcome goes once committed.
+struct Job {
+    op: Op,
+    reply: oneshot::Sender<Result<Outcome, StorageError>>,
+}
+
+/// The writer task: commits the writes waiting in `jobs` together, in one transaction (one
+/// sync of the WAL for all of them: group commit), in the order they came. Each write is
+/// acknowledged only after that commit. When a batch fails, its writes are retried one by one,
+/// so that one bad write cannot fail the others.
+async fn commit_queue(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::new();
+    while let Some(job) = jobs.recv().await {
+        batch.push(job);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let ops: Vec<&Op> = batch.iter().map(|j| &j.op).collect();
+        match apply(&pool, &ops).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(e) if batch.len() == 1 => {
+                if let Some(job) = batch.pop() {
+                    let _ = job.reply.send(Err(e));
+                }
+            }
+            Err(_) => {
+                for job in batch.drain(..) {
+                    let result = apply(&pool, &[&job.op]).await.and_then(|mut o| {
+                        o.pop()
+                            .ok_or_else(|| StorageError::Open("no outcome".into()))
+                    });
+                    let _ = job.reply.send(result);
+                }
+            }
+        }
+    }
+}
+
+/// Runs `ops` in one `BEGIN IMMEDIATE` transaction and commits.
+async fn apply(pool: &SqlitePool, ops: &[&Op]) -> Result<Vec<Outcome>, StorageError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut outcomes = Vec::with_capacity(ops.len());
+    for op in ops {
+        outcomes.push(match op {
+            Op::Set {
+                ns,
+                key,
+                value,
+                if_version,
+            } => Outcome::Set(set_in(&mut tx, ns, key, value, *if_version).await?),
+            Op::Delete {
+                ns,
+                key,
+                if_version,
+            } => Outcome::Delete(delete_in(&mut tx, ns, key, *if_version).await?),
+        });
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+async fn current_in(
+    tx: &mut sqlx::SqliteConnection,
+    ns: &str,
+    key: &str,
+) -> Result<Option<Entry>, StorageError> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "SELECT value, version FROM storage_entries WHERE namespace = $1 AND key = $2",
+    )
+    .bind(ns)
+    .bind(key)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(|(value, version)| Entry {
+        value,
+        version: version_of(version),
+    }))
+}
+
+async fn set_in(
+    tx: &mut sqlx::SqliteConnection,
+    ns: &str,
+    key: &str,
+    value: &str,
+    if_version: Option<u64>,
+) -> Result<SetOutcome, StorageError> {
+    let version: i64 = sqlx::query_scalar(
+        "UPDATE storage_meta SET value = value + 1 WHERE name = 'version' RETURNING value",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let query = match if_version {
+        None => sqlx::query(UPSERT)
+            .bind(ns)
+            .bind(key)
+            .bind(value)
+            .bind(version),
+        Some(0) => sqlx::query(INSERT_NEW)
+            .bind(ns)
+            .bind(key)
+            .bind(value)
+            .bind(version),
+        Some(expected) => sqlx::query(UPDATE_IF)
+            .bind(ns)
+            .bind(key)
+            .bind(value)
+            .bind(version)
+            .bind(i64::try_from(expected).unwrap_or(-1)),
+    };
+    if query.execute(&mut *tx).await?.rows_affected() > 0 {
+        return Ok(SetOutcome::Written(version_of(version)));
+    }
+    Ok(SetOutcome::Conflict(current_in(tx, ns, key).await?))
+}
+
+async fn delete_in(
+    tx: &mut sqlx::SqliteConnection,
+    ns: &str,
+    key: &str,
+    if_version: Option<u64>,
+) -> Result<DeleteOutcome, StorageError> {
+    let current = current_in(tx, ns, key).await?;
+    Ok(match (current, if_version) {
+        (None, _) => DeleteOutcome::Missing,
+        (Some(e), Some(expected)) if e.version != expected => DeleteOutcome::Conflict(e.version),
+        (Some(_), _) => {
+            sqlx::query("DELETE FROM storage_entries WHERE namespace = $1 AND key = $2")
+                .bind(ns)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            DeleteOutcome::Deleted
+        }
+    })
 }
 
 fn version_of(v: i64) -> u64 {
@@ -111,7 +282,13 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(open_error)?;
-        Ok(Self { writer, reader })
+        let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(commit_queue(writer.clone(), queue));
+        Ok(Self {
+            writer,
+            reader,
+            jobs,
+        })
     }
 
     pub(super) async fn get(&self, ns: &str, key: &str) -> Result<Option<Entry>, StorageError> {
@@ -135,49 +312,18 @@ impl Db {
         value: &str,
         if_version: Option<u64>,
     ) -> Result<SetOutcome, StorageError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let version: i64 = sqlx::query_scalar(
-            "UPDATE storage_meta SET value = value + 1 WHERE name = 'version' RETURNING value",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        let query = match if_version {
-            None => sqlx::query(UPSERT)
-                .bind(ns)
-                .bind(key)
-                .bind(value)
-                .bind(version),
-            Some(0) => sqlx::query(INSERT_NEW)
-                .bind(ns)
-                .bind(key)
-                .bind(value)
-                .bind(version),
-            Some(expected) => sqlx::query(UPDATE_IF)
-                .bind(ns)
-                .bind(key)
-                .bind(value)
-                .bind(version)
-                .bind(i64::try_from(expected).unwrap_or(-1)),
+        let op = Op::Set {
+            ns: ns.to_owned(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+            if_version,
         };
-        let written = query.execute(&mut *tx).await?.rows_affected() > 0;
-        if written {
-            tx.commit().await?;
-            return Ok(SetOutcome::Written(version_of(version)));
+        match self.write(op).await? {
+            Outcome::Set(outcome) => Ok(outcome),
+            Outcome::Delete(_) => Err(StorageError::Open(
+                "the SQLite writer mixed up answers".into(),
+            )),
         }
-        let current: Option<(String, i64)> = sqlx::query_as(
-            "SELECT value, version FROM storage_entries WHERE namespace = $1 AND key = $2",
-        )
-        .bind(ns)
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.rollback().await?;
-        Ok(SetOutcome::Conflict(current.map(|(value, version)| {
-            Entry {
-                value,
-                version: version_of(version),
-            }
-        })))
     }
 
     pub(super) async fn delete(
@@ -186,34 +332,28 @@ impl Db {
         key: &str,
         if_version: Option<u64>,
     ) -> Result<DeleteOutcome, StorageError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let current: Option<i64> = sqlx::query_scalar(
-            "SELECT version FROM storage_entries WHERE namespace = $1 AND key = $2",
-        )
-        .bind(ns)
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let outcome = match (current, if_version) {
-            (None, _) => DeleteOutcome::Missing,
-            (Some(v), Some(expected)) if version_of(v) != expected => {
-                DeleteOutcome::Conflict(version_of(v))
-            }
-            (Some(_), _) => {
-                sqlx::query("DELETE FROM storage_entries WHERE namespace = $1 AND key = $2")
-                    .bind(ns)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-                DeleteOutcome::Deleted
-            }
+        let op = Op::Delete {
+            ns: ns.to_owned(),
+            key: key.to_owned(),
+            if_version,
         };
-        if outcome == DeleteOutcome::Deleted {
-            tx.commit().await?;
-        } else {
-            tx.rollback().await?;
+        match self.write(op).await? {
+            Outcome::Delete(outcome) => Ok(outcome),
+            Outcome::Set(_) => Err(StorageError::Open(
+                "the SQLite writer mixed up answers".into(),
+            )),
         }
-        Ok(outcome)
+    }
+
+    /// Hands one write to the writer task and waits until it is committed.
+    async fn write(&self, op: Op) -> Result<Outcome, StorageError> {
+        let stopped = || StorageError::Open("the SQLite writer has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { op, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     pub(super) async fn keys(&self, ns: &str, prefix: &str) -> Result<Vec<String>, StorageError> {
