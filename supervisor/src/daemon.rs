@@ -608,5 +608,7 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
             bail!("backend {name}: unknown kind {kind:?} (known: console, test)");
         }
     }
+    // The storage URL, including the variable `url_env` names.
+    storage::settings::location(config)?;
     Ok(())
 }

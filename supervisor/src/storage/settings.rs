@@ -266,6 +266,40 @@ mod tests {
     }
 
     #[test]
+    fn bad_storage_tables_name_file_line_and_key() {
+        let err = |text: &str| {
+            Config::parse(text, Path::new("/etc/errbot.toml"))
+                .expect_err("invalid")
+                .to_string()
+        };
+        assert_eq!(
+            err("[bot]\n\n[storage]\nurl = \"mysql://db\"\n"),
+            "/etc/errbot.toml:4:1: key `storage.url`: expected a URL starting with sqlite: or \
+             postgres://, found \"mysql://db\""
+        );
+        assert!(
+            err("[storage]\nurl = \"sqlite:x.db\"\nurl_env = \"X\"\n")
+                .starts_with("/etc/errbot.toml:3:1: key `storage.url_env`: give either")
+        );
+        assert!(err("[storage]\nurl = 5\n").starts_with("/etc/errbot.toml:2:"));
+        assert!(err("[storage]\nuri = \"x\"\n").contains("uri"));
+        let c = Config::parse("[paths]\ndata_dir = \"/srv/d\"\n", Path::new("/etc/e.toml"))
+            .expect("valid");
+        assert_eq!(
+            location(&c).expect("default"),
+            Location::Sqlite(PathBuf::from("/srv/d/errbot.db"))
+        );
+        let c = Config::parse(
+            "[storage]\nurl_env = \"ERRBOT_TEST_SURELY_UNSET_VAR\"\n",
+            Path::new("/nonexistent/e.toml"),
+        )
+        .expect("valid");
+        let e = location(&c).expect_err("unset").to_string();
+        assert!(e.starts_with("/nonexistent/e.toml:"), "{e}");
+        assert!(e.contains("ERRBOT_TEST_SURELY_UNSET_VAR is not set"), "{e}");
+    }
+
+    #[test]
     fn keys_are_located_in_their_table() {
         let text = "[paths]\nurl = 1\n\n[storage]\n  url = \"x\"\n";
         assert_eq!(locate(text, "storage", "url"), (5, 3));
