@@ -11,6 +11,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 echo "==> building every binary (the end-to-end tests run them)"
 cargo build --workspace --bins
 
+if [ -z "${ERRBOT_TEST_POSTGRES_URL:-}" ]; then
+    echo "==> NOTE: ERRBOT_TEST_POSTGRES_URL is not set: the PostgreSQL halves of the storage"
+    echo "    tests will be SKIPPED (in CI they fail instead). To run them:"
+    echo "        eval \"\$(bash tests/postgres.sh start)\""
+fi
+
 echo "==> Rust tests"
 if [ ! -x /usr/sbin/ngircd ]; then
     echo "WARNING: ngircd is not installed: the IRC end-to-end tests are SKIPPED" \
