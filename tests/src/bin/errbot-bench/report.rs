@@ -161,7 +161,10 @@ fn rows(all: &[SystemResults]) -> Vec<Row> {
         .unwrap_or_default();
     for c in levels {
         rows.push(row(
-            format!("`!echo` throughput, {c} senders (correct replies/s)"),
+            format!(
+                "`!echo` throughput, {} (correct replies/s)",
+                crate::results::senders(c)
+            ),
             Better::Higher,
             Unit::PerSecond,
             &|s| match s.throughput.iter().find(|(k, _)| *k == c) {

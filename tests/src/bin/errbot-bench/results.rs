@@ -164,6 +164,15 @@ pub struct SystemResults {
     pub storage: Measured<StorageRate>,
 }
 
+/// "1 sender", "16 senders".
+pub fn senders(n: u32) -> String {
+    if n == 1 {
+        "1 sender".to_owned()
+    } else {
+        format!("{n} senders")
+    }
+}
+
 /// Senders of the plugin-command throughput run.
 pub const PLUGIN_CONCURRENCY: u32 = 16;
 
@@ -193,7 +202,7 @@ impl SystemResults {
     pub fn loads(&self) -> Vec<(String, &Measured<LoadResult>)> {
         let mut all = vec![("`!echo` sequential".to_owned(), &self.latency)];
         for (c, r) in &self.throughput {
-            all.push((format!("`!echo` {c} senders"), r));
+            all.push((format!("`!echo` {}", senders(*c)), r));
         }
         all.push(("plugin command sequential".to_owned(), &self.plugin_latency));
         all.push((
