@@ -406,7 +406,7 @@ async fn load_checks_every_reply() {
     expect_connected(&mut events).await;
     // Play errbotd's echo: one reply per message, then Processed. "!echo twice X" answers
     // twice, "!echo silent" not at all, "!echo slow" after the load's timeout.
-    let mut bot = gw.client.clone();
+    let bot = gw.client.clone();
     let echo = tokio::spawn(async move {
         while let Ok(Some(event)) = events.message().await {
             let Some(backend_event::Kind::Message(m)) = event.kind else {
