@@ -94,6 +94,8 @@ def ask(bot, command, text, timeout=5.0):
             return False
         if got == want:
             return True
+        if f'Command "{command}" not found' in got:
+            return False  # Errbot is up but the plugin is not loaded: no use waiting
         print(f"errbot-driver: ignoring {got!r} while waiting for {want!r}", file=sys.stderr)
     return False
 

@@ -86,8 +86,14 @@ impl Bot {
                     bot.log_tail()
                 );
             }
-            if plugins == 0 || bot.ask(&probe, "ready").await.is_ok() {
+            if plugins == 0 {
                 break;
+            }
+            match bot.converse(&probe, "ready").await {
+                Ok(Ok(())) => break,
+                // errbotd answered, wrongly: it is up, but the plugin is not there.
+                Ok(Err(wrong)) => bail!("{wrong}:\n{}", bot.log_tail()),
+                Err(_not_yet) => {}
             }
             if Instant::now() > deadline {
                 bail!("errbotd was not ready within 120 s:\n{}", bot.log_tail());
@@ -105,6 +111,18 @@ impl Bot {
 
     /// Sends `!command text` and checks the plugin's answer.
     async fn ask(&mut self, command: &str, text: &str) -> anyhow::Result<()> {
+        self.converse(command, text)
+            .await?
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// Sends `!command text`: a transport error when errbotd did not process it, else whether
+    /// the answer was the plugin's (`Err` says what came instead).
+    async fn converse(
+        &mut self,
+        command: &str,
+        text: &str,
+    ) -> Result<Result<(), String>, tonic::Status> {
         let mut req = tonic::Request::new(InjectRequest {
             body: format!("!{command} {text}"),
             from: "bench".into(),
@@ -114,13 +132,15 @@ impl Bot {
         req.set_timeout(Duration::from_secs(6));
         let replies = self.driver.converse(req).await?.into_inner().replies;
         let want = format!("{command}: {text}");
-        match replies.as_slice() {
+        Ok(match replies.as_slice() {
             [one] if one.text == want => Ok(()),
             other => {
                 let texts: Vec<&str> = other.iter().map(|m| m.text.as_str()).collect();
-                bail!("!{command} {text} got {texts:?}, expected [{want:?}]")
+                Err(format!(
+                    "!{command} {text} got {texts:?}, expected [{want:?}]"
+                ))
             }
-        }
+        })
     }
 
     /// Runs the gateway's `Load`.
