@@ -108,18 +108,7 @@ pub fn position(text: &str, path: &[&str]) -> (usize, usize) {
             _ => break,
         }
     }
-    found.map_or((1, 1), |offset| line_column(text, offset))
-}
-
-/// 1-based line and column of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, column)
+    found.map_or((1, 1), |offset| crate::config::line_column(text, offset))
 }
 
 #[cfg(test)]

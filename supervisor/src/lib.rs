@@ -21,11 +21,13 @@
 //! - [`split`]: splitting long replies.
 //! - [`glob`]: glob patterns for admins and ACLs.
 //! - [`init`]: `errbotd init`.
+//! - [`clock`]: calendar dates for messages and backups.
 
 pub mod backend_check;
 pub mod bot;
 pub mod builtins;
 pub mod child;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod dispatch;

@@ -146,23 +146,8 @@ async fn backup(bot: &Bot) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?;
     let path = bot.config.data_dir().join("backup.json");
-    let tmp = path.with_extension("json.tmp");
-    let write = {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let _ = std::fs::remove_file(&tmp);
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut f| {
-                f.write_all(text.as_bytes())?;
-                f.sync_all()
-            })
-            .and_then(|()| std::fs::rename(&tmp, &path))
-    };
-    write.map_err(|e| format!("writing {}: {e}", path.display()))?;
+    crate::storage::backup::write_private(&path, &text)
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
     Ok(format!(
         "The backup file has been written in '{}' ({} namespaces, {} keys).",
         path.display(),

@@ -194,33 +194,10 @@ fn emit(stdout: &mut dyn Write, text: &str) -> Result<(), Failure> {
         .map_err(|e| Failure::request(format!("writing stdout: {e}")))
 }
 
-/// Writes `text` to `path` through a temporary file and a rename (mode 0600: backups hold
-/// plugin configurations, which may be secrets).
+/// Writes `text` to `path` privately (see [`super::backup::write_private`]).
 fn write_file(path: &Path, text: &str) -> Result<(), Failure> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map_or("backup".into(), |n| n.to_string_lossy());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(text.as_bytes())?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Failure::request(format!("{}: {e}", path.display())));
-    }
-    Ok(())
+    super::backup::write_private(path, text)
+        .map_err(|e| Failure::request(format!("{}: {e}", path.display())))
 }
 
 fn backup_done(
