@@ -14,9 +14,11 @@
 //! - [`builtins`]: commands built into errbotd.
 //! - [`services`]: BotService and ControlService.
 //! - [`split`]: splitting long replies.
+//! - [`acl`]: access control rules (Errbot's ACCESS_CONTROLS).
 //! - [`glob`]: glob patterns for admins and ACLs.
 //! - [`init`]: `errbotd init`.
 
+pub mod acl;
 pub mod bot;
 pub mod builtins;
 pub mod child;
