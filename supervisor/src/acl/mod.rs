@@ -18,6 +18,10 @@ mod tests;
 
 pub use settings::{AccessSettings, Patterns, Rule};
 
+use errbot_proto::v1::Message;
+
+use crate::registry::Command;
+
 /// One command about to run, as the access rules see it.
 #[derive(Clone, Copy, Debug)]
 pub struct Invocation<'a> {
@@ -74,6 +78,35 @@ impl Denial {
             Denial::AdminOnly => "This command requires bot-admin privileges",
             Denial::DirectOnly => "This command may only be issued through a direct message",
         }
+    }
+}
+
+/// The invocation of `command` by the sender of `message`, which came from backend instance
+/// `backend`; `args` as the rules see them (`None`: unknown, for help listings).
+pub fn invocation<'a>(
+    command: &'a Command,
+    message: &'a Message,
+    backend: &'a str,
+    args: Option<&'a str>,
+    sender_is_admin: bool,
+) -> Invocation<'a> {
+    let from = message.from.as_ref();
+    let room = if message.direct {
+        None
+    } else {
+        // The occupant's room, else the room the message was written to.
+        let own = from.map(|f| f.room.as_str()).filter(|r| !r.is_empty());
+        Some(own.unwrap_or_else(|| message.to.as_ref().map_or("", |t| t.room.as_str())))
+    };
+    Invocation {
+        plugin: &command.plugin,
+        command: &command.name,
+        args,
+        sender: from.map_or("", crate::bot::acl_of),
+        room,
+        backend,
+        admin_only: command.spec.admin_only,
+        sender_is_admin,
     }
 }
 
