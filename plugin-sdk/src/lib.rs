@@ -120,6 +120,34 @@
 //! `mention`, `connect`, `presence`, `reaction`, `room_joined`, `room_left`, `room_topic`,
 //! `bot_message`; several may be listed) taking `&Event`. errbotd only sends the callbacks a
 //! plugin declares.
+//!
+//! # Command filters
+//!
+//! `#[cmd_filter]` (Errbot's `@cmdfilter`) on a method taking `&CommandCall` and returning a
+//! [`Filter`] (or `Option<Filter>`): errbotd calls it before every command of every plugin, once
+//! the access rules allowed it. `Filter::pass()` lets it run, `Filter::with_args(..)` or
+//! `Filter::rewrite(command, args)` changes it (the access rules are checked again),
+//! `Filter::block()` / `Filter::deny(reason)` stops it. `#[cmd_filter(name = "...")]` names it
+//! (default: the method's name); its doc comment is its help.
+//!
+//! ```no_run
+//! use errbot_plugin_sdk::prelude::*;
+//!
+//! pub struct Guard;
+//!
+//! #[plugin(name = "guard")]
+//! impl Guard {
+//!     /// No deployments on Fridays.
+//!     #[cmd_filter]
+//!     fn no_friday_deploys(&self, call: &CommandCall) -> Filter {
+//!         if call.command() == "deploy" && call.args().contains("prod") {
+//!             return Filter::deny("Not on a Friday.");
+//!         }
+//!         Filter::pass()
+//!     }
+//! }
+//! # fn main() {}
+//! ```
 
 #![warn(missing_docs)]
 
@@ -131,6 +159,7 @@ mod bot;
 mod context;
 mod event;
 mod execution;
+mod filter;
 mod message;
 mod reply;
 mod server;
@@ -146,9 +175,10 @@ use std::sync::Arc;
 pub use bot::{Bot, BotError};
 pub use context::{Args, Context, Match, Rest};
 pub use errbot_plugin_macros::{
-    activate, callback, check_config, command, deactivate, plugin, re_command,
+    activate, callback, check_config, cmd_filter, command, deactivate, plugin, re_command,
 };
 pub use event::{ActivateContext, CallbackKind, CheckOutput, Event, HookOutput};
+pub use filter::{CommandCall, Filter, IntoFilter};
 pub use message::{Identifier, Message};
 pub use reply::{
     BoxError, Card, CommandError, Failure, IntoFailure, IntoReplies, Reply, ReplySink,
@@ -164,8 +194,9 @@ pub use errbot_proto::v1 as proto;
 /// Everything a plugin usually needs: `use errbot_plugin_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ActivateContext, Args, Bot, Card, CommandError, Context, Event, Identifier, Match, Message,
-        Reply, Rest, activate, callback, check_config, command, deactivate, plugin, re_command,
+        ActivateContext, Args, Bot, Card, CommandCall, CommandError, Context, Event, Filter,
+        Identifier, Match, Message, Reply, Rest, activate, callback, check_config, cmd_filter,
+        command, deactivate, plugin, re_command,
     };
 }
 
@@ -205,5 +236,11 @@ pub trait Plugin: Send + Sync + 'static {
     fn event(self: Arc<Self>, event: Event) -> BoxFuture<Result<(), BoxError>> {
         let _ = event;
         Box::pin(async { Ok(()) })
+    }
+
+    /// Runs the `#[cmd_filter]` method named `call.filter()`; `None` when there is none.
+    fn filter(self: Arc<Self>, call: CommandCall) -> Option<BoxFuture<Filter>> {
+        let _ = call;
+        None
     }
 }

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::acl;
 use crate::builtins;
 use crate::child;
+use crate::cmdfilter;
 use crate::config::{BotSettings, Config};
 use crate::dispatch::history::{Entry, History};
 use crate::dispatch::{self, Prefixes, Route, args};
@@ -243,6 +244,30 @@ impl Bot {
         acl::check(&self.config.access, &inv).is_ok()
     }
 
+    /// Checks `command` with `args` against the access rules; when refused, tells the sender
+    /// (unless `hide_restricted_access`) and returns true.
+    async fn refused(
+        &self,
+        sink: &ReplySink,
+        message: &Message,
+        command: &Command,
+        args: &str,
+        is_admin: bool,
+    ) -> bool {
+        let inv = acl::invocation(command, message, sink.backend(), Some(args), is_admin);
+        let Err(denial) = acl::check(&self.config.access, &inv) else {
+            return false;
+        };
+        tracing::info!(
+            command = %command.name, sender = %inv.sender, backend = %sink.backend(),
+            "refused: {}", denial.reply()
+        );
+        if !self.config.access.hide_restricted_access {
+            sink.send_text(denial.reply(), false).await;
+        }
+        true
+    }
+
     /// Runs one command and sends its replies. `checked_args` is what the access rules match
     /// the arguments against.
     async fn run(
@@ -256,23 +281,42 @@ impl Bot {
     ) {
         let from = message.from.clone().unwrap_or_default();
         let is_admin = self.is_admin(&from);
-        let inv = acl::invocation(
-            command,
-            message,
-            sink.backend(),
-            Some(checked_args),
-            is_admin,
-        );
-        if let Err(denial) = acl::check(&self.config.access, &inv) {
-            tracing::info!(
-                command = %command.name, sender = %acl_of(&from), backend = %sink.backend(),
-                "refused: {}", denial.reply()
-            );
-            if !self.config.access.hide_restricted_access {
-                sink.send_text(denial.reply(), false).await;
-            }
+        if self
+            .refused(sink, message, command, checked_args, is_admin)
+            .await
+        {
             return;
         }
+        // Plugins' command filters, which may rewrite the command (checked again) or block it.
+        let registry = self.registry();
+        let filtered = cmdfilter::apply(
+            self,
+            &registry,
+            sink,
+            message,
+            command,
+            checked_args,
+            is_admin,
+        )
+        .await;
+        let (command, args, matches) = match filtered {
+            cmdfilter::Outcome::Blocked => return,
+            cmdfilter::Outcome::Run {
+                command: c,
+                args: a,
+                changed,
+            } => {
+                if changed && self.refused(sink, message, &c, &a, is_admin).await {
+                    return;
+                }
+                if c.is_regex() {
+                    (c, args, matches)
+                } else {
+                    (c, a, Vec::new())
+                }
+            }
+        };
+        let command = &command;
         let bot_settings = &self.config.bot;
         let diverted = sink.diverted(
             BotSettings::lists(&bot_settings.divert_to_private, &command.name),

@@ -152,6 +152,8 @@ pub struct Limits {
     pub start_timeout_secs: f64,
     /// Seconds a command may run before it is answered with a timeout error.
     pub command_timeout_secs: f64,
+    /// Seconds a plugin's command filter may take before the command is blocked with an error.
+    pub command_filter_timeout_secs: f64,
 }
 
 impl Default for Limits {
@@ -159,6 +161,7 @@ impl Default for Limits {
         Self {
             start_timeout_secs: 30.0,
             command_timeout_secs: 120.0,
+            command_filter_timeout_secs: 5.0,
         }
     }
 }

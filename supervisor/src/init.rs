@@ -69,6 +69,8 @@ level = "info"
 start_timeout_secs = 30.0
 # Seconds a command may run before it is answered with an error.
 command_timeout_secs = 120.0
+# Seconds a plugin's command filter may take; past that the command is blocked with an error.
+command_filter_timeout_secs = 5.0
 
 # One table per chat service; the table name is the instance name, `kind` the adapter (it
 # defaults to the name). The text console reads your terminal.

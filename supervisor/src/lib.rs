@@ -4,6 +4,7 @@
 //! - [`config`]: errbot.toml and its embedded defaults.
 //! - [`manifest`]: finding plugins on disk (plugin.toml).
 //! - [`child`]: starting, watching and stopping child processes under the child contract.
+//! - [`cmdfilter`]: command filters served by plugins.
 //! - [`python_env`]: virtualenvs for Python plugins.
 //! - [`daemon`]: start-up and shut-down of the whole tree.
 //! - [`supervise`]: plugin and gateway slots: restarts, health, reload, activate/deactivate.
@@ -22,6 +23,7 @@ pub mod acl;
 pub mod bot;
 pub mod builtins;
 pub mod child;
+pub mod cmdfilter;
 pub mod config;
 pub mod daemon;
 pub mod dispatch;
