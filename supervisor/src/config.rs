@@ -429,6 +429,31 @@ impl Config {
                 message: format!("key `{}`: {}", p.key, p.message),
             });
         }
+        // A `backends` glob that names no configured backend is most likely a typo: the rule
+        // would silently never apply.
+        for (i, rule) in self.access.rules.iter().enumerate() {
+            let Some(globs) = &rule.get_ref().backends else {
+                continue;
+            };
+            if let Some(g) = globs
+                .0
+                .iter()
+                .find(|g| !self.backends.keys().any(|b| crate::glob::matches(g, b)))
+            {
+                let (line, column) = find_key_within(text, rule.span().start, "backends");
+                let known: Vec<&str> = self.backends.keys().map(String::as_str).collect();
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    line,
+                    column,
+                    message: format!(
+                        "key `access.rules[{i}].backends`: {g:?} matches no backend of \
+                         [backends] (configured: {})",
+                        known.join(", ")
+                    ),
+                });
+            }
+        }
         if self.backends.is_empty() {
             return Err(invalid(
                 "backends",
@@ -670,7 +695,7 @@ mod tests {
     fn access_rules_are_read_in_order() {
         let text = "[access]\nhide_restricted_access = true\n\n[access.default]\nallowmuc = false\n\n\
                     [[access.rules]]\ncommand = \"hello:*\"\nallowusers = \"@ana\"\n\n\
-                    [[access.rules]]\ncommand = \"status\"\nbackends = [\"irc\"]\n";
+                    [[access.rules]]\ncommand = \"status\"\nbackends = [\"con*\"]\n";
         let c = Config::parse(text, Path::new("e.toml")).expect("valid");
         assert!(c.access.hide_restricted_access);
         assert_eq!(c.access.default.allowmuc, Some(false));
@@ -709,6 +734,10 @@ mod tests {
             (
                 "[access.default]\nbackends = [\"irc\"]\n",
                 "e.toml:2:1: key `access.default.backends`: not allowed in the defaults",
+            ),
+            (
+                "[[access.rules]]\ncommand = \"a\"\nbackends = [\"console\", \"irc\"]\n",
+                "e.toml:3:1: key `access.rules[0].backends`: \"irc\" matches no backend of [backends] (configured: console)",
             ),
             (
                 "[bot]\ndivert_to_private = \"help\"\n",

@@ -59,7 +59,7 @@ allowrooms = ["#admins"]
 
 [[access.rules]]
 command = "Utils:echo"
-backends = ["irc"]                   # not this bot's backend: falls through
+backends = ["other"]                 # only for messages from the second gateway
 denyusers = ["*"]
 
 [[access.rules]]
@@ -68,18 +68,43 @@ backends = ["te*"]
 denyusers = ["@mallory"]
 "##;
 
-async fn rules_bot() -> TestBot {
+/// A bot with the rules above and a second test gateway, `other`, driven on `other_socket`.
+async fn rules_bot(other_socket: &std::path::Path) -> TestBot {
+    let other = format!(
+        "[backends.other]\nkind = \"test\"\ndriver_socket = {:?}\n",
+        other_socket.display().to_string()
+    );
     TestBot::start_with(Options {
         test_plugin: true,
-        extra: RULES.into(),
+        extra: format!("{other}\n{RULES}"),
         ..Default::default()
     })
     .await
 }
 
+/// Sends `body` as `from` in private through the gateway whose driver listens on `socket`.
+async fn say_on(socket: &std::path::Path, from: &str, body: &str) -> Vec<String> {
+    let address = errbot_proto::transport::Address::unix_uri(socket);
+    let channel = errbot_proto::transport::channel(&address).expect("driver address");
+    let mut driver =
+        errbot_proto::v1::test_driver_service_client::TestDriverServiceClient::new(channel);
+    let reply = driver
+        .converse(errbot_tests::inject(body, from, ""))
+        .await
+        .expect("converse on the second gateway");
+    reply
+        .into_inner()
+        .replies
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_access_check_with_its_reply() {
-    let mut bot = rules_bot().await;
+    let sockets = tempfile::tempdir().expect("temp dir");
+    let other = sockets.path().join("other.sock");
+    let mut bot = rules_bot(&other).await;
     // Arguments.
     assert_eq!(
         bot.say_as("ana", "", "!raw ok go").await,
@@ -135,11 +160,14 @@ async fn every_access_check_with_its_reply() {
             .await,
         [DIRECT]
     );
-    // Rules per backend: the `irc` rule does not apply here, the `te*` one does.
+    // Rules per backend: the `other` rule applies on that gateway only, the `te*` one here.
     assert_eq!(bot.say_as("bob", "", "!echo hi").await, ["hi"]);
+    assert_eq!(say_on(&other, "bob", "!echo hi").await, [USER]);
     assert_eq!(bot.say_as("mallory", "", "!echo hi").await, [USER]);
+    assert_eq!(say_on(&other, "mallory", "!whoami").await.len(), 1);
+    assert_eq!(bot.say_as("mallory", "", "!whoami").await, [USER]);
     // A refused command is not recorded in the history.
-    assert_eq!(bot.say_as("mallory", "", "!!").await, Vec::<String>::new());
+    assert_eq!(bot.say_as("Ana", "", "!!").await, Vec::<String>::new());
     // hide_restricted_commands: !help lists only what the sender may run.
     let ana = bot.say_as("ana", "", "!help").await.join("\n");
     let bob = bot.say_as("bob", "", "!help").await.join("\n");
@@ -260,4 +288,36 @@ fn console_asuser_then_asadmin_against_an_admin_only_command() {
         ],
         "{out}"
     );
+}
+
+/// The issue's acceptance check for configuration errors, on an access rule.
+#[test]
+fn malformed_access_rules_stop_check_config_and_errbotd_with_file_line_and_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("errbot.toml");
+    std::fs::write(
+        &path,
+        "[bot]\nadmins = [\"@admin\"]\n\n[[access.rules]]\ncommand = \"hello\"\n\
+         allowusers = [\"@ana\"]\n\n[[access.rules]]\ncommand = \"echo\"\nalowrooms = [\"#ops\"]\n",
+    )
+    .expect("write config");
+    let where_ = format!("{}:10:1: key `access.rules[1].alowrooms`", path.display());
+    let check = Command::new(binary("errbotd"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .expect("run check-config");
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{err}");
+    assert!(err.starts_with(&where_), "{err}");
+    assert!(err.contains("unknown field `alowrooms`"), "{err}");
+    let run = Command::new(binary("errbotd"))
+        .arg("-c")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run errbotd");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.starts_with(&where_), "{err}");
 }
