@@ -605,10 +605,25 @@ pub fn nick_prefix(template: &str, sender: &Identifier) -> String {
     } else {
         &sender.nick
     };
-    template
-        .replace("{nick}", nick)
-        .replace("{person}", &sender.person)
-        .replace("{display}", &sender.display)
+    // One pass, so that a nick containing `{person}` is not substituted again.
+    let mut out = String::with_capacity(template.len() + nick.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let (value, len) = [
+            ("{nick}", nick.as_str()),
+            ("{person}", sender.person.as_str()),
+            ("{display}", sender.display.as_str()),
+        ]
+        .into_iter()
+        .find(|(key, _)| after.starts_with(key))
+        .map_or(("{", 1), |(key, value)| (value, key.len()));
+        out.push_str(value);
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Reads a lock, ignoring poisoning (the data stays consistent: writers replace whole values).
@@ -619,4 +634,26 @@ pub fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 /// Writes a lock, ignoring poisoning.
 pub fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nick_prefix_fills_the_template_once() {
+        let who = Identifier {
+            person: "U1".into(),
+            nick: "{person}".into(),
+            display: "<@U1>".into(),
+            ..Default::default()
+        };
+        assert_eq!(nick_prefix("", &who), "@{person} ");
+        assert_eq!(nick_prefix("{display}: {x", &who), "<@U1>: {x");
+        let plain = Identifier {
+            person: "ana!a@h".into(),
+            ..Default::default()
+        };
+        assert_eq!(nick_prefix("{nick}: ", &plain), "ana!a@h: ");
+    }
 }
