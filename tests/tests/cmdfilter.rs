@@ -46,6 +46,38 @@ async fn filters_pass_block_and_rewrite_commands() {
         nowhere.contains("asked for \"no such command\", which is not a command"),
         "{nowhere}"
     );
+    // `!plugin info` names the commands as access rules do, and lists the filters in order.
+    let info = bot
+        .say_as("admin", "", "!plugin info filterplugin")
+        .await
+        .join("\n");
+    assert!(info.contains("`filterplugin:filtered`"), "{info}");
+    let guard = info.find("command filter** `guard`").expect("guard listed");
+    let second = info
+        .find("command filter** `second`")
+        .expect("second listed");
+    assert!(guard < second, "{info}");
+    let builtin = bot
+        .say_as("admin", "", "!plugin info utils")
+        .await
+        .join("\n");
+    assert!(
+        builtin.contains("`Utils:echo`") && builtin.contains("built into errbotd"),
+        "{builtin}"
+    );
+    let unknown = bot
+        .say_as("admin", "", "!plugin info nosuch")
+        .await
+        .join("\n");
+    assert!(
+        unknown.starts_with("nosuch isn't a valid plugin name. The current plugins are:")
+            && unknown.contains("\n- filterplugin"),
+        "{unknown}"
+    );
+    assert_eq!(
+        bot.say("!plugin info filterplugin").await,
+        ["This command requires bot-admin privileges"]
+    );
     // A command refused by the access rules never reaches the filters.
     let before: u64 = bot.one("!filtered").await.parse().expect("a count");
     assert_eq!(

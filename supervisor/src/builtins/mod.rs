@@ -16,6 +16,7 @@ use crate::supervise::State;
 use crate::supervise::plugin::Action;
 
 pub mod lifecycle;
+pub mod plugin_info;
 
 fn cmd(name: &str, help: &str, admin_only: bool, params: Vec<ParamSpec>) -> CommandSpec {
     CommandSpec {
@@ -115,6 +116,13 @@ pub fn descriptions() -> Vec<PluginDescription> {
                     optional_rest("name", "the plugin"),
                 ),
                 cmd(
+                    "plugin_info",
+                    "Show a plugin's state, version, commands (as access rules name them) and \
+                     command filters: `!plugin info <name>`.",
+                    true,
+                    optional_rest("name", "the plugin"),
+                ),
+                cmd(
                     "plugin_reload",
                     "Replace a plugin's process with a fresh one, without downtime: \
                      `!plugin reload <name>`.",
@@ -165,6 +173,7 @@ pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> 
         "echo" => request.args.clone(),
         "whoami" => whoami(request),
         "history" => history(bot, request),
+        "plugin_info" => plugin_info::plugin_info(bot, &request.args),
         "plugin_activate" | "plugin_deactivate" | "plugin_reload" => {
             let action = match request.command.as_str() {
                 "plugin_activate" => Action::Activate,
