@@ -12,6 +12,10 @@ echo "==> building every binary (the end-to-end tests run them)"
 cargo build --workspace --bins
 
 echo "==> Rust tests"
+if [ ! -x /usr/sbin/ngircd ]; then
+    echo "WARNING: ngircd is not installed: the IRC end-to-end tests are SKIPPED" \
+         "(apt-get install ngircd; .ci/run installs it)" >&2
+fi
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast
 else

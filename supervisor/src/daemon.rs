@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use errbot_proto::transport;
 use errbot_proto::v1::{
     bot_service_server::BotServiceServer, control_service_server::ControlServiceServer,
@@ -289,12 +289,9 @@ async fn activate_in_order(
     done
 }
 
-/// Checks that a configuration can be used (for `errbotd check-config`).
+/// Checks that a configuration can be used (for `errbotd check-config`, and before starting):
+/// errbot-gateway checks each backend's settings, so the kinds and their keys are known in one
+/// place only.
 pub fn check(config: &Config) -> anyhow::Result<()> {
-    for (name, kind, _) in config.backend_instances() {
-        if !["console", "test"].contains(&kind) {
-            bail!("backend {name}: unknown kind {kind:?} (known: console, test)");
-        }
-    }
-    Ok(())
+    crate::backend_check::check(config).map_err(anyhow::Error::msg)
 }

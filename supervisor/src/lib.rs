@@ -2,6 +2,7 @@
 //!
 //! Code map (see ARCHITECTURE.md for the invariants):
 //! - [`config`]: errbot.toml and its embedded defaults.
+//! - [`backend_check`]: backend settings checked by errbot-gateway, errors at their key's line.
 //! - [`manifest`]: finding plugins on disk (plugin.toml).
 //! - [`child`]: starting, watching and stopping child processes under the child contract.
 //! - [`cmdfilter`]: command filters served by plugins.
@@ -20,6 +21,7 @@
 //! - [`init`]: `errbotd init`.
 
 pub mod acl;
+pub mod backend_check;
 pub mod bot;
 pub mod builtins;
 pub mod child;

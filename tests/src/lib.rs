@@ -75,6 +75,8 @@ pub struct Options {
     pub plugin_dirs: Vec<PathBuf>,
     /// Extra environment variables for errbotd.
     pub env: Vec<(String, String)>,
+    /// Glob patterns of the admins, replacing the default `["@admin", "@boss*"]`.
+    pub admins: Option<Vec<String>>,
 }
 
 impl TestBot {
@@ -101,8 +103,12 @@ impl TestBot {
         }
         dirs.extend(options.plugin_dirs.iter().map(|d| d.display().to_string()));
         let plugin_dirs = format!("{dirs:?}");
+        let admins = options
+            .admins
+            .clone()
+            .unwrap_or_else(|| vec!["@admin".into(), "@boss*".into()]);
         let config = format!(
-            "[bot]\nadmins = [\"@admin\", \"@boss*\"]\n{bot}\n\n[paths]\ndata_dir = \"data\"\n\
+            "[bot]\nadmins = {admins:?}\n{bot}\n\n[paths]\ndata_dir = \"data\"\n\
              plugin_dirs = {plugin_dirs}\nbundled_plugins = {bundled}\nvenv_dir = {venvs:?}\n\n\
              [log]\nlevel = \"info\"\n\n[backends.test]\nkind = \"test\"\ndriver_socket = {socket:?}\n\n{extra}\n",
             bot = options.bot,

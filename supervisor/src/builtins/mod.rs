@@ -10,6 +10,8 @@ use errbot_proto::v1::{
     command_spec,
 };
 
+mod rooms;
+
 use crate::bot::{Bot, ReplySink, read};
 use crate::registry::Command;
 use crate::supervise::State;
@@ -155,11 +157,15 @@ pub fn descriptions() -> Vec<PluginDescription> {
                 ),
             ],
         ),
+        rooms::description(|name, help, admin_only| cmd(name, help, admin_only, vec![])),
     ]
 }
 
 /// Runs built-in command `request.command`.
 pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Result<(), String> {
+    if rooms::owns(&request.command) {
+        return rooms::run(bot, sink, request).await;
+    }
     let message = request.message.clone().unwrap_or_default();
     // Under `access.hide_restricted_commands`, listings skip what the sender may not run.
     let visible = |c: &Command| !c.spec.hidden && bot.may_see(c, &message, sink.backend());

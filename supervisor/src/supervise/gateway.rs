@@ -251,8 +251,12 @@ impl Gateway {
             let (reason, ran_for) = match next.take() {
                 Some(link) => {
                     let ran_for = Some(link.process.started.elapsed());
+                    let token = link.process.token.clone();
                     match self.watch(&bot, link, &mut inbox).await {
-                        Ok(reason) => (reason, ran_for),
+                        Ok(reason) => {
+                            write(&bot.tokens).remove(&token);
+                            (reason, ran_for)
+                        }
                         Err(done) => return self.stopped(done),
                     }
                 }

@@ -203,7 +203,7 @@ impl PluginSlot {
                 let why = if record.last_exit.is_empty() {
                     String::new()
                 } else {
-                    format!(" after it {}", record.last_exit.trim_start_matches("was "))
+                    format!(" (last exit: {})", record.last_exit)
                 };
                 return Err(format!(
                     "plugin {} is restarting{why}; try again in a moment",
@@ -442,7 +442,9 @@ impl PluginSlot {
                 },
                 Phase::Serve(instance) => self.watch(&bot, instance, &mut inbox).await,
                 Phase::Crashed { reason, ran_for } => {
-                    self.unserve();
+                    if let Some(dead) = self.unserve() {
+                        write(&bot.tokens).remove(&dead.process.token);
+                    }
                     self.life.update(|r| r.last_exit = reason.clone());
                     if bot.is_shutting_down() {
                         Phase::Stop(None)
