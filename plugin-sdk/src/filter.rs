@@ -34,6 +34,14 @@ impl CommandCall {
         &self.request.args
     }
 
+    /// True when the message named no command (filters declared with `catch_unprocessed`):
+    /// [`command`](Self::command) is then the first word as typed and [`args`](Self::args) the
+    /// rest. Rewrite it into a real command ([`Filter::rewrite`]) for an alias, or answer it
+    /// ([`Filter::deny`]) instead of the "not found" reply; [`Filter::pass`] leaves it alone.
+    pub fn is_unprocessed(&self) -> bool {
+        self.request.unprocessed
+    }
+
     /// Whether it is a regex command (rewriting its arguments has no effect).
     pub fn is_regex(&self) -> bool {
         self.request.regex

@@ -128,7 +128,10 @@
 //! the access rules allowed it. `Filter::pass()` lets it run, `Filter::with_args(..)` or
 //! `Filter::rewrite(command, args)` changes it (the access rules are checked again),
 //! `Filter::block()` / `Filter::deny(reason)` stops it. `#[cmd_filter(name = "...")]` names it
-//! (default: the method's name); its doc comment is its help.
+//! (default: the method's name); its doc comment is its help. With
+//! `#[cmd_filter(catch_unprocessed)]` it also sees prefixed messages that name no command
+//! ([`CommandCall::is_unprocessed`]): rewriting one makes an alias, denying it answers instead
+//! of "Command not found".
 //!
 //! ```no_run
 //! use errbot_plugin_sdk::prelude::*;

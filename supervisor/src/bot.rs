@@ -214,8 +214,29 @@ impl Bot {
             &from.person,
         );
         match route {
-            Route::Ignore | Route::NotFound(None) => {}
-            Route::NotFound(Some(text)) => sink.send_text(&text, false).await,
+            Route::Ignore => {}
+            Route::NotFound(reply) => {
+                // Filters declared with catch_unprocessed may take it (aliases...).
+                let text = self.prefixes.command_text(&message.body);
+                if !text.is_empty() && registry.filters().iter().any(|f| f.catch_unprocessed) {
+                    let is_admin = self.is_admin(&from);
+                    match cmdfilter::unprocessed(self, &registry, sink, message, text, is_admin)
+                        .await
+                    {
+                        cmdfilter::Unprocessed::Handled => return,
+                        cmdfilter::Unprocessed::Run(command, args) => {
+                            let checked = args.clone();
+                            self.run(sink, message, &command, args, &checked, Vec::new())
+                                .await;
+                            return;
+                        }
+                        cmdfilter::Unprocessed::NotHandled => {}
+                    }
+                }
+                if let Some(text) = reply {
+                    sink.send_text(&text, false).await;
+                }
+            }
             Route::Plain { command, args } => {
                 let checked = args.clone();
                 self.run(sink, message, &command, args, &checked, Vec::new())

@@ -54,6 +54,7 @@ pub async fn apply(
             args: args.clone(),
             sender_is_admin,
             regex: command.is_regex(),
+            unprocessed: false,
         };
         let response = match call(bot, filter, request, timeout).await {
             Ok(r) => r,
@@ -101,6 +102,82 @@ pub async fn apply(
         args,
         changed,
     }
+}
+
+/// What the filters made of a message that names no command.
+pub enum Unprocessed {
+    /// No filter took it: the usual "not found" reply follows.
+    NotHandled,
+    /// A filter answered it (or chose silence) itself.
+    Handled,
+    /// A filter turned it into this command with these arguments.
+    Run(Arc<Command>, String),
+}
+
+/// Offers `text` (a prefixed message naming no command) to the filters declared with
+/// `catch_unprocessed`, in order, until one rewrites or blocks it. A filter that fails is
+/// logged and skipped: the sender then gets the usual "not found" reply.
+pub async fn unprocessed(
+    bot: &Arc<Bot>,
+    registry: &Registry,
+    sink: &ReplySink,
+    message: &Message,
+    text: &str,
+    sender_is_admin: bool,
+) -> Unprocessed {
+    let (word, rest) = match text.split_once(char::is_whitespace) {
+        Some((w, r)) => (w, r.trim_start()),
+        None => (text, ""),
+    };
+    let timeout = Duration::from_secs_f64(
+        bot.config
+            .limits
+            .command_filter_timeout_secs
+            .clamp(0.001, 3600.0),
+    );
+    for filter in registry.filters().iter().filter(|f| f.catch_unprocessed) {
+        let request = FilterRequest {
+            filter: filter.name.clone(),
+            message: Some(message.clone()),
+            plugin: String::new(),
+            command: word.to_owned(),
+            args: rest.to_owned(),
+            sender_is_admin,
+            regex: false,
+            unprocessed: true,
+        };
+        let response = match call(bot, filter, request, timeout).await {
+            Ok(r) => r,
+            Err(why) => {
+                tracing::warn!(filter = %filter.name, plugin = %filter.plugin, "command filter failed on an unknown command: {why}");
+                continue;
+            }
+        };
+        if !response.reply.is_empty() {
+            sink.send_text(&response.reply, false).await;
+        }
+        if response.action() == filter_response::Action::Block {
+            return Unprocessed::Handled;
+        }
+        if !response.command.is_empty() {
+            let Some(command) = resolve(registry, &response.command) else {
+                let text = format!(
+                    "Computer says nooo. See logs for details:
+command filter {} of plugin {} \
+                     asked for {:?}, which is not a command",
+                    filter.name, filter.plugin, response.command
+                );
+                sink.send_text(&text, false).await;
+                return Unprocessed::Handled;
+            };
+            let args = response.args.unwrap_or_else(|| rest.to_owned());
+            return Unprocessed::Run(command, args);
+        }
+        if !response.reply.is_empty() {
+            return Unprocessed::Handled;
+        }
+    }
+    Unprocessed::NotHandled
 }
 
 /// The plain command named `name` (registered form, or the words people type).

@@ -73,6 +73,8 @@ pub struct FilterRef {
     pub plugin: String,
     /// Its name in the plugin (`CommandFilterSpec.name`).
     pub name: String,
+    /// Also called for messages that name no command.
+    pub catch_unprocessed: bool,
 }
 
 /// An immutable command table.
@@ -112,6 +114,7 @@ impl Registry {
                     .extend(desc.command_filters.iter().map(|f| FilterRef {
                         plugin: plugin.clone(),
                         name: f.name.clone(),
+                        catch_unprocessed: f.catch_unprocessed,
                     }));
             }
             for spec in &desc.commands {

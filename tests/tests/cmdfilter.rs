@@ -78,6 +78,24 @@ async fn filters_pass_block_and_rewrite_commands() {
         bot.say("!plugin info filterplugin").await,
         ["This command requires bot-admin privileges"]
     );
+    // catch_unprocessed: messages naming no command become aliases, or are answered by the
+    // filter, else get the usual reply.
+    assert_eq!(bot.say("!hi there").await, ["hello there"]);
+    assert_eq!(bot.say("!hush").await, ["Nothing to see here."]);
+    assert_eq!(
+        bot.say("!info filterplugin").await,
+        ["This command requires bot-admin privileges"]
+    );
+    let info = bot
+        .say_as("admin", "", "!info filterplugin")
+        .await
+        .join("\n");
+    assert!(info.starts_with("### filterplugin"), "{info}");
+    let unknown = bot.say("!nosuchthing").await.join("\n");
+    assert!(
+        unknown.starts_with("Command \"nosuchthing\" not found."),
+        "{unknown}"
+    );
     // A command refused by the access rules never reaches the filters.
     let before: u64 = bot.one("!filtered").await.parse().expect("a count");
     assert_eq!(

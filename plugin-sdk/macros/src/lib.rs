@@ -230,6 +230,7 @@ struct Model {
 struct FilterMethod {
     name: String,
     help: String,
+    catch_unprocessed: bool,
     hook: Hook,
 }
 
@@ -509,13 +510,19 @@ fn read_method(f: &mut ImplItemFn, model: &mut Model, errors: &mut Errors) {
         }
         Role::CmdFilter(attr) => {
             let mut name = f.sig.ident.unraw().to_string();
+            let mut catch_unprocessed = false;
             if !matches!(attr.meta, Meta::Path(_)) {
                 let parsed = attr.parse_nested_meta(|meta| {
                     if meta.path.is_ident("name") {
                         name = meta.value()?.parse::<LitStr>()?.value();
                         Ok(())
+                    } else if meta.path.is_ident("catch_unprocessed") {
+                        catch_unprocessed = flag_value(&meta)?;
+                        Ok(())
                     } else {
-                        Err(meta.error("unknown option; expected `name = \"...\"`"))
+                        Err(meta.error(
+                            "unknown option; expected `name = \"...\"` or `catch_unprocessed`",
+                        ))
                     }
                 });
                 if let Err(e) = parsed {
@@ -532,6 +539,7 @@ fn read_method(f: &mut ImplItemFn, model: &mut Model, errors: &mut Errors) {
                 model.filters.push(FilterMethod {
                     name,
                     help: doc_of(&f.attrs),
+                    catch_unprocessed,
                     hook,
                 });
             }
@@ -1140,11 +1148,12 @@ fn generate(imp: &ItemImpl, options: &PluginOptions, model: &Model) -> TokenStre
     });
 
     let filter_specs = model.filters.iter().map(|m| {
-        let (name, help) = (&m.name, &m.help);
+        let (name, help, catch) = (&m.name, &m.help, m.catch_unprocessed);
         quote! {
             #v1::CommandFilterSpec {
                 name: ::std::string::String::from(#name),
                 help: ::std::string::String::from(#help),
+                catch_unprocessed: #catch,
             }
         }
     });

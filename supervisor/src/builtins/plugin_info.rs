@@ -71,7 +71,12 @@ pub fn plugin_info(bot: &Bot, name: &str) -> String {
     if let Some(d) = &description {
         for f in &d.command_filters {
             let help = f.help.lines().next().unwrap_or_default();
-            let _ = writeln!(out, "- **command filter** `{}`: {help}", f.name);
+            let unknown = if f.catch_unprocessed {
+                " (also sees messages that name no command)"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "- **command filter** `{}`: {help}{unknown}", f.name);
         }
     }
     out.trim_end().to_owned()

@@ -53,6 +53,20 @@ impl FilterPlugin {
             .then(|| Filter::with_args(format!("second saw {}", call.args())))
     }
 
+    /// Aliases for messages that name no command: `!hi NAME`, `!hush`, `!info NAME`.
+    #[cmd_filter(catch_unprocessed)]
+    fn aliases(&self, call: &CommandCall) -> Filter {
+        if !call.is_unprocessed() {
+            return Filter::pass();
+        }
+        match call.command() {
+            "hi" => Filter::rewrite("echo", format!("hello {}", call.args())),
+            "hush" => Filter::deny("Nothing to see here."),
+            "info" => Filter::rewrite("plugin info", call.args()),
+            _ => Filter::pass(),
+        }
+    }
+
     /// How many commands the filters saw.
     #[command]
     async fn filtered(&self) -> String {

@@ -91,12 +91,14 @@ class PluginDescription(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., protocol_version: _Optional[str] = ..., commands: _Optional[_Iterable[_Union[CommandSpec, _Mapping]]] = ..., callbacks: _Optional[_Iterable[_Union[Callback, str]]] = ..., config_template_json: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., webhooks: _Optional[_Iterable[_Union[WebhookSpec, _Mapping]]] = ..., command_filters: _Optional[_Iterable[_Union[CommandFilterSpec, _Mapping]]] = ...) -> None: ...
 
 class CommandFilterSpec(_message.Message):
-    __slots__ = ("name", "help")
+    __slots__ = ("name", "help", "catch_unprocessed")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HELP_FIELD_NUMBER: _ClassVar[int]
+    CATCH_UNPROCESSED_FIELD_NUMBER: _ClassVar[int]
     name: str
     help: str
-    def __init__(self, name: _Optional[str] = ..., help: _Optional[str] = ...) -> None: ...
+    catch_unprocessed: bool
+    def __init__(self, name: _Optional[str] = ..., help: _Optional[str] = ..., catch_unprocessed: _Optional[bool] = ...) -> None: ...
 
 class ParamSpec(_message.Message):
     __slots__ = ("name", "help", "type", "kind", "required", "multiple", "long", "short", "choices", "default_value", "rest")
@@ -295,7 +297,7 @@ class EventResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class FilterRequest(_message.Message):
-    __slots__ = ("filter", "message", "plugin", "command", "args", "sender_is_admin", "regex")
+    __slots__ = ("filter", "message", "plugin", "command", "args", "sender_is_admin", "regex", "unprocessed")
     FILTER_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     PLUGIN_FIELD_NUMBER: _ClassVar[int]
@@ -303,6 +305,7 @@ class FilterRequest(_message.Message):
     ARGS_FIELD_NUMBER: _ClassVar[int]
     SENDER_IS_ADMIN_FIELD_NUMBER: _ClassVar[int]
     REGEX_FIELD_NUMBER: _ClassVar[int]
+    UNPROCESSED_FIELD_NUMBER: _ClassVar[int]
     filter: str
     message: _common_pb2.Message
     plugin: str
@@ -310,7 +313,8 @@ class FilterRequest(_message.Message):
     args: str
     sender_is_admin: bool
     regex: bool
-    def __init__(self, filter: _Optional[str] = ..., message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., plugin: _Optional[str] = ..., command: _Optional[str] = ..., args: _Optional[str] = ..., sender_is_admin: _Optional[bool] = ..., regex: _Optional[bool] = ...) -> None: ...
+    unprocessed: bool
+    def __init__(self, filter: _Optional[str] = ..., message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., plugin: _Optional[str] = ..., command: _Optional[str] = ..., args: _Optional[str] = ..., sender_is_admin: _Optional[bool] = ..., regex: _Optional[bool] = ..., unprocessed: _Optional[bool] = ...) -> None: ...
 
 class FilterResponse(_message.Message):
     __slots__ = ("action", "command", "args", "reply")
