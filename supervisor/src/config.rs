@@ -751,6 +751,24 @@ mod tests {
     }
 
     #[test]
+    fn readme_access_example_is_valid() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split_once("## Access control")
+            .map(|(_, s)| s)
+            .expect("README has an access control section");
+        let example = section
+            .split_once("```toml\n")
+            .and_then(|(_, s)| s.split_once("```"))
+            .map(|(toml, _)| toml)
+            .expect("a TOML example");
+        let text = format!("[backends.irc]\nkind = \"irc\"\n\n{example}");
+        let c = Config::parse(&text, Path::new("README.md")).expect("valid");
+        assert_eq!(c.access.rules.len(), 3);
+        assert!(c.access.hide_restricted_commands);
+    }
+
+    #[test]
     fn divert_lists_match_either_form() {
         let list = vec!["plugin activate".to_owned(), "Help".to_owned()];
         assert!(BotSettings::lists(&list, "plugin_activate"));
