@@ -12,8 +12,8 @@ use errbot_proto::v1::backend_service_client::BackendServiceClient;
 use errbot_proto::v1::test_driver_service_client::TestDriverServiceClient;
 use errbot_proto::v1::{
     BackendEvent, BackendInfo, BuildIdentifierRequest, Card, Content, EventsRequest, Identifier,
-    InjectRequest, LoadRequest, Message, OutboxRequest, ProcessedRequest, SendRequest,
-    StartRequest, backend_event, content,
+    InjectRequest, LoadRequest, LoadResponse, Message, OutboxRequest, ProcessedRequest,
+    SendRequest, StartRequest, backend_event, content,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
@@ -404,26 +404,41 @@ async fn load_checks_every_reply() {
     let mut driver = gw.start_test().await;
     let mut events = gw.events().await;
     expect_connected(&mut events).await;
-    // Play errbotd's echo: one reply per message, then Processed.
-    let mut bot = gw.client.clone();
+    // Play errbotd's echo: one reply per message, then Processed. "!echo twice X" answers
+    // twice, "!echo silent" not at all, "!echo slow" after the load's timeout.
+    let bot = gw.client.clone();
     let echo = tokio::spawn(async move {
         while let Ok(Some(event)) = events.message().await {
-            if let Some(backend_event::Kind::Message(m)) = event.kind {
+            let Some(backend_event::Kind::Message(m)) = event.kind else {
+                continue;
+            };
+            let mut bot = bot.clone();
+            tokio::spawn(async move {
                 let text = m.body.strip_prefix("!echo ").unwrap_or("?").to_owned();
-                let reply = SendRequest {
-                    to: m.from.clone(),
-                    content: Some(markdown(&text)),
-                    in_reply_to: m.id.clone(),
-                    thread_id: String::new(),
+                let (text, times) = match text.strip_prefix("twice ") {
+                    Some(t) => (t.to_owned(), 2),
+                    None if text == "silent" => (text, 0),
+                    None => (text, 1),
                 };
-                bot.send(reply).await.expect("Send");
+                if text == "slow" {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                for _ in 0..times {
+                    let reply = SendRequest {
+                        to: m.from.clone(),
+                        content: Some(markdown(&text)),
+                        in_reply_to: m.id.clone(),
+                        thread_id: String::new(),
+                    };
+                    bot.send(reply).await.expect("Send");
+                }
                 bot.processed(ProcessedRequest {
                     message_id: m.id,
-                    replies: 1,
+                    replies: times,
                 })
                 .await
                 .expect("Processed");
-            }
+            });
         }
     });
     let load = |body: &str, expect: &str, count| LoadRequest {
@@ -431,21 +446,61 @@ async fn load_checks_every_reply() {
         expect: expect.into(),
         count,
         concurrency: 8,
+        timeout_ms: 200,
     };
+    let outcome = |r: &LoadResponse| (r.sent, r.correct, r.wrong, r.duplicated, r.lost);
+    // Every message asks for its own reply, and each reply is checked against its message.
     let report = driver
-        .load(load("!echo ok", "ok", 300))
+        .load(load("!echo ok {n}", "ok {n}", 300))
         .await
         .expect("Load")
         .into_inner();
-    assert_eq!((report.sent, report.correct, report.wrong), (300, 300, 0));
+    assert_eq!(outcome(&report), (300, 300, 0, 0, 0), "{report:?}");
     assert_eq!(report.latencies_us.len(), 300);
     assert!(report.elapsed_us > 0);
+    assert!(report.first_failure.is_empty());
     let report = driver
         .load(load("!echo ko", "ok", 5))
         .await
         .expect("Load")
         .into_inner();
-    assert_eq!((report.sent, report.correct, report.wrong), (5, 0, 5));
+    assert_eq!(outcome(&report), (5, 0, 5, 0, 0));
+    assert!(
+        report.latencies_us.is_empty(),
+        "only correct replies are timed"
+    );
+    assert!(
+        report
+            .first_failure
+            .contains(r#"got ["ko"], expected ["ok"]"#),
+        "{}",
+        report.first_failure
+    );
+    let report = driver
+        .load(load("!echo twice {n}", "{n}", 4))
+        .await
+        .expect("Load")
+        .into_inner();
+    assert_eq!(outcome(&report), (4, 0, 0, 4, 0));
+    let report = driver
+        .load(load("!echo silent", "silent", 3))
+        .await
+        .expect("Load")
+        .into_inner();
+    assert_eq!(outcome(&report), (3, 0, 0, 0, 3));
+    let report = driver
+        .load(load("!echo slow", "slow", 2))
+        .await
+        .expect("Load")
+        .into_inner();
+    assert_eq!(outcome(&report), (2, 0, 0, 0, 2));
+    assert!(
+        report.first_failure.contains("not processed within 200 ms"),
+        "{}",
+        report.first_failure
+    );
+    let empty = driver.load(load(" ", "", 1)).await.expect_err("empty body");
+    assert_eq!(empty.code(), Code::InvalidArgument);
 
     gw.terminate().await;
     echo.abort();

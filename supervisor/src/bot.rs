@@ -49,6 +49,10 @@ pub struct Bot {
     pub runtime_dir: PathBuf,
     /// errbotd's BotService address, given to every child.
     pub bot_address: String,
+    /// Persistent storage and errbotd's own state in it.
+    pub storage: crate::storage::core::Storage,
+    /// Serializes run-time changes to the plugin set (configure, blacklist).
+    pub plugin_changes: tokio::sync::Mutex<()>,
     /// When errbotd started.
     pub started: Instant,
     /// Wall-clock start time.
@@ -58,9 +62,14 @@ pub struct Bot {
 }
 
 impl Bot {
-    /// A bot with no children yet, whose children's sockets go in `runtime_dir` and who serves
-    /// BotService at `bot_address`.
-    pub fn new(config: Config, runtime_dir: PathBuf, bot_address: String) -> Arc<Self> {
+    /// A bot with no children yet, keeping its state in `storage`, whose children's sockets go
+    /// in `runtime_dir` and who serves BotService at `bot_address`.
+    pub fn new(
+        config: Config,
+        storage: crate::storage::core::Storage,
+        runtime_dir: PathBuf,
+        bot_address: String,
+    ) -> Arc<Self> {
         let prefixes = Prefixes::new(&config.bot);
         let (shutdown, _) = watch::channel(None);
         let bot = Arc::new(Self {
@@ -74,6 +83,8 @@ impl Bot {
             inflight: watch::channel(0).0,
             runtime_dir,
             bot_address,
+            storage,
+            plugin_changes: tokio::sync::Mutex::new(()),
             started: Instant::now(),
             started_at: SystemTime::now(),
             shutdown,

@@ -38,6 +38,9 @@ pub struct Config {
     /// Access control (Errbot's ACCESS_CONTROLS and friends); see [`crate::acl`].
     #[serde(default)]
     pub access: crate::acl::AccessSettings,
+    /// Where persistent state is stored (`[storage]`).
+    #[serde(default)]
+    pub storage: crate::storage::settings::StorageSettings,
     /// The file this came from, if any (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -283,6 +286,12 @@ pub struct PluginSettings {
     pub command_timeout_secs: Option<f64>,
     /// How this plugin is supervised (overrides `[supervision]`).
     pub supervision: Supervision,
+    /// The plugin's configuration (a TOML value, given to the plugin as JSON). When set, it is
+    /// the configuration in force and `!plugin config NAME {...}` is refused (see
+    /// `plugin_config`).
+    pub config: Option<toml::Value>,
+    /// Name of an environment variable holding the plugin's configuration as JSON (for secrets).
+    pub config_env: Option<String>,
 }
 
 fn default_backends() -> BTreeMap<String, BackendConfig> {
@@ -460,6 +469,8 @@ impl Config {
                 "key `backends`: expected at least one backend table".into(),
             ));
         }
+        crate::storage::settings::validate(self, text, path)?;
+        crate::plugin_config::validate_settings(self, text, path)?;
         Ok(())
     }
 

@@ -11,6 +11,8 @@ use anyhow::Context;
 use errbot_proto::transport;
 use errbot_proto::v1::{
     bot_service_server::BotServiceServer, control_service_server::ControlServiceServer,
+    storage_admin_service_server::StorageAdminServiceServer,
+    storage_service_server::StorageServiceServer,
 };
 
 use crate::bot::{Bot, read, write};
@@ -18,6 +20,7 @@ use crate::child;
 use crate::config::Config;
 use crate::manifest;
 use crate::services::{BotApi, ControlApi};
+use crate::storage::{self, admin::StorageAdminApi, service::StorageApi};
 use crate::supervise::gateway::Gateway;
 use crate::supervise::plugin::{Described, Instance, PluginSlot, StartError};
 use crate::supervise::policy::Policy;
@@ -87,14 +90,28 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     let runtime = RuntimeDir::create()?;
     let bot_socket = runtime.path().join("bot.sock");
     let bot_address = transport::Address::unix_uri(&bot_socket);
-    let bot = Bot::new(config, runtime.path().to_owned(), bot_address.clone());
+    let location = storage::settings::location(&config)?;
+    let store = storage::Store::open(&location)
+        .await
+        .with_context(|| format!("opening the storage at {}", location.describe()))?;
+    tracing::info!("storage: {}", store.describe());
+    let storage = storage::core::Storage::load(store).await?;
+    let bot = Bot::new(
+        config,
+        storage,
+        runtime.path().to_owned(),
+        bot_address.clone(),
+    );
+    bot.storage.load_history(&bot.history).await?;
 
     // errbotd's own services.
     let incoming = transport::bind(&bot_address)?;
     let api = BotServiceServer::new(BotApi { bot: bot.clone() });
+    let storage_api = StorageServiceServer::new(StorageApi { bot: bot.clone() });
     tokio::spawn(async move {
         if let Err(e) = tonic::transport::Server::builder()
             .add_service(api)
+            .add_service(storage_api)
             .serve_with_incoming(incoming)
             .await
         {
@@ -106,9 +123,11 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         .with_context(|| format!("binding control socket {}", control_path.display()))?;
     std::fs::set_permissions(&control_path, std::fs::Permissions::from_mode(0o600))?;
     let control = ControlServiceServer::new(ControlApi { bot: bot.clone() });
+    let storage_admin = StorageAdminServiceServer::new(StorageAdminApi { bot: bot.clone() });
     tokio::spawn(async move {
         if let Err(e) = tonic::transport::Server::builder()
             .add_service(control)
+            .add_service(storage_admin)
             .serve_with_incoming(control_incoming)
             .await
         {
@@ -128,6 +147,13 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         })
         .collect();
     *write(&bot.gateways) = gateways.clone();
+    for slot in slots.iter().filter(|s| bot.storage.is_blacklisted(&s.name)) {
+        startup_warnings.push(format!(
+            "- {name} is blacklisted: `{}plugin unblacklist {name}` starts it",
+            bot.config.bot.prefix,
+            name = slot.name
+        ));
+    }
     let plugin_starts = futures::future::join_all(slots.iter().map(|slot| slot.spawn(&bot)));
     let gateway_starts = futures::future::join_all(gateways.iter().map(|g| g.spawn(&bot)));
     let (spawned, processes) = tokio::join!(plugin_starts, gateway_starts);
@@ -160,6 +186,8 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         tokio::spawn(async move { crate::services::warn_admins(&b, &text).await });
     }
 
+    crate::storage::core::spawn_history_writer(bot.clone());
+
     // Run until asked to stop.
     let signals = bot.clone();
     tokio::spawn(async move {
@@ -187,6 +215,10 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         futures::future::join_all(plugins.iter().map(|p| p.stop())),
         futures::future::join_all(gateways.iter().map(|g| g.stop()))
     );
+    if let Err(e) = bot.storage.flush_history(&bot.history).await {
+        tracing::error!("writing the command history failed: {e}");
+    }
+    bot.storage.store.close().await;
     let _ = std::fs::remove_file(&control_path);
     drop(runtime);
     Ok(bot.exit_code())
@@ -278,13 +310,7 @@ async fn activate_in_order(
             .collect();
         described.discard(slot.policy.stop_grace).await;
         let reason = format!("missing dependencies: {}", missing.join(", "));
-        done.push((
-            slot,
-            Err(StartError {
-                reason,
-                permanent: true,
-            }),
-        ));
+        done.push((slot, Err(StartError::permanent(reason))));
     }
     done
 }
@@ -293,5 +319,8 @@ async fn activate_in_order(
 /// errbot-gateway checks each backend's settings, so the kinds and their keys are known in one
 /// place only.
 pub fn check(config: &Config) -> anyhow::Result<()> {
-    crate::backend_check::check(config).map_err(anyhow::Error::msg)
+    crate::backend_check::check(config).map_err(anyhow::Error::msg)?;
+    // The storage URL, including the variable `url_env` names.
+    storage::settings::location(config)?;
+    Ok(())
 }

@@ -72,6 +72,14 @@ command_timeout_secs = 120.0
 # Seconds a plugin's command filter may take; past that the command is blocked with an error.
 command_filter_timeout_secs = 5.0
 
+# Where the bot keeps what it stores: plugins' data, plugin configurations, the blacklist,
+# command history (Errbot's STORAGE). Default: SQLite at <data_dir>/errbot.db.
+[storage]
+# url = "sqlite:data/errbot.db"
+# url = "postgres://errbot@db.example.com/errbot"
+# Or the name of an environment variable holding the URL, to keep a password out of this file:
+# url_env = "ERRBOT_STORAGE_URL"
+
 # One table per chat service; the table name is the instance name, `kind` the adapter (it
 # defaults to the name). The text console reads your terminal.
 [backends.console]
@@ -102,6 +110,10 @@ stop_grace_secs = 3.0
 # command_timeout_secs = 600.0
 # [plugins.example.supervision]
 # max_restarts = 10
+# The plugin's configuration; when set here, `!plugin config example {...}` is refused.
+# config = { CITY = "Paris", UNITS = "metric" }
+# Or a variable holding the configuration as JSON (for secrets):
+# config_env = "EXAMPLE_CONFIG"
 "#;
 
 const PLUGIN_TOML: &str = r#"[plugin]

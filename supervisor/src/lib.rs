@@ -14,6 +14,10 @@
 //! - [`dispatch`]: what a message asks for (prefixes, commands, arguments, history).
 //! - [`registry`]: the command table.
 //! - [`builtins`]: commands built into errbotd.
+//! - [`lifecycle`]: plugins waiting for a configuration; configuring, blacklisting and
+//!   unblacklisting at run time.
+//! - [`plugin_config`]: where a plugin's configuration comes from; its shape against the template.
+//! - [`storage`]: persistent storage (SQLite or PostgreSQL), backups, errbotd's core state.
 //! - [`services`]: BotService and ControlService.
 //! - [`split`]: splitting long replies.
 //! - [`acl`]: access control rules (Errbot's ACCESS_CONTROLS).
@@ -31,10 +35,13 @@ pub mod daemon;
 pub mod dispatch;
 pub mod glob;
 pub mod init;
+pub mod lifecycle;
 pub mod manifest;
+pub mod plugin_config;
 pub mod python_env;
 pub mod registry;
 pub mod services;
 pub mod split;
+pub mod storage;
 pub mod supervise;
 pub mod systemd;

@@ -13,8 +13,8 @@ use errbot_proto::v1::{
 use tonic::{Request, Response, Status};
 
 use crate::bot::{Bot, read};
-use crate::builtins::lifecycle::{self, ActionError};
 use crate::child;
+use crate::lifecycle::{self, ActionError};
 use crate::supervise::gateway::Gateway;
 use crate::supervise::plugin::Action;
 

@@ -2,6 +2,8 @@
 //! gateway and plugin processes) in a temporary directory, and talks to it as a chat service
 //! through the test gateway's driver socket.
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,6 +60,8 @@ pub struct TestBot {
     pub dir: tempfile::TempDir,
     /// Client of the test gateway's driver.
     pub driver: TestDriverServiceClient<Channel>,
+    /// Extra environment of errbotd (kept for restarts).
+    env: Vec<(String, String)>,
 }
 
 /// Options for [`TestBot::start`].
@@ -71,7 +75,7 @@ pub struct Options {
     pub bundled: bool,
     /// Also load the test plugin (tests/plugins).
     pub test_plugin: bool,
-    /// More plugin directories.
+    /// More plugin directories (relative ones from the repository root).
     pub plugin_dirs: Vec<PathBuf>,
     /// Extra environment variables for errbotd.
     pub env: Vec<(String, String)>,
@@ -101,7 +105,12 @@ impl TestBot {
         if options.test_plugin {
             dirs.push(repo_root().join("tests/plugins").display().to_string());
         }
-        dirs.extend(options.plugin_dirs.iter().map(|d| d.display().to_string()));
+        dirs.extend(
+            options
+                .plugin_dirs
+                .iter()
+                .map(|d| repo_root().join(d).display().to_string()),
+        );
         let plugin_dirs = format!("{dirs:?}");
         let admins = options
             .admins
@@ -118,25 +127,45 @@ impl TestBot {
             extra = options.extra,
         );
         std::fs::write(dir.path().join("errbot.toml"), config).expect("write config");
-        let process = Command::new(binary("errbotd"))
-            .arg("--config")
-            .arg(dir.path().join("errbot.toml"))
-            .envs(options.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("errbotd.log")).expect("log file"),
-            ))
-            .spawn()
-            .expect("start errbotd");
+        let process = spawn_errbotd(dir.path(), &options.env);
         let mut bot = Self {
             process,
+            env: options.env.clone(),
             driver: lazy_driver(&driver_socket),
             dir,
         };
         bot.wait_ready().await;
         bot
+    }
+
+    /// The configuration file.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("errbot.toml")
+    }
+
+    /// Kills errbotd with SIGKILL (no clean-up at all) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+
+    /// Starts errbotd again on the same configuration and data directory (after [`stop`] or
+    /// [`kill`]) and waits until it answers.
+    ///
+    /// [`stop`]: Self::stop
+    /// [`kill`]: Self::kill
+    pub async fn restart(&mut self) {
+        if let Ok(None) = self.process.try_wait() {
+            self.stop();
+        }
+        self.process = spawn_errbotd(self.dir.path(), &self.env);
+        self.wait_ready().await;
+    }
+
+    /// Runs `errbotctl --config <this bot's errbot.toml> ARGS` with `stdin`; returns its exit
+    /// code, stdout and stderr.
+    pub fn errbotctl(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        errbotctl(&self.config_path(), args, stdin)
     }
 
     async fn wait_ready(&mut self) {
@@ -202,17 +231,7 @@ impl TestBot {
 
     /// Runs errbotctl against this bot; returns its exit code, stdout and stderr.
     pub fn ctl(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(binary("errbotctl"))
-            .arg("--config")
-            .arg(self.dir.path().join("errbot.toml"))
-            .args(args)
-            .output()
-            .expect("run errbotctl");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        errbotctl(&self.dir.path().join("errbot.toml"), args, "")
     }
 
     /// `errbotctl status --json`, parsed.
@@ -276,6 +295,48 @@ impl Drop for TestBot {
             self.stop();
         }
     }
+}
+
+/// Starts errbotd on `dir/errbot.toml`, appending its stderr to `dir/errbotd.log`.
+fn spawn_errbotd(dir: &Path, env: &[(String, String)]) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("errbotd.log"))
+        .expect("log file");
+    Command::new(binary("errbotd"))
+        .arg("--config")
+        .arg(dir.join("errbot.toml"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("start errbotd")
+}
+
+/// Runs `errbotctl --config CONFIG ARGS` with `stdin`; returns its exit code, stdout and stderr.
+pub fn errbotctl(config: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(binary("errbotctl"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start errbotctl");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("errbotctl stdin");
+    }
+    let out = child.wait_with_output().expect("errbotctl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// An inject request.

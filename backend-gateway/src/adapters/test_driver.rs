@@ -8,8 +8,7 @@
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use errbot_proto::transport::{self, Address};
 use errbot_proto::v1::test_driver_service_server::{TestDriverService, TestDriverServiceServer};
@@ -28,12 +27,12 @@ use crate::events::{EventQueue, PushError};
 use crate::inflight::InFlight;
 use crate::{render, text_ids};
 
+mod load;
+
 /// Sender name when an injected message names none.
 pub const DEFAULT_SENDER: &str = "tester";
 /// How long `Converse` waits when the request gives no timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long `Load` waits for each message.
-pub const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Sent messages kept for a slow `Outbox` reader before it skips some.
 const OUTBOX_CAPACITY: usize = 4096;
 
@@ -337,80 +336,8 @@ impl TestDriverService for Driver {
     }
 
     async fn load(&self, req: Request<LoadRequest>) -> Result<Response<LoadResponse>, Status> {
-        let req = req.into_inner();
-        let count = req.count;
-        let senders = req.concurrency.clamp(1, count.max(1));
-        let next = Arc::new(AtomicU32::new(0));
-        let started = Instant::now();
-        let mut tasks = Vec::with_capacity(senders as usize);
-        for sender in 0..senders {
-            let (inner, next) = (self.inner.clone(), next.clone());
-            let (body, expect) = (req.body.clone(), req.expect.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut tally = Tally::default();
-                let from = format!("load{sender}");
-                while next.fetch_add(1, Ordering::Relaxed) < count {
-                    let t0 = Instant::now();
-                    let msg = InjectRequest {
-                        body: body.clone(),
-                        from: from.clone(),
-                        ..Default::default()
-                    };
-                    let outcome = inner.converse(msg, LOAD_TIMEOUT).await;
-                    let done = Instant::now();
-                    tally.sent += 1;
-                    match outcome {
-                        Ok((_, replies))
-                            if !replies.is_empty() && replies.iter().all(|r| r.text == expect) =>
-                        {
-                            tally.correct += 1;
-                        }
-                        Ok((id, replies)) => {
-                            tally.wrong += 1;
-                            let texts: Vec<&str> =
-                                replies.iter().map(|r| r.text.as_str()).collect();
-                            tracing::debug!(
-                                "load: message {id} got {texts:?}, expected {expect:?}"
-                            );
-                        }
-                        Err(status) => {
-                            tally.wrong += 1;
-                            tracing::debug!("load: {}", status.message());
-                        }
-                    }
-                    let micros = u64::try_from((done - t0).as_micros()).unwrap_or(u64::MAX);
-                    tally.latencies.push((done, micros));
-                }
-                tally
-            }));
-        }
-        let mut total = Tally::default();
-        for task in tasks {
-            let tally = task
-                .await
-                .map_err(|e| Status::internal(format!("load sender failed: {e}")))?;
-            total.sent += tally.sent;
-            total.correct += tally.correct;
-            total.wrong += tally.wrong;
-            total.latencies.extend(tally.latencies);
-        }
-        let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        total.latencies.sort_by_key(|(done, _)| *done);
-        Ok(Response::new(LoadResponse {
-            sent: total.sent,
-            correct: total.correct,
-            wrong: total.wrong,
-            elapsed_us,
-            latencies_us: total.latencies.into_iter().map(|(_, l)| l).collect(),
-        }))
+        load::run(self.inner.clone(), req.into_inner())
+            .await
+            .map(Response::new)
     }
-}
-
-/// One load sender's results.
-#[derive(Default)]
-struct Tally {
-    sent: u32,
-    correct: u32,
-    wrong: u32,
-    latencies: Vec<(Instant, u64)>,
 }

@@ -9,6 +9,22 @@ use errbot_proto::v1::{
     control_service_client::ControlServiceClient,
 };
 use errbotd::config::Config;
+use errbotd::storage::ctl as storage;
+
+/// The storage subcommands, as the storage module runs them.
+fn storage_action(command: &Cmd) -> Option<storage::Action> {
+    Some(match command {
+        Cmd::Backup { file } => storage::Action::Backup(file.clone()),
+        Cmd::Restore { file, force } => storage::Action::Restore {
+            file: file.clone(),
+            force: *force,
+        },
+        Cmd::Storage(StorageCmd::Get { namespace }) => storage::Action::Get(namespace.clone()),
+        Cmd::Storage(StorageCmd::Set { namespace }) => storage::Action::Set(namespace.clone()),
+        Cmd::Storage(StorageCmd::Merge { namespace }) => storage::Action::Merge(namespace.clone()),
+        Cmd::Status | Cmd::Shutdown | Cmd::Plugin { .. } => return None,
+    })
+}
 
 /// Control a running errbotd through its control socket.
 #[derive(Parser)]
@@ -39,6 +55,24 @@ enum Cmd {
         #[command(subcommand)]
         action: PluginCmd,
     },
+    /// Write a backup of everything the bot stores to FILE (default: stdout).
+    Backup {
+        /// Where to write it (mode 0600).
+        file: Option<PathBuf>,
+    },
+    /// Restore a backup (from `errbotctl backup` or `!backup`); refuses a store that holds data
+    /// unless --force.
+    Restore {
+        /// The backup file (`-` for stdin).
+        file: PathBuf,
+        /// Restore even into a store that holds data (each namespace of the backup replaces the
+        /// stored one).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Read or write one storage namespace ("core" or a plugin's name) as a JSON object.
+    #[command(subcommand)]
+    Storage(StorageCmd),
 }
 
 #[derive(Subcommand)]
@@ -60,31 +94,58 @@ enum PluginCmd {
     },
 }
 
+/// Errbot's --storage-get, --storage-set and --storage-merge.
+#[derive(Subcommand)]
+enum StorageCmd {
+    /// Print the namespace as a JSON object on stdout.
+    Get {
+        /// The namespace.
+        namespace: String,
+    },
+    /// Replace the namespace with the JSON object read from stdin.
+    Set {
+        /// The namespace.
+        namespace: String,
+    },
+    /// Write the keys of the JSON object read from stdin into the namespace, keeping the others.
+    Merge {
+        /// The namespace.
+        namespace: String,
+    },
+}
+
 /// Exit codes: 0 success, 1 the request failed, 2 bad usage or configuration, 3 errbotd is not
 /// running.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let socket = match (&cli.socket, &cli.config) {
-        (Some(s), _) => s.clone(),
-        (None, Some(c)) => match Config::load(c) {
-            Ok(config) => errbotd::daemon::control_socket(&config),
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(2);
-            }
-        },
+    let config = match (&cli.socket, &cli.config) {
+        (_, Some(c)) => Config::load(c).map(Some),
+        (Some(_), None) => Ok(None),
         (None, None) if Path::new("errbot.toml").is_file() => {
-            match Config::load(Path::new("errbot.toml")) {
-                Ok(config) => errbotd::daemon::control_socket(&config),
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(2);
-                }
-            }
+            Config::load(Path::new("errbot.toml")).map(Some)
         }
-        (None, None) => errbotd::daemon::control_socket(&Config::embedded_default()),
+        (None, None) => Ok(Some(Config::embedded_default())),
     };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let socket = match (&cli.socket, &config) {
+        (Some(s), _) => s.clone(),
+        (None, Some(config)) => errbotd::daemon::control_socket(config),
+        (None, None) => unreachable!("a configuration is loaded when there is no --socket"),
+    };
+    if let Some(action) = storage_action(&cli.command) {
+        let reach = storage::Reach {
+            socket: &socket,
+            config: config.as_ref(),
+        };
+        return storage::main(&action, &reach).await;
+    }
     if !socket.exists() {
         eprintln!(
             "errbotd is not running (no control socket at {})",
@@ -162,6 +223,9 @@ async fn main() -> ExitCode {
                     println!("{message}");
                 }
             })
+        }
+        Cmd::Backup { .. } | Cmd::Restore { .. } | Cmd::Storage(_) => {
+            unreachable!("storage commands are handled above")
         }
     };
     match result {

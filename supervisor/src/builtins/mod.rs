@@ -1,4 +1,5 @@
-//! Commands built into errbotd, grouped as Errbot's core plugins are: Help, Health and Utils.
+//! Commands built into errbotd, grouped as Errbot's core plugins are: Help, Health, Utils,
+//! Plugins and Backup (the last two in [`plugins`]).
 //! They are declared with the same `PluginDescription` as plugin processes, so dispatch, help and
 //! argument parsing treat them exactly alike.
 
@@ -15,10 +16,9 @@ mod rooms;
 use crate::bot::{Bot, ReplySink, read};
 use crate::registry::Command;
 use crate::supervise::State;
-use crate::supervise::plugin::Action;
 
-pub mod lifecycle;
 pub mod plugin_info;
+pub mod plugins;
 
 fn cmd(name: &str, help: &str, admin_only: bool, params: Vec<ParamSpec>) -> CommandSpec {
     CommandSpec {
@@ -103,35 +103,18 @@ pub fn descriptions() -> Vec<PluginDescription> {
         ),
         plugin(
             "Plugins",
-            "Manage the plugins (admins only).",
-            vec![
-                cmd(
-                    "plugin_activate",
-                    "Start a plugin that is deactivated or failed: `!plugin activate <name>`.",
-                    true,
-                    optional_rest("name", "the plugin"),
-                ),
-                cmd(
-                    "plugin_deactivate",
-                    "Stop a plugin until it is activated again: `!plugin deactivate <name>`.",
-                    true,
-                    optional_rest("name", "the plugin"),
-                ),
-                cmd(
-                    "plugin_info",
-                    "Show a plugin's state, version, commands (as access rules name them) and \
-                     command filters: `!plugin info <name>`.",
-                    true,
-                    optional_rest("name", "the plugin"),
-                ),
-                cmd(
-                    "plugin_reload",
-                    "Replace a plugin's process with a fresh one, without downtime: \
-                     `!plugin reload <name>`.",
-                    true,
-                    optional_rest("name", "the plugin"),
-                ),
-            ],
+            "Manage the plugins (admins only): activate, deactivate, reload, configure, \
+             blacklist and unblacklist them.",
+            {
+                let mut commands = plugins::plugin_commands();
+                commands.push(plugin_info::command());
+                commands
+            },
+        ),
+        plugin(
+            "Backup",
+            "Back up everything the bot stores.",
+            plugins::backup_commands(),
         ),
         plugin(
             "Utils",
@@ -180,17 +163,7 @@ pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> 
         "whoami" => whoami(request),
         "history" => history(bot, request),
         "plugin_info" => plugin_info::plugin_info(bot, &request.args),
-        "plugin_activate" | "plugin_deactivate" | "plugin_reload" => {
-            let action = match request.command.as_str() {
-                "plugin_activate" => Action::Activate,
-                "plugin_deactivate" => Action::Deactivate,
-                _ => Action::Reload,
-            };
-            match lifecycle::plugin_action(bot, action, &request.args).await {
-                Ok(text) => text,
-                Err(e) => e.text().to_owned(),
-            }
-        }
+        name if plugins::handles(name) => return plugins::run(bot, sink, request).await,
         other => return Err(format!("unknown built-in command {other}")),
     };
     sink.send_text(&text, false).await;
@@ -355,6 +328,8 @@ fn status_plugins(bot: &Bot) -> String {
             State::Running => ('A', slot.name.clone()),
             State::Starting | State::Restarting => ('R', slot.name.clone()),
             State::Deactivated | State::Stopped => ('D', slot.name.clone()),
+            State::Blacklisted => ('B', slot.name.clone()),
+            State::Unconfigured => ('C', format!("{} ({})", slot.name, record.note)),
             State::Failed => ('F', format!("{} ({})", slot.name, record.note)),
         };
         rows.push(row);

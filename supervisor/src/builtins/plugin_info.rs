@@ -3,7 +3,20 @@
 
 use std::fmt::Write as _;
 
+use errbot_proto::v1::CommandSpec;
+
 use crate::bot::{Bot, read};
+
+/// The `plugin info` command's declaration (in the "Plugins" group).
+pub fn command() -> CommandSpec {
+    super::cmd(
+        "plugin_info",
+        "Show a plugin's state, version, commands (as access rules name them) and command \
+         filters: `!plugin info <name>`.",
+        true,
+        super::optional_rest("name", "the plugin"),
+    )
+}
 
 /// The reply to `!plugin info name`.
 pub fn plugin_info(bot: &Bot, name: &str) -> String {

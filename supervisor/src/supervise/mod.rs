@@ -29,6 +29,11 @@ pub enum State {
     Failed,
     /// Stopped by an operator.
     Deactivated,
+    /// Has a configuration template but no (acceptable) configuration: not activated until
+    /// `!plugin config NAME {...}` gives it one.
+    Unconfigured,
+    /// On the blacklist (kept in storage): not started until unblacklisted.
+    Blacklisted,
     /// errbotd is shutting down.
     Stopped,
 }
@@ -42,6 +47,8 @@ impl State {
             State::Restarting => "restarting",
             State::Failed => "failed",
             State::Deactivated => "deactivated",
+            State::Unconfigured => "unconfigured",
+            State::Blacklisted => "blacklisted",
             State::Stopped => "stopped",
         }
     }
@@ -110,7 +117,10 @@ impl Life {
         let r = self.record();
         let state = self.state();
         let last_exit = match (state, r.note.is_empty()) {
-            (State::Failed | State::Deactivated, false) => r.note.clone(),
+            (
+                State::Failed | State::Deactivated | State::Unconfigured | State::Blacklisted,
+                false,
+            ) => r.note.clone(),
             _ => r.last_exit.clone(),
         };
         ChildStatus {

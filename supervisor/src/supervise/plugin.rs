@@ -15,6 +15,7 @@ use super::policy::{Policy, Restarts};
 use super::{Life, State, health, jitter};
 use crate::bot::{Bot, TokenStore, read, write};
 use crate::child::{self, Kind, Spec};
+use crate::lifecycle::{self, Decision};
 use crate::manifest::Discovered;
 use crate::python_env;
 
@@ -79,6 +80,8 @@ pub enum Action {
     Deactivate,
     /// Replace its process without downtime.
     Reload,
+    /// Stop it and keep it stopped (the caller records the blacklist).
+    Blacklist,
 }
 
 impl Action {
@@ -88,6 +91,7 @@ impl Action {
             Action::Activate => "activate",
             Action::Deactivate => "deactivate",
             Action::Reload => "reload",
+            Action::Blacklist => "blacklist",
         }
     }
 }
@@ -113,19 +117,31 @@ pub struct PluginSlot {
     generation: AtomicU32,
 }
 
-/// Why a start failed, and whether trying again could help.
+/// Why a start failed, and what the slot does about it.
 pub struct StartError {
     /// What went wrong.
     pub reason: String,
-    /// Trying again cannot help (missing dependency, wrong name).
-    pub permanent: bool,
+    /// Where the slot goes: `Restarting` (try again after the backoff), `Failed` (trying again
+    /// cannot help: a missing dependency, a wrong name, a configuration errbot.toml imposes and
+    /// the plugin refuses), `Unconfigured` or `Blacklisted`.
+    pub then: State,
+}
+
+impl StartError {
+    /// A failure that trying again cannot mend.
+    pub fn permanent(reason: String) -> Self {
+        Self {
+            reason,
+            then: State::Failed,
+        }
+    }
 }
 
 impl From<String> for StartError {
     fn from(reason: String) -> Self {
         Self {
             reason,
-            permanent: false,
+            then: State::Restarting,
         }
     }
 }
@@ -167,7 +183,11 @@ impl PluginSlot {
     pub fn routable_description(&self) -> Option<PluginDescription> {
         match self.life.state() {
             State::Running | State::Restarting | State::Starting => read(&self.description).clone(),
-            State::Failed | State::Deactivated | State::Stopped => None,
+            State::Failed
+            | State::Deactivated
+            | State::Stopped
+            | State::Unconfigured
+            | State::Blacklisted => None,
         }
     }
 
@@ -194,7 +214,13 @@ impl PluginSlot {
                 State::Failed => {
                     return Err(format!("plugin {} has failed: {}", self.name, record.note));
                 }
-                State::Deactivated => return Err(format!("plugin {} is deactivated", self.name)),
+                State::Deactivated | State::Blacklisted | State::Unconfigured => {
+                    return Err(format!(
+                        "plugin {} is {}",
+                        self.name,
+                        self.life.state().as_str()
+                    ));
+                }
                 State::Stopped => return Err("errbotd is shutting down".to_owned()),
                 State::Starting | State::Running | State::Restarting => {}
             }
@@ -236,6 +262,16 @@ impl PluginSlot {
 
     /// Starts a new process, checks it serves and describes itself under the right name.
     pub async fn spawn(&self, bot: &Bot) -> Result<Described, StartError> {
+        if bot.storage.is_blacklisted(&self.name) {
+            return Err(StartError {
+                reason: format!(
+                    "blacklisted: `{}plugin unblacklist {}` starts it",
+                    bot.prefixes.prefix(),
+                    self.name
+                ),
+                then: State::Blacklisted,
+            });
+        }
         let source = self
             .source
             .lock()
@@ -294,10 +330,7 @@ impl PluginSlot {
                 description.name
             );
             self.discard(bot, process).await;
-            return Err(StartError {
-                reason,
-                permanent: true,
-            });
+            return Err(StartError::permanent(reason));
         }
         Ok(Described {
             process,
@@ -317,8 +350,24 @@ impl PluginSlot {
             description,
             mut client,
         } = described;
+        let config_json = match lifecycle::decide(bot, &self.name, &description, &client).await {
+            Ok(Decision::Activate(config_json)) => config_json,
+            Ok(Decision::Wait(reason)) => {
+                // Kept although the plugin is not activated: `!plugin config` shows its template.
+                *write(&self.description) = Some(description);
+                self.discard(bot, process).await;
+                return Err(StartError {
+                    reason,
+                    then: State::Unconfigured,
+                });
+            }
+            Err(reason) => {
+                self.discard(bot, process).await;
+                return Err(StartError::permanent(reason));
+            }
+        };
         let req = ActivateRequest {
-            config_json: String::new(),
+            config_json,
             bot_prefix: bot.config.bot.prefix.clone(),
         };
         if let Err(s) = client.activate(req).await {
@@ -379,9 +428,25 @@ impl PluginSlot {
 
     /// Enters a state in which the plugin's commands are not routed.
     fn park(&self, bot: &Bot, state: State, note: String) {
+        self.park_quietly(state, note);
+        bot.rebuild_registry();
+    }
+
+    /// Changes a parked state (the command table is already without the plugin).
+    fn park_quietly(&self, state: State, note: String) {
         self.life.update(|r| r.note = note);
         self.life.set(state);
-        bot.rebuild_registry();
+    }
+
+    /// The last description the plugin gave (its configuration template, commands...), even
+    /// while it does not run.
+    pub fn description(&self) -> Option<PluginDescription> {
+        read(&self.description).clone()
+    }
+
+    /// The process serving now, if one does (no waiting).
+    pub fn current(&self) -> Option<Arc<Instance>> {
+        read(&self.current).clone()
     }
 
     /// Runs the slot's task: from `first` (the result of the start-up launch), keeps the plugin
@@ -415,11 +480,7 @@ impl PluginSlot {
         let mut restarts = Restarts::default();
         let mut phase = match first {
             Ok(instance) => Phase::Serve(instance),
-            Err(e) if e.permanent => Phase::Failed(e.reason),
-            Err(e) => Phase::Crashed {
-                reason: e.reason,
-                ran_for: None,
-            },
+            Err(e) => Phase::after(e),
         };
         loop {
             phase = match phase {
@@ -430,14 +491,7 @@ impl PluginSlot {
                     }
                     Err(e) => {
                         answer(reply, Err(e.reason.clone()));
-                        if e.permanent {
-                            Phase::Failed(e.reason)
-                        } else {
-                            Phase::Crashed {
-                                reason: e.reason,
-                                ran_for: None,
-                            }
-                        }
+                        Phase::after(e)
                     }
                 },
                 Phase::Serve(instance) => self.watch(&bot, instance, &mut inbox).await,
@@ -487,12 +541,11 @@ impl PluginSlot {
                     restarts.clear();
                     self.parked(&mut inbox).await
                 }
-                Phase::Deactivated(reply) => {
-                    self.park(
-                        &bot,
-                        State::Deactivated,
-                        "deactivated by an operator".into(),
-                    );
+                Phase::Parked(state, note, reply) => {
+                    if state == State::Unconfigured {
+                        tracing::warn!(plugin = %self.name, "not activated: {note}");
+                    }
+                    self.park(&bot, state, note);
                     answer(reply, Ok(()));
                     self.parked(&mut inbox).await
                 }
@@ -536,12 +589,13 @@ impl PluginSlot {
                     Some(Control::Act(Action::Activate, reply)) => {
                         let _ = reply.send(Err(format!("{} is already activated.", self.name)));
                     }
-                    Some(Control::Act(Action::Deactivate, reply)) => {
+                    Some(Control::Act(action @ (Action::Deactivate | Action::Blacklist), reply)) => {
+                        let (state, note) = stop_state(action);
                         if let Some(old) = self.unserve() {
-                            self.park(bot, State::Deactivated, "deactivated by an operator".into());
+                            self.park(bot, state, note.clone());
                             retire(&self.name, old, &self.policy, &bot.tokens, true).await;
                         }
-                        return Phase::Deactivated(Some(reply));
+                        return Phase::Parked(state, note, Some(reply));
                     }
                     Some(Control::Act(Action::Reload, reply)) => {
                         match self.reload(bot).await {
@@ -592,7 +646,10 @@ impl PluginSlot {
             control = inbox.recv() => match control {
                 None => Phase::Stop(None),
                 Some(Control::Stop(done)) => Phase::Stop(Some(done)),
-                Some(Control::Act(Action::Deactivate, reply)) => Phase::Deactivated(Some(reply)),
+                Some(Control::Act(action @ (Action::Deactivate | Action::Blacklist), reply)) => {
+                    let (state, note) = stop_state(action);
+                    Phase::Parked(state, note, Some(reply))
+                }
                 Some(Control::Act(_, reply)) => Phase::Launch(Some(reply)),
             },
         }
@@ -606,6 +663,11 @@ impl PluginSlot {
                 Some(Control::Stop(done)) => return Phase::Stop(Some(done)),
                 Some(Control::Act(Action::Deactivate, reply)) => {
                     let _ = reply.send(Err(format!("{} is already deactivated.", self.name)));
+                }
+                Some(Control::Act(Action::Blacklist, reply)) => {
+                    let (state, note) = stop_state(Action::Blacklist);
+                    self.park_quietly(state, note);
+                    let _ = reply.send(Ok(()));
                 }
                 // Errbot's reload leaves the activation state alone: only plugin.toml is read
                 // again, for the next activation.
@@ -660,10 +722,35 @@ enum Phase {
     },
     /// Given up until an operator acts.
     Failed(String),
-    /// Stopped by an operator.
-    Deactivated(Option<oneshot::Sender<Result<(), String>>>),
+    /// Not running, in `State` (deactivated, unconfigured, blacklisted) for the reason given,
+    /// until an operator acts; the operator who asked is answered.
+    Parked(State, String, Option<oneshot::Sender<Result<(), String>>>),
     /// errbotd is stopping.
     Stop(Option<oneshot::Sender<()>>),
+}
+
+impl Phase {
+    /// Where a failed start leads.
+    fn after(e: StartError) -> Phase {
+        match e.then {
+            State::Restarting => Phase::Crashed {
+                reason: e.reason,
+                ran_for: None,
+            },
+            State::Unconfigured | State::Blacklisted | State::Deactivated => {
+                Phase::Parked(e.then, e.reason, None)
+            }
+            _ => Phase::Failed(e.reason),
+        }
+    }
+}
+
+/// The state an operator's stop leads to, and its note.
+fn stop_state(action: Action) -> (State, String) {
+    match action {
+        Action::Blacklist => (State::Blacklisted, "blacklisted".to_owned()),
+        _ => (State::Deactivated, "deactivated by an operator".to_owned()),
+    }
 }
 
 fn answer(reply: Option<oneshot::Sender<Result<(), String>>>, result: Result<(), String>) {

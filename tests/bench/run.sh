@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Benchmarks errbot-rs side by side with Errbot 6.2.1 (BENCHMARKS.md):
+#   tests/bench/run.sh            full run, writes the report into BENCHMARKS.md
+#   tests/bench/run.sh --smoke    tiny counts, writes nothing (CI: checks that it all works)
+# Builds the release binaries, makes Errbot's virtualenv from PyPI once (cached in the target
+# directory), then runs errbot-bench (tests/src/bin/errbot-bench) with the given options; see
+# `--help` for the others.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+
+echo "==> building the release binaries" >&2
+cargo build --release --quiet -p errbotd -p errbot-gateway -p errbot-tests --bins
+
+venv="$CARGO_TARGET_DIR/bench/errbot-6.2.1-venv"
+requirements="tests/bench/errbot-requirements.txt"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$venv/requirements.txt"; then
+    echo "==> creating Errbot's virtualenv in $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/requirements.txt"
+fi
+
+echo "==> benchmarking" >&2
+exec "$CARGO_TARGET_DIR/release/errbot-bench" \
+    --errbot-python "$venv/bin/python" \
+    --command "$(printf '%s' "tests/bench/run.sh${*:+ $*}")" \
+    "$@"
