@@ -137,6 +137,37 @@
 //! `self['key']`): `get::<T>(key)`, `set(key, &value)`, `delete`, `keys`, and
 //! `update(key, |old: Option<T>| new)`, an atomic read-modify-write that loses no concurrent
 //! update. Values are any `serde` type, stored as JSON. See [`Storage`].
+//!
+//! # Command filters
+//!
+//! `#[cmd_filter]` (Errbot's `@cmdfilter`) on a method taking `&CommandCall` and returning a
+//! [`Filter`] (or `Option<Filter>`): errbotd calls it before every command of every plugin, once
+//! the access rules allowed it. `Filter::pass()` lets it run, `Filter::with_args(..)` or
+//! `Filter::rewrite(command, args)` changes it (the access rules are checked again),
+//! `Filter::block()` / `Filter::deny(reason)` stops it. `#[cmd_filter(name = "...")]` names it
+//! (default: the method's name); its doc comment is its help. With
+//! `#[cmd_filter(catch_unprocessed)]` it also sees prefixed messages that name no command
+//! ([`CommandCall::is_unprocessed`]): rewriting one makes an alias, denying it answers instead
+//! of "Command not found".
+//!
+//! ```no_run
+//! use errbot_plugin_sdk::prelude::*;
+//!
+//! pub struct Guard;
+//!
+//! #[plugin(name = "guard")]
+//! impl Guard {
+//!     /// No deployments on Fridays.
+//!     #[cmd_filter]
+//!     fn no_friday_deploys(&self, call: &CommandCall) -> Filter {
+//!         if call.command() == "deploy" && call.args().contains("prod") {
+//!             return Filter::deny("Not on a Friday.");
+//!         }
+//!         Filter::pass()
+//!     }
+//! }
+//! # fn main() {}
+//! ```
 
 #![warn(missing_docs)]
 
@@ -148,6 +179,7 @@ mod bot;
 mod context;
 mod event;
 mod execution;
+mod filter;
 mod message;
 mod reply;
 mod server;
@@ -164,9 +196,10 @@ use std::sync::Arc;
 pub use bot::{Bot, BotError};
 pub use context::{Args, Context, Match, Rest};
 pub use errbot_plugin_macros::{
-    activate, callback, check_config, command, deactivate, plugin, re_command,
+    activate, callback, check_config, cmd_filter, command, deactivate, plugin, re_command,
 };
 pub use event::{ActivateContext, CallbackKind, CheckOutput, Event, HookOutput};
+pub use filter::{CommandCall, Filter, IntoFilter};
 pub use message::{Identifier, Message};
 pub use reply::{
     BoxError, Card, CommandError, Failure, IntoFailure, IntoReplies, Reply, ReplySink,
@@ -183,9 +216,9 @@ pub use errbot_proto::v1 as proto;
 /// Everything a plugin usually needs: `use errbot_plugin_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ActivateContext, Args, Bot, Card, CommandError, Context, Event, Identifier, Match, Message,
-        Reply, Rest, Storage, StorageError, activate, callback, check_config, command, deactivate,
-        plugin, re_command,
+        ActivateContext, Args, Bot, Card, CommandCall, CommandError, Context, Event, Filter,
+        Identifier, Match, Message, Reply, Rest, Storage, StorageError, activate, callback,
+        check_config, cmd_filter, command, deactivate, plugin, re_command,
     };
 }
 
@@ -225,5 +258,11 @@ pub trait Plugin: Send + Sync + 'static {
     fn event(self: Arc<Self>, event: Event) -> BoxFuture<Result<(), BoxError>> {
         let _ = event;
         Box::pin(async { Ok(()) })
+    }
+
+    /// Runs the `#[cmd_filter]` method named `call.filter()`; `None` when there is none.
+    fn filter(self: Arc<Self>, call: CommandCall) -> Option<BoxFuture<Filter>> {
+        let _ = call;
+        None
     }
 }

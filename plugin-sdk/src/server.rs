@@ -112,6 +112,27 @@ impl<P: Plugin> PluginService for Service<P> {
         }
     }
 
+    async fn filter_command(
+        &self,
+        request: Request<v1::FilterRequest>,
+    ) -> Result<Response<v1::FilterResponse>, Status> {
+        let call = crate::filter::CommandCall::new(request.into_inner());
+        let name = call.filter().to_owned();
+        match self.plugin.clone().filter(call) {
+            Some(filter) => {
+                // A panic in a filter fails that call only, as for commands.
+                let decision = tokio::spawn(filter).await.map_err(|e| {
+                    tracing::error!("command filter {name} failed: {e}");
+                    Status::internal(format!("command filter {name} panicked"))
+                })?;
+                Ok(Response::new(decision.into_proto()))
+            }
+            None => Err(Status::not_found(format!(
+                "this plugin has no command filter {name:?}"
+            ))),
+        }
+    }
+
     async fn event(
         &self,
         request: Request<v1::EventRequest>,

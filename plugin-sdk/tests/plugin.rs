@@ -702,3 +702,71 @@ async fn hooks_can_be_called_directly() {
     assert_eq!(*kitchen.events.lock().unwrap(), ["deactivate"]);
     assert_eq!(kitchen.helper(), 0);
 }
+
+/// Command filters: two methods, one renamed, sync and async, `Filter` and `Option<Filter>`.
+struct Guard;
+
+#[plugin(name = "guard")]
+impl Guard {
+    /// Refuses `!drop`.
+    #[cmd_filter]
+    async fn no_drop(&self, call: &CommandCall) -> Filter {
+        if call.command() == "drop" {
+            Filter::deny(format!("{} may not drop", call.sender().person()))
+        } else {
+            Filter::pass()
+        }
+    }
+
+    /// Upper-cases the arguments of `!echo`.
+    #[cmd_filter(name = "loud")]
+    fn shout(&self, call: &CommandCall) -> Option<Filter> {
+        (call.command() == "echo").then(|| Filter::with_args(call.args().to_uppercase()))
+    }
+}
+
+#[tokio::test]
+async fn command_filters_are_declared_and_dispatched() {
+    let guard = std::sync::Arc::new(Guard);
+    let d = guard.describe();
+    let declared: Vec<(&str, &str)> = d
+        .command_filters
+        .iter()
+        .map(|f| (f.name.as_str(), f.help.as_str()))
+        .collect();
+    assert_eq!(
+        declared,
+        [
+            ("no_drop", "Refuses `!drop`."),
+            ("loud", "Upper-cases the arguments of `!echo`.")
+        ]
+    );
+    let call = |filter: &str, command: &str, args: &str| {
+        CommandCall::new(v1::FilterRequest {
+            filter: filter.into(),
+            command: command.into(),
+            args: args.into(),
+            message: Some(v1::Message {
+                from: Some(v1::Identifier {
+                    person: "@ana".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    };
+    let run = |c: CommandCall| guard.clone().filter(c).expect("a declared filter");
+    let blocked = run(call("no_drop", "drop", "")).await.into_proto();
+    assert_eq!(blocked.action(), v1::filter_response::Action::Block);
+    assert_eq!(blocked.reply, "@ana may not drop");
+    let passed = run(call("no_drop", "echo", "x")).await.into_proto();
+    assert_eq!(passed, Filter::pass().into_proto());
+    let loud = run(call("loud", "echo", "hi")).await.into_proto();
+    assert_eq!(
+        (loud.action(), loud.args.as_deref()),
+        (v1::filter_response::Action::Continue, Some("HI"))
+    );
+    assert_eq!(run(call("loud", "other", "hi")).await, Filter::pass());
+    assert!(guard.clone().filter(call("nope", "echo", "")).is_none());
+}

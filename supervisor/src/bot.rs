@@ -13,9 +13,11 @@ use errbot_proto::v1::{
 };
 use tokio::sync::watch;
 
+use crate::acl;
 use crate::builtins;
 use crate::child;
-use crate::config::Config;
+use crate::cmdfilter;
+use crate::config::{BotSettings, Config};
 use crate::dispatch::history::{Entry, History};
 use crate::dispatch::{self, Prefixes, Route, args};
 use crate::glob;
@@ -194,11 +196,7 @@ impl Bot {
 
     /// Handles one inbound message completely, then tells its gateway it was processed.
     pub async fn handle_message(self: Arc<Self>, gateway: Arc<Gateway>, message: Message) {
-        let sink = ReplySink::new(
-            gateway.clone(),
-            &message,
-            self.config.bot.message_size_limit,
-        );
+        let sink = ReplySink::new(gateway.clone(), &message, &self.config.bot);
         self.process(&sink, &message).await;
         let req = ProcessedRequest {
             message_id: message.id.clone(),
@@ -227,14 +225,39 @@ impl Bot {
             &from.person,
         );
         match route {
-            Route::Ignore | Route::NotFound(None) => {}
-            Route::NotFound(Some(text)) => sink.send_text(&text, false).await,
+            Route::Ignore => {}
+            Route::NotFound(reply) => {
+                // Filters declared with catch_unprocessed may take it (aliases...).
+                let text = self.prefixes.command_text(&message.body);
+                if !text.is_empty() && registry.filters().iter().any(|f| f.catch_unprocessed) {
+                    let is_admin = self.is_admin(&from);
+                    match cmdfilter::unprocessed(self, &registry, sink, message, text, is_admin)
+                        .await
+                    {
+                        cmdfilter::Unprocessed::Handled => return,
+                        cmdfilter::Unprocessed::Run(command, args) => {
+                            let checked = args.clone();
+                            self.run(sink, message, &command, args, &checked, Vec::new())
+                                .await;
+                            return;
+                        }
+                        cmdfilter::Unprocessed::NotHandled => {}
+                    }
+                }
+                if let Some(text) = reply {
+                    sink.send_text(&text, false).await;
+                }
+            }
             Route::Plain { command, args } => {
-                self.run(sink, message, &command, args, Vec::new()).await;
+                let checked = args.clone();
+                self.run(sink, message, &command, args, &checked, Vec::new())
+                    .await;
             }
             Route::Regex(hits) => {
+                // Access rules see a regex command's whole text as its arguments (as Errbot).
+                let text = self.prefixes.command_text(&message.body);
                 let runs = hits.into_iter().map(|(command, matches)| async move {
-                    self.run(sink, message, &command, String::new(), matches)
+                    self.run(sink, message, &command, String::new(), text, matches)
                         .await
                 });
                 futures::future::join_all(runs).await;
@@ -242,22 +265,96 @@ impl Bot {
         }
     }
 
-    /// Runs one command and sends its replies.
+    /// Whether the sender of `message` may run `command` as far as the access rules tell
+    /// without its arguments (what `!help` lists under `hide_restricted_commands`).
+    pub fn may_see(&self, command: &Command, message: &Message, backend: &str) -> bool {
+        if !self.config.access.hide_restricted_commands {
+            return true;
+        }
+        let from = message.from.clone().unwrap_or_default();
+        let inv = acl::invocation(command, message, backend, None, self.is_admin(&from));
+        acl::check(&self.config.access, &inv).is_ok()
+    }
+
+    /// Checks `command` with `args` against the access rules; when refused, tells the sender
+    /// (unless `hide_restricted_access`) and returns true.
+    async fn refused(
+        &self,
+        sink: &ReplySink,
+        message: &Message,
+        command: &Command,
+        args: &str,
+        is_admin: bool,
+    ) -> bool {
+        let inv = acl::invocation(command, message, sink.backend(), Some(args), is_admin);
+        let Err(denial) = acl::check(&self.config.access, &inv) else {
+            return false;
+        };
+        tracing::info!(
+            command = %command.name, sender = %inv.sender, backend = %sink.backend(),
+            "refused: {}", denial.reply()
+        );
+        if !self.config.access.hide_restricted_access {
+            sink.send_text(denial.reply(), false).await;
+        }
+        true
+    }
+
+    /// Runs one command and sends its replies. `checked_args` is what the access rules match
+    /// the arguments against.
     async fn run(
         self: &Arc<Self>,
         sink: &ReplySink,
         message: &Message,
         command: &Arc<Command>,
         args: String,
+        checked_args: &str,
         matches: Vec<errbot_proto::v1::RegexMatch>,
     ) {
         let from = message.from.clone().unwrap_or_default();
         let is_admin = self.is_admin(&from);
-        if command.spec.admin_only && !is_admin {
-            sink.send_text("This command requires bot-admin privileges", false)
-                .await;
+        if self
+            .refused(sink, message, command, checked_args, is_admin)
+            .await
+        {
             return;
         }
+        // Plugins' command filters, which may rewrite the command (checked again) or block it.
+        let registry = self.registry();
+        let filtered = cmdfilter::apply(
+            self,
+            &registry,
+            sink,
+            message,
+            command,
+            checked_args,
+            is_admin,
+        )
+        .await;
+        let (command, args, matches) = match filtered {
+            cmdfilter::Outcome::Blocked => return,
+            cmdfilter::Outcome::Run {
+                command: c,
+                args: a,
+                changed,
+            } => {
+                if changed && self.refused(sink, message, &c, &a, is_admin).await {
+                    return;
+                }
+                if c.is_regex() {
+                    (c, args, matches)
+                } else {
+                    (c, a, Vec::new())
+                }
+            }
+        };
+        let command = &command;
+        let bot_settings = &self.config.bot;
+        let diverted = sink.diverted(
+            BotSettings::lists(&bot_settings.divert_to_private, &command.name),
+            BotSettings::lists(&bot_settings.divert_to_thread, &command.name),
+        );
+        let sink = &diverted;
         if command.spec.flow_only {
             // Flow steps only run inside a flow; flows are not implemented yet, so never.
             return;
@@ -390,20 +487,26 @@ pub fn acl_of(who: &Identifier) -> &str {
 }
 
 /// Sends the replies to one inbound message: to the room it came from (or privately), in its
-/// thread, split at the backend's size limit, counting what was sent.
+/// thread, split at the backend's size limit, counting what was sent. In rooms, replies may
+/// address the sender by nick (`groupchat_nick_prefixed`); a command's replies may be diverted
+/// to a private message or a thread ([`ReplySink::diverted`]).
 pub struct ReplySink {
     gateway: Arc<Gateway>,
     public_to: Identifier,
     private_to: Identifier,
+    sender: Identifier,
+    direct: bool,
+    all_private: bool,
     in_reply_to: String,
     thread_id: String,
     limit: u32,
-    sent: std::sync::atomic::AtomicU32,
+    nick_prefixed: bool,
+    sent: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl ReplySink {
-    /// A sink answering `message` through `gateway`; `limit` is the configured size limit.
-    pub fn new(gateway: Arc<Gateway>, message: &Message, limit: u32) -> Self {
+    /// A sink answering `message` through `gateway`, with the `[bot]` reply settings.
+    pub fn new(gateway: Arc<Gateway>, message: &Message, bot: &BotSettings) -> Self {
         let from = message.from.clone().unwrap_or_default();
         let private_to = Identifier {
             room: String::new(),
@@ -411,19 +514,51 @@ impl ReplySink {
             ..from.clone()
         };
         let public_to = if message.direct {
-            from
+            from.clone()
         } else {
-            message.to.clone().unwrap_or(from)
+            message.to.clone().unwrap_or(from.clone())
         };
         Self {
             gateway,
             public_to,
             private_to,
+            sender: from,
+            direct: message.direct,
+            all_private: false,
             in_reply_to: message.id.clone(),
             thread_id: message.thread_id.clone(),
-            limit,
+            limit: bot.message_size_limit,
+            nick_prefixed: bot.groupchat_nick_prefixed,
             sent: Default::default(),
         }
+    }
+
+    /// The same sink, with every reply sent privately (DIVERT_TO_PRIVATE) and/or in a thread
+    /// (DIVERT_TO_THREAD: the message's own thread, else one started from the message, whose
+    /// id is then the message's). Replies are counted together.
+    pub fn diverted(&self, private: bool, thread: bool) -> ReplySink {
+        ReplySink {
+            gateway: self.gateway.clone(),
+            public_to: self.public_to.clone(),
+            private_to: self.private_to.clone(),
+            sender: self.sender.clone(),
+            direct: self.direct,
+            all_private: self.all_private || private,
+            in_reply_to: self.in_reply_to.clone(),
+            thread_id: if thread && self.thread_id.is_empty() {
+                self.in_reply_to.clone()
+            } else {
+                self.thread_id.clone()
+            },
+            limit: self.limit,
+            nick_prefixed: self.nick_prefixed,
+            sent: self.sent.clone(),
+        }
+    }
+
+    /// Name of the backend instance the message came from.
+    pub fn backend(&self) -> &str {
+        &self.gateway.name
     }
 
     /// Number of messages sent so far.
@@ -445,20 +580,38 @@ impl ReplySink {
 
     /// Sends one reply (split when too long); empty replies are not sent.
     pub async fn send(&self, reply: Reply) {
-        let to = if reply.private {
+        let diverted = reply.private || self.all_private;
+        let to = if diverted {
             &self.private_to
         } else {
             &self.public_to
         };
-        let Some(content) = reply.content else { return };
-        match &content.kind {
+        let private = diverted || self.direct;
+        let Some(mut content) = reply.content else {
+            return;
+        };
+        match &mut content.kind {
             None => return,
             Some(content::Kind::Markdown(text)) if text.is_empty() => return,
+            Some(content::Kind::Markdown(text)) if self.nick_prefixed && !private => {
+                let template = self
+                    .gateway
+                    .current()
+                    .map(|l| l.info.nick_prefix.clone())
+                    .unwrap_or_default();
+                text.insert_str(0, &nick_prefix(&template, &self.sender));
+            }
             Some(_) => {}
         }
+        // A private answer to a room message cannot go in the room's thread.
+        let thread = if diverted && !self.direct {
+            ""
+        } else {
+            &self.thread_id
+        };
         match self
             .gateway
-            .deliver(self.limit, to, content, &self.thread_id, &self.in_reply_to)
+            .deliver(self.limit, to, content, thread, &self.in_reply_to)
             .await
         {
             Ok((n, _)) => {
@@ -471,6 +624,40 @@ impl ReplySink {
     }
 }
 
+/// The text addressing `sender` at the start of a reply in a room: the gateway's template
+/// (`{nick}`, `{person}`, `{display}`), or `@{nick} ` when it has none.
+pub fn nick_prefix(template: &str, sender: &Identifier) -> String {
+    let template = if template.is_empty() {
+        "@{nick} "
+    } else {
+        template
+    };
+    let nick = if sender.nick.is_empty() {
+        &sender.person
+    } else {
+        &sender.nick
+    };
+    // One pass, so that a nick containing `{person}` is not substituted again.
+    let mut out = String::with_capacity(template.len() + nick.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let (value, len) = [
+            ("{nick}", nick.as_str()),
+            ("{person}", sender.person.as_str()),
+            ("{display}", sender.display.as_str()),
+        ]
+        .into_iter()
+        .find(|(key, _)| after.starts_with(key))
+        .map_or(("{", 1), |(key, value)| (value, key.len()));
+        out.push_str(value);
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Reads a lock, ignoring poisoning (the data stays consistent: writers replace whole values).
 pub fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|p| p.into_inner())
@@ -479,4 +666,26 @@ pub fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 /// Writes a lock, ignoring poisoning.
 pub fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nick_prefix_fills_the_template_once() {
+        let who = Identifier {
+            person: "U1".into(),
+            nick: "{person}".into(),
+            display: "<@U1>".into(),
+            ..Default::default()
+        };
+        assert_eq!(nick_prefix("", &who), "@{person} ");
+        assert_eq!(nick_prefix("{display}: {x", &who), "<@U1>: {x");
+        let plain = Identifier {
+            person: "ana!a@h".into(),
+            ..Default::default()
+        };
+        assert_eq!(nick_prefix("{nick}: ", &plain), "ana!a@h: ");
+    }
 }

@@ -35,6 +35,9 @@ pub struct Config {
     /// `supervision` table.
     #[serde(default)]
     pub supervision: Supervision,
+    /// Access control (Errbot's ACCESS_CONTROLS and friends); see [`crate::acl`].
+    #[serde(default)]
+    pub access: crate::acl::AccessSettings,
     /// Where persistent state is stored (`[storage]`).
     #[serde(default)]
     pub storage: crate::storage::settings::StorageSettings,
@@ -64,6 +67,24 @@ pub struct BotSettings {
     /// Longest reply sent as one message; longer ones are split (MESSAGE_SIZE_LIMIT). A backend's
     /// own lower limit wins.
     pub message_size_limit: u32,
+    /// Commands whose replies go to the sender privately, even from a room; `ALL_COMMANDS` for
+    /// every command (DIVERT_TO_PRIVATE). Names as typed (`plugin activate`) or registered
+    /// (`plugin_activate`), case-insensitive.
+    pub divert_to_private: Vec<String>,
+    /// Commands whose replies go in a thread started from the command's message, on services
+    /// with threads; `ALL_COMMANDS` for every command (DIVERT_TO_THREAD).
+    pub divert_to_thread: Vec<String>,
+    /// Replies in rooms start by addressing the sender by nick, in the service's convention
+    /// (GROUPCHAT_NICK_PREFIXED).
+    pub groupchat_nick_prefixed: bool,
+}
+
+impl BotSettings {
+    /// Whether command `name` (registered form) is listed in `list` (a divert setting).
+    pub fn lists(list: &[String], name: &str) -> bool {
+        list.iter()
+            .any(|n| n == "ALL_COMMANDS" || n.trim().replace(' ', "_").eq_ignore_ascii_case(name))
+    }
 }
 
 impl Default for BotSettings {
@@ -77,6 +98,9 @@ impl Default for BotSettings {
             admins: Vec::new(),
             suppress_cmd_not_found: false,
             message_size_limit: 10_000,
+            divert_to_private: Vec::new(),
+            divert_to_thread: Vec::new(),
+            groupchat_nick_prefixed: false,
         }
     }
 }
@@ -131,6 +155,8 @@ pub struct Limits {
     pub start_timeout_secs: f64,
     /// Seconds a command may run before it is answered with a timeout error.
     pub command_timeout_secs: f64,
+    /// Seconds a plugin's command filter may take before the command is blocked with an error.
+    pub command_filter_timeout_secs: f64,
 }
 
 impl Default for Limits {
@@ -138,6 +164,7 @@ impl Default for Limits {
         Self {
             start_timeout_secs: 30.0,
             command_timeout_secs: 120.0,
+            command_filter_timeout_secs: 5.0,
         }
     }
 }
@@ -331,11 +358,18 @@ impl Config {
                 .span()
                 .map(|span| line_column(text, span.start))
                 .unwrap_or((1, 1));
+            let message = e.message().trim();
+            let message = match key_at(text, line) {
+                Some(key) if !message.contains(&format!("`{key}`")) => {
+                    format!("key `{key}`: {message}")
+                }
+                _ => message.to_owned(),
+            };
             ConfigError::Invalid {
                 path: path.to_owned(),
                 line,
                 column,
-                message: e.message().trim().to_owned(),
+                message,
             }
         })?;
         config.source = Some(path.to_owned());
@@ -389,6 +423,44 @@ impl Config {
                          of seconds, found {v}"
                     ),
                 ));
+            }
+        }
+        if let Some(p) = self.access.problems().into_iter().next() {
+            let start = p.table_start.unwrap_or_else(|| {
+                // The defaults are a plain table: find its header.
+                text.find("[access.default]").unwrap_or(0)
+            });
+            let (line, column) = find_key_within(text, start, p.leaf);
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                message: format!("key `{}`: {}", p.key, p.message),
+            });
+        }
+        // A `backends` glob that names no configured backend is most likely a typo: the rule
+        // would silently never apply.
+        for (i, rule) in self.access.rules.iter().enumerate() {
+            let Some(globs) = &rule.get_ref().backends else {
+                continue;
+            };
+            if let Some(g) = globs
+                .0
+                .iter()
+                .find(|g| !self.backends.keys().any(|b| crate::glob::matches(g, b)))
+            {
+                let (line, column) = find_key_within(text, rule.span().start, "backends");
+                let known: Vec<&str> = self.backends.keys().map(String::as_str).collect();
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    line,
+                    column,
+                    message: format!(
+                        "key `access.rules[{i}].backends`: {g:?} matches no backend of \
+                         [backends] (configured: {})",
+                        known.join(", ")
+                    ),
+                });
             }
         }
         if self.backends.is_empty() {
@@ -489,6 +561,66 @@ fn find_key(text: &str, key: &str) -> (usize, usize) {
         .map_or((1, 1), |i| (i + 1, 1))
 }
 
+/// Position of the first line assigning `key` in the table that starts at byte `start` (up to
+/// the next table header), or of `start` when there is none.
+fn find_key_within(text: &str, start: usize, key: &str) -> (usize, usize) {
+    let start = start.min(text.len());
+    let Some(region) = text.get(start..) else {
+        return line_column(text, start);
+    };
+    let mut offset = start;
+    for (n, l) in region.split_inclusive('\n').enumerate() {
+        let t = l.trim_start();
+        // A table's span may cover its header only: stop at the next header instead.
+        if n > 0 && t.starts_with('[') {
+            break;
+        }
+        if t.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return line_column(text, offset);
+        }
+        offset += l.len();
+    }
+    line_column(text, start)
+}
+
+/// The dotted path of the key assigned on 1-based `line` (`bot.admins`,
+/// `access.rules[1].allowusers`), from the nearest table header above it.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let own = lines.get(line.checked_sub(1)?)?.trim();
+    if own.starts_with('[') || own.starts_with('#') {
+        return None;
+    }
+    let (key, _) = own.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() {
+        return None;
+    }
+    for (i, l) in lines[..line - 1].iter().enumerate().rev() {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            let name = name.trim();
+            let index = lines[..i]
+                .iter()
+                .filter(|o| {
+                    o.trim()
+                        .strip_prefix("[[")
+                        .and_then(|r| r.split("]]").next())
+                        .map(str::trim)
+                        == Some(name)
+                })
+                .count();
+            return Some(format!("{name}[{index}].{key}"));
+        }
+        if let Some(name) = l.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            return Some(format!("{}.{key}", name.trim()));
+        }
+    }
+    Some(key.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -568,6 +700,92 @@ mod tests {
         let c = Config::parse(text, Path::new("deploy/errbot.toml")).expect("valid");
         assert_eq!(c.data_dir(), PathBuf::from("/var/lib/errbot"));
         assert_eq!(c.plugin_supervision("any").max_restarts, Some(5));
+    }
+
+    #[test]
+    fn access_rules_are_read_in_order() {
+        let text = "[access]\nhide_restricted_access = true\n\n[access.default]\nallowmuc = false\n\n\
+                    [[access.rules]]\ncommand = \"hello:*\"\nallowusers = \"@ana\"\n\n\
+                    [[access.rules]]\ncommand = \"status\"\nbackends = [\"con*\"]\n";
+        let c = Config::parse(text, Path::new("e.toml")).expect("valid");
+        assert!(c.access.hide_restricted_access);
+        assert_eq!(c.access.default.allowmuc, Some(false));
+        let keys: Vec<_> = c
+            .access
+            .rules
+            .iter()
+            .map(|r| r.get_ref().command.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(keys, ["hello:*", "status"]);
+    }
+
+    #[test]
+    fn access_errors_name_file_line_and_key() {
+        let cases = [
+            (
+                "[[access.rules]]\ncommand = \"a\"\n\n[[access.rules]]\ncommand = \"x\"\nallowusers = 3\n",
+                "e.toml:6:14: key `access.rules[1].allowusers`: invalid type: integer `3`, expected a glob pattern or an array of glob patterns",
+            ),
+            (
+                "[[access.rules]]\ncommand = \"a\"\nallowuser = [\"@x\"]\n",
+                "e.toml:3:1: key `access.rules[0].allowuser`: unknown field `allowuser`",
+            ),
+            (
+                "[[access.rules]]\ncommand = \"a\"\n\n[[access.rules]]\nallowmuc = true\n",
+                "e.toml:4:1: key `access.rules[1].command`: missing",
+            ),
+            (
+                "[[access.rules]]\ncommand = \"a\"\n[[access.rules]]\ndenyusers = []\ncommand = \"a:b:c\"\n",
+                "e.toml:5:1: key `access.rules[1].command`: expected `Plugin:command`",
+            ),
+            (
+                "[access.default]\nallowmuc = \"no\"\n",
+                "e.toml:2:12: key `access.default.allowmuc`: invalid type: string \"no\", expected a boolean",
+            ),
+            (
+                "[access.default]\nbackends = [\"irc\"]\n",
+                "e.toml:2:1: key `access.default.backends`: not allowed in the defaults",
+            ),
+            (
+                "[[access.rules]]\ncommand = \"a\"\nbackends = [\"console\", \"irc\"]\n",
+                "e.toml:3:1: key `access.rules[0].backends`: \"irc\" matches no backend of [backends] (configured: console)",
+            ),
+            (
+                "[bot]\ndivert_to_private = \"help\"\n",
+                "e.toml:2:21: key `bot.divert_to_private`: invalid type",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = Config::parse(text, Path::new("e.toml")).expect_err(text);
+            assert!(err.to_string().starts_with(want), "{err}\nwanted: {want}");
+        }
+    }
+
+    #[test]
+    fn readme_access_example_is_valid() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split_once("## Access control")
+            .map(|(_, s)| s)
+            .expect("README has an access control section");
+        let example = section
+            .split_once("```toml\n")
+            .and_then(|(_, s)| s.split_once("```"))
+            .map(|(toml, _)| toml)
+            .expect("a TOML example");
+        let text = format!("[backends.irc]\nkind = \"irc\"\n\n{example}");
+        let c = Config::parse(&text, Path::new("README.md")).expect("valid");
+        assert_eq!(c.access.rules.len(), 3);
+        assert!(c.access.hide_restricted_commands);
+    }
+
+    #[test]
+    fn divert_lists_match_either_form() {
+        let list = vec!["plugin activate".to_owned(), "Help".to_owned()];
+        assert!(BotSettings::lists(&list, "plugin_activate"));
+        assert!(BotSettings::lists(&list, "help"));
+        assert!(!BotSettings::lists(&list, "echo"));
+        assert!(BotSettings::lists(&["ALL_COMMANDS".to_owned()], "echo"));
     }
 
     #[test]

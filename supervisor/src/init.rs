@@ -25,6 +25,32 @@ admins = ["@admin"]
 suppress_cmd_not_found = false
 # Longer replies are split into several messages (MESSAGE_SIZE_LIMIT).
 message_size_limit = 10000
+# Commands whose replies go privately to the sender, or in a thread, even when asked in a room
+# (DIVERT_TO_PRIVATE, DIVERT_TO_THREAD); "ALL_COMMANDS" for every command.
+divert_to_private = []
+divert_to_thread = []
+# Replies in rooms start by addressing the sender ("@ana ...") (GROUPCHAT_NICK_PREFIXED).
+groupchat_nick_prefixed = false
+
+# Who may run what (Errbot's ACCESS_CONTROLS). Rules are tried in order; the first whose
+# `command` ("Plugin:command", globs, case-insensitive; a bare name means any plugin) and
+# `backends` (optional) match is merged over [access.default]. Keys: allowusers, denyusers,
+# allowrooms, denyrooms, allowargs, denyargs (globs, case-sensitive), allowprivate, allowmuc.
+# Admin-only commands also need an admin, and `allowmuc = true` to run in a room.
+[access]
+# !help lists only what the sender may run (HIDE_RESTRICTED_COMMANDS).
+hide_restricted_commands = false
+# A refused command gets no reply (HIDE_RESTRICTED_ACCESS).
+hide_restricted_access = false
+# [access.default]
+# allowmuc = true
+# [[access.rules]]
+# command = "example:*"
+# allowusers = ["@admin", "@ana"]
+# [[access.rules]]
+# command = "Plugins:*"
+# backends = ["console"]
+# allowmuc = false
 
 [paths]
 # Data directory (BOT_DATA_DIR), relative to this file.
@@ -43,6 +69,8 @@ level = "info"
 start_timeout_secs = 30.0
 # Seconds a command may run before it is answered with an error.
 command_timeout_secs = 120.0
+# Seconds a plugin's command filter may take; past that the command is blocked with an error.
+command_filter_timeout_secs = 5.0
 
 # Where the bot keeps what it stores: plugins' data, plugin configurations, the blacklist,
 # command history (Errbot's STORAGE). Default: SQLite at <data_dir>/errbot.db.
@@ -178,5 +206,29 @@ mod tests {
         assert!(dir.join("plugins/example/plugin.toml").is_file());
         assert!(init(&dir).is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_commented_access_example_is_valid() {
+        let (head, access) = CONFIG.split_once("[access]\n").expect("an [access] table");
+        let example: String = access
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .map(|l| match l.strip_prefix("# ") {
+                // Commented-out settings, not prose.
+                Some(t)
+                    if t.starts_with('[')
+                        || t.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')) =>
+                {
+                    t
+                }
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let text = format!("{head}[access]\n{example}");
+        let config = crate::config::Config::parse(&text, Path::new("init.toml")).expect("valid");
+        assert_eq!(config.access.rules.len(), 2);
+        assert_eq!(config.access.default.allowmuc, Some(true));
     }
 }

@@ -5,6 +5,7 @@
 //! - [`backend_check`]: backend settings checked by errbot-gateway, errors at their key's line.
 //! - [`manifest`]: finding plugins on disk (plugin.toml).
 //! - [`child`]: starting, watching and stopping child processes under the child contract.
+//! - [`cmdfilter`]: command filters served by plugins.
 //! - [`python_env`]: virtualenvs for Python plugins.
 //! - [`daemon`]: start-up and shut-down of the whole tree.
 //! - [`supervise`]: plugin and gateway slots: restarts, health, reload, activate/deactivate.
@@ -19,15 +20,18 @@
 //! - [`storage`]: persistent storage (SQLite or PostgreSQL), backups, errbotd's core state.
 //! - [`services`]: BotService and ControlService.
 //! - [`split`]: splitting long replies.
+//! - [`acl`]: access control rules (Errbot's ACCESS_CONTROLS).
 //! - [`glob`]: glob patterns for admins and ACLs.
 //! - [`init`]: `errbotd init`.
 //! - [`clock`]: calendar dates for messages and backups.
 
+pub mod acl;
 pub mod backend_check;
 pub mod bot;
 pub mod builtins;
 pub mod child;
 pub mod clock;
+pub mod cmdfilter;
 pub mod config;
 pub mod daemon;
 pub mod dispatch;

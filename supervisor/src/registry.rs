@@ -66,9 +66,21 @@ pub struct PluginEntry {
     pub builtin: bool,
 }
 
+/// A command filter declared by a plugin process (Errbot's cmdfilter).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilterRef {
+    /// The plugin that serves it.
+    pub plugin: String,
+    /// Its name in the plugin (`CommandFilterSpec.name`).
+    pub name: String,
+    /// Also called for messages that name no command.
+    pub catch_unprocessed: bool,
+}
+
 /// An immutable command table.
 #[derive(Debug, Default)]
 pub struct Registry {
+    filters: Vec<FilterRef>,
     plain: HashMap<String, Arc<Command>>,
     regex: Vec<Arc<Command>>,
     plugins: Vec<PluginEntry>,
@@ -97,6 +109,14 @@ impl Registry {
                 description: desc.description.clone(),
                 builtin: owner == Owner::Builtin,
             });
+            if let Owner::Plugin(plugin) = &owner {
+                reg.filters
+                    .extend(desc.command_filters.iter().map(|f| FilterRef {
+                        plugin: plugin.clone(),
+                        name: f.name.clone(),
+                        catch_unprocessed: f.catch_unprocessed,
+                    }));
+            }
             for spec in &desc.commands {
                 match reg.add(desc, owner.clone(), spec) {
                     Ok(Some(w)) | Err(w) => warnings.push(w),
@@ -204,6 +224,11 @@ impl Registry {
     /// Commands of one plugin, in declaration order.
     pub fn commands_of<'a>(&'a self, plugin: &'a str) -> impl Iterator<Item = &'a Arc<Command>> {
         self.ordered.iter().filter(move |c| c.plugin == plugin)
+    }
+
+    /// Command filters of the plugin processes, in the order they run.
+    pub fn filters(&self) -> &[FilterRef] {
+        &self.filters
     }
 
     /// Every plugin, built-ins first.

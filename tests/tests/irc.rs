@@ -732,3 +732,49 @@ fn check_config_names_file_line_and_key_of_a_bad_irc_setting() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_rules_match_hostmasks_and_room_replies_address_the_sender() {
+    let Some(server) = Ngircd::start() else {
+        return;
+    };
+    // Rules for the IRC backend only, on the `nick!user@host` ACL string; replies in channels
+    // start with "nick: " (GROUPCHAT_NICK_PREFIXED in IRC's convention).
+    let extra = format!(
+        "{}\n[[access.rules]]\ncommand = \"Utils:echo\"\nbackends = [\"irc\"]\n\
+         allowusers = [\"alice!~alice@*\"]\n\n[[access.rules]]\ncommand = \"testplugin:*\"\n\
+         denyrooms = [\"#quiet\"]\n",
+        server.backend(&["#errbot", "#quiet"], "")
+    );
+    let _bot = TestBot::start_with(Options {
+        extra,
+        test_plugin: true,
+        bot: "groupchat_nick_prefixed = true".into(),
+        admins: Some(vec!["@admin".into()]),
+        ..Default::default()
+    })
+    .await;
+    let mut alice = Client::connect(server.port, "alice", "alice").await;
+    let names = alice.join("#errbot").await;
+    wait_for_bot_in(&mut alice, "#errbot", &names).await;
+    alice.say("#errbot", "!echo hi").await;
+    assert_eq!(alice.reply("#errbot").await, "alice: hi");
+    alice.say(BOT, "!echo hi").await;
+    assert_eq!(alice.reply("alice").await, "hi");
+
+    let mut bob = Client::connect(server.port, "bob", "bob").await;
+    bob.say(BOT, "!echo hi").await;
+    assert_eq!(
+        bob.reply("bob").await,
+        "You're not allowed to access this command from this user"
+    );
+    let names = bob.join("#quiet").await;
+    wait_for_bot_in(&mut bob, "#quiet", &names).await;
+    bob.say("#quiet", "!where am i").await;
+    assert_eq!(
+        bob.reply("#quiet").await,
+        "bob: You're not allowed to access this command from this room"
+    );
+    bob.say(BOT, "!where am i").await;
+    assert!(bob.reply("bob").await.starts_with("in private as bob!"));
+}

@@ -230,6 +230,8 @@ impl Adapter for TestDriver {
             message_size_limit: 0,
             limit_in_bytes: false,
             description: format!("test driver on {}", self.inner.socket.display()),
+            // As Errbot's text backend: "@name " (a person's id is "@name").
+            nick_prefix: "{person} ".to_owned(),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Procedural macros of `errbot-plugin-sdk`. Use them through that crate, which documents them.
 //!
 //! [`macro@plugin`] reads the whole `impl` block: the `#[command]`, `#[re_command]`, `#[arg]`,
-//! `#[activate]`, `#[deactivate]`, `#[check_config]` and `#[callback]` attributes inside it are
+//! `#[activate]`, `#[deactivate]`, `#[check_config]`, `#[callback]` and `#[cmd_filter]`
+//! attributes inside it are
 //! consumed there, so the other attribute macros of this crate only exist to report their misuse
 //! outside a `#[plugin]` block.
 
@@ -65,6 +66,12 @@ pub fn check_config(_attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn callback(_attr: TokenStream, item: TokenStream) -> TokenStream {
     misplaced("callback", item)
+}
+
+/// Marks a command filter (inside a `#[plugin]` impl block).
+#[proc_macro_attribute]
+pub fn cmd_filter(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    misplaced("cmd_filter", item)
 }
 
 /// Collects several errors so that one compilation reports them all.
@@ -216,6 +223,15 @@ struct Model {
     deactivate: Option<Hook>,
     check_config: Option<Hook>,
     callbacks: Vec<(Vec<CallbackName>, Hook)>,
+    filters: Vec<FilterMethod>,
+}
+
+/// A `#[cmd_filter]` method: its declared name, help and the method.
+struct FilterMethod {
+    name: String,
+    help: String,
+    catch_unprocessed: bool,
+    hook: Hook,
 }
 
 /// A lifecycle hook or callback: the method and whether it takes its argument.
@@ -367,6 +383,7 @@ enum Role {
     Deactivate(Attribute),
     CheckConfig(Attribute),
     Callback(Attribute),
+    CmdFilter(Attribute),
 }
 
 const ROLE_NAMES: &[&str] = &[
@@ -376,6 +393,7 @@ const ROLE_NAMES: &[&str] = &[
     "deactivate",
     "check_config",
     "callback",
+    "cmd_filter",
 ];
 
 fn take_roles(attrs: &mut Vec<Attribute>) -> Vec<Role> {
@@ -391,6 +409,7 @@ fn take_roles(attrs: &mut Vec<Attribute>) -> Vec<Role> {
             "deactivate" => Role::Deactivate(attr.clone()),
             "check_config" => Role::CheckConfig(attr.clone()),
             "callback" => Role::Callback(attr.clone()),
+            "cmd_filter" => Role::CmdFilter(attr.clone()),
             _ => return true,
         };
         roles.push(role);
@@ -489,6 +508,42 @@ fn read_method(f: &mut ImplItemFn, model: &mut Model, errors: &mut Errors) {
                 model.callbacks.push((kinds, h));
             }
         }
+        Role::CmdFilter(attr) => {
+            let mut name = f.sig.ident.unraw().to_string();
+            let mut catch_unprocessed = false;
+            if !matches!(attr.meta, Meta::Path(_)) {
+                let parsed = attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("name") {
+                        name = meta.value()?.parse::<LitStr>()?.value();
+                        Ok(())
+                    } else if meta.path.is_ident("catch_unprocessed") {
+                        catch_unprocessed = flag_value(&meta)?;
+                        Ok(())
+                    } else {
+                        Err(meta.error(
+                            "unknown option; expected `name = \"...\"` or `catch_unprocessed`",
+                        ))
+                    }
+                });
+                if let Err(e) = parsed {
+                    errors.push(e);
+                }
+            }
+            if model.filters.iter().any(|m| m.name == name) {
+                errors.at(
+                    attr.span(),
+                    format!("two command filters are named {name:?}"),
+                );
+            }
+            if let Some(hook) = hook(f, &attr, "CommandCall", errors) {
+                model.filters.push(FilterMethod {
+                    name,
+                    help: doc_of(&f.attrs),
+                    catch_unprocessed,
+                    hook,
+                });
+            }
+        }
     }
 }
 
@@ -503,7 +558,10 @@ fn set_hook(slot: &mut Option<Hook>, hook: Option<Hook>, attr: &Attribute, error
 
 /// A hook method: `&self` and at most one argument (of the type named `arg`, by reference).
 fn hook(f: &ImplItemFn, attr: &Attribute, arg: &str, errors: &mut Errors) -> Option<Hook> {
-    if !matches!(attr.meta, Meta::Path(_)) && !attr.path().is_ident("callback") {
+    if !matches!(attr.meta, Meta::Path(_))
+        && !attr.path().is_ident("callback")
+        && !attr.path().is_ident("cmd_filter")
+    {
         errors.at(attr.span(), "this attribute takes no options");
     }
     let extra: Vec<_> = f.sig.inputs.iter().skip(1).collect();
@@ -1089,6 +1147,40 @@ fn generate(imp: &ItemImpl, options: &PluginOptions, model: &Model) -> TokenStre
         }
     });
 
+    let filter_specs = model.filters.iter().map(|m| {
+        let (name, help, catch) = (&m.name, &m.help, m.catch_unprocessed);
+        quote! {
+            #v1::CommandFilterSpec {
+                name: ::std::string::String::from(#name),
+                help: ::std::string::String::from(#help),
+                catch_unprocessed: #catch,
+            }
+        }
+    });
+    let filter = (!model.filters.is_empty()).then(|| {
+        let arms = model.filters.iter().map(|m| {
+            let name = &m.name;
+            let call = call(&m.hook, quote!(&call));
+            quote! {
+                #name => ::core::option::Option::Some(::std::boxed::Box::pin(async move {
+                    #sdk::IntoFilter::into_filter(#call)
+                })),
+            }
+        });
+        quote! {
+            fn filter(
+                self: ::std::sync::Arc<Self>,
+                call: #sdk::CommandCall,
+            ) -> ::core::option::Option<#sdk::BoxFuture<#sdk::Filter>> {
+                let name = ::std::string::ToString::to_string(call.filter());
+                match name.as_str() {
+                    #(#arms)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+    });
+
     quote! {
         impl #impl_generics #sdk::Plugin for #self_ty #where_clause {
             fn describe(&self) -> #v1::PluginDescription {
@@ -1102,6 +1194,7 @@ fn generate(imp: &ItemImpl, options: &PluginOptions, model: &Model) -> TokenStre
                     config_template_json: ::std::string::String::from(#config_template),
                     depends_on: ::std::vec![#(::std::string::String::from(#depends_on)),*],
                     webhooks: ::std::vec::Vec::new(),
+                    command_filters: ::std::vec![#(#filter_specs),*],
                 }
             }
 
@@ -1119,6 +1212,7 @@ fn generate(imp: &ItemImpl, options: &PluginOptions, model: &Model) -> TokenStre
             #deactivate
             #check_config
             #event
+            #filter
         }
     }
 }

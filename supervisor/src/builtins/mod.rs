@@ -17,6 +17,7 @@ use crate::bot::{Bot, ReplySink, read};
 use crate::registry::Command;
 use crate::supervise::State;
 
+pub mod plugin_info;
 pub mod plugins;
 
 fn cmd(name: &str, help: &str, admin_only: bool, params: Vec<ParamSpec>) -> CommandSpec {
@@ -104,7 +105,11 @@ pub fn descriptions() -> Vec<PluginDescription> {
             "Plugins",
             "Manage the plugins (admins only): activate, deactivate, reload, configure, \
              blacklist and unblacklist them.",
-            plugins::plugin_commands(),
+            {
+                let mut commands = plugins::plugin_commands();
+                commands.push(plugin_info::command());
+                commands
+            },
         ),
         plugin(
             "Backup",
@@ -144,16 +149,20 @@ pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> 
     if rooms::owns(&request.command) {
         return rooms::run(bot, sink, request).await;
     }
+    let message = request.message.clone().unwrap_or_default();
+    // Under `access.hide_restricted_commands`, listings skip what the sender may not run.
+    let visible = |c: &Command| !c.spec.hidden && bot.may_see(c, &message, sink.backend());
     let text = match request.command.as_str() {
         "about" => about(),
-        "apropos" => apropos(bot, &request.args),
-        "help" => help(bot, request.args.trim()),
+        "apropos" => apropos(bot, &request.args, &visible),
+        "help" => help(bot, request.args.trim(), &visible),
         "status" => status(bot),
         "status_plugins" => status_plugins(bot),
         "uptime" => uptime(bot),
         "echo" => request.args.clone(),
         "whoami" => whoami(request),
         "history" => history(bot, request),
+        "plugin_info" => plugin_info::plugin_info(bot, &request.args),
         name if plugins::handles(name) => return plugins::run(bot, sink, request).await,
         other => return Err(format!("unknown built-in command {other}")),
     };
@@ -186,21 +195,21 @@ fn line_for(bot: &Bot, c: &Command) -> String {
     format!("- **{}** - {}", usage_of(bot, c), c.summary())
 }
 
-fn help(bot: &Bot, topic: &str) -> String {
+fn help(bot: &Bot, topic: &str, visible: &dyn Fn(&Command) -> bool) -> String {
     let registry = bot.registry();
     let prefix = bot.prefixes.prefix();
     if topic.is_empty() {
         let mut out = String::from("### All commands\n");
         for plugin in registry.plugins() {
-            let visible: Vec<_> = registry
+            let listed: Vec<_> = registry
                 .commands_of(&plugin.name)
-                .filter(|c| !c.spec.hidden)
+                .filter(|c| visible(c))
                 .collect();
-            if visible.is_empty() {
+            if listed.is_empty() {
                 continue;
             }
             let _ = write!(out, "\n**{}**: {}\n", plugin.name, plugin.description);
-            for c in visible {
+            for c in listed {
                 out.push_str(&line_for(bot, c));
                 out.push('\n');
             }
@@ -221,10 +230,7 @@ fn help(bot: &Bot, topic: &str) -> String {
         .find(|p| p.name.eq_ignore_ascii_case(topic))
     {
         let mut out = format!("### {}\n{}\n\n", plugin.name, plugin.description);
-        for c in registry
-            .commands_of(&plugin.name)
-            .filter(|c| !c.spec.hidden)
-        {
+        for c in registry.commands_of(&plugin.name).filter(|c| visible(c)) {
             out.push_str(&line_for(bot, c));
             out.push('\n');
         }
@@ -238,7 +244,7 @@ fn help(bot: &Bot, topic: &str) -> String {
     "That command is not defined.".to_owned()
 }
 
-fn apropos(bot: &Bot, term: &str) -> String {
+fn apropos(bot: &Bot, term: &str, visible: &dyn Fn(&Command) -> bool) -> String {
     let term = term.trim();
     let prefix = bot.prefixes.prefix();
     if term.is_empty() {
@@ -249,7 +255,7 @@ fn apropos(bot: &Bot, term: &str) -> String {
     let lines: Vec<String> = registry
         .commands()
         .iter()
-        .filter(|c| !c.spec.hidden)
+        .filter(|c| visible(c))
         .filter(|c| {
             c.display_name().contains(&needle) || c.spec.help.to_lowercase().contains(&needle)
         })

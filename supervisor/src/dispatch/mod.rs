@@ -58,6 +58,11 @@ impl Prefixes {
         &self.prefix
     }
 
+    /// The text of `body` after whichever prefix addresses the bot (what regex commands see).
+    pub fn command_text<'a>(&self, body: &'a str) -> &'a str {
+        self.strip(body).0
+    }
+
     /// Strips whichever prefix addresses the bot. Returns the remaining text and whether the
     /// message was prefixed.
     fn strip<'a>(&self, body: &'a str) -> (&'a str, bool) {

@@ -261,6 +261,8 @@ impl Adapter for Console {
             message_size_limit: 0,
             limit_in_bytes: false,
             description: "text console".to_owned(),
+            // As Errbot's text backend: "@name " (a person's id is "@name").
+            nick_prefix: "{person} ".to_owned(),
         }
     }
 

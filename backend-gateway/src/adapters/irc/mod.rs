@@ -387,6 +387,8 @@ impl Adapter for Irc {
                 s.port,
                 if s.tls { " (TLS)" } else { "" }
             ),
+            // IRC's convention (and Errbot's) for addressing someone in a channel: "nick: ".
+            nick_prefix: "{nick}: ".to_owned(),
         }
     }
 

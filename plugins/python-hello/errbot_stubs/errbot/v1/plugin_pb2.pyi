@@ -67,7 +67,7 @@ class DescribeRequest(_message.Message):
     def __init__(self, protocol_versions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PluginDescription(_message.Message):
-    __slots__ = ("name", "description", "version", "protocol_version", "commands", "callbacks", "config_template_json", "depends_on", "webhooks")
+    __slots__ = ("name", "description", "version", "protocol_version", "commands", "callbacks", "config_template_json", "depends_on", "webhooks", "command_filters")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +77,7 @@ class PluginDescription(_message.Message):
     CONFIG_TEMPLATE_JSON_FIELD_NUMBER: _ClassVar[int]
     DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
     WEBHOOKS_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FILTERS_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     version: str
@@ -86,7 +87,18 @@ class PluginDescription(_message.Message):
     config_template_json: str
     depends_on: _containers.RepeatedScalarFieldContainer[str]
     webhooks: _containers.RepeatedCompositeFieldContainer[WebhookSpec]
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., protocol_version: _Optional[str] = ..., commands: _Optional[_Iterable[_Union[CommandSpec, _Mapping]]] = ..., callbacks: _Optional[_Iterable[_Union[Callback, str]]] = ..., config_template_json: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., webhooks: _Optional[_Iterable[_Union[WebhookSpec, _Mapping]]] = ...) -> None: ...
+    command_filters: _containers.RepeatedCompositeFieldContainer[CommandFilterSpec]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., protocol_version: _Optional[str] = ..., commands: _Optional[_Iterable[_Union[CommandSpec, _Mapping]]] = ..., callbacks: _Optional[_Iterable[_Union[Callback, str]]] = ..., config_template_json: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., webhooks: _Optional[_Iterable[_Union[WebhookSpec, _Mapping]]] = ..., command_filters: _Optional[_Iterable[_Union[CommandFilterSpec, _Mapping]]] = ...) -> None: ...
+
+class CommandFilterSpec(_message.Message):
+    __slots__ = ("name", "help", "catch_unprocessed")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HELP_FIELD_NUMBER: _ClassVar[int]
+    CATCH_UNPROCESSED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    help: str
+    catch_unprocessed: bool
+    def __init__(self, name: _Optional[str] = ..., help: _Optional[str] = ..., catch_unprocessed: _Optional[bool] = ...) -> None: ...
 
 class ParamSpec(_message.Message):
     __slots__ = ("name", "help", "type", "kind", "required", "multiple", "long", "short", "choices", "default_value", "rest")
@@ -283,3 +295,41 @@ class EventRequest(_message.Message):
 class EventResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class FilterRequest(_message.Message):
+    __slots__ = ("filter", "message", "plugin", "command", "args", "sender_is_admin", "regex", "unprocessed")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    SENDER_IS_ADMIN_FIELD_NUMBER: _ClassVar[int]
+    REGEX_FIELD_NUMBER: _ClassVar[int]
+    UNPROCESSED_FIELD_NUMBER: _ClassVar[int]
+    filter: str
+    message: _common_pb2.Message
+    plugin: str
+    command: str
+    args: str
+    sender_is_admin: bool
+    regex: bool
+    unprocessed: bool
+    def __init__(self, filter: _Optional[str] = ..., message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., plugin: _Optional[str] = ..., command: _Optional[str] = ..., args: _Optional[str] = ..., sender_is_admin: _Optional[bool] = ..., regex: _Optional[bool] = ..., unprocessed: _Optional[bool] = ...) -> None: ...
+
+class FilterResponse(_message.Message):
+    __slots__ = ("action", "command", "args", "reply")
+    class Action(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        ACTION_CONTINUE: _ClassVar[FilterResponse.Action]
+        ACTION_BLOCK: _ClassVar[FilterResponse.Action]
+    ACTION_CONTINUE: FilterResponse.Action
+    ACTION_BLOCK: FilterResponse.Action
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    REPLY_FIELD_NUMBER: _ClassVar[int]
+    action: FilterResponse.Action
+    command: str
+    args: str
+    reply: str
+    def __init__(self, action: _Optional[_Union[FilterResponse.Action, str]] = ..., command: _Optional[str] = ..., args: _Optional[str] = ..., reply: _Optional[str] = ...) -> None: ...

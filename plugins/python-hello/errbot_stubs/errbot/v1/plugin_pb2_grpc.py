@@ -64,6 +64,11 @@ class PluginServiceStub:
                 request_serializer=errbot_dot_v1_dot_plugin__pb2.EventRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_plugin__pb2.EventResponse.FromString,
                 _registered_method=True)
+        self.FilterCommand = channel.unary_unary(
+                '/errbot.v1.PluginService/FilterCommand',
+                request_serializer=errbot_dot_v1_dot_plugin__pb2.FilterRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_plugin__pb2.FilterResponse.FromString,
+                _registered_method=True)
 
 
 class PluginServiceServicer:
@@ -119,6 +124,19 @@ class PluginServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FilterCommand(self, request, context):
+        """Run one of the command filters the plugin declared in PluginDescription.command_filters
+        (Errbot's @cmdfilter) on a command about to run. errbotd calls the filters of every active
+        plugin in order (plugins by name, then declaration order), each with a deadline, after the
+        access rules allowed the command; each filter sees what the previous ones left. A filter
+        may let the command through, rewrite it (another command and/or other arguments: the access
+        rules are then checked again for the result) or block it. An error status or a missed
+        deadline blocks the command, and the sender is told which filter failed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PluginServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -151,6 +169,11 @@ def add_PluginServiceServicer_to_server(servicer, server):
                     servicer.Event,
                     request_deserializer=errbot_dot_v1_dot_plugin__pb2.EventRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_plugin__pb2.EventResponse.SerializeToString,
+            ),
+            'FilterCommand': grpc.unary_unary_rpc_method_handler(
+                    servicer.FilterCommand,
+                    request_deserializer=errbot_dot_v1_dot_plugin__pb2.FilterRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_plugin__pb2.FilterResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -315,6 +338,33 @@ class PluginService:
             '/errbot.v1.PluginService/Event',
             errbot_dot_v1_dot_plugin__pb2.EventRequest.SerializeToString,
             errbot_dot_v1_dot_plugin__pb2.EventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FilterCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.PluginService/FilterCommand',
+            errbot_dot_v1_dot_plugin__pb2.FilterRequest.SerializeToString,
+            errbot_dot_v1_dot_plugin__pb2.FilterResponse.FromString,
             options,
             channel_credentials,
             insecure,
