@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "errbot/v1/backend.proto",
         "errbot/v1/bot.proto",
         "errbot/v1/control.proto",
+        "errbot/v1/storage.proto",
         "errbot/v1/testing.proto",
     ];
     for f in &files {

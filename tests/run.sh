@@ -8,10 +8,46 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 
+# What the tests need from the system, from Debian's packages when missing (this needs root;
+# otherwise the tests that need a missing program say so and are skipped, or fail under CI).
+install() {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+    else
+        echo "WARNING: cannot install $* (not root, or no apt-get)" >&2
+    fi
+}
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then install python3-venv; fi
+# The IRC end-to-end tests start their own ngircd servers (127.0.0.1 only, free ports); the TLS
+# one makes its certificate with openssl.
+command -v openssl >/dev/null 2>&1 || install openssl
+if [ ! -x /usr/sbin/ngircd ]; then
+    install ngircd
+    # The package may start the system-wide server: the tests do not use it.
+    if command -v service >/dev/null 2>&1; then service ngircd stop >/dev/null 2>&1 || true; fi
+fi
+# PostgreSQL for the storage tests: a throw-away server on 127.0.0.1 (installed when missing),
+# unless ERRBOT_TEST_POSTGRES_URL names one already.
+if [ -z "${ERRBOT_TEST_POSTGRES_URL:-}" ]; then
+    echo "==> PostgreSQL (loopback only)"
+    if pg_env="$(bash tests/postgres.sh start)"; then
+        eval "$pg_env"
+        trap 'bash tests/postgres.sh stop "$ERRBOT_TEST_POSTGRES_DIR"' EXIT
+    fi
+fi
+
 echo "==> building every binary (the end-to-end tests run them)"
 cargo build --workspace --bins
 
+if [ -z "${ERRBOT_TEST_POSTGRES_URL:-}" ]; then
+    echo "WARNING: no PostgreSQL: the PostgreSQL halves of the storage tests are SKIPPED" >&2
+fi
+
 echo "==> Rust tests"
+if [ ! -x /usr/sbin/ngircd ]; then
+    echo "WARNING: ngircd is not installed: the IRC end-to-end tests are SKIPPED" \
+         "(apt-get install ngircd; .ci/run installs it)" >&2
+fi
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast
 else

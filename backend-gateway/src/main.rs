@@ -4,14 +4,21 @@
 //! `BackendService.Start` (which picks the adapter for the backend kind) and reads `Events`.
 //! SIGTERM (or SIGINT) stops it gracefully. Logs go to stderr; stdout belongs to the adapter
 //! (the text console prints replies there).
+//!
+//! `errbot-gateway check --kind KIND` checks a backend's settings without connecting: it reads
+//! them as JSON on stdin and prints `{"problems": [{"key": ..., "message": ...}]}` on stdout,
+//! exiting 0 when there is none and 1 otherwise. errbotd runs it for `check-config` and before
+//! starting, so that the gateway alone knows what each kind accepts.
 
 mod adapters;
 mod events;
 mod inflight;
 mod render;
 mod service;
+mod settings;
 mod text_ids;
 
+use std::io::Read;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -26,7 +33,53 @@ use service::Gateway;
 /// How long in-flight calls get to finish after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
+/// errbot-gateway: connects one chat service to errbotd (started by errbotd, not by hand).
+#[derive(clap::Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(clap::Subcommand)]
+enum Cmd {
+    /// Check a backend's settings (JSON on stdin) without connecting; print the problems as JSON.
+    Check {
+        /// The backend kind ("console", "irc", "test").
+        #[arg(long)]
+        kind: String,
+    },
+}
+
+/// `errbot-gateway check`: problems on stdout as JSON, exit 1 when there are any.
+fn check(kind: &str) -> ExitCode {
+    let mut input = String::new();
+    let problems = match std::io::stdin().read_to_string(&mut input) {
+        Ok(_) => match settings::parse_json(&input) {
+            Ok(map) => adapters::check(kind, &map),
+            Err(p) => vec![p],
+        },
+        Err(e) => vec![settings::Problem {
+            key: String::new(),
+            message: format!("cannot read the settings on stdin: {e}"),
+        }],
+    };
+    let report = serde_json::json!({ "problems": problems });
+    println!("{report}");
+    if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn main() -> ExitCode {
+    let cli = <Cli as clap::Parser>::parse();
+    if let Some(Cmd::Check { kind }) = cli.command {
+        return check(&kind);
+    }
+    // One TLS provider for the whole process (ring), whatever else a dependency enables.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)

@@ -4,8 +4,10 @@ use std::sync::{Arc, OnceLock};
 
 use errbot_proto::v1::backend_service_server::BackendService;
 use errbot_proto::v1::{
-    BackendInfo, BuildIdentifierRequest, EventsRequest, Identifier, ProcessedRequest,
-    ProcessedResponse, SendRequest, SendResponse, StartRequest,
+    BackendInfo, BuildIdentifierRequest, EventsRequest, GetRoomRequest, Identifier,
+    InviteToRoomRequest, InviteToRoomResponse, JoinRoomRequest, LeaveRoomRequest,
+    LeaveRoomResponse, ListRoomsRequest, ListRoomsResponse, ProcessedRequest, ProcessedResponse,
+    RoomInfo, SendRequest, SendResponse, SetRoomTopicRequest, StartRequest,
 };
 use tonic::{Request, Response, Status};
 
@@ -106,5 +108,59 @@ impl BackendService for Gateway {
         self.adapter()?
             .build_identifier(&req.into_inner().text)
             .map(Response::new)
+    }
+
+    async fn list_rooms(
+        &self,
+        _req: Request<ListRoomsRequest>,
+    ) -> Result<Response<ListRoomsResponse>, Status> {
+        let rooms = self.adapter()?.list_rooms().await?;
+        Ok(Response::new(ListRoomsResponse { rooms }))
+    }
+
+    async fn join_room(&self, req: Request<JoinRoomRequest>) -> Result<Response<RoomInfo>, Status> {
+        let req = req.into_inner();
+        self.adapter()?
+            .join_room(&req.room, &req.password)
+            .await
+            .map(Response::new)
+    }
+
+    async fn leave_room(
+        &self,
+        req: Request<LeaveRoomRequest>,
+    ) -> Result<Response<LeaveRoomResponse>, Status> {
+        let req = req.into_inner();
+        self.adapter()?.leave_room(&req.room, &req.reason).await?;
+        Ok(Response::new(LeaveRoomResponse {}))
+    }
+
+    async fn get_room(&self, req: Request<GetRoomRequest>) -> Result<Response<RoomInfo>, Status> {
+        self.adapter()?
+            .get_room(&req.into_inner().room)
+            .await
+            .map(Response::new)
+    }
+
+    async fn set_room_topic(
+        &self,
+        req: Request<SetRoomTopicRequest>,
+    ) -> Result<Response<RoomInfo>, Status> {
+        let req = req.into_inner();
+        self.adapter()?
+            .set_room_topic(&req.room, &req.topic)
+            .await
+            .map(Response::new)
+    }
+
+    async fn invite_to_room(
+        &self,
+        req: Request<InviteToRoomRequest>,
+    ) -> Result<Response<InviteToRoomResponse>, Status> {
+        let req = req.into_inner();
+        self.adapter()?
+            .invite_to_room(&req.room, &req.people)
+            .await?;
+        Ok(Response::new(InviteToRoomResponse {}))
     }
 }

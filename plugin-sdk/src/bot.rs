@@ -12,6 +12,7 @@ use tonic::transport::Channel;
 
 use crate::message::Identifier;
 use crate::reply::{Card, Reply};
+use crate::storage::Storage;
 
 /// Adds the child's token to every `BotService` call.
 #[derive(Clone)]
@@ -27,13 +28,14 @@ impl Interceptor for Token {
     }
 }
 
-/// A handle on the bot: send messages, warn admins. Cheap to clone.
+/// A handle on the bot: send messages, warn admins, reach the plugin's storage. Cheap to clone.
 ///
 /// Available as [`Context::bot`](crate::Context::bot), [`ActivateContext::bot`](crate::ActivateContext::bot)
 /// and [`Event::bot`](crate::Event::bot); keep a clone to act outside commands (pollers).
 #[derive(Clone)]
 pub struct Bot {
     client: BotServiceClient<InterceptedService<Channel, Token>>,
+    storage: Storage,
 }
 
 impl fmt::Debug for Bot {
@@ -82,9 +84,20 @@ impl Bot {
                 errbot_proto::contract::ENV_TOKEN
             )
         })?;
+        let storage_client =
+            errbot_proto::v1::storage_service_client::StorageServiceClient::with_interceptor(
+                channel.clone(),
+                Token(token.clone()),
+            );
         Ok(Self {
             client: BotServiceClient::with_interceptor(channel, Token(token)),
+            storage: Storage::new(storage_client),
         })
+    }
+
+    /// The plugin's persistent storage.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     /// Sends `content` (text or [`Card`]) to `to`, a canonical string (`@user`, `#room`) on the

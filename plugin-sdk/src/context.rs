@@ -145,6 +145,10 @@ impl Context {
     pub fn bot(&self) -> &Bot {
         &self.inner.runtime.bot
     }
+    /// The plugin's persistent storage (see [`Storage`](crate::Storage)).
+    pub fn storage(&self) -> &crate::Storage {
+        self.inner.runtime.bot.storage()
+    }
     /// Where this invocation's replies queue up (for [`IntoReplies`](crate::IntoReplies)).
     pub fn replies(&self) -> &ReplySink {
         &self.inner.sink

@@ -50,6 +50,10 @@ impl ActivateContext {
     pub fn bot(&self) -> &Bot {
         &self.runtime.bot
     }
+    /// The plugin's persistent storage.
+    pub fn storage(&self) -> &crate::Storage {
+        self.runtime.bot.storage()
+    }
 }
 
 /// Which callback an [`Event`] is; use the lower-case names in `#[callback(...)]`.
@@ -146,6 +150,10 @@ impl Event {
     /// The bot.
     pub fn bot(&self) -> &Bot {
         &self.runtime.bot
+    }
+    /// The plugin's persistent storage.
+    pub fn storage(&self) -> &crate::Storage {
+        self.runtime.bot.storage()
     }
     /// The bot's command prefix.
     pub fn bot_prefix(&self) -> &str {

@@ -120,6 +120,23 @@
 //! `mention`, `connect`, `presence`, `reaction`, `room_joined`, `room_left`, `room_topic`,
 //! `bot_message`; several may be listed) taking `&Event`. errbotd only sends the callbacks a
 //! plugin declares.
+//!
+//! # Configuration
+//!
+//! `config_template = r#"{"CITY": "Paris", "UNITS": "metric"}"#` in `#[plugin(...)]` makes the
+//! plugin configurable: `!plugin config NAME` shows the template, `!plugin config NAME {...}`
+//! (JSON of the same shape, checked by errbotd, then by your `#[check_config]`) stores a
+//! configuration and reactivates the plugin with it; `[plugins.NAME] config = {...}` in
+//! errbot.toml does the same from the file. A plugin with a template is not activated until it
+//! has a configuration. Read it in `#[activate]` with
+//! [`ActivateContext::config_as`](ActivateContext::config_as).
+//!
+//! # Storage
+//!
+//! [`ctx.storage()`](Context::storage) is the plugin's own persistent key/value store (Errbot's
+//! `self['key']`): `get::<T>(key)`, `set(key, &value)`, `delete`, `keys`, and
+//! `update(key, |old: Option<T>| new)`, an atomic read-modify-write that loses no concurrent
+//! update. Values are any `serde` type, stored as JSON. See [`Storage`].
 
 #![warn(missing_docs)]
 
@@ -134,6 +151,7 @@ mod execution;
 mod message;
 mod reply;
 mod server;
+mod storage;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -154,6 +172,7 @@ pub use reply::{
     BoxError, Card, CommandError, Failure, IntoFailure, IntoReplies, Reply, ReplySink,
 };
 pub use server::{serve, serve_with_shutdown};
+pub use storage::{Storage, StorageError};
 
 /// The JSON library of configurations ([`ActivateContext::config`], `#[check_config]`).
 pub use serde_json;
@@ -165,7 +184,8 @@ pub use errbot_proto::v1 as proto;
 pub mod prelude {
     pub use crate::{
         ActivateContext, Args, Bot, Card, CommandError, Context, Event, Identifier, Match, Message,
-        Reply, Rest, activate, callback, check_config, command, deactivate, plugin, re_command,
+        Reply, Rest, Storage, StorageError, activate, callback, check_config, command, deactivate,
+        plugin, re_command,
     };
 }
 

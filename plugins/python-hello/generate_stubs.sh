@@ -13,8 +13,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 proto_dir="$(cd "$here/../../proto" && pwd)"
 stubs="$here/errbot_stubs"
-# The files a plugin needs: its own service, the shared types, and errbotd's BotService.
-protos=(errbot/v1/common.proto errbot/v1/plugin.proto errbot/v1/bot.proto)
+# The files a plugin needs: its own service, the shared types, and errbotd's BotService and
+# StorageService.
+protos=(errbot/v1/common.proto errbot/v1/plugin.proto errbot/v1/bot.proto errbot/v1/storage.proto)
 
 check=false
 case "${1:-}" in
@@ -45,6 +46,7 @@ touch "$out/errbot/__init__.py" "$out/errbot/v1/__init__.py"
 import sys
 sys.path.insert(0, "errbot_stubs")
 from errbot.v1 import bot_pb2, bot_pb2_grpc, common_pb2, plugin_pb2, plugin_pb2_grpc
+from errbot.v1 import storage_pb2, storage_pb2_grpc
 from grpc_health.v1 import health_pb2_grpc
 ')
 

@@ -9,17 +9,22 @@ two gRPC services on a Unix socket:
     Activate/Deactivate it, Execute commands (a stream of replies), deliver Events;
   * grpc.health.v1.Health: answer SERVING for the service "" once ready.
 
+and may call errbotd's services on ERRBOT_BOT_SOCKET with its token: errbot.v1.BotService (send
+messages) and errbot.v1.StorageService (proto/errbot/v1/storage.proto: the plugin's own
+persistent key/value storage, JSON values, compare-and-set updates).
+
 errbotd waits for SERVING, calls Describe then Activate, then Execute for each command a user
 types. The program logs to stderr (errbotd forwards each line into its own log), never parses or
 writes stdout, and exits with status 0 on SIGTERM.
 
 The file reads top to bottom as: the child contract, a small Errbot-like plugin API (BotPlugin,
-@botcmd, @arg_botcmd, CommandError), the adapter from that API to PluginService, the server, and
-last the plugin itself (class PythonHello). Only the adapter and the server know about the
+@botcmd, @arg_botcmd, CommandError, Storage), the adapter from that API to PluginService, the
+server, and last the plugin itself (class PythonHello). Only the adapter and the server know about the
 protocol; a plugin author writes a class like PythonHello.
 """
 
 import inspect
+import json
 import logging
 import os
 import platform
@@ -36,6 +41,7 @@ import grpc  # noqa: E402
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # noqa: E402
 
 from errbot.v1 import bot_pb2, bot_pb2_grpc, common_pb2, plugin_pb2, plugin_pb2_grpc  # noqa: E402
+from errbot.v1 import storage_pb2, storage_pb2_grpc  # noqa: E402
 
 PLUGIN_VERSION = "0.1.0"
 PROTOCOL_VERSION = "errbot.v1"
@@ -187,16 +193,37 @@ def arg_botcmd(*names, type=str, help="", default=None, required=None, choices=(
 
 
 class BotPlugin:
-    """Base class of a plugin (Errbot's BotPlugin). The class docstring is its description."""
+    """Base class of a plugin (Errbot's BotPlugin). The class docstring is its description.
+
+    Like Errbot's, a plugin is a persistent dict of its own: `self["key"] = value`,
+    `self["key"]`, `"key" in self`, `del self["key"]`, with JSON values (see Storage, reached as
+    `self.storage` for atomic updates and key listings)."""
 
     name = ""
     version = PLUGIN_VERSION
 
-    def __init__(self, bot):
+    def __init__(self, bot, storage=None):
         self.bot = bot  # BotClient: errbotd's BotService, to send messages as the bot
+        self.storage = storage  # Storage: errbotd's StorageService, this plugin's namespace
         self.log = log
         self.config = None  # configuration JSON text given at activation, or None
         self.bot_prefix = "!"
+
+    def __getitem__(self, key):
+        found, value = self.storage.get(key)
+        if not found:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key, value):
+        self.storage.set(key, value)
+
+    def __delitem__(self, key):
+        if not self.storage.delete(key):
+            raise KeyError(key)
+
+    def __contains__(self, key):
+        return self.storage.get(key)[0]
 
     def activate(self):
         """Called when errbotd activates the plugin (after Describe)."""
@@ -219,8 +246,12 @@ class BotClient:
     `x-errbot-token` metadata; errbotd knows who calls from the token alone."""
 
     def __init__(self, address, token):
-        self._channel = grpc.insecure_channel(address)  # grpc dials "unix:/path" itself; lazily
-        self._stub = bot_pb2_grpc.BotServiceStub(self._channel)
+        # grpc dials "unix:/path" itself, lazily. Its default HTTP/2 :authority for a Unix socket
+        # is derived from the path, which errbotd's HTTP/2 server rejects (the stream is reset
+        # with PROTOCOL_ERROR): name a plain host instead.
+        self.channel = grpc.insecure_channel(
+            address, options=[("grpc.default_authority", "localhost")])
+        self._stub = bot_pb2_grpc.BotServiceStub(self.channel)
         self._metadata = ((TOKEN_HEADER, token),)
 
     def send(self, to, text, backend="", thread_id="", timeout=10.0):
@@ -240,7 +271,54 @@ class BotClient:
         self._stub.WarnAdmins(request, metadata=self._metadata, timeout=timeout)
 
     def close(self):
-        self._channel.close()
+        self.channel.close()
+
+
+class Storage:
+    """The plugin's persistent storage: errbotd's StorageService, called with the plugin's token.
+
+    errbotd picks the namespace from the token: a plugin only ever sees its own keys. Values are
+    anything json.dumps accepts; a call that returned has been written to disk."""
+
+    def __init__(self, channel, token, timeout=10.0):
+        self._stub = storage_pb2_grpc.StorageServiceStub(channel)
+        self._metadata = ((TOKEN_HEADER, token),)
+        self._timeout = timeout
+
+    def _call(self, method, request):
+        return getattr(self._stub, method)(request, metadata=self._metadata, timeout=self._timeout)
+
+    def get(self, key):
+        """Returns (found, value)."""
+        r = self._call("Get", storage_pb2.StorageGetRequest(key=key))
+        return (True, json.loads(r.value_json)) if r.found else (False, None)
+
+    def set(self, key, value):
+        """Sets key to value, whatever it was."""
+        self._call("Set", storage_pb2.StorageSetRequest(key=key, value_json=json.dumps(value)))
+
+    def delete(self, key):
+        """Deletes key; returns whether it was set."""
+        return self._call("Delete", storage_pb2.StorageDeleteRequest(key=key)).deleted
+
+    def keys(self, prefix=""):
+        """The keys starting with prefix, sorted."""
+        return list(self._call("Keys", storage_pb2.StorageKeysRequest(prefix=prefix)).keys)
+
+    def update(self, key, change, attempts=10000):
+        """Atomically replaces the value of key by change(old) (old is None when key is not set)
+        and returns the new value. Compare-and-set on the key's version: when someone else wrote
+        the key in between, change runs again on their value (so it must have no side effect)."""
+        r = self._call("Get", storage_pb2.StorageGetRequest(key=key))
+        current, version = (r.value_json, r.version) if r.found else (None, 0)
+        for _ in range(attempts):
+            new = change(None if current is None else json.loads(current))
+            r = self._call("Set", storage_pb2.StorageSetRequest(
+                key=key, value_json=json.dumps(new), if_version=version))
+            if r.written:
+                return new
+            current, version = (r.current_json, r.version) if r.version else (None, 0)
+        raise RuntimeError(f"{key!r} kept changing during {attempts} attempts to update it")
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,7 +456,7 @@ def serve(plugin_class, environ=os.environ):
         signal.signal(signum, lambda *_: stop.set())
 
     bot = BotClient(env[ENV_BOT_SOCKET], env[ENV_TOKEN])
-    plugin = plugin_class(bot)
+    plugin = plugin_class(bot, Storage(bot.channel, env[ENV_TOKEN]))
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="rpc"))
     plugin_pb2_grpc.add_PluginServiceServicer_to_server(PluginServicer(plugin), server)
     health_servicer = health.HealthServicer()
@@ -450,6 +528,29 @@ class PythonHello(BotPlugin):
             raise CommandError(f"I can count from 1 to 100, not to {n}.")
         for i in range(1, n + 1):
             yield str(i)  # each yield is sent as its own message, right away
+
+    @botcmd(syntax="<key> <text>")
+    def pyremember(self, msg, args):
+        """Remember a text under a key, across restarts: `!pyremember colour blue`."""
+        key, _, text = args.strip().partition(" ")
+        if not key or not text.strip():
+            raise CommandError("Usage: !pyremember <key> <text>")
+        self[key] = text.strip()  # errbotd's storage, this plugin's namespace
+        return f"I will remember {key}."
+
+    @botcmd(syntax="<key>")
+    def pyrecall(self, msg, args):
+        """Recall what was remembered under a key: `!pyrecall colour`."""
+        key = args.strip()
+        if key not in self:
+            return f"I know nothing about {key}."
+        return f"{key}: {self[key]}"
+
+    @botcmd
+    def pyvisits(self, msg, args):
+        """Count visits, atomically even when many people ask at once: `!pyvisits`."""
+        n = self.storage.update("visits", lambda old: (old or 0) + 1)
+        return f"Visit number {n}."
 
 
 if __name__ == "__main__":

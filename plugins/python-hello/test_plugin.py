@@ -25,6 +25,7 @@ sys.path.insert(0, HERE)
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 
 from errbot.v1 import bot_pb2, bot_pb2_grpc, common_pb2, plugin_pb2, plugin_pb2_grpc  # noqa: E402
+from errbot.v1 import storage_pb2, storage_pb2_grpc  # noqa: E402
 
 PYTHON_VERSION = platform.python_version()  # the subprocess runs the same interpreter
 
@@ -128,8 +129,10 @@ def test_describe(plugin):
     assert d.name == "python-hello"
     assert d.protocol_version == "errbot.v1"
     assert d.description == "Greetings, sums and counting: the example Python plugin, on errbot.v1 without an SDK."
-    assert [c.name for c in d.commands] == ["pyhello", "pyadd", "pycount"]
-    hello, add, count = d.commands
+    assert [c.name for c in d.commands] == [
+        "pyhello", "pyadd", "pycount", "pyremember", "pyrecall", "pyvisits"
+    ]
+    hello, add, count = d.commands[:3]
     assert hello.help.splitlines()[0] == "Say hello from Python."
     assert hello.WhichOneof("kind") == "plain"
     assert hello.plain.arg_mode == plugin_pb2.ARG_MODE_RAW and not hello.plain.params
@@ -328,3 +331,72 @@ def test_decorators_build_the_protocol_description():
     for name, values in {"text": ["hi", "there"], "times": ["2"], "loud": ["true"], "ratio": ["0.5"]}.items():
         request.params[name].values.extend(values)
     assert run(request) == ["HI THEREHI THERE x0.5"]
+
+
+class _FakeStorage(storage_pb2_grpc.StorageServiceServicer):
+    """errbotd's StorageService in memory, with versions and compare-and-set, recording the token
+    of every call. `interfere` makes another writer change a key right before the next
+    conditional Set on it (a lost race the client must retry)."""
+
+    def __init__(self):
+        self.values = {}  # key -> (json text, version)
+        self.version = 0
+        self.tokens = set()
+        self.interfere = set()
+        self.conflicts = 0
+
+    def _bump(self, key, text):
+        self.version += 1
+        self.values[key] = (text, self.version)
+        return self.version
+
+    def Get(self, request, context):
+        self.tokens.add(dict(context.invocation_metadata()).get("x-errbot-token"))
+        if request.key not in self.values:
+            return storage_pb2.StorageGetResponse()
+        text, version = self.values[request.key]
+        return storage_pb2.StorageGetResponse(found=True, value_json=text, version=version)
+
+    def Set(self, request, context):
+        self.tokens.add(dict(context.invocation_metadata()).get("x-errbot-token"))
+        if request.HasField("if_version"):
+            if request.key in self.interfere:
+                self.interfere.discard(request.key)
+                self._bump(request.key, "100")
+            current = self.values.get(request.key, ("", 0))
+            if current[1] != request.if_version:
+                self.conflicts += 1
+                return storage_pb2.StorageSetResponse(
+                    written=False, version=current[1], current_json=current[0])
+        return storage_pb2.StorageSetResponse(written=True, version=self._bump(request.key, request.value_json))
+
+    def Delete(self, request, context):
+        return storage_pb2.StorageDeleteResponse(deleted=self.values.pop(request.key, None) is not None)
+
+    def Keys(self, request, context):
+        return storage_pb2.StorageKeysResponse(keys=sorted(k for k in self.values if k.startswith(request.prefix)))
+
+
+def test_storage_commands_use_storage_service_with_the_token():
+    p = Plugin()
+    fake = _FakeStorage()
+    server = grpc.server(futures.ThreadPoolExecutor(4))
+    storage_pb2_grpc.add_StorageServiceServicer_to_server(fake, server)
+    server.add_insecure_port(f"unix:{p.dir}/bot.sock")
+    server.start()
+    try:
+        p.wait_serving()
+        assert p.execute("pyrecall", "colour") == [("I know nothing about colour.", False)]
+        assert p.execute("pyremember", "colour  dark blue ") == [("I will remember colour.", False)]
+        assert fake.values["colour"][0] == '"dark blue"'  # JSON text
+        assert p.execute("pyrecall", "colour") == [("colour: dark blue", False)]
+        assert p.execute("pyremember", "colour") == [("Usage: !pyremember <key> <text>", True)]
+        assert p.execute("pyvisits") == [("Visit number 1.", False)]
+        # Another writer gets in between the read and the write: the update retries on its value.
+        fake.interfere.add("visits")
+        assert p.execute("pyvisits") == [("Visit number 101.", False)]
+        assert fake.conflicts == 1
+        assert fake.tokens == {"secret-token"}
+    finally:
+        server.stop(None)
+        p.close()

@@ -1,17 +1,17 @@
 //! The running bot: its children, its command table, and the path of a message from a gateway
 //! to the commands it triggers and back as replies.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use errbot_proto::v1::{
     Content, ExecuteRequest, Identifier, Message, PluginDescription, ProcessedRequest, Reply,
-    SendRequest, backend_service_client::BackendServiceClient, content,
-    plugin_service_client::PluginServiceClient,
+    content,
 };
 use tokio::sync::watch;
-use tonic::transport::Channel;
 
 use crate::builtins;
 use crate::child;
@@ -20,90 +20,11 @@ use crate::dispatch::history::{Entry, History};
 use crate::dispatch::{self, Prefixes, Route, args};
 use crate::glob;
 use crate::registry::{Command, Owner, Registry};
-use crate::split::{self, Unit};
+use crate::supervise::gateway::Gateway;
+use crate::supervise::plugin::{Instance, PluginSlot};
 
-/// A connected chat gateway.
-pub struct Gateway {
-    /// Backend instance name.
-    pub name: String,
-    /// Adapter kind.
-    pub kind: String,
-    /// Client of its BackendService.
-    pub client: BackendServiceClient<Channel>,
-    /// The bot's identity there and the service's limits.
-    pub info: errbot_proto::v1::BackendInfo,
-    /// The process.
-    pub process: child::Running,
-}
-
-impl Gateway {
-    /// Sends `content` to `to`, split at the smaller of `configured_limit` and the service's own
-    /// limit; returns how many messages were sent and the id of the last one.
-    pub async fn deliver(
-        &self,
-        configured_limit: u32,
-        to: &Identifier,
-        content: Content,
-        thread_id: &str,
-        in_reply_to: &str,
-    ) -> Result<(u32, String), tonic::Status> {
-        let parts = match content.kind {
-            Some(content::Kind::Markdown(text)) => {
-                let unit = if self.info.limit_in_bytes {
-                    Unit::Bytes
-                } else {
-                    Unit::Chars
-                };
-                let limit = match (configured_limit, self.info.message_size_limit) {
-                    (0, b) => b,
-                    (c, 0) => c,
-                    (c, b) => c.min(b),
-                };
-                split::split(&text, limit as usize, unit)
-                    .into_iter()
-                    .map(|t| Content {
-                        kind: Some(content::Kind::Markdown(t)),
-                    })
-                    .collect()
-            }
-            Some(kind) => vec![Content { kind: Some(kind) }],
-            None => return Err(tonic::Status::invalid_argument("content is empty")),
-        };
-        let (mut sent, mut id) = (0, String::new());
-        for part in parts {
-            let req = SendRequest {
-                to: Some(to.clone()),
-                content: Some(part),
-                in_reply_to: in_reply_to.to_owned(),
-                thread_id: thread_id.to_owned(),
-            };
-            id = self.client.clone().send(req).await?.into_inner().message_id;
-            sent += 1;
-        }
-        Ok((sent, id))
-    }
-}
-
-/// An active plugin process.
-pub struct Plugin {
-    /// Plugin name.
-    pub name: String,
-    /// What it declared.
-    pub description: PluginDescription,
-    /// Client of its PluginService.
-    pub client: PluginServiceClient<Channel>,
-    /// The process.
-    pub process: child::Running,
-}
-
-/// A plugin that could not be started, for `!status`.
-#[derive(Clone, Debug)]
-pub struct FailedPlugin {
-    /// Plugin name.
-    pub name: String,
-    /// Why.
-    pub reason: String,
-}
+/// Tokens of the children, to authenticate their BotService calls: token -> (kind, name).
+pub type TokenStore = Arc<RwLock<HashMap<String, (child::Kind, String)>>>;
 
 /// Shared state of errbotd.
 pub struct Bot {
@@ -114,24 +35,39 @@ pub struct Bot {
     registry: RwLock<Arc<Registry>>,
     /// Command history per person.
     pub history: History,
-    /// Gateways by backend name.
+    /// Gateways, in backend name order.
     pub gateways: RwLock<Vec<Arc<Gateway>>>,
-    /// Active plugins by name.
-    pub plugins: RwLock<HashMap<String, Arc<Plugin>>>,
-    /// Plugins that failed to start.
-    pub failed: RwLock<Vec<FailedPlugin>>,
-    /// Tokens of children, to authenticate BotService calls: token -> (kind, name).
-    pub tokens: RwLock<HashMap<String, (child::Kind, String)>>,
+    /// Every plugin found, active or not, by name.
+    pub plugins: RwLock<BTreeMap<String, Arc<PluginSlot>>>,
+    /// Tokens of the children's processes.
+    pub tokens: TokenStore,
+    /// Messages being handled (shutdown waits for them, bounded).
+    pub inflight: watch::Sender<usize>,
+    /// The private directory of the children's sockets.
+    pub runtime_dir: PathBuf,
+    /// errbotd's BotService address, given to every child.
+    pub bot_address: String,
+    /// Persistent storage and errbotd's own state in it.
+    pub storage: crate::storage::core::Storage,
+    /// Serializes run-time changes to the plugin set (configure, blacklist).
+    pub plugin_changes: tokio::sync::Mutex<()>,
     /// When errbotd started.
     pub started: Instant,
     /// Wall-clock start time.
     pub started_at: SystemTime,
     shutdown: watch::Sender<Option<String>>,
+    exit_code: AtomicU8,
 }
 
 impl Bot {
-    /// A bot with no children yet.
-    pub fn new(config: Config) -> Arc<Self> {
+    /// A bot with no children yet, keeping its state in `storage`, whose children's sockets go
+    /// in `runtime_dir` and who serves BotService at `bot_address`.
+    pub fn new(
+        config: Config,
+        storage: crate::storage::core::Storage,
+        runtime_dir: PathBuf,
+        bot_address: String,
+    ) -> Arc<Self> {
         let prefixes = Prefixes::new(&config.bot);
         let (shutdown, _) = watch::channel(None);
         let bot = Arc::new(Self {
@@ -140,12 +76,17 @@ impl Bot {
             registry: RwLock::new(Arc::new(Registry::default())),
             history: History::default(),
             gateways: RwLock::new(Vec::new()),
-            plugins: RwLock::new(HashMap::new()),
-            failed: RwLock::new(Vec::new()),
-            tokens: RwLock::new(HashMap::new()),
+            plugins: RwLock::new(BTreeMap::new()),
+            tokens: TokenStore::default(),
+            inflight: watch::channel(0).0,
+            runtime_dir,
+            bot_address,
+            storage,
+            plugin_changes: tokio::sync::Mutex::new(()),
             started: Instant::now(),
             started_at: SystemTime::now(),
             shutdown,
+            exit_code: AtomicU8::new(0),
         });
         bot.rebuild_registry();
         bot
@@ -156,20 +97,18 @@ impl Bot {
         read(&self.registry).clone()
     }
 
-    /// Rebuilds the command table from the built-ins and the active plugins (in name order) and
-    /// returns the registration warnings.
+    /// Rebuilds the command table from the built-ins and the routable plugins (in name order)
+    /// and returns the registration warnings.
     pub fn rebuild_registry(&self) -> Vec<String> {
         let builtins = builtins::descriptions();
-        let plugins: Vec<Arc<Plugin>> = {
-            let map = read(&self.plugins);
-            let mut v: Vec<_> = map.values().cloned().collect();
-            v.sort_by(|a, b| a.name.cmp(&b.name));
-            v
-        };
+        let plugins: Vec<(String, PluginDescription)> = read(&self.plugins)
+            .values()
+            .filter_map(|slot| Some((slot.name.clone(), slot.routable_description()?)))
+            .collect();
         let all = builtins.iter().map(|d| (d, Owner::Builtin)).chain(
             plugins
                 .iter()
-                .map(|p| (&p.description, Owner::Plugin(p.name.clone()))),
+                .map(|(name, d)| (d, Owner::Plugin(name.clone()))),
         );
         let (registry, warnings) = Registry::build(all);
         *write(&self.registry) = Arc::new(registry);
@@ -187,6 +126,48 @@ impl Bot {
                 false
             }
         });
+    }
+
+    /// Asks errbotd to shut down because it cannot go on; it exits with status 1.
+    pub fn fail(&self, reason: impl Into<String>) {
+        self.exit_code.store(1, Ordering::Relaxed);
+        self.request_shutdown(reason);
+    }
+
+    /// The exit status errbotd ends with.
+    pub fn exit_code(&self) -> u8 {
+        self.exit_code.load(Ordering::Relaxed)
+    }
+
+    /// Whether a shutdown was requested.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.borrow().is_some()
+    }
+
+    /// Path of a child's socket in the runtime directory (names are sanitized and kept short:
+    /// Unix socket paths are limited to 107 bytes).
+    pub fn socket_path(&self, kind: child::Kind, name: &str) -> PathBuf {
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        let k = match kind {
+            child::Kind::Plugin => "p",
+            child::Kind::Backend => "b",
+        };
+        self.runtime_dir.join(format!("{k}-{safe}.sock"))
+    }
+
+    /// The slot of a plugin, by exact name.
+    pub fn plugin(&self, name: &str) -> Option<Arc<PluginSlot>> {
+        read(&self.plugins).get(name).cloned()
     }
 
     /// Resolves once a shutdown was requested; returns the reason.
@@ -223,8 +204,11 @@ impl Bot {
             message_id: message.id.clone(),
             replies: sink.count(),
         };
-        if let Err(e) = gateway.client.clone().processed(req).await {
-            tracing::warn!(backend = %gateway.name, "Processed notice failed: {}", e.message());
+        // A gateway that restarted meanwhile does not know the message any more.
+        if let Some(link) = gateway.current()
+            && let Err(e) = link.client.clone().processed(req).await
+        {
+            tracing::debug!(backend = %gateway.name, "Processed notice failed: {}", e.message());
         }
     }
 
@@ -309,7 +293,10 @@ impl Bot {
                 );
             }
         }
-        let timeout = Duration::from_secs_f64(self.config.limits.command_timeout_secs.max(0.001));
+        let timeout = self.config.command_timeout(match &command.owner {
+            Owner::Builtin => None,
+            Owner::Plugin(name) => Some(name.as_str()),
+        });
         let outcome = tokio::time::timeout(timeout, async {
             match &command.owner {
                 Owner::Builtin => builtins::run(self, sink, &request).await,
@@ -340,19 +327,15 @@ impl Bot {
         name: &str,
         request: ExecuteRequest,
     ) -> Result<(), String> {
-        let plugin = read(&self.plugins)
-            .get(name)
-            .cloned()
+        let slot = self
+            .plugin(name)
             .ok_or_else(|| format!("plugin {name} is not running"))?;
-        let stream = plugin
-            .client
-            .clone()
-            .execute(request)
-            .await
-            .map_err(|s| (plugin.clone(), s));
+        let plugin = slot.instance().await?;
+        let _inflight = plugin.begin();
+        let stream = plugin.client.clone().execute(request).await;
         let mut stream = match stream {
             Ok(s) => s.into_inner(),
-            Err((plugin, status)) => return Err(plugin_failure(&plugin, status).await),
+            Err(status) => return Err(plugin_failure(&plugin, status).await),
         };
         loop {
             match stream.message().await {
@@ -370,7 +353,7 @@ impl Bot {
     }
 }
 
-async fn plugin_failure(plugin: &Plugin, status: tonic::Status) -> String {
+async fn plugin_failure(plugin: &Instance, status: tonic::Status) -> String {
     // A broken connection usually means the process died: give its exit a moment to be seen,
     // so that the reply says what happened.
     if matches!(

@@ -1,21 +1,23 @@
 //! Child processes under the child contract: spawning with the contract's environment, their own
-//! process group and a parent-death signal, forwarding their output into the log, waiting for
-//! their health check, and stopping them.
+//! process group and a parent-death signal, forwarding their output into the log without ever
+//! blocking them, waiting for their health check, and stopping or killing them.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use errbot_proto::contract;
-use errbot_proto::tonic_health::pb::health_check_response::ServingStatus;
-use errbot_proto::tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use errbot_proto::transport;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::sync::watch;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::{mpsc, watch};
 use tonic::transport::Channel;
+
+use crate::supervise::health;
 
 /// What kind of child this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +71,8 @@ pub struct Running {
     /// Becomes `Some(reason)` when the process has exited ("exited with status 1", "killed by
     /// signal SIGKILL").
     pub exited: watch::Receiver<Option<String>>,
+    /// Why errbotd killed it, if it did: replaces the bare signal in the exit reason.
+    killed_for: Arc<Mutex<Option<String>>>,
 }
 
 /// Starts `spec`, serving on `socket_path`, and waits (at most `timeout`) for it to be healthy.
@@ -89,6 +93,10 @@ pub async fn start(
         .env(contract::ENV_NAME, &spec.name)
         .env(contract::ENV_KIND, spec.kind.as_str())
         .env(contract::ENV_PROTOCOL_VERSIONS, contract::PROTOCOL_VERSION)
+        // systemd talks to errbotd only: a child must not notify or feed the watchdog for it.
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     if spec.terminal {
@@ -123,10 +131,21 @@ pub async fn start(
         forward(spec.name.clone(), out);
     }
     let (exit_tx, exited) = watch::channel(None);
+    let killed_for: Arc<Mutex<Option<String>>> = Arc::default();
+    let why = killed_for.clone();
+    let own_group = !spec.terminal;
     tokio::spawn(async move {
         let reason = match process.wait().await {
             Ok(status) => describe_exit(status),
             Err(e) => format!("wait failed: {e}"),
+        };
+        if own_group {
+            // Whatever the child left behind in its process group goes with it.
+            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        let reason = match why.lock().map(|mut w| w.take()) {
+            Ok(Some(why)) => format!("killed by errbotd: {why}"),
+            _ => reason,
         };
         let _ = exit_tx.send(Some(reason));
     });
@@ -138,38 +157,75 @@ pub async fn start(
         channel,
         started: Instant::now(),
         exited,
+        killed_for,
     };
     running.wait_healthy(timeout).await?;
     Ok(running)
 }
 
+/// Longest line forwarded as one log record; longer lines are cut into pieces.
+const MAX_LINE: usize = 16 * 1024;
+/// Output chunks waiting to be logged; beyond this, output is dropped (and counted), never
+/// left in the pipe where it would block the child.
+const QUEUED_CHUNKS: usize = 256;
+
 /// Forwards a child's output into the log, one line at a time, tagged with its name.
-fn forward(name: String, stream: impl AsyncRead + Unpin + Send + 'static) {
+///
+/// One task only drains the pipe into a bounded queue; another turns the queue into log lines.
+/// When logging falls behind, whole chunks are dropped and the loss is logged, so a child
+/// writing flat out is never slowed by errbotd.
+fn forward(name: String, mut stream: impl AsyncRead + Unpin + Send + 'static) {
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(QUEUED_CHUNKS);
+    let dropped = Arc::new(AtomicU64::new(0));
+    let lost = dropped.clone();
     tokio::spawn(async move {
-        let mut lines = BufReader::new(stream);
-        let mut buf = Vec::with_capacity(256);
+        let mut buf = vec![0u8; 64 * 1024];
         loop {
-            buf.clear();
-            match lines.read_until(b'\n', &mut buf).await {
+            match stream.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf);
-                    let line = line.trim_end();
-                    if line.is_empty() {
-                        continue;
-                    }
-                    match level_of(line) {
-                        tracing::Level::ERROR => tracing::error!(child = %name, "{line}"),
-                        tracing::Level::WARN => tracing::warn!(child = %name, "{line}"),
-                        tracing::Level::DEBUG | tracing::Level::TRACE => {
-                            tracing::debug!(child = %name, "{line}")
-                        }
-                        tracing::Level::INFO => tracing::info!(child = %name, "{line}"),
+                Ok(n) => {
+                    if tx.try_send(buf[..n].to_vec()).is_err() {
+                        lost.fetch_add(n as u64, Ordering::Relaxed);
                     }
                 }
             }
         }
     });
+    tokio::spawn(async move {
+        let mut pending: Vec<u8> = Vec::with_capacity(1024);
+        while let Some(chunk) = rx.recv().await {
+            pending.extend_from_slice(&chunk);
+            let mut start = 0;
+            while let Some(nl) = pending[start..].iter().position(|b| *b == b'\n') {
+                log_line(&name, &pending[start..start + nl]);
+                start += nl + 1;
+            }
+            while pending.len() - start > MAX_LINE {
+                log_line(&name, &pending[start..start + MAX_LINE]);
+                start += MAX_LINE;
+            }
+            pending.drain(..start);
+            let n = dropped.swap(0, Ordering::Relaxed);
+            if n > 0 {
+                tracing::warn!(child = %name, "{n} bytes of output dropped: the log could not keep up");
+            }
+        }
+        log_line(&name, &pending);
+    });
+}
+
+fn log_line(name: &str, raw: &[u8]) {
+    let line = String::from_utf8_lossy(raw);
+    let line = line.trim_end();
+    if line.is_empty() {
+        return;
+    }
+    match level_of(line) {
+        tracing::Level::ERROR => tracing::error!(child = %name, "{line}"),
+        tracing::Level::WARN => tracing::warn!(child = %name, "{line}"),
+        tracing::Level::DEBUG | tracing::Level::TRACE => tracing::debug!(child = %name, "{line}"),
+        tracing::Level::INFO => tracing::info!(child = %name, "{line}"),
+    }
 }
 
 /// Guesses a line's level from the usual log formats (Rust tracing, Python logging).
@@ -189,7 +245,6 @@ fn level_of(line: &str) -> tracing::Level {
 impl Running {
     async fn wait_healthy(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
-        let mut health = HealthClient::new(self.channel.clone());
         let mut pause = Duration::from_millis(2);
         loop {
             if let Some(reason) = self.exit_reason() {
@@ -199,13 +254,11 @@ impl Running {
                     self.spec.name
                 );
             }
-            let mut req = tonic::Request::new(HealthCheckRequest {
-                service: String::new(),
-            });
-            req.set_timeout(Duration::from_secs(1));
-            if let Ok(resp) = health.check(req).await
-                && resp.get_ref().status() == ServingStatus::Serving
-            {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let attempt = left
+                .min(Duration::from_secs(1))
+                .max(Duration::from_millis(10));
+            if health::check(self.channel.clone(), attempt).await.is_ok() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -246,6 +299,17 @@ impl Running {
             self.signal(Signal::SIGKILL);
             self.wait_exit().await;
         }
+    }
+
+    /// Kills the child (and its process group) at once; `why` becomes its exit reason.
+    pub async fn kill(&self, why: &str) -> String {
+        if self.exit_reason().is_none() {
+            if let Ok(mut w) = self.killed_for.lock() {
+                *w = Some(why.to_owned());
+            }
+            self.signal(Signal::SIGKILL);
+        }
+        self.wait_exit().await
     }
 
     fn signal(&self, signal: Signal) {

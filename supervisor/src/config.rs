@@ -31,6 +31,13 @@ pub struct Config {
     /// Timing limits.
     #[serde(default)]
     pub limits: Limits,
+    /// How children are restarted and checked; each child may override it in its own
+    /// `supervision` table.
+    #[serde(default)]
+    pub supervision: Supervision,
+    /// Where persistent state is stored (`[storage]`).
+    #[serde(default)]
+    pub storage: crate::storage::settings::StorageSettings,
     /// The file this came from, if any (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -135,11 +142,108 @@ impl Default for Limits {
     }
 }
 
+/// Settings of `[supervision]` and of the per-child `[plugins.NAME.supervision]` and
+/// `[backends.NAME.supervision]` tables. Unset keys fall back to the global table, then to the
+/// defaults of [`Supervision::DEFAULTS`].
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Supervision {
+    /// First delay before restarting a child that ended (default 0.1 s); it doubles on each
+    /// consecutive restart, with jitter.
+    pub restart_delay_secs: Option<f64>,
+    /// Longest delay between restarts (default 30 s).
+    pub restart_delay_max_secs: Option<f64>,
+    /// At most this many restarts within `restart_window_secs` (default 5 in 60 s); one more and
+    /// the child is marked failed and the admins are warned.
+    pub max_restarts: Option<u32>,
+    /// The window of the restart intensity limit (default 60 s).
+    pub restart_window_secs: Option<f64>,
+    /// Seconds between health checks of a running child (default 2).
+    pub health_interval_secs: Option<f64>,
+    /// How long a health check may take (default 2 s).
+    pub health_timeout_secs: Option<f64>,
+    /// Failed health checks in a row after which the child is killed and restarted (default 3).
+    pub health_failures: Option<u32>,
+    /// How long a retired plugin process (reload, deactivation) may finish its in-flight commands
+    /// (default 30 s).
+    pub drain_secs: Option<f64>,
+    /// How long a child has to exit after SIGTERM before SIGKILL (default 3 s).
+    pub stop_grace_secs: Option<f64>,
+}
+
+impl Supervision {
+    /// The built-in defaults.
+    pub const DEFAULTS: Supervision = Supervision {
+        restart_delay_secs: Some(0.1),
+        restart_delay_max_secs: Some(30.0),
+        max_restarts: Some(5),
+        restart_window_secs: Some(60.0),
+        health_interval_secs: Some(2.0),
+        health_timeout_secs: Some(2.0),
+        health_failures: Some(3),
+        drain_secs: Some(30.0),
+        stop_grace_secs: Some(3.0),
+    };
+
+    /// `self`, with unset keys taken from `fallback`.
+    pub fn or(&self, fallback: &Supervision) -> Supervision {
+        Supervision {
+            restart_delay_secs: self.restart_delay_secs.or(fallback.restart_delay_secs),
+            restart_delay_max_secs: self
+                .restart_delay_max_secs
+                .or(fallback.restart_delay_max_secs),
+            max_restarts: self.max_restarts.or(fallback.max_restarts),
+            restart_window_secs: self.restart_window_secs.or(fallback.restart_window_secs),
+            health_interval_secs: self.health_interval_secs.or(fallback.health_interval_secs),
+            health_timeout_secs: self.health_timeout_secs.or(fallback.health_timeout_secs),
+            health_failures: self.health_failures.or(fallback.health_failures),
+            drain_secs: self.drain_secs.or(fallback.drain_secs),
+            stop_grace_secs: self.stop_grace_secs.or(fallback.stop_grace_secs),
+        }
+    }
+
+    /// Names and values of the keys that are set but out of range.
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let secs = [
+            ("restart_delay_secs", self.restart_delay_secs),
+            ("restart_delay_max_secs", self.restart_delay_max_secs),
+            ("restart_window_secs", self.restart_window_secs),
+            ("health_interval_secs", self.health_interval_secs),
+            ("health_timeout_secs", self.health_timeout_secs),
+            ("drain_secs", self.drain_secs),
+            ("stop_grace_secs", self.stop_grace_secs),
+        ];
+        for (key, value) in secs {
+            if let Some(v) = value
+                && !(v.is_finite() && v > 0.0 && v <= 86_400.0)
+            {
+                out.push((
+                    key,
+                    format!("expected seconds between 0 and 86400, found {v}"),
+                ));
+            }
+        }
+        for (key, value) in [
+            ("max_restarts", self.max_restarts),
+            ("health_failures", self.health_failures),
+        ] {
+            if value == Some(0) {
+                out.push((key, "expected at least 1, found 0".to_owned()));
+            }
+        }
+        out
+    }
+}
+
 /// One `[backends.NAME]` table.
 #[derive(Clone, Debug, Deserialize)]
 pub struct BackendConfig {
     /// Adapter kind ("console", "test", "irc"...); defaults to the table's name.
     pub kind: Option<String>,
+    /// How this gateway is supervised (overrides `[supervision]`).
+    #[serde(default)]
+    pub supervision: Supervision,
     /// Every other key: the adapter's own settings, passed to the gateway as JSON.
     #[serde(flatten)]
     pub settings: toml::Table,
@@ -151,6 +255,16 @@ pub struct BackendConfig {
 pub struct PluginSettings {
     /// Do not start this plugin.
     pub disabled: bool,
+    /// Seconds a command of this plugin may run (overrides `limits.command_timeout_secs`).
+    pub command_timeout_secs: Option<f64>,
+    /// How this plugin is supervised (overrides `[supervision]`).
+    pub supervision: Supervision,
+    /// The plugin's configuration (a TOML value, given to the plugin as JSON). When set, it is
+    /// the configuration in force and `!plugin config NAME {...}` is refused (see
+    /// `plugin_config`).
+    pub config: Option<toml::Value>,
+    /// Name of an environment variable holding the plugin's configuration as JSON (for secrets).
+    pub config_env: Option<String>,
 }
 
 fn default_backends() -> BTreeMap<String, BackendConfig> {
@@ -158,6 +272,7 @@ fn default_backends() -> BTreeMap<String, BackendConfig> {
         "console".to_owned(),
         BackendConfig {
             kind: Some("console".into()),
+            supervision: Supervision::default(),
             settings: toml::Table::new(),
         },
     )])
@@ -247,12 +362,43 @@ impl Config {
                 ),
             ));
         }
+        let tables = std::iter::once(("supervision".to_owned(), &self.supervision))
+            .chain(
+                self.plugins
+                    .iter()
+                    .map(|(n, p)| (format!("plugins.{n}.supervision"), &p.supervision)),
+            )
+            .chain(
+                self.backends
+                    .iter()
+                    .map(|(n, b)| (format!("backends.{n}.supervision"), &b.supervision)),
+            );
+        for (table, settings) in tables {
+            if let Some((key, problem)) = settings.problems().into_iter().next() {
+                return Err(invalid(key, format!("key `{table}.{key}`: {problem}")));
+            }
+        }
+        for (name, plugin) in &self.plugins {
+            if let Some(v) = plugin.command_timeout_secs
+                && !(v.is_finite() && v > 0.0)
+            {
+                return Err(invalid(
+                    "command_timeout_secs",
+                    format!(
+                        "key `plugins.{name}.command_timeout_secs`: expected a positive number \
+                         of seconds, found {v}"
+                    ),
+                ));
+            }
+        }
         if self.backends.is_empty() {
             return Err(invalid(
                 "backends",
                 "key `backends`: expected at least one backend table".into(),
             ));
         }
+        crate::storage::settings::validate(self, text, path)?;
+        crate::plugin_config::validate_settings(self, text, path)?;
         Ok(())
     }
 
@@ -286,6 +432,31 @@ impl Config {
             (_, Some(dir)) => self.resolve(dir),
             _ => self.data_dir().join("venvs"),
         }
+    }
+
+    /// The supervision settings of a plugin: its own table over `[supervision]` over the defaults.
+    pub fn plugin_supervision(&self, name: &str) -> Supervision {
+        let own = self.plugins.get(name).map(|p| p.supervision.clone());
+        own.unwrap_or_default()
+            .or(&self.supervision)
+            .or(&Supervision::DEFAULTS)
+    }
+
+    /// The supervision settings of a backend's gateway.
+    pub fn backend_supervision(&self, name: &str) -> Supervision {
+        let own = self.backends.get(name).map(|b| b.supervision.clone());
+        own.unwrap_or_default()
+            .or(&self.supervision)
+            .or(&Supervision::DEFAULTS)
+    }
+
+    /// The command deadline of a plugin's commands.
+    pub fn command_timeout(&self, plugin: Option<&str>) -> std::time::Duration {
+        let own = plugin
+            .and_then(|n| self.plugins.get(n))
+            .and_then(|p| p.command_timeout_secs);
+        let secs = own.unwrap_or(self.limits.command_timeout_secs);
+        std::time::Duration::from_secs_f64(secs.clamp(0.001, 31_536_000.0))
     }
 
     /// The backend instances with their resolved kinds, in name order.
@@ -361,6 +532,42 @@ mod tests {
             b.settings.get("driver_socket").and_then(|v| v.as_str()),
             Some("/tmp/x")
         );
+    }
+
+    #[test]
+    fn supervision_overrides_fall_back_to_global_then_defaults() {
+        let text = "[supervision]\nmax_restarts = 9\n\n[plugins.hello.supervision]\n\
+                    health_interval_secs = 0.5\n\n[backends.test]\nkind = \"test\"\n\
+                    supervision = { max_restarts = 2 }\n";
+        let c = Config::parse(text, Path::new("e.toml")).expect("valid");
+        let hello = c.plugin_supervision("hello");
+        assert_eq!(hello.health_interval_secs, Some(0.5));
+        assert_eq!(hello.max_restarts, Some(9));
+        assert_eq!(hello.restart_delay_secs, Some(0.1));
+        assert_eq!(c.backend_supervision("test").max_restarts, Some(2));
+        let (_, _, b) = c.backend_instances().next().expect("one backend");
+        assert!(!b.settings.contains_key("supervision"));
+    }
+
+    #[test]
+    fn bad_supervision_value_names_its_key() {
+        let text = "[plugins.hello.supervision]\nhealth_failures = 0\n";
+        let err = Config::parse(text, Path::new("e.toml")).expect_err("bad");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("e.toml:2:1: key `plugins.hello.supervision.health_failures`"),
+            "{msg}"
+        );
+        let err = Config::parse("[supervision]\nwat = 1\n", Path::new("e.toml")).expect_err("bad");
+        assert!(err.to_string().starts_with("e.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn deploy_example_is_valid() {
+        let text = include_str!("../../deploy/errbot.toml");
+        let c = Config::parse(text, Path::new("deploy/errbot.toml")).expect("valid");
+        assert_eq!(c.data_dir(), PathBuf::from("/var/lib/errbot"));
+        assert_eq!(c.plugin_supervision("any").max_restarts, Some(5));
     }
 
     #[test]

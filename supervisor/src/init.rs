@@ -44,14 +44,48 @@ start_timeout_secs = 30.0
 # Seconds a command may run before it is answered with an error.
 command_timeout_secs = 120.0
 
+# Where the bot keeps what it stores: plugins' data, plugin configurations, the blacklist,
+# command history (Errbot's STORAGE). Default: SQLite at <data_dir>/errbot.db.
+[storage]
+# url = "sqlite:data/errbot.db"
+# url = "postgres://errbot@db.example.com/errbot"
+# Or the name of an environment variable holding the URL, to keep a password out of this file:
+# url_env = "ERRBOT_STORAGE_URL"
+
 # One table per chat service; the table name is the instance name, `kind` the adapter (it
 # defaults to the name). The text console reads your terminal.
 [backends.console]
 kind = "console"
 
+# How children are supervised. A child that ends or stops answering its health check is
+# restarted after a delay that doubles from restart_delay_secs up to restart_delay_max_secs;
+# after max_restarts restarts within restart_window_secs it is marked failed and the admins are
+# warned (`!plugin activate NAME` or `errbotctl plugin activate NAME` starts it again).
+[supervision]
+restart_delay_secs = 0.1
+restart_delay_max_secs = 30.0
+max_restarts = 5
+restart_window_secs = 60.0
+# A child is killed and restarted after health_failures checks in a row that fail or take
+# longer than health_timeout_secs, checked every health_interval_secs.
+health_interval_secs = 2.0
+health_timeout_secs = 2.0
+health_failures = 3
+# On reload or deactivation, how long the old process may finish its running commands.
+drain_secs = 30.0
+# How long a child has to exit after SIGTERM before it is killed.
+stop_grace_secs = 3.0
+
 # Per-plugin settings:
 # [plugins.example]
 # disabled = true
+# command_timeout_secs = 600.0
+# [plugins.example.supervision]
+# max_restarts = 10
+# The plugin's configuration; when set here, `!plugin config example {...}` is refused.
+# config = { CITY = "Paris", UNITS = "metric" }
+# Or a variable holding the configuration as JSON (for secrets):
+# config_env = "EXAMPLE_CONFIG"
 "#;
 
 const PLUGIN_TOML: &str = r#"[plugin]

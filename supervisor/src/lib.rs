@@ -2,19 +2,27 @@
 //!
 //! Code map (see ARCHITECTURE.md for the invariants):
 //! - [`config`]: errbot.toml and its embedded defaults.
+//! - [`backend_check`]: backend settings checked by errbot-gateway, errors at their key's line.
 //! - [`manifest`]: finding plugins on disk (plugin.toml).
 //! - [`child`]: starting, watching and stopping child processes under the child contract.
 //! - [`python_env`]: virtualenvs for Python plugins.
 //! - [`daemon`]: start-up and shut-down of the whole tree.
+//! - [`supervise`]: plugin and gateway slots: restarts, health, reload, activate/deactivate.
+//! - [`systemd`]: readiness, status and watchdog notifications.
 //! - [`bot`]: the running bot and the path of a message to replies.
 //! - [`dispatch`]: what a message asks for (prefixes, commands, arguments, history).
 //! - [`registry`]: the command table.
 //! - [`builtins`]: commands built into errbotd.
+//! - [`lifecycle`]: plugins waiting for a configuration; configuring, blacklisting and
+//!   unblacklisting at run time.
+//! - [`plugin_config`]: where a plugin's configuration comes from; its shape against the template.
+//! - [`storage`]: persistent storage (SQLite or PostgreSQL), backups, errbotd's core state.
 //! - [`services`]: BotService and ControlService.
 //! - [`split`]: splitting long replies.
 //! - [`glob`]: glob patterns for admins and ACLs.
 //! - [`init`]: `errbotd init`.
 
+pub mod backend_check;
 pub mod bot;
 pub mod builtins;
 pub mod child;
@@ -23,8 +31,13 @@ pub mod daemon;
 pub mod dispatch;
 pub mod glob;
 pub mod init;
+pub mod lifecycle;
 pub mod manifest;
+pub mod plugin_config;
 pub mod python_env;
 pub mod registry;
 pub mod services;
 pub mod split;
+pub mod storage;
+pub mod supervise;
+pub mod systemd;

@@ -77,6 +77,24 @@ impl Discovered {
     pub fn manifest_path(&self) -> PathBuf {
         self.dir.join("plugin.toml")
     }
+
+    /// Reads the manifest again (a reload picks up a changed `plugin.toml`); the plugin must keep
+    /// its name.
+    pub fn reread(&self) -> Result<Discovered, String> {
+        let manifest = load(&self.manifest_path())?;
+        if manifest.name != self.manifest.name {
+            return Err(format!(
+                "{}: the plugin was renamed from {:?} to {:?}; restart errbotd to load it",
+                self.manifest_path().display(),
+                self.manifest.name,
+                manifest.name
+            ));
+        }
+        Ok(Discovered {
+            manifest,
+            dir: self.dir.clone(),
+        })
+    }
 }
 
 /// Finds the plugins in `dirs`, in order. A name seen twice keeps the first directory; problems

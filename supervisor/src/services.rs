@@ -7,13 +7,16 @@ use errbot_proto::contract::TOKEN_HEADER;
 use errbot_proto::v1::{
     BotBuildIdentifierRequest, BotSendRequest, BotSendResponse, BuildIdentifierRequest,
     ChildStatus, Content, ControlShutdownRequest, ControlShutdownResponse, Identifier,
-    StatusRequest, StatusResponse, WarnAdminsRequest, WarnAdminsResponse, bot_service_server,
-    content, control_service_server,
+    PluginActionKind, PluginActionRequest, PluginActionResponse, StatusRequest, StatusResponse,
+    WarnAdminsRequest, WarnAdminsResponse, bot_service_server, content, control_service_server,
 };
 use tonic::{Request, Response, Status};
 
-use crate::bot::{Bot, Gateway, read};
+use crate::bot::{Bot, read};
 use crate::child;
+use crate::lifecycle::{self, ActionError};
+use crate::supervise::gateway::Gateway;
+use crate::supervise::plugin::Action;
 
 /// BotService, as served to children.
 pub struct BotApi {
@@ -50,6 +53,8 @@ impl BotApi {
 
     async fn build(&self, gateway: &Gateway, text: &str) -> Result<Identifier, Status> {
         gateway
+            .link()
+            .await?
             .client
             .clone()
             .build_identifier(BuildIdentifierRequest {
@@ -124,7 +129,10 @@ pub async fn warn_admins(bot: &Bot, text: &str) {
             let req = BuildIdentifierRequest {
                 text: admin.clone(),
             };
-            let Ok(to) = gateway.client.clone().build_identifier(req).await else {
+            let Ok(link) = gateway.link().await else {
+                continue;
+            };
+            let Ok(to) = link.client.clone().build_identifier(req).await else {
                 continue;
             };
             let content = Content {
@@ -154,37 +162,15 @@ impl control_service_server::ControlService for ControlApi {
         _req: Request<StatusRequest>,
     ) -> Result<Response<StatusResponse>, Status> {
         let bot = &self.bot;
-        let child_status = |p: &child::Running| ChildStatus {
-            name: p.spec.name.clone(),
-            kind: p.spec.kind.as_str().to_owned(),
-            state: if p.exit_reason().is_some() {
-                "stopped"
-            } else {
-                "running"
-            }
-            .to_owned(),
-            pid: p.pid,
-            uptime_seconds: p.started.elapsed().as_secs(),
-            restarts: 0,
-            last_exit: p.exit_reason().unwrap_or_default(),
-        };
         let mut children: Vec<ChildStatus> = read(&bot.gateways)
             .iter()
-            .map(|g| child_status(&g.process))
+            .map(|g| g.life.status(&g.name, "backend"))
             .collect();
-        let mut plugins: Vec<ChildStatus> = read(&bot.plugins)
-            .values()
-            .map(|p| child_status(&p.process))
-            .collect();
-        plugins.sort_by(|a, b| a.name.cmp(&b.name));
-        children.extend(plugins);
-        children.extend(read(&bot.failed).iter().map(|f| ChildStatus {
-            name: f.name.clone(),
-            kind: "plugin".into(),
-            state: "failed".into(),
-            last_exit: f.reason.clone(),
-            ..Default::default()
-        }));
+        children.extend(
+            read(&bot.plugins)
+                .values()
+                .map(|p| p.life.status(&p.name, "plugin")),
+        );
         Ok(Response::new(StatusResponse {
             version: env!("CARGO_PKG_VERSION").into(),
             pid: std::process::id(),
@@ -199,5 +185,30 @@ impl control_service_server::ControlService for ControlApi {
     ) -> Result<Response<ControlShutdownResponse>, Status> {
         self.bot.request_shutdown("errbotctl shutdown");
         Ok(Response::new(ControlShutdownResponse {}))
+    }
+
+    async fn plugin_action(
+        &self,
+        req: Request<PluginActionRequest>,
+    ) -> Result<Response<PluginActionResponse>, Status> {
+        let r = req.into_inner();
+        let action = match r.action() {
+            PluginActionKind::Activate => Action::Activate,
+            PluginActionKind::Deactivate => Action::Deactivate,
+            PluginActionKind::Reload => Action::Reload,
+            PluginActionKind::Unspecified => {
+                return Err(Status::invalid_argument("action is required"));
+            }
+        };
+        tracing::info!(plugin = %r.name, "errbotctl plugin {}", action.verb());
+        match lifecycle::plugin_action(&self.bot, action, &r.name).await {
+            Ok(message) => Ok(Response::new(PluginActionResponse { message })),
+            Err(e) => Err(match &e {
+                ActionError::Usage(t) => Status::invalid_argument(t),
+                ActionError::NotFound(t) => Status::not_found(t),
+                ActionError::Already(t) => Status::failed_precondition(t),
+                ActionError::Failed(t) => Status::aborted(t),
+            }),
+        }
     }
 }

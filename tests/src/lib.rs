@@ -2,6 +2,8 @@
 //! gateway and plugin processes) in a temporary directory, and talks to it as a chat service
 //! through the test gateway's driver socket.
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,6 +60,8 @@ pub struct TestBot {
     pub dir: tempfile::TempDir,
     /// Client of the test gateway's driver.
     pub driver: TestDriverServiceClient<Channel>,
+    /// Extra environment of errbotd (kept for restarts).
+    env: Vec<(String, String)>,
 }
 
 /// Options for [`TestBot::start`].
@@ -71,6 +75,12 @@ pub struct Options {
     pub bundled: bool,
     /// Also load the test plugin (tests/plugins).
     pub test_plugin: bool,
+    /// More plugin directories (relative ones from the repository root).
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Extra environment variables for errbotd.
+    pub env: Vec<(String, String)>,
+    /// Glob patterns of the admins, replacing the default `["@admin", "@boss*"]`.
+    pub admins: Option<Vec<String>>,
 }
 
 impl TestBot {
@@ -91,16 +101,23 @@ impl TestBot {
             .tempdir()
             .expect("temp dir");
         let driver_socket = dir.path().join("driver.sock");
-        let plugin_dirs = if options.test_plugin {
-            format!(
-                "[{:?}]",
-                repo_root().join("tests/plugins").display().to_string()
-            )
-        } else {
-            "[]".to_owned()
-        };
+        let mut dirs: Vec<String> = Vec::new();
+        if options.test_plugin {
+            dirs.push(repo_root().join("tests/plugins").display().to_string());
+        }
+        dirs.extend(
+            options
+                .plugin_dirs
+                .iter()
+                .map(|d| repo_root().join(d).display().to_string()),
+        );
+        let plugin_dirs = format!("{dirs:?}");
+        let admins = options
+            .admins
+            .clone()
+            .unwrap_or_else(|| vec!["@admin".into(), "@boss*".into()]);
         let config = format!(
-            "[bot]\nadmins = [\"@admin\", \"@boss*\"]\n{bot}\n\n[paths]\ndata_dir = \"data\"\n\
+            "[bot]\nadmins = {admins:?}\n{bot}\n\n[paths]\ndata_dir = \"data\"\n\
              plugin_dirs = {plugin_dirs}\nbundled_plugins = {bundled}\nvenv_dir = {venvs:?}\n\n\
              [log]\nlevel = \"info\"\n\n[backends.test]\nkind = \"test\"\ndriver_socket = {socket:?}\n\n{extra}\n",
             bot = options.bot,
@@ -110,24 +127,45 @@ impl TestBot {
             extra = options.extra,
         );
         std::fs::write(dir.path().join("errbot.toml"), config).expect("write config");
-        let process = Command::new(binary("errbotd"))
-            .arg("--config")
-            .arg(dir.path().join("errbot.toml"))
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("errbotd.log")).expect("log file"),
-            ))
-            .spawn()
-            .expect("start errbotd");
+        let process = spawn_errbotd(dir.path(), &options.env);
         let mut bot = Self {
             process,
+            env: options.env.clone(),
             driver: lazy_driver(&driver_socket),
             dir,
         };
         bot.wait_ready().await;
         bot
+    }
+
+    /// The configuration file.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("errbot.toml")
+    }
+
+    /// Kills errbotd with SIGKILL (no clean-up at all) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+
+    /// Starts errbotd again on the same configuration and data directory (after [`stop`] or
+    /// [`kill`]) and waits until it answers.
+    ///
+    /// [`stop`]: Self::stop
+    /// [`kill`]: Self::kill
+    pub async fn restart(&mut self) {
+        if let Ok(None) = self.process.try_wait() {
+            self.stop();
+        }
+        self.process = spawn_errbotd(self.dir.path(), &self.env);
+        self.wait_ready().await;
+    }
+
+    /// Runs `errbotctl --config <this bot's errbot.toml> ARGS` with `stdin`; returns its exit
+    /// code, stdout and stderr.
+    pub fn errbotctl(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        errbotctl(&self.config_path(), args, stdin)
     }
 
     async fn wait_ready(&mut self) {
@@ -191,6 +229,44 @@ impl TestBot {
         replies.remove(0)
     }
 
+    /// Runs errbotctl against this bot; returns its exit code, stdout and stderr.
+    pub fn ctl(&self, args: &[&str]) -> (i32, String, String) {
+        errbotctl(&self.dir.path().join("errbot.toml"), args, "")
+    }
+
+    /// `errbotctl status --json`, parsed.
+    pub fn status(&self) -> serde_json::Value {
+        let (code, out, err) = self.ctl(&["status", "--json"]);
+        assert_eq!(code, 0, "errbotctl status failed: {err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("status is not JSON ({e}): {out}"))
+    }
+
+    /// The status entry of child `name`.
+    pub fn child(&self, name: &str) -> serde_json::Value {
+        let status = self.status();
+        status["children"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no child {name} in {status}"))
+    }
+
+    /// Pid of child `name`'s serving process (0 when none serves).
+    pub fn child_pid(&self, name: &str) -> u32 {
+        self.child(name)["pid"].as_u64().unwrap_or(0) as u32
+    }
+
+    /// Sends `body` as `@tester` and returns the reply texts, or the error if the driver could
+    /// not be reached (while the gateway restarts).
+    pub async fn try_say(&mut self, body: &str) -> Result<Vec<String>, tonic::Status> {
+        let r = self.driver.converse(inject(body, "tester", "")).await?;
+        Ok(r.into_inner().replies.into_iter().map(|m| m.text).collect())
+    }
+
+    /// A second client of the driver, for concurrent senders.
+    pub fn driver(&self) -> TestDriverServiceClient<Channel> {
+        self.driver.clone()
+    }
+
     /// Stops errbotd with SIGTERM and returns its exit code.
     pub fn stop(&mut self) -> Option<i32> {
         let pid = nix::unistd::Pid::from_raw(self.process.id() as i32);
@@ -212,10 +288,55 @@ impl TestBot {
 
 impl Drop for TestBot {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- errbotd's log ----\n{}", self.log());
+        }
         if let Ok(None) = self.process.try_wait() {
             self.stop();
         }
     }
+}
+
+/// Starts errbotd on `dir/errbot.toml`, appending its stderr to `dir/errbotd.log`.
+fn spawn_errbotd(dir: &Path, env: &[(String, String)]) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("errbotd.log"))
+        .expect("log file");
+    Command::new(binary("errbotd"))
+        .arg("--config")
+        .arg(dir.join("errbot.toml"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("start errbotd")
+}
+
+/// Runs `errbotctl --config CONFIG ARGS` with `stdin`; returns its exit code, stdout and stderr.
+pub fn errbotctl(config: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(binary("errbotctl"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start errbotctl");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("errbotctl stdin");
+    }
+    let out = child.wait_with_output().expect("errbotctl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// An inject request.

@@ -5,6 +5,7 @@
 //! Mattermost...) means adding a module here and a line in [`start`].
 
 pub mod console;
+pub mod irc;
 pub mod test_driver;
 
 use std::sync::Arc;
@@ -12,16 +13,35 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use errbot_proto::v1::{
-    BackendEvent, BackendInfo, Connected, Identifier, Message, ProcessedRequest, SendRequest,
-    SendResponse, StartRequest, backend_event,
+    BackendEvent, BackendInfo, Connected, Identifier, Message, ProcessedRequest, RoomInfo,
+    SendRequest, SendResponse, StartRequest, backend_event,
 };
 use serde::de::DeserializeOwned;
 use tonic::Status;
 
 use crate::events::EventQueue;
 
+use crate::settings::Problem;
+
 /// Backend kinds this gateway serves.
-pub const KINDS: &[&str] = &["console", "test"];
+pub const KINDS: &[&str] = &["console", "irc", "test"];
+
+/// Checks the settings of a backend of `kind` without connecting: every problem names its key.
+/// An unknown kind is a problem with the key `kind`.
+pub fn check(kind: &str, settings: &serde_json::Map<String, serde_json::Value>) -> Vec<Problem> {
+    match kind {
+        "console" => console::check(settings),
+        "irc" => irc::check(settings),
+        "test" => test_driver::check(settings),
+        other => vec![Problem {
+            key: "kind".into(),
+            message: format!(
+                "unknown backend kind {other:?} (known: {})",
+                KINDS.join(", ")
+            ),
+        }],
+    }
+}
 
 /// What an adapter gets when it starts.
 pub struct Context {
@@ -79,12 +99,41 @@ pub trait Adapter: Send + Sync + 'static {
     fn build_identifier(&self, text: &str) -> Result<Identifier, Status>;
     /// The gateway is stopping: release what the adapter holds (terminal, sockets).
     async fn stop(&self) {}
+    /// The rooms the bot is in.
+    async fn list_rooms(&self) -> Result<Vec<RoomInfo>, Status> {
+        Err(no_rooms(self.kind()))
+    }
+    /// Joins a room.
+    async fn join_room(&self, _room: &str, _password: &str) -> Result<RoomInfo, Status> {
+        Err(no_rooms(self.kind()))
+    }
+    /// Leaves a room.
+    async fn leave_room(&self, _room: &str, _reason: &str) -> Result<(), Status> {
+        Err(no_rooms(self.kind()))
+    }
+    /// A room's topic and occupants.
+    async fn get_room(&self, _room: &str) -> Result<RoomInfo, Status> {
+        Err(no_rooms(self.kind()))
+    }
+    /// Sets a room's topic.
+    async fn set_room_topic(&self, _room: &str, _topic: &str) -> Result<RoomInfo, Status> {
+        Err(no_rooms(self.kind()))
+    }
+    /// Invites people into a room.
+    async fn invite_to_room(&self, _room: &str, _people: &[String]) -> Result<(), Status> {
+        Err(no_rooms(self.kind()))
+    }
+}
+
+fn no_rooms(kind: &str) -> Status {
+    Status::unimplemented(format!("the {kind} backend does not manage rooms"))
 }
 
 /// Starts the adapter for `ctx.request.kind`.
 pub async fn start(ctx: Context) -> Result<Arc<dyn Adapter>, Status> {
     match ctx.request.kind.as_str() {
         "console" => Ok(console::Console::start(ctx).await?),
+        "irc" => Ok(irc::Irc::start(ctx).await?),
         "test" => Ok(test_driver::TestDriver::start(ctx).await?),
         other => Err(Status::unimplemented(format!(
             "backend kind {other:?} is not served by errbot-gateway (kinds: {})",

@@ -45,6 +45,24 @@ struct Settings {
     driver_socket: Option<PathBuf>,
 }
 
+/// Checks the test driver's settings for `errbot-gateway check`.
+pub fn check(map: &serde_json::Map<String, serde_json::Value>) -> Vec<crate::settings::Problem> {
+    let mut f = crate::settings::Fields::new(map);
+    match f.string("driver_socket") {
+        Some(p) if PathBuf::from(&p).is_absolute() => {}
+        Some(p) => f.problem(
+            "driver_socket",
+            format!("expected an absolute path, found {p:?}"),
+        ),
+        None if !f.has("driver_socket") => f.problem(
+            "driver_socket",
+            "required: the absolute path of the driver's socket",
+        ),
+        None => {}
+    }
+    f.finish()
+}
+
 /// State shared by the adapter (errbotd's side) and the driver service (the tests' side).
 struct Inner {
     backend: String,

@@ -5,9 +5,26 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use errbot_proto::v1::{
-    ControlShutdownRequest, StatusRequest, control_service_client::ControlServiceClient,
+    ControlShutdownRequest, PluginActionKind, PluginActionRequest, StatusRequest,
+    control_service_client::ControlServiceClient,
 };
 use errbotd::config::Config;
+use errbotd::storage::ctl as storage;
+
+/// The storage subcommands, as the storage module runs them.
+fn storage_action(command: &Cmd) -> Option<storage::Action> {
+    Some(match command {
+        Cmd::Backup { file } => storage::Action::Backup(file.clone()),
+        Cmd::Restore { file, force } => storage::Action::Restore {
+            file: file.clone(),
+            force: *force,
+        },
+        Cmd::Storage(StorageCmd::Get { namespace }) => storage::Action::Get(namespace.clone()),
+        Cmd::Storage(StorageCmd::Set { namespace }) => storage::Action::Set(namespace.clone()),
+        Cmd::Storage(StorageCmd::Merge { namespace }) => storage::Action::Merge(namespace.clone()),
+        Cmd::Status | Cmd::Shutdown | Cmd::Plugin { .. } => return None,
+    })
+}
 
 /// Control a running errbotd through its control socket.
 #[derive(Parser)]
@@ -33,6 +50,68 @@ enum Cmd {
     Status,
     /// Stop errbotd cleanly.
     Shutdown,
+    /// Act on a plugin.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginCmd,
+    },
+    /// Write a backup of everything the bot stores to FILE (default: stdout).
+    Backup {
+        /// Where to write it (mode 0600).
+        file: Option<PathBuf>,
+    },
+    /// Restore a backup (from `errbotctl backup` or `!backup`); refuses a store that holds data
+    /// unless --force.
+    Restore {
+        /// The backup file (`-` for stdin).
+        file: PathBuf,
+        /// Restore even into a store that holds data (each namespace of the backup replaces the
+        /// stored one).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Read or write one storage namespace ("core" or a plugin's name) as a JSON object.
+    #[command(subcommand)]
+    Storage(StorageCmd),
+}
+
+#[derive(Subcommand)]
+enum PluginCmd {
+    /// Start a deactivated or failed plugin (clears its restart history).
+    Activate {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Stop a plugin until it is activated again.
+    Deactivate {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Replace a plugin's process without downtime (plugin.toml is read again).
+    Reload {
+        /// The plugin's name.
+        name: String,
+    },
+}
+
+/// Errbot's --storage-get, --storage-set and --storage-merge.
+#[derive(Subcommand)]
+enum StorageCmd {
+    /// Print the namespace as a JSON object on stdout.
+    Get {
+        /// The namespace.
+        namespace: String,
+    },
+    /// Replace the namespace with the JSON object read from stdin.
+    Set {
+        /// The namespace.
+        namespace: String,
+    },
+    /// Write the keys of the JSON object read from stdin into the namespace, keeping the others.
+    Merge {
+        /// The namespace.
+        namespace: String,
+    },
 }
 
 /// Exit codes: 0 success, 1 the request failed, 2 bad usage or configuration, 3 errbotd is not
@@ -40,26 +119,33 @@ enum Cmd {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let socket = match (&cli.socket, &cli.config) {
-        (Some(s), _) => s.clone(),
-        (None, Some(c)) => match Config::load(c) {
-            Ok(config) => errbotd::daemon::control_socket(&config),
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(2);
-            }
-        },
+    let config = match (&cli.socket, &cli.config) {
+        (_, Some(c)) => Config::load(c).map(Some),
+        (Some(_), None) => Ok(None),
         (None, None) if Path::new("errbot.toml").is_file() => {
-            match Config::load(Path::new("errbot.toml")) {
-                Ok(config) => errbotd::daemon::control_socket(&config),
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(2);
-                }
-            }
+            Config::load(Path::new("errbot.toml")).map(Some)
         }
-        (None, None) => errbotd::daemon::control_socket(&Config::embedded_default()),
+        (None, None) => Ok(Some(Config::embedded_default())),
     };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let socket = match (&cli.socket, &config) {
+        (Some(s), _) => s.clone(),
+        (None, Some(config)) => errbotd::daemon::control_socket(config),
+        (None, None) => unreachable!("a configuration is loaded when there is no --socket"),
+    };
+    if let Some(action) = storage_action(&cli.command) {
+        let reach = storage::Reach {
+            socket: &socket,
+            config: config.as_ref(),
+        };
+        return storage::main(&action, &reach).await;
+    }
     if !socket.exists() {
         eprintln!(
             "errbotd is not running (no control socket at {})",
@@ -119,6 +205,28 @@ async fn main() -> ExitCode {
                 println!("errbotd is shutting down");
             }
         }),
+        Cmd::Plugin { action } => {
+            let (name, action) = match action {
+                PluginCmd::Activate { name } => (name, PluginActionKind::Activate),
+                PluginCmd::Deactivate { name } => (name, PluginActionKind::Deactivate),
+                PluginCmd::Reload { name } => (name, PluginActionKind::Reload),
+            };
+            let req = PluginActionRequest {
+                name,
+                action: action as i32,
+            };
+            client.plugin_action(req).await.map(|r| {
+                let message = r.into_inner().message;
+                if cli.json {
+                    println!("{}", serde_json::json!({ "message": message }));
+                } else {
+                    println!("{message}");
+                }
+            })
+        }
+        Cmd::Backup { .. } | Cmd::Restore { .. } | Cmd::Storage(_) => {
+            unreachable!("storage commands are handled above")
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -44,7 +44,10 @@ fn load(path: Option<&Path>) -> Result<Config, String> {
     }
 }
 
-fn init_logging(config: &Config) {
+/// Sets up the log on stderr. Records go through a lossy queue to a writer thread: errbotd never
+/// blocks on a slow or stuck stderr (a full pipe, a paused terminal), and so neither do the
+/// children whose output it forwards. Dropping the guard flushes what is queued.
+fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
     // On an interactive console, only warnings reach the terminal unless the file asks for more.
     let interactive = std::io::stdin().is_terminal()
         && config
@@ -57,11 +60,17 @@ fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(64 * 1024)
+        .thread_name("errbotd-log")
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    guard
 }
 
 fn main() -> ExitCode {
@@ -116,7 +125,7 @@ fn main() -> ExitCode {
                 eprintln!("{e}");
                 return ExitCode::from(2);
             }
-            init_logging(&config);
+            let _log = init_logging(&config);
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

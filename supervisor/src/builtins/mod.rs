@@ -1,4 +1,5 @@
-//! Commands built into errbotd, grouped as Errbot's core plugins are: Help, Health and Utils.
+//! Commands built into errbotd, grouped as Errbot's core plugins are: Help, Health, Utils,
+//! Plugins and Backup (the last two in [`plugins`]).
 //! They are declared with the same `PluginDescription` as plugin processes, so dispatch, help and
 //! argument parsing treat them exactly alike.
 
@@ -10,8 +11,13 @@ use errbot_proto::v1::{
     command_spec,
 };
 
+mod rooms;
+
 use crate::bot::{Bot, ReplySink, read};
 use crate::registry::Command;
+use crate::supervise::State;
+
+pub mod plugins;
 
 fn cmd(name: &str, help: &str, admin_only: bool, params: Vec<ParamSpec>) -> CommandSpec {
     CommandSpec {
@@ -95,6 +101,17 @@ pub fn descriptions() -> Vec<PluginDescription> {
             ],
         ),
         plugin(
+            "Plugins",
+            "Manage the plugins (admins only): activate, deactivate, reload, configure, \
+             blacklist and unblacklist them.",
+            plugins::plugin_commands(),
+        ),
+        plugin(
+            "Backup",
+            "Back up everything the bot stores.",
+            plugins::backup_commands(),
+        ),
+        plugin(
             "Utils",
             "Small utilities.",
             vec![
@@ -118,11 +135,15 @@ pub fn descriptions() -> Vec<PluginDescription> {
                 ),
             ],
         ),
+        rooms::description(|name, help, admin_only| cmd(name, help, admin_only, vec![])),
     ]
 }
 
 /// Runs built-in command `request.command`.
 pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Result<(), String> {
+    if rooms::owns(&request.command) {
+        return rooms::run(bot, sink, request).await;
+    }
     let text = match request.command.as_str() {
         "about" => about(),
         "apropos" => apropos(bot, &request.args),
@@ -133,6 +154,7 @@ pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> 
         "echo" => request.args.clone(),
         "whoami" => whoami(request),
         "history" => history(bot, request),
+        name if plugins::handles(name) => return plugins::run(bot, sink, request).await,
         other => return Err(format!("unknown built-in command {other}")),
     };
     sink.send_text(&text, false).await;
@@ -243,6 +265,29 @@ fn apropos(bot: &Bot, term: &str) -> String {
 fn status(bot: &Bot) -> String {
     let mut out = String::from("Yes, I am alive.\n\n");
     out.push_str(&status_plugins(bot));
+    out.push_str("\n\n| Process | State | Pid | Up | Restarts | Last exit |\n");
+    out.push_str("| ------- | ----- | --- | -- | -------- | --------- |\n");
+    let gateways: Vec<_> = read(&bot.gateways)
+        .iter()
+        .map(|g| g.life.status(&g.name, "backend"))
+        .collect();
+    let plugins: Vec<_> = read(&bot.plugins)
+        .values()
+        .map(|p| p.life.status(&p.name, "plugin"))
+        .collect();
+    for c in gateways.iter().chain(&plugins) {
+        let _ = writeln!(
+            out,
+            "| {} ({}) | {} | {} | {} s | {} | {} |",
+            c.name,
+            c.kind,
+            c.state,
+            c.pid,
+            c.uptime_seconds,
+            c.restarts,
+            c.last_exit.replace('|', "/")
+        );
+    }
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         let avg: Vec<&str> = load.split_whitespace().take(3).collect();
         let _ = write!(out, "\n\n**Load**: {}", avg.join(", "));
@@ -264,22 +309,33 @@ fn own_rss_kib() -> Option<u64> {
 }
 
 fn status_plugins(bot: &Bot) -> String {
-    let registry = bot.registry();
-    let mut rows: Vec<(char, String)> = registry
+    let mut rows: Vec<(char, String)> = bot
+        .registry()
         .plugins()
         .iter()
+        .filter(|p| bot.plugin(&p.name).is_none())
         .map(|p| ('A', p.name.clone()))
         .collect();
-    rows.extend(
-        read(&bot.failed)
-            .iter()
-            .map(|f| ('F', format!("{} ({})", f.name, f.reason))),
-    );
+    for slot in read(&bot.plugins).values() {
+        let record = slot.life.record();
+        let row = match slot.life.state() {
+            State::Running => ('A', slot.name.clone()),
+            State::Starting | State::Restarting => ('R', slot.name.clone()),
+            State::Deactivated | State::Stopped => ('D', slot.name.clone()),
+            State::Blacklisted => ('B', slot.name.clone()),
+            State::Unconfigured => ('C', format!("{} ({})", slot.name, record.note)),
+            State::Failed => ('F', format!("{} ({})", slot.name, record.note)),
+        };
+        rows.push(row);
+    }
     let mut out = String::from("| Status | Plugin |\n| ------ | ------ |\n");
     for (state, name) in rows {
         let _ = writeln!(out, "| {state} | {name} |");
     }
-    out.push_str("\nA = activated, D = deactivated, B = blacklisted, C = needs configuration, F = failed to start");
+    out.push_str(
+        "\nA = activated, D = deactivated, B = blacklisted, C = needs configuration, \
+         R = restarting, F = failed",
+    );
     out
 }
 

@@ -1,13 +1,14 @@
 //! Per-person command history for `!!`, `!N` and `!history`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many commands are kept per person (as Errbot).
 pub const HISTORY_LEN: usize = 10;
 
 /// One remembered command: its name and argument string.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// Command name as registered (underscores).
     pub command: String,
@@ -19,6 +20,8 @@ pub struct Entry {
 #[derive(Default)]
 pub struct History {
     people: Mutex<HashMap<String, VecDeque<Entry>>>,
+    /// Counts changes, so that the store is written only when something changed.
+    generation: AtomicU64,
 }
 
 impl History {
@@ -31,6 +34,35 @@ impl History {
             list.pop_front();
         }
         list.push_back(entry);
+        self.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A number that grows with every change.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// Every person's commands, oldest first (for the store).
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<Entry>> {
+        let people = self.people.lock().unwrap_or_else(|p| p.into_inner());
+        people
+            .iter()
+            .map(|(k, v)| (k.clone(), v.iter().cloned().collect()))
+            .collect()
+    }
+
+    /// Replaces every history with `people` (loaded from the store), keeping the last
+    /// [`HISTORY_LEN`] commands of each.
+    pub fn replace_all(&self, people: BTreeMap<String, Vec<Entry>>) {
+        let mut map = self.people.lock().unwrap_or_else(|p| p.into_inner());
+        *map = people
+            .into_iter()
+            .map(|(k, v)| {
+                let skip = v.len().saturating_sub(HISTORY_LEN);
+                (k, v.into_iter().skip(skip).collect())
+            })
+            .collect();
+        self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The `n`th most recent command (1 is the last one).

@@ -1,9 +1,29 @@
 //! A plugin used only by the end-to-end tests: one command per argument mode and per failure
-//! errbotd must handle.
+//! errbotd must handle, storage commands, and (started as `configured`) a plugin that needs a
+//! configuration.
+//!
+//! Run as `errbot-test-plugin --hammer KEY N` (with the plugin's contract environment) it is a
+//! second process of the same plugin incrementing one counter N times (see `incr_race`).
 
+#[path = "errbot-test-plugin/probe.rs"]
+mod probe;
+
+use std::sync::Mutex;
 use std::time::Duration;
 
 use errbot_plugin_sdk::prelude::*;
+use errbot_plugin_sdk::serde_json::{self, Value};
+
+fn storage_error(e: StorageError) -> CommandError {
+    CommandError::new(format!("storage error: {e}"))
+}
+
+/// One atomic increment of the counter at `key`.
+async fn increment(storage: &Storage, key: &str) -> Result<u64, StorageError> {
+    storage
+        .update(key, |n: Option<u64>| n.unwrap_or(0) + 1)
+        .await
+}
 
 /// Test commands.
 pub struct TestPlugin;
@@ -91,6 +111,32 @@ impl TestPlugin {
         std::process::exit(3);
     }
 
+    /// The plugin process's pid.
+    #[command]
+    async fn pid(&self) -> String {
+        std::process::id().to_string()
+    }
+
+    /// Write `megabytes` MB to stderr as fast as possible; answer how long it took.
+    #[command(hidden)]
+    async fn spew(&self, megabytes: usize) -> Result<String, CommandError> {
+        use std::io::Write;
+        let line = [b'x'; 1023];
+        let started = std::time::Instant::now();
+        let mut err = std::io::stderr().lock();
+        for _ in 0..megabytes * 1024 {
+            err.write_all(&line)
+                .and_then(|()| err.write_all(b"\n"))
+                .map_err(|e| CommandError::new(format!("stderr: {e}")))?;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        Ok(format!(
+            "wrote {megabytes} MB in {:.0} ms ({:.0} MB/s)",
+            secs * 1000.0,
+            megabytes as f64 / secs.max(1e-9)
+        ))
+    }
+
     /// Answer where the message came from.
     #[command]
     async fn where_am_i(&self, ctx: &Context) -> String {
@@ -112,6 +158,172 @@ impl TestPlugin {
         format!("sunny in {}", m.name("city").unwrap_or("?"))
     }
 
+    /// Store a JSON value: `!store_set KEY JSON`.
+    #[command]
+    async fn store_set(
+        &self,
+        ctx: &Context,
+        key: String,
+        json: Rest,
+    ) -> Result<String, CommandError> {
+        let value: Value =
+            serde_json::from_str(&json).map_err(|e| CommandError::new(format!("not JSON: {e}")))?;
+        ctx.storage()
+            .set(&key, &value)
+            .await
+            .map_err(storage_error)?;
+        Ok(format!("stored {key}"))
+    }
+
+    /// Show a stored value: `!store_get KEY`.
+    #[command]
+    async fn store_get(&self, ctx: &Context, key: String) -> Result<String, CommandError> {
+        let value: Option<Value> = ctx.storage().get(&key).await.map_err(storage_error)?;
+        Ok(match value {
+            Some(v) => v.to_string(),
+            None => format!("{key} is not set"),
+        })
+    }
+
+    /// Delete a stored value: `!store_delete KEY`.
+    #[command]
+    async fn store_delete(&self, ctx: &Context, key: String) -> Result<String, CommandError> {
+        let deleted = ctx.storage().delete(&key).await.map_err(storage_error)?;
+        Ok(if deleted {
+            format!("deleted {key}")
+        } else {
+            format!("{key} was not set")
+        })
+    }
+
+    /// List stored keys: `!store_keys [PREFIX]`.
+    #[command]
+    async fn store_keys(
+        &self,
+        ctx: &Context,
+        prefix: Option<String>,
+    ) -> Result<String, CommandError> {
+        let keys = ctx
+            .storage()
+            .keys_with_prefix(prefix.as_deref().unwrap_or(""))
+            .await
+            .map_err(storage_error)?;
+        Ok(format!("keys: {}", keys.join(" ")))
+    }
+
+    /// Increment a counter atomically: `!incr KEY`.
+    #[command]
+    async fn incr(&self, ctx: &Context, key: String) -> Result<String, CommandError> {
+        let n = increment(ctx.storage(), &key)
+            .await
+            .map_err(storage_error)?;
+        Ok(n.to_string())
+    }
+
+    /// Increment a counter N times from this process and N times from a second process of this
+    /// plugin (same token, so the same namespace) at the same time: `!incr_race KEY N`.
+    #[command]
+    async fn incr_race(
+        &self,
+        ctx: &Context,
+        key: String,
+        times: u32,
+    ) -> Result<String, CommandError> {
+        let exe = std::env::current_exe().map_err(|e| CommandError::new(e.to_string()))?;
+        let mut other = tokio::process::Command::new(exe)
+            .arg("--hammer")
+            .arg(&key)
+            .arg(times.to_string())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| CommandError::new(format!("cannot start the second process: {e}")))?;
+        let here = async {
+            for _ in 0..times {
+                increment(ctx.storage(), &key).await?;
+            }
+            Ok::<(), StorageError>(())
+        };
+        let (here, there) = tokio::join!(here, other.wait());
+        here.map_err(storage_error)?;
+        match there {
+            Ok(status) if status.success() => {}
+            Ok(status) => {
+                return Err(CommandError::new(format!(
+                    "the second process failed: {status}"
+                )));
+            }
+            Err(e) => return Err(CommandError::new(e.to_string())),
+        }
+        let total: Option<u64> = ctx.storage().get(&key).await.map_err(storage_error)?;
+        Ok(format!("{key} = {}", total.unwrap_or(0)))
+    }
+
+    /// Measure storage throughput through the protocol: `!storage_bench OPS CONCURRENCY` sets
+    /// OPS keys, then gets them, from CONCURRENCY tasks (for tests/src/bin/storage-bench.rs).
+    #[command(hidden)]
+    async fn storage_bench(
+        &self,
+        ctx: &Context,
+        ops: u32,
+        concurrency: u32,
+    ) -> Result<String, CommandError> {
+        let concurrency = concurrency.clamp(1, 256);
+        let mut lines = Vec::new();
+        for phase in ["set", "get"] {
+            let started = std::time::Instant::now();
+            let mut tasks = Vec::new();
+            for worker in 0..concurrency {
+                let storage = ctx.storage().clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut i = worker;
+                    while i < ops {
+                        let key = format!("bench/{i}");
+                        if phase == "set" {
+                            storage
+                                .set(
+                                    &key,
+                                    &serde_json::json!({"i": i, "text": "some bench value"}),
+                                )
+                                .await?;
+                        } else if storage.get::<Value>(&key).await?.is_none() {
+                            return Err(StorageError::Contention(format!("{key} vanished")));
+                        }
+                        i += concurrency;
+                    }
+                    Ok(())
+                }));
+            }
+            for t in tasks {
+                t.await
+                    .map_err(|e| CommandError::new(e.to_string()))?
+                    .map_err(storage_error)?;
+            }
+            let secs = started.elapsed().as_secs_f64();
+            lines.push(format!(
+                "{phase}: {ops} ops from {concurrency} tasks in {secs:.3} s = {:.0} ops/s ({:.3} ms per op per task)",
+                f64::from(ops) / secs,
+                secs * 1000.0 * f64::from(concurrency) / f64::from(ops)
+            ));
+        }
+        for key in ctx
+            .storage()
+            .keys_with_prefix("bench/")
+            .await
+            .map_err(storage_error)?
+        {
+            ctx.storage().delete(&key).await.map_err(storage_error)?;
+        }
+        Ok(lines.join("\n"))
+    }
+
+    /// Try every way of reaching another namespace: `!storage_probe NAMESPACE KEY`.
+    #[command(hidden)]
+    async fn storage_probe(&self, namespace: String, key: String) -> Result<String, CommandError> {
+        probe::run(&namespace, &key)
+            .await
+            .map_err(|e| CommandError::new(format!("probe failed: {e}")))
+    }
+
     /// Unprefixed pattern with every match.
     #[re_command(pattern = r"#(\d+)", prefixed = false)]
     async fn tickets(&self, matches: &[Match]) -> String {
@@ -120,7 +332,89 @@ impl TestPlugin {
     }
 }
 
+/// A plugin that needs a configuration (name "configured"; same binary, see `main`).
+#[derive(Default)]
+pub struct Configured {
+    config: Mutex<Option<Value>>,
+}
+
+/// Greetings as configured: used by the configuration tests.
+#[plugin(
+    name = "configured",
+    config_template = r##"{"GREETING": "Hello", "TIMES": 1, "ROOMS": ["#general"]}"##
+)]
+impl Configured {
+    #[activate]
+    fn activate(&self, ctx: &ActivateContext) {
+        *self.config.lock().unwrap_or_else(|p| p.into_inner()) = Some(ctx.config().clone());
+    }
+
+    #[check_config]
+    fn check(&self, config: &Value) -> Result<(), String> {
+        match config.get("TIMES").and_then(Value::as_u64) {
+            Some(n) if n > 5 => Err("TIMES must be at most 5".into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Greet someone as configured: `!salute NAME`.
+    #[command]
+    async fn salute(&self, name: String) -> String {
+        let config = self
+            .config
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let config = config.unwrap_or(Value::Null);
+        let greeting = config
+            .get("GREETING")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        let times = config.get("TIMES").and_then(Value::as_u64).unwrap_or(1);
+        vec![format!("{greeting} {name}!"); times as usize].join(" ")
+    }
+}
+
+/// `--hammer KEY N`: N increments of KEY as the plugin whose contract is in the environment.
+async fn hammer(args: &[String]) -> std::process::ExitCode {
+    let (Some(key), Some(times)) = (
+        args.first(),
+        args.get(1).and_then(|n| n.parse::<u32>().ok()),
+    ) else {
+        eprintln!("usage: errbot-test-plugin --hammer KEY N");
+        return std::process::ExitCode::from(2);
+    };
+    let env = match errbot_proto::contract::ChildEnv::from_env() {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let bot = match Bot::connect(&env.bot_socket, &env.token) {
+        Ok(bot) => bot,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    for _ in 0..times {
+        if let Err(e) = increment(bot.storage(), key).await {
+            eprintln!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    errbot_plugin_sdk::serve(TestPlugin).await
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--hammer") {
+        return hammer(&args[1..]).await;
+    }
+    match std::env::var(errbot_proto::contract::ENV_NAME).as_deref() {
+        Ok("configured") => errbot_plugin_sdk::serve(Configured::default()).await,
+        _ => errbot_plugin_sdk::serve(TestPlugin).await,
+    }
 }

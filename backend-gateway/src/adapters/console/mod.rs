@@ -44,6 +44,23 @@ struct Settings {
     history_file: Option<PathBuf>,
 }
 
+/// Checks the console's settings for `errbot-gateway check`.
+pub fn check(map: &serde_json::Map<String, serde_json::Value>) -> Vec<crate::settings::Problem> {
+    let mut f = crate::settings::Fields::new(map);
+    if let Some(u) = f.string("user") {
+        if text_ids::person_name(&u).is_none() {
+            f.problem("user", format!("expected @name, found {u:?}"));
+        }
+    }
+    if let Some(r) = f.string("room") {
+        if text_ids::room_name(&r).is_none() {
+            f.problem("room", format!("expected #room, found {r:?}"));
+        }
+    }
+    let _ = f.string("history_file");
+    f.finish()
+}
+
 /// Where replies are printed.
 enum Output {
     /// stdout, one reply per line, flushed (piped mode).

@@ -87,13 +87,16 @@ class PluginServiceServicer:
 
     def Activate(self, request, context):
         """Start serving with the given configuration. Commands are only sent after this returns OK.
+        A plugin with a configuration template is only activated once it has a configuration.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Deactivate(self, request, context):
-        """Stop: release resources, stop pollers. The process is terminated afterwards.
+        """Stop: release resources, stop pollers. Usually the process is terminated afterwards; but
+        to apply a new configuration (`!plugin config`) errbotd calls Deactivate, then Activate
+        again on the same process with the new configuration.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,395 @@
+//! Gateway slots: one per `[backends.NAME]`, each with a task that keeps a gateway process
+//! connected, reads its events and restarts it when it ends or hangs.
+//!
+//! Replies address the slot, not the process: a reply produced while the gateway restarts waits
+//! (bounded) for the new process and is delivered through it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use errbot_proto::v1::{
+    BackendInfo, Content, EventsRequest, Identifier, SendRequest, StartRequest, backend_event,
+    backend_service_client::BackendServiceClient, content,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+use tonic::transport::Channel;
+
+use super::policy::{Policy, Restarts};
+use super::{Life, State, health, jitter};
+use crate::bot::{Bot, read, write};
+use crate::child::{self, Kind, Spec};
+use crate::split::{self, Unit};
+
+/// How long a reply waits for a restarting gateway.
+const LINK_WAIT: Duration = Duration::from_secs(10);
+
+/// One connected gateway process.
+pub struct Link {
+    /// Client of its BackendService.
+    pub client: BackendServiceClient<Channel>,
+    /// The bot's identity there and the service's limits.
+    pub info: BackendInfo,
+    /// The process.
+    pub process: child::Running,
+}
+
+/// A chat gateway under supervision.
+pub struct Gateway {
+    /// Backend instance name.
+    pub name: String,
+    /// Adapter kind.
+    pub kind: String,
+    /// State and history.
+    pub life: Life,
+    /// Restart and health settings.
+    pub policy: Policy,
+    link: watch::Sender<Option<Arc<Link>>>,
+    stop: mpsc::UnboundedSender<oneshot::Sender<()>>,
+    inbox: std::sync::Mutex<Option<mpsc::UnboundedReceiver<oneshot::Sender<()>>>>,
+}
+
+impl Gateway {
+    /// A slot for backend `name` of `kind`; nothing runs until [`Gateway::supervise`].
+    pub fn new(name: &str, kind: &str, policy: Policy) -> Arc<Self> {
+        let (stop, inbox) = mpsc::unbounded_channel();
+        Arc::new(Self {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            life: Life::default(),
+            policy,
+            link: watch::channel(None).0,
+            stop,
+            inbox: std::sync::Mutex::new(Some(inbox)),
+        })
+    }
+
+    /// The connected process, if one is connected now.
+    pub fn current(&self) -> Option<Arc<Link>> {
+        self.link.borrow().clone()
+    }
+
+    /// The connected process, waiting (bounded) while the gateway restarts.
+    pub async fn link(&self) -> Result<Arc<Link>, tonic::Status> {
+        let mut rx = self.link.subscribe();
+        let waited = tokio::time::timeout(LINK_WAIT, rx.wait_for(Option::is_some)).await;
+        match waited {
+            Ok(Ok(link)) => link.clone().ok_or_else(|| self.unavailable()),
+            _ => Err(self.unavailable()),
+        }
+    }
+
+    fn unavailable(&self) -> tonic::Status {
+        tonic::Status::unavailable(format!(
+            "backend {} is {}",
+            self.name,
+            self.life.state().as_str()
+        ))
+    }
+
+    /// Sends `content` to `to`, split at the smaller of `configured_limit` and the service's own
+    /// limit; returns how many messages were sent and the id of the last one.
+    pub async fn deliver(
+        &self,
+        configured_limit: u32,
+        to: &Identifier,
+        content: Content,
+        thread_id: &str,
+        in_reply_to: &str,
+    ) -> Result<(u32, String), tonic::Status> {
+        let link = self.link().await?;
+        let parts = match content.kind {
+            Some(content::Kind::Markdown(text)) => {
+                let unit = if link.info.limit_in_bytes {
+                    Unit::Bytes
+                } else {
+                    Unit::Chars
+                };
+                let limit = match (configured_limit, link.info.message_size_limit) {
+                    (0, b) => b,
+                    (c, 0) => c,
+                    (c, b) => c.min(b),
+                };
+                split::split(&text, limit as usize, unit)
+                    .into_iter()
+                    .map(|t| Content {
+                        kind: Some(content::Kind::Markdown(t)),
+                    })
+                    .collect()
+            }
+            Some(kind) => vec![Content { kind: Some(kind) }],
+            None => return Err(tonic::Status::invalid_argument("content is empty")),
+        };
+        let (mut sent, mut id) = (0, String::new());
+        for part in parts {
+            let req = SendRequest {
+                to: Some(to.clone()),
+                content: Some(part),
+                in_reply_to: in_reply_to.to_owned(),
+                thread_id: thread_id.to_owned(),
+            };
+            id = link.client.clone().send(req).await?.into_inner().message_id;
+            sent += 1;
+        }
+        Ok((sent, id))
+    }
+
+    /// Starts the gateway process and waits for its health check.
+    pub async fn spawn(&self, bot: &Bot) -> anyhow::Result<child::Running> {
+        let spec = Spec {
+            name: self.name.clone(),
+            kind: Kind::Backend,
+            program: child::beside_errbotd("errbot-gateway"),
+            args: Vec::new(),
+            cwd: bot.config.data_dir(),
+            terminal: self.kind == "console",
+        };
+        let token = child::new_token();
+        write(&bot.tokens).insert(token.clone(), (Kind::Backend, self.name.clone()));
+        let timeout = Duration::from_secs_f64(bot.config.limits.start_timeout_secs);
+        let socket = bot.socket_path(Kind::Backend, &self.name);
+        let started = child::start(spec, &socket, &bot.bot_address, token.clone(), timeout).await;
+        if started.is_err() {
+            write(&bot.tokens).remove(&token);
+        }
+        started.map_err(|e| e.context(format!("backend {}", self.name)))
+    }
+
+    /// Starts the adapter in a serving process (`BackendService.Start`).
+    pub async fn connect(&self, bot: &Bot, process: child::Running) -> anyhow::Result<Arc<Link>> {
+        let mut client = BackendServiceClient::new(process.channel.clone());
+        let mut settings = bot
+            .config
+            .backends
+            .get(&self.name)
+            .map(|b| b.settings.clone())
+            .unwrap_or_default();
+        if self.kind == "console" && !settings.contains_key("history_file") {
+            let path = bot.config.data_dir().join("console_history");
+            settings.insert("history_file".into(), path.display().to_string().into());
+        }
+        let settings_json = serde_json::to_string(&settings)?;
+        let registry = bot.registry();
+        let command_names = registry
+            .commands()
+            .iter()
+            .filter(|c| !c.spec.hidden && !c.is_regex())
+            .map(|c| c.display_name())
+            .collect();
+        let started = client
+            .start(StartRequest {
+                name: self.name.clone(),
+                kind: self.kind.clone(),
+                settings_json,
+                bot_prefix: bot.config.bot.prefix.clone(),
+                bot_admins: bot.config.bot.admins.clone(),
+                command_names,
+            })
+            .await;
+        let info = match started {
+            Ok(info) => info.into_inner(),
+            Err(s) => {
+                process.stop(self.policy.stop_grace).await;
+                write(&bot.tokens).remove(&process.token);
+                anyhow::bail!("backend {} failed to start: {}", self.name, s.message());
+            }
+        };
+        tracing::info!(backend = %self.name, "connected: {}", info.description);
+        Ok(Arc::new(Link {
+            client,
+            info,
+            process,
+        }))
+    }
+
+    /// Stops the gateway for good (errbotd shutting down).
+    pub async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.stop.send(tx).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Makes `link` the connected process.
+    fn attach(&self, link: &Arc<Link>) {
+        self.life.update(|r| {
+            r.pid = link.process.pid;
+            r.since = Some(link.process.started);
+            r.note.clear();
+        });
+        self.link.send_replace(Some(link.clone()));
+        self.life.set(State::Running);
+    }
+
+    /// Runs the slot's task, starting from the connected `first` link (connected at once, so
+    /// that errbotd is ready when this returns).
+    pub fn supervise(
+        self: &Arc<Self>,
+        bot: Arc<Bot>,
+        first: Arc<Link>,
+    ) -> tokio::task::JoinHandle<()> {
+        self.attach(&first);
+        let slot = self.clone();
+        let inbox = self.inbox.lock().ok().and_then(|mut i| i.take());
+        tokio::spawn(async move {
+            let Some(inbox) = inbox else {
+                tracing::error!(backend = %slot.name, "supervised twice");
+                return;
+            };
+            slot.run(bot, inbox, first).await;
+        })
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        bot: Arc<Bot>,
+        mut inbox: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+        first: Arc<Link>,
+    ) {
+        let mut restarts = Restarts::default();
+        let mut next = Some(first);
+        loop {
+            let (reason, ran_for) = match next.take() {
+                Some(link) => {
+                    let ran_for = Some(link.process.started.elapsed());
+                    let token = link.process.token.clone();
+                    match self.watch(&bot, link, &mut inbox).await {
+                        Ok(reason) => {
+                            write(&bot.tokens).remove(&token);
+                            (reason, ran_for)
+                        }
+                        Err(done) => return self.stopped(done),
+                    }
+                }
+                None => match self.launch(&bot).await {
+                    Ok(link) => {
+                        next = Some(link);
+                        continue;
+                    }
+                    Err(e) => (format!("{e:#}"), None),
+                },
+            };
+            self.link.send_replace(None);
+            self.life.update(|r| {
+                r.pid = 0;
+                r.since = None;
+                r.last_exit = reason.clone();
+            });
+            if bot.is_shutting_down() {
+                return self.stopped(None);
+            }
+            match restarts.next_delay(&self.policy, Instant::now(), ran_for, jitter()) {
+                Some(delay) => {
+                    tracing::warn!(
+                        backend = %self.name,
+                        "{reason}; restarting in {:.0} ms",
+                        delay.as_secs_f64() * 1000.0
+                    );
+                    self.life.update(|r| r.restarts += 1);
+                    self.life.set(State::Restarting);
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        done = inbox.recv() => return self.stopped(done),
+                    }
+                }
+                None => {
+                    let note = format!(
+                        "{reason}; gave up after {} restarts within {} s",
+                        self.policy.max_restarts,
+                        self.policy.restart_window.as_secs_f64()
+                    );
+                    tracing::error!(backend = %self.name, "failed: {note}");
+                    self.life.update(|r| r.note = note.clone());
+                    self.life.set(State::Failed);
+                    let serving = read(&bot.gateways)
+                        .iter()
+                        .any(|g| matches!(g.life.state(), State::Running | State::Restarting));
+                    if serving {
+                        let text = format!("Backend {} has failed: {note}.", self.name);
+                        crate::services::warn_admins(&bot, &text).await;
+                    } else {
+                        bot.fail(format!("every backend has failed; the last: {note}"));
+                    }
+                    let done = inbox.recv().await;
+                    return self.stopped(done);
+                }
+            }
+        }
+    }
+
+    fn stopped(&self, done: Option<oneshot::Sender<()>>) {
+        self.life.set(State::Stopped);
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    }
+
+    async fn launch(&self, bot: &Arc<Bot>) -> anyhow::Result<Arc<Link>> {
+        let process = self.spawn(bot).await?;
+        self.connect(bot, process).await
+    }
+
+    /// Serves `link` until its process ends (`Ok(reason)`) or errbotd stops the gateway
+    /// (`Err`, with whom to tell once stopped).
+    async fn watch(
+        self: &Arc<Self>,
+        bot: &Arc<Bot>,
+        link: Arc<Link>,
+        inbox: &mut mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+    ) -> Result<String, Option<oneshot::Sender<()>>> {
+        self.attach(&link);
+        tokio::select! {
+            () = self.events(bot, &link) => {
+                let ended = tokio::time::timeout(Duration::from_secs(1), link.process.wait_exit()).await;
+                Ok(match ended {
+                    Ok(reason) => reason,
+                    Err(_) => link.process.kill("it closed its event stream").await,
+                })
+            }
+            why = health::watch(link.process.channel.clone(), &self.policy) => {
+                tracing::warn!(backend = %self.name, "hung: {why}; killing it");
+                Ok(link.process.kill(&why).await)
+            }
+            done = inbox.recv() => {
+                self.link.send_replace(None);
+                link.process.stop(self.policy.stop_grace).await;
+                write(&bot.tokens).remove(&link.process.token);
+                Err(done)
+            }
+        }
+    }
+
+    /// Reads the link's events and dispatches every message concurrently, until the stream ends.
+    async fn events(self: &Arc<Self>, bot: &Arc<Bot>, link: &Arc<Link>) {
+        let stream = link.client.clone().events(EventsRequest {}).await;
+        let mut stream = match stream {
+            Ok(s) => s.into_inner(),
+            Err(e) => {
+                tracing::error!(backend = %self.name, "event stream refused: {}", e.message());
+                return;
+            }
+        };
+        while let Ok(Some(event)) = stream.message().await {
+            match event.kind {
+                Some(backend_event::Kind::Message(message)) => {
+                    bot.inflight.send_modify(|n| *n += 1);
+                    let (b, g) = (bot.clone(), self.clone());
+                    tokio::spawn(async move {
+                        b.clone().handle_message(g, message).await;
+                        b.inflight.send_modify(|n| *n -= 1);
+                    });
+                }
+                Some(backend_event::Kind::Shutdown(req)) => {
+                    bot.request_shutdown(format!(
+                        "requested by backend {}: {}",
+                        self.name, req.reason
+                    ));
+                }
+                Some(backend_event::Kind::Connected(_)) => {
+                    tracing::info!(backend = %self.name, "connected");
+                }
+                Some(other) => tracing::debug!(backend = %self.name, "event {other:?}"),
+                None => {}
+            }
+        }
+    }
+}
