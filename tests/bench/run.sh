@@ -10,8 +10,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 
+# The same build as ./errbot (the whole workspace), so that the two share their artifacts.
 echo "==> building the release binaries" >&2
-cargo build --release --quiet -p errbotd -p errbot-gateway -p errbot-tests --bins
+cargo build --release --quiet --workspace --bins
 
 venv="$CARGO_TARGET_DIR/bench/errbot-6.2.1-venv"
 requirements="tests/bench/errbot-requirements.txt"

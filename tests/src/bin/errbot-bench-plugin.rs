@@ -1,12 +1,16 @@
 //! The benchmark harness's plugin: one process per instance, named by the child contract
 //! (`ERRBOT_NAME`), so that one binary serves the five plugins of the start-to-ready benchmark.
-//! Instance `bench3` has one command, `!bench3 TEXT`, answering `bench3: TEXT`.
+//! Instance `bench3` has one command, `!bench3 TEXT`, answering `bench3: TEXT`; the storage
+//! workload's `!bench3 storage COUNT` instead times COUNT sets then COUNT gets of distinct keys
+//! through the SDK's typed storage (errbotd's `StorageService`), checks every value read back,
+//! and answers `bench3: storage SETS_PER_S GETS_PER_S`.
 //!
 //! The name is only known at run time, so this implements [`Plugin`] by hand instead of with
 //! `#[plugin]`, whose names are fixed at compile time.
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Instant;
 
 use errbot_plugin_sdk::proto::{self, ArgMode, CommandSpec, PlainCommand, command_spec};
 use errbot_plugin_sdk::{CommandFuture, Context, Plugin};
@@ -43,10 +47,57 @@ impl Plugin for Bench {
             return None;
         }
         Some(Box::pin(async move {
-            ctx.reply(format!("{}: {}", self.name, ctx.args())).await;
+            let args = ctx.args().trim();
+            let answer = match args.strip_prefix("storage ").map(str::trim) {
+                Some(count) => match count.parse::<u32>() {
+                    Ok(count) if count > 0 => match storage_rate(&ctx, count).await {
+                        Ok((sets, gets)) => format!("storage {sets:.1} {gets:.1}"),
+                        Err(e) => format!("storage failed: {e}"),
+                    },
+                    _ => format!("storage failed: bad count {count:?}"),
+                },
+                None => args.to_owned(),
+            };
+            ctx.reply(format!("{}: {answer}", self.name)).await;
             Ok(())
         }))
     }
+}
+
+/// The value stored under key `i` (like the Errbot side's `{"n": i, "text": "value i"}`).
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+struct Value {
+    n: u32,
+    text: String,
+}
+
+impl Value {
+    fn new(n: u32) -> Self {
+        Self {
+            n,
+            text: format!("value {n}"),
+        }
+    }
+}
+
+/// Times `count` sets then `count` gets of distinct keys, one after the other; returns
+/// (sets per second, gets per second).
+async fn storage_rate(ctx: &Context, count: u32) -> anyhow::Result<(f64, f64)> {
+    let storage = ctx.storage();
+    let t0 = Instant::now();
+    for i in 0..count {
+        storage.set(&format!("key{i}"), &Value::new(i)).await?;
+    }
+    let t1 = Instant::now();
+    for i in 0..count {
+        let got: Option<Value> = storage.get(&format!("key{i}")).await?;
+        if got.as_ref() != Some(&Value::new(i)) {
+            anyhow::bail!("key{i} read back as {got:?}");
+        }
+    }
+    let t2 = Instant::now();
+    let rate = |d: std::time::Duration| f64::from(count) / d.as_secs_f64();
+    Ok((rate(t1 - t0), rate(t2 - t1)))
 }
 
 #[tokio::main]
