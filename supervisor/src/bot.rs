@@ -167,6 +167,20 @@ impl Bot {
         self.runtime_dir.join(format!("{k}-{safe}.sock"))
     }
 
+    /// The status of every child: gateways (in backend order), then plugins (by name).
+    pub fn child_statuses(&self) -> Vec<errbot_proto::v1::ChildStatus> {
+        let mut children: Vec<_> = read(&self.gateways)
+            .iter()
+            .map(|g| g.life.status(&g.name, "backend"))
+            .collect();
+        children.extend(
+            read(&self.plugins)
+                .values()
+                .map(|p| p.life.status(&p.name, "plugin")),
+        );
+        children
+    }
+
     /// The slot of a plugin, by exact name.
     pub fn plugin(&self, name: &str) -> Option<Arc<PluginSlot>> {
         read(&self.plugins).get(name).cloned()

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use errbot_proto::contract::TOKEN_HEADER;
 use errbot_proto::v1::{
-    BotBuildIdentifierRequest, BotSendRequest, BotSendResponse, BuildIdentifierRequest,
-    ChildStatus, Content, ControlShutdownRequest, ControlShutdownResponse, Identifier,
-    PluginActionKind, PluginActionRequest, PluginActionResponse, StatusRequest, StatusResponse,
-    WarnAdminsRequest, WarnAdminsResponse, bot_service_server, content, control_service_server,
+    BotBuildIdentifierRequest, BotSendRequest, BotSendResponse, BuildIdentifierRequest, Content,
+    ControlShutdownRequest, ControlShutdownResponse, Identifier, PluginActionKind,
+    PluginActionRequest, PluginActionResponse, StatusRequest, StatusResponse, WarnAdminsRequest,
+    WarnAdminsResponse, bot_service_server, content, control_service_server,
 };
 use tonic::{Request, Response, Status};
 
@@ -162,15 +162,7 @@ impl control_service_server::ControlService for ControlApi {
         _req: Request<StatusRequest>,
     ) -> Result<Response<StatusResponse>, Status> {
         let bot = &self.bot;
-        let mut children: Vec<ChildStatus> = read(&bot.gateways)
-            .iter()
-            .map(|g| g.life.status(&g.name, "backend"))
-            .collect();
-        children.extend(
-            read(&bot.plugins)
-                .values()
-                .map(|p| p.life.status(&p.name, "plugin")),
-        );
+        let children = bot.child_statuses();
         Ok(Response::new(StatusResponse {
             version: env!("CARGO_PKG_VERSION").into(),
             pid: std::process::id(),

@@ -273,15 +273,7 @@ fn status(bot: &Bot) -> String {
     out.push_str(&status_plugins(bot));
     out.push_str("\n\n| Process | State | Pid | Up | Restarts | Last exit |\n");
     out.push_str("| ------- | ----- | --- | -- | -------- | --------- |\n");
-    let gateways: Vec<_> = read(&bot.gateways)
-        .iter()
-        .map(|g| g.life.status(&g.name, "backend"))
-        .collect();
-    let plugins: Vec<_> = read(&bot.plugins)
-        .values()
-        .map(|p| p.life.status(&p.name, "plugin"))
-        .collect();
-    for c in gateways.iter().chain(&plugins) {
+    for c in bot.child_statuses() {
         let _ = writeln!(
             out,
             "| {} ({}) | {} | {} | {} s | {} | {} |",
