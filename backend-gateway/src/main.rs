@@ -1,7 +1,7 @@
 //! errbot-gateway: connects one chat service to errbotd.
 //!
 //! errbotd starts it with the child contract's environment, waits for its health check, calls
-//! `BackendService.Start` (which picks the adapter for the backend kind) and reads `Events`.
+//! `BackendService.Start` (which picks the adapter for the backend kind) and opens the `Session`.
 //! SIGTERM (or SIGINT) stops it gracefully. Logs go to stderr; stdout belongs to the adapter
 //! (the text console prints replies there).
 //!
@@ -171,7 +171,7 @@ async fn run(env: ChildEnv) -> anyhow::Result<()> {
             };
         }
     }
-    // End the Events streams so that the graceful shutdown does not wait for them forever.
+    // End the sessions so that the graceful shutdown does not wait for them forever.
     events.close();
     if let Some(adapter) = adapter.get() {
         adapter.stop().await;

@@ -217,10 +217,8 @@ impl Bot {
             replies: sink.count(),
         };
         // A gateway that restarted meanwhile does not know the message any more.
-        if let Some(link) = gateway.current()
-            && let Err(e) = link.client.clone().processed(req).await
-        {
-            tracing::debug!(backend = %gateway.name, "Processed notice failed: {}", e.message());
+        if let Some(link) = gateway.current() {
+            link.session.processed(req);
         }
     }
 
