@@ -15,6 +15,7 @@ mod events;
 mod inflight;
 mod render;
 mod service;
+mod session;
 mod settings;
 mod text_ids;
 

@@ -1,25 +1,22 @@
 //! `BackendService` as errbotd calls it: Start picks the adapter, the other calls go to it.
 //!
-//! The session (`Session`) carries everything per message on one stream: inbound events up,
-//! errbotd's `send` and `processed` frames down, and a `sent` event up for every `send`. Each
-//! send runs in its own task, so a slow one (IRC pacing) never holds up the others.
+//! The session (`Session`, run by [`crate::session`]) carries everything per message on one
+//! stream: inbound events up, errbotd's `send` and `processed` frames down, and a `sent` event
+//! up for every `send`.
 
 use std::sync::{Arc, OnceLock};
 
 use errbot_proto::v1::backend_service_server::BackendService;
 use errbot_proto::v1::{
-    BackendEvent, BackendInfo, BuildIdentifierRequest, GetRoomRequest, Identifier,
-    InviteToRoomRequest, InviteToRoomResponse, JoinRoomRequest, LeaveRoomRequest,
-    LeaveRoomResponse, ListRoomsRequest, ListRoomsResponse, RoomInfo, SendResult, SessionFrame,
-    SetRoomTopicRequest, StartRequest, backend_event, session_frame,
+    BackendInfo, BuildIdentifierRequest, GetRoomRequest, Identifier, InviteToRoomRequest,
+    InviteToRoomResponse, JoinRoomRequest, LeaveRoomRequest, LeaveRoomResponse, ListRoomsRequest,
+    ListRoomsResponse, RoomInfo, SessionFrame, SetRoomTopicRequest, StartRequest,
 };
-use futures::StreamExt;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::adapters::{self, Adapter, Context};
 use crate::events::{EventQueue, EventStream};
+use crate::session;
 
 /// The gateway's `BackendService`.
 pub struct Gateway {
@@ -95,18 +92,11 @@ impl BackendService for Gateway {
         let adapter = self.adapter()?.clone();
         tracing::debug!("session opened ({} events queued)", self.events.queued());
         let events = self.events.subscribe()?;
-        let (results, results_rx) = mpsc::unbounded_channel();
-        tokio::spawn(carry_out(req.into_inner(), adapter, results));
-        // The session ends with its event stream (replaced by a newer session, or the gateway
-        // stopping); `None` marks that end inside the merged stream.
-        let events = events
-            .map(Some)
-            .chain(futures::stream::once(async { None }));
-        let merged =
-            futures::stream::select(events, UnboundedReceiverStream::new(results_rx).map(Some))
-                .take_while(|item| std::future::ready(item.is_some()))
-                .filter_map(std::future::ready);
-        Ok(Response::new(Box::pin(merged)))
+        Ok(Response::new(session::run(
+            adapter,
+            events,
+            req.into_inner(),
+        )))
     }
 
     async fn build_identifier(
@@ -170,57 +160,5 @@ impl BackendService for Gateway {
             .invite_to_room(&req.room, &req.people)
             .await?;
         Ok(Response::new(InviteToRoomResponse {}))
-    }
-}
-
-/// Carries out errbotd's frames until either side ends the session: each send in a task of its
-/// own, its outcome sent back as a `sent` event; processed notices at once. Dropping `frames`
-/// when our side ended lets the call finish (a graceful shutdown waits for it).
-async fn carry_out(
-    mut frames: Streaming<SessionFrame>,
-    adapter: Arc<dyn Adapter>,
-    results: mpsc::UnboundedSender<Result<BackendEvent, Status>>,
-) {
-    loop {
-        let frame = tokio::select! {
-            frame = frames.message() => frame,
-            () = results.closed() => return,
-        };
-        let frame = match frame {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return,
-            Err(status) => {
-                tracing::debug!("session closed: {}", status.message());
-                return;
-            }
-        };
-        match frame.kind {
-            Some(session_frame::Kind::Send(request)) => {
-                let (adapter, results) = (adapter.clone(), results.clone());
-                tokio::spawn(async move {
-                    let id = request.id;
-                    let result = match adapter.send(request).await {
-                        Ok(message_id) => SendResult {
-                            id,
-                            message_id,
-                            ..Default::default()
-                        },
-                        Err(status) => SendResult {
-                            id,
-                            code: status.code() as i32,
-                            error: status.message().to_owned(),
-                            ..Default::default()
-                        },
-                    };
-                    let event = BackendEvent {
-                        kind: Some(backend_event::Kind::Sent(result)),
-                    };
-                    // Nobody to tell when the session ended meanwhile.
-                    let _ = results.send(Ok(event));
-                });
-            }
-            Some(session_frame::Kind::Processed(done)) => adapter.processed(&done),
-            None => tracing::debug!("empty session frame ignored"),
-        }
     }
 }
