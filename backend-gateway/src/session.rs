@@ -1,18 +1,25 @@
 //! One session with errbotd (`BackendService.Session`), run as the stream of events it answers.
 //!
 //! The stream tonic sends to errbotd does all the work when it is polled: it reads errbotd's
-//! frames, carries out each `send` (all of them concurrently, so a slow one such as IRC pacing
-//! holds up no other), and yields the inbound events and the `sent` outcomes. Nothing is handed
-//! to another task, so a message costs no wake-up beyond the connection's own.
+//! frames, carries out the sends and the processed notices, and yields the inbound events and
+//! the `sent` outcomes errbotd asked for. Nothing is handed to another task, and a send the
+//! adapter finishes at once (the console, the test driver) is done within the same poll.
+//!
+//! Order, as backend.proto promises it: the sends answering one message (same `in_reply_to`)
+//! are carried out one after the other in the order they came, and the message's `processed`
+//! notice after them; each message has its lane. Sends of different messages run
+//! concurrently, so a slow one (IRC pacing) holds up no other.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use errbot_proto::v1::{
-    BackendEvent, SendRequest, SendResult, SessionFrame, backend_event, session_frame,
+    BackendEvent, ProcessedRequest, SendRequest, SendResult, SessionFrame, backend_event,
+    session_frame,
 };
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, FuturesUnordered};
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use tonic::Status;
 
 use crate::adapters::Adapter;
@@ -29,23 +36,38 @@ pub fn run(
         adapter,
         events,
         frames: Some(frames.boxed()),
-        sending: FuturesUnordered::new(),
+        lanes: HashMap::new(),
+        running: FuturesUnordered::new(),
+        ready: VecDeque::new(),
     };
     Box::pin(futures::stream::unfold(session, Session::next))
 }
+
+/// Work waiting in a message's lane.
+enum Work {
+    Send(Box<SendRequest>),
+    Processed(ProcessedRequest),
+}
+
+/// A send that had to wait, with the lane it holds (none for a spontaneous message).
+type Running = BoxFuture<'static, (Option<String>, SendResult)>;
 
 struct Session {
     adapter: Arc<dyn Adapter>,
     events: EventStream,
     /// errbotd's frames; `None` once it closed its side.
     frames: Option<BoxStream<'static, Result<SessionFrame, Status>>>,
-    /// Sends being carried out, each resolving to its `sent` event.
-    sending: FuturesUnordered<BoxFuture<'static, BackendEvent>>,
+    /// Busy lanes, by the message they answer: what waits behind the running send.
+    lanes: HashMap<String, VecDeque<Work>>,
+    /// Sends the adapter did not finish at once.
+    running: FuturesUnordered<Running>,
+    /// Outcomes to hand to errbotd.
+    ready: VecDeque<BackendEvent>,
 }
 
 /// What woke the session up.
 enum Step {
-    Sent(BackendEvent),
+    Finished(Option<String>, SendResult),
     Event(Option<Result<BackendEvent, Status>>),
     Frame(Option<SessionFrame>),
 }
@@ -54,15 +76,25 @@ impl Session {
     /// The next item for errbotd, or `None` when the session is over.
     async fn next(mut self) -> Option<(Result<BackendEvent, Status>, Self)> {
         loop {
+            if let Some(outcome) = self.ready.pop_front() {
+                return Some((Ok(outcome), self));
+            }
             // Fair: no source can starve another (a flood of inbound messages must not hold up
             // errbotd's replies, nor the reverse).
             let step = tokio::select! {
-                Some(sent) = self.sending.next(), if !self.sending.is_empty() => Step::Sent(sent),
+                Some((lane, result)) = self.running.next(), if !self.running.is_empty() => {
+                    Step::Finished(lane, result)
+                }
                 event = self.events.next() => Step::Event(event),
                 frame = next_frame(&mut self.frames), if self.frames.is_some() => Step::Frame(frame),
             };
             match step {
-                Step::Sent(sent) => return Some((Ok(sent), self)),
+                Step::Finished(lane, result) => {
+                    self.record(result);
+                    if let Some(lane) = lane {
+                        self.advance(lane);
+                    }
+                }
                 Step::Event(Some(event)) => return Some((event, self)),
                 Step::Event(None) => return None,
                 Step::Frame(Some(frame)) => self.carry_out(frame),
@@ -73,12 +105,73 @@ impl Session {
 
     fn carry_out(&mut self, frame: SessionFrame) {
         match frame.kind {
-            Some(session_frame::Kind::Send(request)) => {
-                self.sending
-                    .push(Box::pin(send(self.adapter.clone(), request)));
+            Some(session_frame::Kind::Send(request)) if request.in_reply_to.is_empty() => {
+                if let Some(result) = self.start(request, None) {
+                    self.record(result);
+                }
             }
-            Some(session_frame::Kind::Processed(done)) => self.adapter.processed(&done),
+            Some(session_frame::Kind::Send(request)) => {
+                let lane = request.in_reply_to.clone();
+                let busy = self.lanes.contains_key(&lane);
+                self.lanes
+                    .entry(lane.clone())
+                    .or_default()
+                    .push_back(Work::Send(Box::new(request)));
+                if !busy {
+                    self.advance(lane);
+                }
+            }
+            Some(session_frame::Kind::Processed(done)) => {
+                match self.lanes.get_mut(&done.message_id) {
+                    Some(queue) => queue.push_back(Work::Processed(done)),
+                    None => self.adapter.processed(&done),
+                }
+            }
             None => tracing::debug!("empty session frame ignored"),
+        }
+    }
+
+    /// Carries out the work waiting in `lane` until a send has to wait or the lane is empty
+    /// (then it is closed).
+    fn advance(&mut self, lane: String) {
+        loop {
+            let Some(queue) = self.lanes.get_mut(&lane) else {
+                return;
+            };
+            match queue.pop_front() {
+                None => {
+                    self.lanes.remove(&lane);
+                    return;
+                }
+                Some(Work::Processed(done)) => self.adapter.processed(&done),
+                Some(Work::Send(request)) => match self.start(*request, Some(lane.clone())) {
+                    Some(result) => self.record(result),
+                    None => return,
+                },
+            }
+        }
+    }
+
+    /// Starts a send: its result when the adapter finished it at once, otherwise `None` (it
+    /// runs on, holding `lane`).
+    fn start(&mut self, request: SendRequest, lane: Option<String>) -> Option<SendResult> {
+        let mut sending = send(self.adapter.clone(), request);
+        if let Some(result) = (&mut sending).now_or_never() {
+            return Some(result);
+        }
+        self.running
+            .push(Box::pin(async move { (lane, sending.await) }));
+        None
+    }
+
+    /// A send finished: errbotd hears of it when it asked to, otherwise a failure is logged.
+    fn record(&mut self, result: SendResult) {
+        if result.id != 0 {
+            self.ready.push_back(BackendEvent {
+                kind: Some(backend_event::Kind::Sent(result)),
+            });
+        } else if result.code != 0 {
+            tracing::warn!("a reply could not be sent: {}", result.error);
         }
     }
 }
@@ -96,41 +189,47 @@ async fn next_frame(
     }
 }
 
-/// Carries out one send; its outcome as the `sent` event answering it.
-async fn send(adapter: Arc<dyn Adapter>, request: SendRequest) -> BackendEvent {
-    let id = request.id;
-    let result = match adapter.send(request).await {
-        Ok(message_id) => SendResult {
-            id,
-            message_id,
-            ..Default::default()
-        },
-        Err(status) => SendResult {
-            id,
-            code: status.code() as i32,
-            error: status.message().to_owned(),
-            ..Default::default()
-        },
-    };
-    BackendEvent {
-        kind: Some(backend_event::Kind::Sent(result)),
-    }
+/// Carries out one send.
+fn send(adapter: Arc<dyn Adapter>, request: SendRequest) -> BoxFuture<'static, SendResult> {
+    Box::pin(async move {
+        let id = request.id;
+        match adapter.send(request).await {
+            Ok(message_id) => SendResult {
+                id,
+                message_id,
+                ..Default::default()
+            },
+            Err(status) => SendResult {
+                id,
+                code: status.code() as i32,
+                error: status.message().to_owned(),
+                ..Default::default()
+            },
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::events::EventQueue;
-    use errbot_proto::v1::{BackendInfo, Identifier, ProcessedRequest};
+    use errbot_proto::v1::{BackendInfo, Identifier};
     use std::sync::Mutex;
     use tokio::sync::{Notify, mpsc};
     use tokio_stream::wrappers::UnboundedReceiverStream;
 
-    /// Sends to "slow" wait until released; everything else is sent at once.
+    /// Records what it carries out, in order. A send whose thread is "slow" waits until
+    /// released; one whose thread is "bad" is refused.
     #[derive(Default)]
     struct Recorder {
         release: Notify,
-        processed: Mutex<Vec<String>>,
+        log: Mutex<Vec<String>>,
+    }
+
+    impl Recorder {
+        fn log(&self) -> Vec<String> {
+            self.log.lock().unwrap().clone()
+        }
     }
 
     #[tonic::async_trait]
@@ -142,30 +241,49 @@ mod tests {
             BackendInfo::default()
         }
         async fn send(&self, request: SendRequest) -> Result<String, Status> {
-            match request.in_reply_to.as_str() {
+            match request.thread_id.as_str() {
                 "slow" => self.release.notified().await,
                 "bad" => return Err(Status::invalid_argument("refused")),
                 _ => {}
             }
+            let what = format!(
+                "send {} {}",
+                request.in_reply_to,
+                request.to.unwrap().person
+            );
+            self.log.lock().unwrap().push(what);
             Ok(format!("out-{}", request.id))
         }
         fn processed(&self, request: &ProcessedRequest) {
-            self.processed
-                .lock()
-                .unwrap()
-                .push(request.message_id.clone());
+            let what = format!("processed {}", request.message_id);
+            self.log.lock().unwrap().push(what);
         }
         fn build_identifier(&self, _text: &str) -> Result<Identifier, Status> {
             Err(Status::unimplemented("no"))
         }
     }
 
-    fn send(id: u64, in_reply_to: &str) -> Result<SessionFrame, Status> {
+    /// A send frame answering `message` with `part`; `id` 0 asks for no outcome.
+    fn send(id: u64, message: &str, part: &str, thread: &str) -> Result<SessionFrame, Status> {
         Ok(SessionFrame {
             kind: Some(session_frame::Kind::Send(SendRequest {
                 id,
-                in_reply_to: in_reply_to.into(),
+                in_reply_to: message.into(),
+                thread_id: thread.into(),
+                to: Some(Identifier {
+                    person: part.into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
+            })),
+        })
+    }
+
+    fn processed(message: &str) -> Result<SessionFrame, Status> {
+        Ok(SessionFrame {
+            kind: Some(session_frame::Kind::Processed(ProcessedRequest {
+                message_id: message.into(),
+                replies: 0,
             })),
         })
     }
@@ -179,31 +297,27 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_slow_send_holds_up_no_other_and_every_send_is_answered() {
+    type Frames = mpsc::UnboundedSender<Result<SessionFrame, Status>>;
+
+    fn open() -> (Arc<Recorder>, EventQueue, Frames, EventStream) {
         let adapter = Arc::new(Recorder::default());
         let queue = EventQueue::new();
         let (frames, rx) = mpsc::unbounded_channel();
-        let mut session = run(
+        let session = run(
             adapter.clone(),
             queue.subscribe().unwrap(),
             UnboundedReceiverStream::new(rx),
         );
-        // Frames are read in order: the notice is carried out before the first send starts.
-        let done = ProcessedRequest {
-            message_id: "m0".into(),
-            replies: 0,
-        };
-        frames
-            .send(Ok(SessionFrame {
-                kind: Some(session_frame::Kind::Processed(done)),
-            }))
-            .unwrap();
-        frames.send(send(1, "slow")).unwrap();
-        frames.send(send(2, "m2")).unwrap();
-        frames.send(send(3, "bad")).unwrap();
-        let mut answered: Vec<SendResult> =
-            vec![sent(session.next().await), sent(session.next().await)];
+        (adapter, queue, frames, session)
+    }
+
+    #[tokio::test]
+    async fn messages_do_not_wait_for_each_other_and_asked_outcomes_come_back() {
+        let (adapter, queue, frames, mut session) = open();
+        frames.send(send(1, "m1", "a", "slow")).unwrap();
+        frames.send(send(2, "m2", "b", "")).unwrap();
+        frames.send(send(3, "m3", "c", "bad")).unwrap();
+        let mut answered = [sent(session.next().await), sent(session.next().await)];
         answered.sort_by_key(|r| r.id);
         let summary: Vec<_> = answered
             .iter()
@@ -213,11 +327,50 @@ mod tests {
         assert_eq!(summary, [(2, 0, "", "out-2"), (3, invalid, "refused", "")]);
         adapter.release.notify_one();
         let first = sent(session.next().await);
-        assert_eq!((first.id, first.code), (1, 0));
-        assert_eq!(*adapter.processed.lock().unwrap(), ["m0"]);
+        assert_eq!(
+            (first.id, first.code, first.message_id.as_str()),
+            (1, 0, "out-1")
+        );
+        assert_eq!(adapter.log(), ["send m2 b", "send m1 a"]);
         // errbotd closing its side does not end the events; a newer session does.
         drop(frames);
         let _newer = queue.subscribe().unwrap();
         assert!(session.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_message_s_sends_keep_their_order_and_its_notice_comes_after_them() {
+        let (adapter, _queue, frames, mut session) = open();
+        // m1: a slow first part, a second part nobody waits for, then the notice.
+        frames.send(send(0, "m1", "part1", "slow")).unwrap();
+        frames.send(send(0, "m1", "part2", "")).unwrap();
+        frames.send(processed("m1")).unwrap();
+        // m2 meanwhile: answered and processed at once.
+        frames.send(send(7, "m2", "other", "")).unwrap();
+        frames.send(processed("m2")).unwrap();
+        // A message without replies is processed at once.
+        frames.send(processed("m3")).unwrap();
+        assert_eq!(sent(session.next().await).id, 7);
+        // The session must run for the frames behind the outcome to be read.
+        let more = tokio::time::timeout(std::time::Duration::from_millis(50), session.next());
+        assert!(more.await.is_err(), "nothing else to say yet");
+        assert_eq!(
+            adapter.log(),
+            ["send m2 other", "processed m2", "processed m3"]
+        );
+        adapter.release.notify_one();
+        let more = tokio::time::timeout(std::time::Duration::from_millis(50), session.next());
+        assert!(more.await.is_err(), "outcomes of m1 were not asked for");
+        assert_eq!(
+            adapter.log(),
+            [
+                "send m2 other",
+                "processed m2",
+                "processed m3",
+                "send m1 part1",
+                "send m1 part2",
+                "processed m1"
+            ]
+        );
     }
 }

@@ -22,7 +22,7 @@ use crate::dispatch::history::{Entry, History};
 use crate::dispatch::{self, Prefixes, Route, args};
 use crate::glob;
 use crate::registry::{Command, Owner, Registry};
-use crate::supervise::gateway::Gateway;
+use crate::supervise::gateway::{Gateway, Outcome};
 use crate::supervise::plugin::{Instance, PluginSlot};
 
 /// Tokens of the children, to authenticate their BotService calls: token -> (kind, name).
@@ -623,7 +623,13 @@ impl ReplySink {
         };
         match self
             .gateway
-            .deliver(self.limit, to, content, thread, &self.in_reply_to)
+            .deliver(
+                self.limit,
+                to,
+                content,
+                (thread, &self.in_reply_to),
+                Outcome::Forget,
+            )
             .await
         {
             Ok((n, _)) => {

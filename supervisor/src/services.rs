@@ -15,7 +15,7 @@ use tonic::{Request, Response, Status};
 use crate::bot::{Bot, read};
 use crate::child;
 use crate::lifecycle::{self, ActionError};
-use crate::supervise::gateway::Gateway;
+use crate::supervise::gateway::{Gateway, Outcome};
 use crate::supervise::plugin::Action;
 
 /// BotService, as served to children.
@@ -88,7 +88,13 @@ impl bot_service_server::BotService for BotApi {
         tracing::debug!(%caller, "send to {}", to.display);
         let limit = self.bot.config.bot.message_size_limit;
         let (_, message_id) = gateway
-            .deliver(limit, &to, content, &r.thread_id, &r.in_reply_to)
+            .deliver(
+                limit,
+                &to,
+                content,
+                (&r.thread_id, &r.in_reply_to),
+                Outcome::Wait,
+            )
             .await?;
         Ok(Response::new(BotSendResponse { message_id }))
     }
@@ -140,7 +146,7 @@ pub async fn warn_admins(bot: &Bot, text: &str) {
             };
             let limit = bot.config.bot.message_size_limit;
             if let Err(e) = gateway
-                .deliver(limit, &to.into_inner(), content, "", "")
+                .deliver(limit, &to.into_inner(), content, ("", ""), Outcome::Wait)
                 .await
             {
                 tracing::warn!(backend = %gateway.name, "warning {admin} failed: {}", e.message());

@@ -46,7 +46,9 @@ pub struct Link {
 }
 
 /// errbotd's end of a gateway session: frames go down an unbounded queue that tonic streams to
-/// the gateway; each send waits for the `sent` event with its id.
+/// the gateway. A send that needs its outcome waits for the `sent` event with its id; the others
+/// (replies) go without waiting: the gateway keeps the order of a message's sends and carries out
+/// its `processed` notice after them.
 pub struct Session {
     frames: mpsc::UnboundedSender<SessionFrame>,
     /// Sends waiting for their outcome; `None` once the session ended (they all failed).
@@ -73,8 +75,23 @@ impl Session {
         Ok((session, inbound))
     }
 
-    /// Sends a message; returns the id the service gave it.
-    pub async fn send(&self, mut request: SendRequest) -> Result<String, tonic::Status> {
+    /// Sends a message. With `Outcome::Wait`, waits until the service took it and returns the id
+    /// it gave the message; with `Outcome::Forget`, returns once the frame is queued (an empty id).
+    pub async fn send(
+        &self,
+        mut request: SendRequest,
+        outcome: Outcome,
+    ) -> Result<String, tonic::Status> {
+        if outcome == Outcome::Forget {
+            request.id = 0;
+            let frame = SessionFrame {
+                kind: Some(session_frame::Kind::Send(request)),
+            };
+            return match self.frames.send(frame) {
+                Ok(()) => Ok(String::new()),
+                Err(_) => Err(ended()),
+            };
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         request.id = id;
         let (tx, rx) = oneshot::channel();
@@ -124,6 +141,15 @@ impl Session {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
     }
+}
+
+/// Whether a send waits for its outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Wait until the service took the message (or refused it), and get its id.
+    Wait,
+    /// Only queue it (replies: a failure is logged by the gateway).
+    Forget,
 }
 
 fn ended() -> tonic::Status {
@@ -184,14 +210,15 @@ impl Gateway {
     }
 
     /// Sends `content` to `to`, split at the smaller of `configured_limit` and the service's own
-    /// limit; returns how many messages were sent and the id of the last one.
+    /// limit; returns how many messages were sent and the id of the last one (empty unless
+    /// `outcome` is `Wait`).
     pub async fn deliver(
         &self,
         configured_limit: u32,
         to: &Identifier,
         content: Content,
-        thread_id: &str,
-        in_reply_to: &str,
+        (thread_id, in_reply_to): (&str, &str),
+        outcome: Outcome,
     ) -> Result<(u32, String), tonic::Status> {
         let link = self.link().await?;
         let parts = match content.kind {
@@ -225,7 +252,7 @@ impl Gateway {
                 thread_id: thread_id.to_owned(),
                 id: 0,
             };
-            id = link.session.send(req).await?;
+            id = link.session.send(req, outcome).await?;
             sent += 1;
         }
         Ok((sent, id))
