@@ -117,7 +117,12 @@ fn main() -> ExitCode {
             );
         }
     }
+    // One worker thread: a gateway translates I/O and does little work per message, and a
+    // second worker mostly costs wake-ups between threads (measured: lower latency and CPU per
+    // message with one; BENCHMARKS.md). Blocking sections (console output) still get their
+    // own thread through block_in_place, which needs the multi-thread runtime.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
     {
