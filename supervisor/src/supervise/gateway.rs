@@ -517,8 +517,11 @@ impl Gateway {
                 Some(backend_event::Kind::Message(message)) => {
                     bot.inflight.send_modify(|n| *n += 1);
                     let (b, g) = (bot.clone(), self.clone());
+                    // Boxed: the task then holds a pointer, and starting and finishing it does
+                    // not copy the message's (several KB) future around.
+                    let handling = Box::pin(b.clone().handle_message(g, message));
                     tokio::spawn(async move {
-                        b.clone().handle_message(g, message).await;
+                        handling.await;
                         b.inflight.send_modify(|n| *n -= 1);
                     });
                 }

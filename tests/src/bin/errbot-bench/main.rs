@@ -37,6 +37,11 @@ struct Cli {
     /// Only measure errbot-rs.
     #[arg(long)]
     skip_errbot: bool,
+    /// Run only this errbot-rs throughput workload, --messages long, at its highest
+    /// concurrency, then stop (for profiling: attach perf to the processes meanwhile). Implies
+    /// --skip-errbot and --no-write.
+    #[arg(long, value_enum)]
+    only: Option<Only>,
     /// Write the report into this Markdown file, between its markers (default: BENCHMARKS.md
     /// of the repository; never in smoke mode).
     #[arg(long)]
@@ -58,6 +63,15 @@ struct Cli {
     status: String,
 }
 
+/// A workload run alone (`--only`).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Only {
+    /// `!echo` (a built-in command) from 64 senders.
+    Echo,
+    /// A plugin's command from 16 senders.
+    Plugin,
+}
+
 /// What each workload sends.
 pub struct Workloads {
     /// Bench plugins loaded (start to ready is measured with them).
@@ -74,6 +88,8 @@ pub struct Workloads {
     pub timeout_ms: u32,
     /// Keys written then read by the storage workload.
     pub storage: u32,
+    /// Run only this workload (for profiling).
+    pub only: Option<Only>,
 }
 
 impl Workloads {
@@ -91,6 +107,7 @@ impl Workloads {
             concurrency: vec![1, 16, 64],
             timeout_ms: 10_000,
             storage,
+            only: cli.only,
         }
     }
 }
@@ -222,6 +239,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if w.only.is_some() {
+        return match rs::run_only(&bin_dir, &w).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("errbot-bench: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let python = if cli.skip_errbot {
         None
     } else {

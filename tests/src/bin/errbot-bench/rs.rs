@@ -321,6 +321,38 @@ pub async fn run(bin_dir: &Path, w: &Workloads) -> SystemResults {
     results
 }
 
+/// Runs one throughput workload alone (`--only`), printing the pids to profile first.
+pub async fn run_only(bin_dir: &Path, w: &Workloads) -> anyhow::Result<()> {
+    let (mut bot, _) = Bot::start(bin_dir, w.plugins).await?;
+    for (name, pid) in bot.processes() {
+        eprintln!("errbot-rs: {name}: pid {pid}");
+    }
+    let plugin = plugin_name(1);
+    let (body, expect, senders) = match w.only {
+        Some(crate::Only::Plugin) => (
+            format!("!{plugin} p{{n}}"),
+            format!("{plugin}: p{{n}}"),
+            PLUGIN_CONCURRENCY,
+        ),
+        _ => ("!echo c{n}".to_owned(), "c{n}".to_owned(), 64),
+    };
+    let before = bot.cpu();
+    let r = bot
+        .load(&body, &expect, w.messages, senders, w.timeout_ms)
+        .await;
+    if let Ok(r) = &r {
+        for share in cpu_shares(&before, &bot.cpu(), r.correct) {
+            eprintln!(
+                "errbot-rs: {}: {:.1} ms CPU per 1000 correct replies",
+                share.name, share.ms_per_1000
+            );
+        }
+    }
+    crate::rs_progress("errbot-rs", &format!("{body} x{senders}"), &r);
+    bot.stop();
+    r.map(|_| ())
+}
+
 /// Restart time after SIGKILL of a plugin: from the kill to the plugin's command answering
 /// correctly again; meanwhile another plugin is asked continuously and must never fail.
 ///
