@@ -360,18 +360,10 @@ impl Config {
 
     /// The configuration at `path` (or `./errbot.toml`, or the embedded defaults, as
     /// [`Config::locate`]) reduced to what locates errbotd's files, read leniently: only
-    /// `paths.data_dir` counts, so that errbotctl finds a running errbotd whose file was since
-    /// edited into an invalid one (and `reload-config` gets errbotd's own refusal).
+    /// `paths.data_dir` counts, and whatever else is wrong in the file (even its TOML syntax)
+    /// is ignored, so that errbotctl finds a running errbotd whose file was since edited into
+    /// an invalid one (and `reload-config` gets errbotd's own refusal, with every error).
     pub fn locate_leniently(path: Option<&Path>) -> Result<Self, ConfigError> {
-        #[derive(Deserialize)]
-        struct Lenient {
-            #[serde(default)]
-            paths: LenientPaths,
-        }
-        #[derive(Default, Deserialize)]
-        struct LenientPaths {
-            data_dir: Option<PathBuf>,
-        }
         let path = match path {
             Some(p) => p,
             None if Path::new("errbot.toml").is_file() => Path::new("errbot.toml"),
@@ -381,21 +373,21 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let lenient: Lenient = toml::from_str(&text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|span| line_column(&text, span.start))
-                .unwrap_or((1, 1));
-            ConfigError::Invalid {
-                path: path.to_owned(),
-                line,
-                column,
-                message: e.message().trim().to_owned(),
-            }
-        })?;
         let mut config = Self::embedded_default();
         config.source = Some(path.to_owned());
-        if let Some(dir) = lenient.paths.data_dir {
+        let (root, _errors) = toml::de::DeTable::parse_recoverable(&text);
+        let data_dir = root
+            .get_ref()
+            .get("paths")
+            .and_then(|paths| match paths.get_ref() {
+                toml::de::DeValue::Table(t) => t.get("data_dir"),
+                _ => None,
+            })
+            .and_then(|dir| match dir.get_ref() {
+                toml::de::DeValue::String(s) => Some(PathBuf::from(s.as_ref())),
+                _ => None,
+            });
+        if let Some(dir) = data_dir {
             config.paths.data_dir = dir;
         }
         Ok(config)
@@ -877,8 +869,15 @@ mod tests {
         assert!(Config::load(&path).is_err());
         let lenient = Config::locate_leniently(Some(&path)).expect("lenient");
         assert_eq!(lenient.data_dir(), dir.join("d"));
-        std::fs::write(&path, "[paths\n").expect("write");
-        assert!(Config::locate_leniently(Some(&path)).is_err());
+        // Broken TOML after the key: still found.
+        std::fs::write(&path, "[paths]\ndata_dir = \"e\"\n[bot]\n[bot]\nx = [\n").expect("write");
+        assert_eq!(
+            Config::locate_leniently(Some(&path))
+                .expect("lenient")
+                .data_dir(),
+            dir.join("e")
+        );
+        assert!(Config::locate_leniently(Some(&dir.join("missing.toml"))).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

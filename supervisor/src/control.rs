@@ -118,7 +118,11 @@ impl control_service_server::ControlService for ControlApi {
         let r = req.into_inner();
         let bot = &self.bot;
         let kind = r.action();
-        tracing::info!(plugin = %r.name, "errbotctl plugin {}", kind.as_str_name());
+        let verb = kind
+            .as_str_name()
+            .trim_start_matches("PLUGIN_ACTION_KIND_")
+            .to_lowercase();
+        tracing::info!(plugin = %r.name, "errbotctl plugin {verb}");
         let result = match kind {
             PluginActionKind::Activate => {
                 lifecycle::plugin_action(bot, Action::Activate, &r.name).await

@@ -179,8 +179,18 @@ pub fn plan(old: &Config, new: &Config, plugins: &[String]) -> Plan {
 
 /// Reads errbotd's configuration file again and applies it (see the module's documentation).
 /// The error, when the new configuration is refused, says why (each problem on its own line).
+/// Either way the outcome is logged.
 pub async fn reload(bot: &Arc<Bot>) -> Result<ReloadConfigResponse, String> {
     let _one_at_a_time = bot.reloads.lock().await;
+    let outcome = apply(bot).await;
+    match &outcome {
+        Ok(report) => tracing::info!("configuration {}", summary(report)),
+        Err(refusal) => tracing::warn!("{refusal}"),
+    }
+    outcome
+}
+
+async fn apply(bot: &Arc<Bot>) -> Result<ReloadConfigResponse, String> {
     let running = bot.config();
     let Some(path) = running.source.clone() else {
         return Err(
@@ -203,13 +213,12 @@ pub async fn reload(bot: &Arc<Bot>) -> Result<ReloadConfigResponse, String> {
         }
         Err(e) => return Err(format!("checking {file} failed: {e}")),
     };
+    let slots: Vec<String> = read(&bot.plugins).keys().cloned().collect();
+    let mut plan = plan(&running, &new, &slots);
     // What is read only at start-up keeps its running value.
     new.paths = running.paths.clone();
     new.storage = running.storage.clone();
     new.log = running.log.clone();
-
-    let slots: Vec<String> = read(&bot.plugins).keys().cloned().collect();
-    let mut plan = plan(&running, &new, &slots);
     // A backend errbotd does not run (it failed to start at a previous reload) is started.
     for name in new.backends.keys() {
         if bot.gateway(name).is_none()
