@@ -100,8 +100,8 @@ impl Bot {
     }
 
     /// Puts `config` in force (a reload); messages that already took a snapshot keep theirs.
-    pub fn set_config(&self, config: Config) {
-        *write(&self.config) = Arc::new(config);
+    pub fn set_config(&self, config: Arc<Config>) {
+        *write(&self.config) = config;
     }
 
     /// The command prefix in force.

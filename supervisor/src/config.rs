@@ -49,7 +49,24 @@ pub struct Config {
     pub source: Option<PathBuf>,
     /// The prefix rules made from `[bot]`, once asked for (not a TOML key).
     #[serde(skip)]
-    prefixes: OnceLock<Prefixes>,
+    prefixes: Derived<Prefixes>,
+}
+
+/// A value computed from a configuration on first use. A clone starts empty, so that a
+/// configuration cloned and then changed never keeps a value made from the original.
+#[derive(Debug)]
+struct Derived<T>(OnceLock<T>);
+
+impl<T> Default for Derived<T> {
+    fn default() -> Self {
+        Self(OnceLock::new())
+    }
+}
+
+impl<T> Clone for Derived<T> {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 /// Settings of `[bot]`.
@@ -393,10 +410,10 @@ impl Config {
         Ok(config)
     }
 
-    /// The prefix rules of `[bot]` (made on first use; a configuration is not changed once in
-    /// force, a reload replaces it whole).
+    /// The prefix rules of `[bot]` (made on first use: a configuration in force is never
+    /// changed, a reload replaces it whole).
     pub fn prefixes(&self) -> &Prefixes {
-        self.prefixes.get_or_init(|| Prefixes::new(&self.bot))
+        self.prefixes.0.get_or_init(|| Prefixes::new(&self.bot))
     }
 
     /// Reads and checks `path`.

@@ -240,7 +240,7 @@ async fn apply(bot: &Arc<Bot>) -> Result<ReloadConfigResponse, String> {
         ..Default::default()
     };
     let new = Arc::new(new);
-    bot.set_config((*new).clone());
+    bot.set_config(new.clone());
 
     apply_backends(bot, &new, &plan, &mut report).await;
     apply_plugins(bot, &running, &new, &plan, &mut report).await;

@@ -3,11 +3,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use errbot_tests::{TestBot, binary, errbotctl};
+use nix::sys::signal::Signal;
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
@@ -236,43 +237,15 @@ async fn logs_print_the_tail_and_follow_new_lines() {
     }
 
     // Follow, then make errbotd log something new.
-    let mut follower = Command::new(binary("errbotctl"))
-        .arg("--config")
-        .arg(bot.config_path())
-        .args(["logs", "-n", "0", "--follow"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("errbotctl logs --follow");
-    let stdout = follower.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    // The follower is connected once a line logged after it starts reaches it: keep sending
-    // until one does (the first sends may come before its subscription).
-    let mut seen = None;
-    for attempt in 0..100 {
-        let marker = format!("@followme{attempt}");
-        let (code, _, err) = bot.ctl(&["send", "--to", &marker, "hi"]);
-        assert_eq!(code, 0, "{err}");
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
-            seen = Some(line);
-            break;
-        }
-    }
-    let line = seen.expect("the follower printed a new line");
-    assert!(line.contains("errbotctl send to @followme"), "{line}");
+    let (mut follower, lines) = follow(&bot, &[]);
+    let seen = until_marker(&bot, &lines, "followme");
+    let last = seen.last().map(String::as_str).unwrap_or_default();
+    assert!(
+        last.contains("INFO errbotd::control: errbotctl send to @followme"),
+        "{last}"
+    );
     // Ctrl-C ends it cleanly.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(follower.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .expect("SIGINT");
+    signal(&follower, Signal::SIGINT);
     let status = follower.wait().expect("wait");
     assert_eq!(status.code(), Some(0));
 
@@ -288,6 +261,79 @@ async fn logs_print_the_tail_and_follow_new_lines() {
         bot.say_as("tester", "", "!log tail").await,
         ["This command requires bot-admin privileges"]
     );
+}
+
+/// `errbotctl logs -n 0 --follow [ARGS]` for `bot`, and the lines it prints.
+fn follow(bot: &TestBot, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    let mut follower = Command::new(binary("errbotctl"))
+        .arg("--config")
+        .arg(bot.config_path())
+        .args(["logs", "-n", "0", "--follow"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("errbotctl logs --follow");
+    let stdout = follower.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (follower, rx)
+}
+
+/// Makes errbotd log lines naming `@<marker><n>` (errbotctl send), until the follower prints
+/// one; returns what it printed up to that line. The first ones may be logged before the
+/// follower subscribed.
+fn until_marker(bot: &TestBot, lines: &mpsc::Receiver<String>, marker: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    for attempt in 0..100 {
+        let to = format!("@{marker}{attempt}");
+        let (code, _, err) = bot.ctl(&["send", "--to", &to, "hi"]);
+        assert_eq!(code, 0, "{err}");
+        while let Ok(line) = lines.recv_timeout(Duration::from_millis(300)) {
+            let found = line.contains(&format!("@{marker}"));
+            seen.push(line);
+            if found {
+                return seen;
+            }
+        }
+    }
+    panic!("the follower printed no line naming @{marker}: {seen:?}");
+}
+
+fn signal(child: &Child, signal: Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).expect("signal");
+}
+
+#[tokio::test]
+async fn a_stalled_follower_holds_nothing_back_and_is_told_what_it_missed() {
+    let mut bot = TestBot::start().await;
+    let (mut follower, lines) = follow(&bot, &["--json"]);
+    until_marker(&bot, &lines, "connected");
+    signal(&follower, Signal::SIGSTOP);
+    // 8192 lines of a plugin's stderr go through errbotd's log while the follower reads
+    // nothing: errbotd keeps answering.
+    let replies = bot.say("!spew 8").await;
+    assert!(replies[0].starts_with("wrote 8 MB in "), "{replies:?}");
+    assert_eq!(bot.one("!echo still here").await, "still here");
+    signal(&follower, Signal::SIGCONT);
+    let seen = until_marker(&bot, &lines, "resumed");
+    let dropped: u64 = seen
+        .iter()
+        .filter_map(|l| json(l)["dropped"].as_u64())
+        .sum();
+    assert!(dropped > 0, "no dropped count among {} lines", seen.len());
+    println!(
+        "the stalled follower missed {dropped} lines, then got {} more",
+        seen.len()
+    );
+    signal(&follower, Signal::SIGINT);
+    assert_eq!(follower.wait().expect("wait").code(), Some(0));
 }
 
 #[tokio::test]
