@@ -1,7 +1,7 @@
-//! The bounded queue of inbound events between the chat service and errbotd's `Events` stream.
+//! The bounded queue of inbound events between the chat service and errbotd's session.
 //!
-//! Adapters push events at any time. errbotd reads them through one `Events` stream at a time:
-//! opening a new stream ends the previous one, and events pushed while no stream is open wait in
+//! Adapters push events at any time. errbotd reads them through one session at a time:
+//! opening a new session ends the previous one's events, and events pushed while no stream is open wait in
 //! the queue (up to [`CAPACITY`]) until the next stream opens.
 
 use std::pin::Pin;
@@ -15,7 +15,7 @@ use tonic::Status;
 /// How many events may wait for errbotd before producers are slowed down (or refused).
 pub const CAPACITY: usize = 16_384;
 
-/// The stream handed to tonic for one `Events` call.
+/// The stream of events handed to tonic for one `Session` call.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<BackendEvent, Status>> + Send>>;
 
 /// Why an event could not be queued.
@@ -125,7 +125,7 @@ impl EventQueue {
     }
 }
 
-/// State of one `Events` stream.
+/// State of one session's event stream.
 struct Reader {
     generation: u64,
     current: watch::Receiver<u64>,

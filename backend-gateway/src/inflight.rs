@@ -1,7 +1,7 @@
 //! Messages injected into the bot and not yet processed, each with someone waiting for it.
 //!
 //! A waiter registers a message id before the message is queued, collects the replies errbotd
-//! sends for it (`Send` with `in_reply_to`), and is woken by the `Processed` notice. The map is
+//! sends for it (`send` frames with `in_reply_to`), and is woken by the `processed` frame. The map is
 //! sharded so that many concurrent senders (the `Load` benchmark) rarely share a lock.
 
 use std::collections::HashMap;

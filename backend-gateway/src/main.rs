@@ -1,7 +1,7 @@
 //! errbot-gateway: connects one chat service to errbotd.
 //!
 //! errbotd starts it with the child contract's environment, waits for its health check, calls
-//! `BackendService.Start` (which picks the adapter for the backend kind) and reads `Events`.
+//! `BackendService.Start` (which picks the adapter for the backend kind) and opens the `Session`.
 //! SIGTERM (or SIGINT) stops it gracefully. Logs go to stderr; stdout belongs to the adapter
 //! (the text console prints replies there).
 //!
@@ -15,6 +15,7 @@ mod events;
 mod inflight;
 mod render;
 mod service;
+mod session;
 mod settings;
 mod text_ids;
 
@@ -116,7 +117,12 @@ fn main() -> ExitCode {
             );
         }
     }
+    // One worker thread: a gateway translates I/O and does little work per message, and a
+    // second worker mostly costs wake-ups between threads (measured: lower latency and CPU per
+    // message with one; BENCHMARKS.md). Blocking sections (console output) still get their
+    // own thread through block_in_place, which needs the multi-thread runtime.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
     {
@@ -171,7 +177,7 @@ async fn run(env: ChildEnv) -> anyhow::Result<()> {
             };
         }
     }
-    // End the Events streams so that the graceful shutdown does not wait for them forever.
+    // End the sessions so that the graceful shutdown does not wait for them forever.
     events.close();
     if let Some(adapter) = adapter.get() {
         adapter.stop().await;

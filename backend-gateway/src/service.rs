@@ -1,18 +1,22 @@
 //! `BackendService` as errbotd calls it: Start picks the adapter, the other calls go to it.
+//!
+//! The session (`Session`, run by [`crate::session`]) carries everything per message on one
+//! stream: inbound events up, errbotd's `send` and `processed` frames down, and a `sent` event
+//! up for every `send`.
 
 use std::sync::{Arc, OnceLock};
 
 use errbot_proto::v1::backend_service_server::BackendService;
 use errbot_proto::v1::{
-    BackendInfo, BuildIdentifierRequest, EventsRequest, GetRoomRequest, Identifier,
-    InviteToRoomRequest, InviteToRoomResponse, JoinRoomRequest, LeaveRoomRequest,
-    LeaveRoomResponse, ListRoomsRequest, ListRoomsResponse, ProcessedRequest, ProcessedResponse,
-    RoomInfo, SendRequest, SendResponse, SetRoomTopicRequest, StartRequest,
+    BackendInfo, BuildIdentifierRequest, GetRoomRequest, Identifier, InviteToRoomRequest,
+    InviteToRoomResponse, JoinRoomRequest, LeaveRoomRequest, LeaveRoomResponse, ListRoomsRequest,
+    ListRoomsResponse, RoomInfo, SessionFrame, SetRoomTopicRequest, StartRequest,
 };
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::adapters::{self, Adapter, Context};
 use crate::events::{EventQueue, EventStream};
+use crate::session;
 
 /// The gateway's `BackendService`.
 pub struct Gateway {
@@ -79,26 +83,20 @@ impl BackendService for Gateway {
         Ok(Response::new(info))
     }
 
-    type EventsStream = EventStream;
+    type SessionStream = EventStream;
 
-    async fn events(&self, _req: Request<EventsRequest>) -> Result<Response<EventStream>, Status> {
-        tracing::debug!("events stream opened ({} queued)", self.events.queued());
-        self.events.subscribe().map(Response::new)
-    }
-
-    async fn send(&self, req: Request<SendRequest>) -> Result<Response<SendResponse>, Status> {
-        self.adapter()?
-            .send(req.into_inner())
-            .await
-            .map(Response::new)
-    }
-
-    async fn processed(
+    async fn session(
         &self,
-        req: Request<ProcessedRequest>,
-    ) -> Result<Response<ProcessedResponse>, Status> {
-        self.adapter()?.processed(&req.into_inner());
-        Ok(Response::new(ProcessedResponse {}))
+        req: Request<Streaming<SessionFrame>>,
+    ) -> Result<Response<EventStream>, Status> {
+        let adapter = self.adapter()?.clone();
+        tracing::debug!("session opened ({} events queued)", self.events.queued());
+        let events = self.events.subscribe()?;
+        Ok(Response::new(session::run(
+            adapter,
+            events,
+            req.into_inner(),
+        )))
     }
 
     async fn build_identifier(

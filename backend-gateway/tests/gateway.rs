@@ -1,8 +1,12 @@
 //! End-to-end tests of the errbot-gateway binary: each test plays errbotd (child contract,
-//! health, Start, Events, Send, Processed) against the real process over its Unix socket.
+//! health, Start, and the Session with its send and processed frames) against the real process
+//! over its Unix socket.
 //! Set ERRBOT_TEST_LOGS=1 to see the gateway's logs.
 
+use std::collections::HashMap;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use errbot_proto::tonic_health::pb::health_check_response::ServingStatus;
@@ -11,14 +15,16 @@ use errbot_proto::transport;
 use errbot_proto::v1::backend_service_client::BackendServiceClient;
 use errbot_proto::v1::test_driver_service_client::TestDriverServiceClient;
 use errbot_proto::v1::{
-    BackendEvent, BackendInfo, BuildIdentifierRequest, Card, Content, EventsRequest, Identifier,
-    InjectRequest, LoadRequest, LoadResponse, Message, OutboxRequest, ProcessedRequest,
-    SendRequest, StartRequest, backend_event, content,
+    BackendEvent, BackendInfo, BuildIdentifierRequest, Card, Content, Identifier, InjectRequest,
+    LoadRequest, LoadResponse, Message, OutboxRequest, ProcessedRequest, SendRequest, SendResult,
+    SessionFrame, StartRequest, backend_event, content, session_frame,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::Code;
 use tonic::transport::Channel;
-use tonic::{Code, Streaming};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -129,32 +135,108 @@ impl Gateway {
         TestDriverServiceClient::new(channel)
     }
 
-    async fn events(&mut self) -> Streaming<BackendEvent> {
-        self.client
-            .events(EventsRequest {})
+    /// Opens a session, as errbotd does after Start.
+    async fn session(&mut self) -> Session {
+        let (frames, rx) = mpsc::unbounded_channel();
+        let mut inbound = self
+            .client
+            .session(UnboundedReceiverStream::new(rx))
             .await
-            .expect("Events")
-            .into_inner()
+            .expect("Session")
+            .into_inner();
+        let out = Outbound {
+            frames,
+            pending: Arc::default(),
+            next: Arc::new(AtomicU64::new(1)),
+        };
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let pending = out.pending.clone();
+        tokio::spawn(async move {
+            // Sent events go to the send waiting for them, the others to the test.
+            while let Ok(Some(event)) = inbound.message().await {
+                match event.kind {
+                    Some(backend_event::Kind::Sent(result)) => {
+                        let waiting = pending.lock().expect("pending").remove(&result.id);
+                        let _ = waiting.expect("a sent event answers a send").send(result);
+                    }
+                    _ => {
+                        let _ = events_tx.send(event);
+                    }
+                }
+            }
+        });
+        Session { out, events }
+    }
+}
+
+/// errbotd's end of a session, as the tests play it: the frames it sends and the events it reads
+/// (sent events are matched to their sends).
+struct Session {
+    out: Outbound,
+    events: mpsc::UnboundedReceiver<BackendEvent>,
+}
+
+impl Session {
+    /// The next event; `None` once the session ended.
+    async fn message(&mut self) -> Option<BackendEvent> {
+        self.events.recv().await
     }
 
-    async fn reply(&mut self, to: &Message, content: Content) {
+    async fn reply(&self, to: &Message, content: Content) {
+        let result = self.out.reply(to, content).await;
+        assert_eq!(result.code, 0, "send failed: {}", result.error);
+    }
+
+    fn processed(&self, message: &Message) {
+        self.out.processed(message, 0);
+    }
+}
+
+/// The sending half of a test session.
+#[derive(Clone)]
+struct Outbound {
+    frames: mpsc::UnboundedSender<SessionFrame>,
+    pending: Arc<Mutex<HashMap<u64, oneshot::Sender<SendResult>>>>,
+    next: Arc<AtomicU64>,
+}
+
+impl Outbound {
+    async fn send(&self, mut request: SendRequest) -> SendResult {
+        request.id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().expect("pending").insert(request.id, tx);
+        let frame = SessionFrame {
+            kind: Some(session_frame::Kind::Send(request)),
+        };
+        self.frames.send(frame).expect("session open");
+        tokio::time::timeout(WAIT, rx)
+            .await
+            .expect("a sent event in time")
+            .expect("the session is open")
+    }
+
+    async fn reply(&self, to: &Message, content: Content) -> SendResult {
         let request = SendRequest {
             to: to.from.clone(),
             content: Some(content),
             in_reply_to: to.id.clone(),
-            thread_id: String::new(),
+            ..Default::default()
         };
-        self.client.send(request).await.expect("Send");
+        self.send(request).await
     }
 
-    async fn processed(&mut self, message: &Message) {
-        let request = ProcessedRequest {
-            message_id: message.id.clone(),
-            replies: 0,
+    fn processed(&self, message: &Message, replies: u32) {
+        let frame = SessionFrame {
+            kind: Some(session_frame::Kind::Processed(ProcessedRequest {
+                message_id: message.id.clone(),
+                replies,
+            })),
         };
-        self.client.processed(request).await.expect("Processed");
+        self.frames.send(frame).expect("session open");
     }
+}
 
+impl Gateway {
     /// Sends SIGTERM and checks that the gateway exits cleanly and in time.
     async fn terminate(mut self) {
         let pid = self.process.id().expect("pid");
@@ -177,24 +259,23 @@ fn markdown(text: &str) -> Content {
     }
 }
 
-async fn next_event(events: &mut Streaming<BackendEvent>) -> backend_event::Kind {
+async fn next_event(events: &mut Session) -> backend_event::Kind {
     tokio::time::timeout(WAIT, events.message())
         .await
         .expect("an event in time")
-        .expect("the stream works")
-        .expect("the stream is open")
+        .expect("the session is open")
         .kind
         .expect("an event kind")
 }
 
-async fn next_message(events: &mut Streaming<BackendEvent>) -> Message {
+async fn next_message(events: &mut Session) -> Message {
     match next_event(events).await {
         backend_event::Kind::Message(m) => m,
         other => panic!("expected a message, got {other:?}"),
     }
 }
 
-async fn expect_connected(events: &mut Streaming<BackendEvent>) {
+async fn expect_connected(events: &mut Session) {
     match next_event(events).await {
         backend_event::Kind::Connected(c) => {
             assert_eq!(c.bot.map(|b| b.display).as_deref(), Some("@errbot"))
@@ -254,8 +335,18 @@ async fn converse_returns_every_reply_once_processed() {
         .expect_err("no sigil");
     assert_eq!(bad.code(), Code::InvalidArgument);
 
-    let mut events = gw.events().await;
+    let mut events = gw.session().await;
     expect_connected(&mut events).await;
+    // A send the service refuses is answered with its status, on the session.
+    let refused = events
+        .out
+        .send(SendRequest {
+            content: Some(markdown("to nobody")),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(refused.code, Code::InvalidArgument as i32);
+    assert_eq!(refused.error, "`to` is required");
     let mut outbox = driver
         .outbox(OutboxRequest {})
         .await
@@ -284,20 +375,21 @@ async fn converse_returns_every_reply_once_processed() {
         .map(|m| m.display.as_str())
         .collect();
     assert_eq!(mentioned, ["@bob"]);
-    gw.reply(&message, markdown("Hello, alice!")).await;
+    events.reply(&message, markdown("Hello, alice!")).await;
     let card = Card {
         title: "Card".into(),
         body: "with a body".into(),
         ..Default::default()
     };
-    gw.reply(
-        &message,
-        Content {
-            kind: Some(content::Kind::Card(card)),
-        },
-    )
-    .await;
-    gw.processed(&message).await;
+    events
+        .reply(
+            &message,
+            Content {
+                kind: Some(content::Kind::Card(card)),
+            },
+        )
+        .await;
+    events.processed(&message);
     let answer = conversation
         .await
         .expect("task")
@@ -333,7 +425,7 @@ async fn converse_returns_every_reply_once_processed() {
         message.from.as_ref().map(|f| f.person.as_str()),
         Some("@bob")
     );
-    gw.processed(&message).await;
+    events.processed(&message);
     let answer = conversation
         .await
         .expect("task")
@@ -380,18 +472,18 @@ async fn events_wait_for_a_stream_and_a_new_stream_replaces_the_old_one() {
         .message_id;
     assert_ne!(one, two);
 
-    let mut first = gw.events().await;
+    let mut first = gw.session().await;
     expect_connected(&mut first).await;
     let m = next_message(&mut first).await;
     assert_eq!((m.id.as_str(), m.body.as_str()), (one.as_str(), "one"));
     let m = next_message(&mut first).await;
     assert_eq!((m.id.as_str(), m.body.as_str()), (two.as_str(), "two"));
 
-    let mut second = gw.events().await;
+    let mut second = gw.session().await;
     let ended = tokio::time::timeout(WAIT, first.message())
         .await
         .expect("the old stream ends");
-    assert!(matches!(ended, Ok(None)), "old stream: {ended:?}");
+    assert!(ended.is_none(), "old session: {ended:?}");
     driver.inject(inject("three")).await.expect("Inject");
     assert_eq!(next_message(&mut second).await.body, "three");
 
@@ -402,17 +494,17 @@ async fn events_wait_for_a_stream_and_a_new_stream_replaces_the_old_one() {
 async fn load_checks_every_reply() {
     let mut gw = Gateway::spawn("work", false).await;
     let mut driver = gw.start_test().await;
-    let mut events = gw.events().await;
+    let mut events = gw.session().await;
     expect_connected(&mut events).await;
     // Play errbotd's echo: one reply per message, then Processed. "!echo twice X" answers
     // twice, "!echo silent" not at all, "!echo slow" after the load's timeout.
-    let bot = gw.client.clone();
+    let bot = events.out.clone();
     let echo = tokio::spawn(async move {
-        while let Ok(Some(event)) = events.message().await {
+        while let Some(event) = events.message().await {
             let Some(backend_event::Kind::Message(m)) = event.kind else {
                 continue;
             };
-            let mut bot = bot.clone();
+            let bot = bot.clone();
             tokio::spawn(async move {
                 let text = m.body.strip_prefix("!echo ").unwrap_or("?").to_owned();
                 let (text, times) = match text.strip_prefix("twice ") {
@@ -424,20 +516,10 @@ async fn load_checks_every_reply() {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 for _ in 0..times {
-                    let reply = SendRequest {
-                        to: m.from.clone(),
-                        content: Some(markdown(&text)),
-                        in_reply_to: m.id.clone(),
-                        thread_id: String::new(),
-                    };
-                    bot.send(reply).await.expect("Send");
+                    let sent = bot.reply(&m, markdown(&text)).await;
+                    assert_eq!(sent.code, 0, "{}", sent.error);
                 }
-                bot.processed(ProcessedRequest {
-                    message_id: m.id,
-                    replies: times,
-                })
-                .await
-                .expect("Processed");
+                bot.processed(&m, times);
             });
         }
     });
@@ -529,7 +611,7 @@ async fn console_with_piped_input_processes_one_line_at_a_time() {
         })
         .await;
     assert_eq!(info.bot.map(|b| b.display).as_deref(), Some("@errbot"));
-    let mut events = gw.events().await;
+    let mut events = gw.session().await;
     expect_connected(&mut events).await;
 
     let mut input: Vec<u8> =
@@ -544,58 +626,59 @@ async fn console_with_piped_input_processes_one_line_at_a_time() {
         (m.body.as_str(), displays(&m)),
         ("!hello", ("@boss", "@errbot", true))
     );
-    gw.reply(&m, markdown("Hello!")).await;
+    events.reply(&m, markdown("Hello!")).await;
     let card = Card {
         title: "Card".into(),
         body: "body".into(),
         ..Default::default()
     };
-    gw.reply(
-        &m,
-        Content {
-            kind: Some(content::Kind::Card(card)),
-        },
-    )
-    .await;
-    gw.processed(&m).await;
+    events
+        .reply(
+            &m,
+            Content {
+                kind: Some(content::Kind::Card(card)),
+            },
+        )
+        .await;
+    events.processed(&m);
 
     let m = next_message(&mut events).await;
     assert_eq!(
         (m.body.as_str(), displays(&m)),
         ("in the room", ("#ops/boss", "#ops", false))
     );
-    gw.reply(&m, markdown("room reply")).await;
-    gw.processed(&m).await;
+    events.reply(&m, markdown("room reply")).await;
+    events.processed(&m);
 
     let m = next_message(&mut events).await;
     assert_eq!(
         (m.body.as_str(), displays(&m)),
         ("as bob", ("#ops/bob", "#ops", false))
     );
-    gw.processed(&m).await;
+    events.processed(&m);
 
     let m = next_message(&mut events).await;
     assert_eq!(
         (m.body.as_str(), displays(&m)),
         ("bad \u{FFFD} bytes", ("@bob", "@errbot", true))
     );
-    gw.reply(&m, markdown("still here")).await;
-    gw.processed(&m).await;
+    events.reply(&m, markdown("still here")).await;
+    events.processed(&m);
 
     let m = next_message(&mut events).await;
     assert_eq!(
         (m.body.as_str(), displays(&m)),
         ("line one\nline two", ("@bob", "@errbot", true))
     );
-    gw.processed(&m).await;
+    events.processed(&m);
 
     let m = next_message(&mut events).await;
     assert_eq!(
         (m.body.as_str(), displays(&m)),
         ("last", ("@boss", "@errbot", true))
     );
-    gw.reply(&m, markdown("bye")).await;
-    gw.processed(&m).await;
+    events.reply(&m, markdown("bye")).await;
+    events.processed(&m);
 
     match next_event(&mut events).await {
         backend_event::Kind::Shutdown(s) => assert_eq!(s.reason, "end of console input"),
@@ -630,11 +713,11 @@ impl Screen {
     }
 
     /// The next message event; on failure, shows what the terminal showed.
-    async fn message(&self, events: &mut Streaming<BackendEvent>) -> Message {
+    async fn message(&self, events: &mut Session) -> Message {
         match tokio::time::timeout(WAIT, events.message()).await {
-            Ok(Ok(Some(BackendEvent {
+            Ok(Some(BackendEvent {
                 kind: Some(backend_event::Kind::Message(m)),
-            }))) => m,
+            })) => m,
             other => panic!(
                 "expected a message, got {other:?}; screen: {:?}",
                 self.text()
@@ -694,7 +777,7 @@ async fn console_on_a_terminal_edits_completes_and_keeps_history() {
         command_names: vec!["hello world".into(), "status".into()],
     })
     .await;
-    let mut events = gw.events().await;
+    let mut events = gw.session().await;
     expect_connected(&mut events).await;
     let at = screen.wait_for("[@carol ➡ @errbot] >>> ", 0).await;
 
@@ -705,7 +788,7 @@ async fn console_on_a_terminal_edits_completes_and_keeps_history() {
         (m.body.as_str(), displays(&m)),
         ("!hello world", ("@carol", "@errbot", true))
     );
-    gw.reply(&m, markdown("Hi carol")).await;
+    events.reply(&m, markdown("Hi carol")).await;
     let at = screen.wait_for("Hi carol", at).await;
     // Keys are typed only once the editor shows its prompt again (as a person would).
     let at = screen.wait_for("[@carol ➡ @errbot] >>> ", at).await;
@@ -713,12 +796,12 @@ async fn console_on_a_terminal_edits_completes_and_keeps_history() {
     // Replies may come while the next line is being typed; the line survives them.
     type_keys("!sta");
     screen.wait_for("!sta", at).await;
-    gw.reply(&m, markdown("a late reply")).await;
+    events.reply(&m, markdown("a late reply")).await;
     let at = screen.wait_for("a late reply", at).await;
     type_keys("tus\r");
     let m2 = screen.message(&mut events).await;
     assert_eq!(m2.body, "!status");
-    gw.processed(&m).await;
+    events.processed(&m);
     let at = screen.wait_for("tus", at).await;
     let at = screen.wait_for("[@carol ➡ @errbot] >>> ", at).await;
 
@@ -741,8 +824,8 @@ async fn console_on_a_terminal_edits_completes_and_keeps_history() {
 
     // Ctrl-D on an empty line: once every message was processed, the console asks to stop.
     type_keys("\x04");
-    gw.processed(&m2).await;
-    gw.processed(&m3).await;
+    events.processed(&m2);
+    events.processed(&m3);
     match next_event(&mut events).await {
         backend_event::Kind::Shutdown(s) => assert_eq!(s.reason, "end of console input (Ctrl-D)"),
         other => panic!("expected shutdown, got {other:?}"),

@@ -22,7 +22,7 @@ use crate::dispatch::history::{Entry, History};
 use crate::dispatch::{self, Route, args};
 use crate::glob;
 use crate::registry::{Command, Owner, Registry};
-use crate::supervise::gateway::Gateway;
+use crate::supervise::gateway::{Gateway, Outcome};
 use crate::supervise::plugin::{Instance, PluginSlot};
 
 /// Tokens of the children, to authenticate their BotService calls: token -> (kind, name).
@@ -239,10 +239,8 @@ impl Bot {
             replies: sink.count(),
         };
         // A gateway that restarted meanwhile does not know the message any more.
-        if let Some(link) = gateway.current()
-            && let Err(e) = link.client.clone().processed(req).await
-        {
-            tracing::debug!(backend = %gateway.name, "Processed notice failed: {}", e.message());
+        if let Some(link) = gateway.current() {
+            link.session.processed(req);
         }
     }
 
@@ -666,7 +664,13 @@ impl ReplySink {
         };
         match self
             .gateway
-            .deliver(self.limit, to, content, thread, &self.in_reply_to)
+            .deliver(
+                self.limit,
+                to,
+                content,
+                (thread, &self.in_reply_to),
+                Outcome::Forget,
+            )
             .await
         {
             Ok((n, _)) => {

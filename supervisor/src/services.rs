@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 
 use crate::bot::{Bot, read};
 use crate::child;
-use crate::supervise::gateway::Gateway;
+use crate::supervise::gateway::{Gateway, Outcome};
 
 /// BotService, as served to children.
 pub struct BotApi {
@@ -154,7 +154,7 @@ pub async fn send(
     };
     let limit = bot.config().bot.message_size_limit;
     let (_, message_id) = gateway
-        .deliver(limit, &to, content, thread_id, in_reply_to)
+        .deliver(limit, &to, content, (thread_id, in_reply_to), Outcome::Wait)
         .await?;
     Ok(Sent {
         backend: gateway.name.clone(),
@@ -188,7 +188,7 @@ pub async fn warn_admins(bot: &Bot, text: &str) {
             };
             let limit = bot.config().bot.message_size_limit;
             if let Err(e) = gateway
-                .deliver(limit, &to.into_inner(), content, "", "")
+                .deliver(limit, &to.into_inner(), content, ("", ""), Outcome::Wait)
                 .await
             {
                 tracing::warn!(backend = %gateway.name, "warning {admin} failed: {}", e.message());

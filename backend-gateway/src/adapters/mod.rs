@@ -1,7 +1,7 @@
 //! Chat service adapters: one per backend kind, chosen by `Start`.
 //!
 //! An adapter connects to its service, pushes inbound events into the [`EventQueue`] and
-//! carries out errbotd's calls (send, processed, identifiers). Adding a service (IRC, Slack,
+//! carries out what errbotd asks (send and processed frames of the session, identifiers, rooms). Adding a service (IRC, Slack,
 //! Mattermost...) means adding a module here and a line in [`start`].
 
 pub mod console;
@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use errbot_proto::v1::{
     BackendEvent, BackendInfo, Connected, Identifier, Message, ProcessedRequest, RoomInfo,
-    SendRequest, SendResponse, StartRequest, backend_event,
+    SendRequest, StartRequest, backend_event,
 };
 use serde::de::DeserializeOwned;
 use tonic::Status;
@@ -91,8 +91,8 @@ pub trait Adapter: Send + Sync + 'static {
     fn info(&self) -> BackendInfo;
     /// errbotd called Start again (for example with new command names).
     fn update(&self, _request: &StartRequest) {}
-    /// Sends a message to the service.
-    async fn send(&self, request: SendRequest) -> Result<SendResponse, Status>;
+    /// Sends a message to the service; returns the id the service gave it (or one of ours).
+    async fn send(&self, request: SendRequest) -> Result<String, Status>;
     /// errbotd finished an inbound message.
     fn processed(&self, request: &ProcessedRequest);
     /// Parses an identifier's canonical string form.

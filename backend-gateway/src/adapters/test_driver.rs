@@ -14,7 +14,7 @@ use errbot_proto::transport::{self, Address};
 use errbot_proto::v1::test_driver_service_server::{TestDriverService, TestDriverServiceServer};
 use errbot_proto::v1::{
     BackendInfo, ConverseResponse, Identifier, InjectRequest, InjectResponse, LoadRequest,
-    LoadResponse, Message, OutboxRequest, ProcessedRequest, SendRequest, SendResponse, SentMessage,
+    LoadResponse, Message, OutboxRequest, ProcessedRequest, SendRequest, SentMessage,
 };
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
@@ -235,7 +235,7 @@ impl Adapter for TestDriver {
         }
     }
 
-    async fn send(&self, request: SendRequest) -> Result<SendResponse, Status> {
+    async fn send(&self, request: SendRequest) -> Result<String, Status> {
         if request
             .content
             .as_ref()
@@ -258,9 +258,7 @@ impl Adapter for TestDriver {
             let _ = self.inner.outbox.send(sent.clone());
         }
         self.inner.inflight.record_reply(sent);
-        Ok(SendResponse {
-            message_id: format!("out-{}", self.inner.sent_ids.next()),
-        })
+        Ok(format!("out-{}", self.inner.sent_ids.next()))
     }
 
     fn processed(&self, request: &ProcessedRequest) {

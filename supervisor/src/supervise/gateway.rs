@@ -3,15 +3,23 @@
 //!
 //! Replies address the slot, not the process: a reply produced while the gateway restarts waits
 //! (bounded) for the new process and is delivered through it.
+//!
+//! Everything per message travels on the link's session (`BackendService.Session`): events up,
+//! `send` and `processed` frames down, a `sent` event up for each send ([`Session`]).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use errbot_proto::v1::{
-    BackendInfo, Content, EventsRequest, Identifier, SendRequest, StartRequest, backend_event,
-    backend_service_client::BackendServiceClient, content,
+    BackendEvent, BackendInfo, Content, Identifier, ProcessedRequest, SendRequest, SendResult,
+    SessionFrame, StartRequest, backend_event, backend_service_client::BackendServiceClient,
+    content, session_frame,
 };
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::Streaming;
 use tonic::transport::Channel;
 
 use super::policy::{Policy, Restarts};
@@ -25,12 +33,127 @@ const LINK_WAIT: Duration = Duration::from_secs(10);
 
 /// One connected gateway process.
 pub struct Link {
-    /// Client of its BackendService.
+    /// Client of its BackendService (Start, identifiers, rooms).
     pub client: BackendServiceClient<Channel>,
     /// The bot's identity there and the service's limits.
     pub info: BackendInfo,
     /// The process.
     pub process: child::Running,
+    /// The open session: sends and processed notices.
+    pub session: Session,
+    /// The session's inbound events, until the slot's task takes them.
+    inbound: Mutex<Option<Streaming<BackendEvent>>>,
+}
+
+/// errbotd's end of a gateway session: frames go down an unbounded queue that tonic streams to
+/// the gateway. A send that needs its outcome waits for the `sent` event with its id; the others
+/// (replies) go without waiting: the gateway keeps the order of a message's sends and carries out
+/// its `processed` notice after them.
+pub struct Session {
+    frames: mpsc::UnboundedSender<SessionFrame>,
+    /// Sends waiting for their outcome; `None` once the session ended (they all failed).
+    pending: Mutex<Option<HashMap<u64, oneshot::Sender<SendResult>>>>,
+    next_id: AtomicU64,
+}
+
+impl Session {
+    /// Opens a session with the gateway behind `client`; returns it and its inbound events.
+    pub async fn open(
+        client: &BackendServiceClient<Channel>,
+    ) -> Result<(Self, Streaming<BackendEvent>), tonic::Status> {
+        let (frames, rx) = mpsc::unbounded_channel();
+        let inbound = client
+            .clone()
+            .session(UnboundedReceiverStream::new(rx))
+            .await?
+            .into_inner();
+        let session = Self {
+            frames,
+            pending: Mutex::new(Some(HashMap::new())),
+            next_id: AtomicU64::new(1),
+        };
+        Ok((session, inbound))
+    }
+
+    /// Sends a message. With `Outcome::Wait`, waits until the service took it and returns the id
+    /// it gave the message; with `Outcome::Forget`, returns once the frame is queued (an empty id).
+    pub async fn send(
+        &self,
+        mut request: SendRequest,
+        outcome: Outcome,
+    ) -> Result<String, tonic::Status> {
+        if outcome == Outcome::Forget {
+            request.id = 0;
+            let frame = SessionFrame {
+                kind: Some(session_frame::Kind::Send(request)),
+            };
+            return match self.frames.send(frame) {
+                Ok(()) => Ok(String::new()),
+                Err(_) => Err(ended()),
+            };
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        request.id = id;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(pending) = pending.as_mut() else {
+                return Err(ended());
+            };
+            pending.insert(id, tx);
+            let frame = SessionFrame {
+                kind: Some(session_frame::Kind::Send(request)),
+            };
+            if self.frames.send(frame).is_err() {
+                pending.remove(&id);
+                return Err(ended());
+            }
+        }
+        let result = rx.await.map_err(|_| ended())?;
+        if result.code == 0 {
+            Ok(result.message_id)
+        } else {
+            Err(tonic::Status::new(result.code.into(), result.error))
+        }
+    }
+
+    /// Tells the gateway that errbotd has finished with an inbound message.
+    pub fn processed(&self, request: ProcessedRequest) {
+        let frame = SessionFrame {
+            kind: Some(session_frame::Kind::Processed(request)),
+        };
+        // A session that ended has nobody left to tell.
+        let _ = self.frames.send(frame);
+    }
+
+    /// Hands the outcome of a send to whoever waits for it.
+    fn resolve(&self, result: SendResult) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(waiting) = pending.as_mut().and_then(|p| p.remove(&result.id)) {
+            let _ = waiting.send(result);
+        }
+    }
+
+    /// The session ended: every send still waiting fails, and so do later ones.
+    fn end(&self) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+/// Whether a send waits for its outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Wait until the service took the message (or refused it), and get its id.
+    Wait,
+    /// Only queue it (replies: a failure is logged by the gateway).
+    Forget,
+}
+
+fn ended() -> tonic::Status {
+    tonic::Status::unavailable("the gateway's session ended before the message was sent")
 }
 
 /// A chat gateway under supervision.
@@ -87,14 +210,15 @@ impl Gateway {
     }
 
     /// Sends `content` to `to`, split at the smaller of `configured_limit` and the service's own
-    /// limit; returns how many messages were sent and the id of the last one.
+    /// limit; returns how many messages were sent and the id of the last one (empty unless
+    /// `outcome` is `Wait`).
     pub async fn deliver(
         &self,
         configured_limit: u32,
         to: &Identifier,
         content: Content,
-        thread_id: &str,
-        in_reply_to: &str,
+        (thread_id, in_reply_to): (&str, &str),
+        outcome: Outcome,
     ) -> Result<(u32, String), tonic::Status> {
         let link = self.link().await?;
         let parts = match content.kind {
@@ -126,8 +250,9 @@ impl Gateway {
                 content: Some(part),
                 in_reply_to: in_reply_to.to_owned(),
                 thread_id: thread_id.to_owned(),
+                id: 0,
             };
-            id = link.client.clone().send(req).await?.into_inner().message_id;
+            id = link.session.send(req, outcome).await?;
             sent += 1;
         }
         Ok((sent, id))
@@ -193,11 +318,21 @@ impl Gateway {
                 anyhow::bail!("backend {} failed to start: {}", self.name, s.message());
             }
         };
+        let (session, inbound) = match Session::open(&client).await {
+            Ok(opened) => opened,
+            Err(s) => {
+                process.stop(self.policy.stop_grace).await;
+                write(&bot.tokens).remove(&process.token);
+                anyhow::bail!("backend {} refused its session: {}", self.name, s.message());
+            }
+        };
         tracing::info!(backend = %self.name, "connected: {}", info.description);
         Ok(Arc::new(Link {
             client,
             info,
             process,
+            session,
+            inbound: Mutex::new(Some(inbound)),
         }))
     }
 
@@ -358,17 +493,26 @@ impl Gateway {
         }
     }
 
-    /// Reads the link's events and dispatches every message concurrently, until the stream ends.
+    /// Reads the link's session and dispatches every message concurrently, until it ends.
     async fn events(self: &Arc<Self>, bot: &Arc<Bot>, link: &Arc<Link>) {
-        let stream = link.client.clone().events(EventsRequest {}).await;
-        let mut stream = match stream {
-            Ok(s) => s.into_inner(),
-            Err(e) => {
-                tracing::error!(backend = %self.name, "event stream refused: {}", e.message());
-                return;
-            }
+        let inbound = link
+            .inbound
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(mut stream) = inbound else {
+            tracing::error!(backend = %self.name, "session read twice");
+            return;
         };
-        while let Ok(Some(event)) = stream.message().await {
+        loop {
+            let event = match stream.message().await {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(backend = %self.name, "session ended: {}", e.message());
+                    break;
+                }
+            };
             match event.kind {
                 Some(backend_event::Kind::Message(message)) => {
                     bot.inflight.send_modify(|n| *n += 1);
@@ -378,6 +522,7 @@ impl Gateway {
                         b.inflight.send_modify(|n| *n -= 1);
                     });
                 }
+                Some(backend_event::Kind::Sent(result)) => link.session.resolve(result),
                 Some(backend_event::Kind::Shutdown(req)) => {
                     bot.request_shutdown(format!(
                         "requested by backend {}: {}",
@@ -391,5 +536,6 @@ impl Gateway {
                 None => {}
             }
         }
+        link.session.end();
     }
 }

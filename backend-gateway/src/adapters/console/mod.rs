@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use errbot_proto::v1::{
-    BackendInfo, Identifier, Message, ProcessedRequest, SendRequest, SendResponse, StartRequest,
+    BackendInfo, Identifier, Message, ProcessedRequest, SendRequest, StartRequest,
 };
 use serde::Deserialize;
 use tonic::Status;
@@ -279,7 +279,7 @@ impl Adapter for Console {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
     }
 
-    async fn send(&self, request: SendRequest) -> Result<SendResponse, Status> {
+    async fn send(&self, request: SendRequest) -> Result<String, Status> {
         if request
             .content
             .as_ref()
@@ -292,9 +292,7 @@ impl Adapter for Console {
         self.shared
             .print(&text)
             .map_err(|e| Status::unavailable(format!("console output failed: {e}")))?;
-        Ok(SendResponse {
-            message_id: format!("out-{}", self.sent.next()),
-        })
+        Ok(format!("out-{}", self.sent.next()))
     }
 
     fn processed(&self, request: &ProcessedRequest) {

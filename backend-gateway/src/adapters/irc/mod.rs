@@ -29,9 +29,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use errbot_proto::v1::{
-    BackendInfo, Identifier, ProcessedRequest, RoomInfo, SendRequest, SendResponse,
-};
+use errbot_proto::v1::{BackendInfo, Identifier, ProcessedRequest, RoomInfo, SendRequest};
 use irc_proto::Command;
 use tokio::sync::{oneshot, watch};
 use tonic::Status;
@@ -392,7 +390,7 @@ impl Adapter for Irc {
         }
     }
 
-    async fn send(&self, request: SendRequest) -> Result<SendResponse, Status> {
+    async fn send(&self, request: SendRequest) -> Result<String, Status> {
         let content = request
             .content
             .as_ref()
@@ -452,9 +450,7 @@ impl Adapter for Irc {
                     outbox::QUEUE_LIMIT
                 ))
             })?;
-        Ok(SendResponse {
-            message_id: format!("irc-out-{}", self.shared.sent_ids.next()),
-        })
+        Ok(format!("irc-out-{}", self.shared.sent_ids.next()))
     }
 
     fn processed(&self, request: &ProcessedRequest) {
