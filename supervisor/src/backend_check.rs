@@ -33,10 +33,7 @@ pub fn check(config: &Config) -> Result<(), String> {
         .as_deref()
         .and_then(|p| std::fs::read_to_string(p).ok())
         .unwrap_or_default();
-    let file = config.source.as_deref().map_or_else(
-        || "embedded defaults".to_owned(),
-        |p| p.display().to_string(),
-    );
+    let file = config.describe_source();
     let gateway = child::beside_errbotd("errbot-gateway");
     let mut lines = Vec::new();
     for (name, kind, backend) in config.backend_instances() {

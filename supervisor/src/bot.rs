@@ -19,7 +19,7 @@ use crate::child;
 use crate::cmdfilter;
 use crate::config::{BotSettings, Config};
 use crate::dispatch::history::{Entry, History};
-use crate::dispatch::{self, Prefixes, Route, args};
+use crate::dispatch::{self, Route, args};
 use crate::glob;
 use crate::registry::{Command, Owner, Registry};
 use crate::supervise::gateway::{Gateway, Outcome};
@@ -30,10 +30,8 @@ pub type TokenStore = Arc<RwLock<HashMap<String, (child::Kind, String)>>>;
 
 /// Shared state of errbotd.
 pub struct Bot {
-    /// The configuration in force.
-    pub config: Config,
-    /// Prefix rules.
-    pub prefixes: Prefixes,
+    /// The configuration in force, replaced whole by a reload (see [`Bot::config`]).
+    config: RwLock<Arc<Config>>,
     registry: RwLock<Arc<Registry>>,
     /// Command history per person.
     pub history: History,
@@ -53,6 +51,8 @@ pub struct Bot {
     pub storage: crate::storage::core::Storage,
     /// Serializes run-time changes to the plugin set (configure, blacklist).
     pub plugin_changes: tokio::sync::Mutex<()>,
+    /// Serializes configuration reloads.
+    pub reloads: tokio::sync::Mutex<()>,
     /// When errbotd started.
     pub started: Instant,
     /// Wall-clock start time.
@@ -70,11 +70,9 @@ impl Bot {
         runtime_dir: PathBuf,
         bot_address: String,
     ) -> Arc<Self> {
-        let prefixes = Prefixes::new(&config.bot);
         let (shutdown, _) = watch::channel(None);
         let bot = Arc::new(Self {
-            config,
-            prefixes,
+            config: RwLock::new(Arc::new(config)),
             registry: RwLock::new(Arc::new(Registry::default())),
             history: History::default(),
             gateways: RwLock::new(Vec::new()),
@@ -85,6 +83,7 @@ impl Bot {
             bot_address,
             storage,
             plugin_changes: tokio::sync::Mutex::new(()),
+            reloads: tokio::sync::Mutex::new(()),
             started: Instant::now(),
             started_at: SystemTime::now(),
             shutdown,
@@ -92,6 +91,22 @@ impl Bot {
         });
         bot.rebuild_registry();
         bot
+    }
+
+    /// The configuration in force: a snapshot that a reload does not change (it replaces the
+    /// whole configuration). A message is handled with one snapshot throughout its dispatch.
+    pub fn config(&self) -> Arc<Config> {
+        read(&self.config).clone()
+    }
+
+    /// Puts `config` in force (a reload); messages that already took a snapshot keep theirs.
+    pub fn set_config(&self, config: Arc<Config>) {
+        *write(&self.config) = config;
+    }
+
+    /// The command prefix in force.
+    pub fn prefix(&self) -> String {
+        self.config().prefixes().prefix().to_owned()
     }
 
     /// The current command table.
@@ -197,7 +212,12 @@ impl Bot {
 
     /// Whether `who` is a bot admin (BOT_ADMINS globs against the ACL attribute).
     pub fn is_admin(&self, who: &Identifier) -> bool {
-        glob::matches_any(&self.config.bot.admins, acl_of(who))
+        Self::admin_in(&self.config(), who)
+    }
+
+    /// Whether `who` is an admin under `config`.
+    fn admin_in(config: &Config, who: &Identifier) -> bool {
+        glob::matches_any(&config.bot.admins, acl_of(who))
     }
 
     /// The gateway of a backend instance.
@@ -210,8 +230,10 @@ impl Bot {
 
     /// Handles one inbound message completely, then tells its gateway it was processed.
     pub async fn handle_message(self: Arc<Self>, gateway: Arc<Gateway>, message: Message) {
-        let sink = ReplySink::new(gateway.clone(), &message, &self.config.bot);
-        self.process(&sink, &message).await;
+        // One configuration for the whole message, even if a reload happens meanwhile.
+        let config = self.config();
+        let sink = ReplySink::new(gateway.clone(), &message, &config.bot);
+        self.process(&config, &sink, &message).await;
         let req = ProcessedRequest {
             message_id: message.id.clone(),
             replies: sink.count(),
@@ -222,14 +244,15 @@ impl Bot {
         }
     }
 
-    async fn process(self: &Arc<Self>, sink: &ReplySink, message: &Message) {
+    async fn process(self: &Arc<Self>, config: &Config, sink: &ReplySink, message: &Message) {
         if message.from_self || message.delayed {
             return;
         }
         let from = message.from.clone().unwrap_or_default();
         let registry = self.registry();
+        let prefixes = config.prefixes();
         let route = dispatch::route(
-            &self.prefixes,
+            prefixes,
             &registry,
             &self.history,
             &message.body,
@@ -240,16 +263,16 @@ impl Bot {
             Route::Ignore => {}
             Route::NotFound(reply) => {
                 // Filters declared with catch_unprocessed may take it (aliases...).
-                let text = self.prefixes.command_text(&message.body);
+                let text = prefixes.command_text(&message.body);
                 if !text.is_empty() && registry.filters().iter().any(|f| f.catch_unprocessed) {
-                    let is_admin = self.is_admin(&from);
+                    let is_admin = Self::admin_in(config, &from);
                     let unprocessed =
                         cmdfilter::unprocessed(self, &registry, sink, message, text, is_admin);
                     match Box::pin(unprocessed).await {
                         cmdfilter::Unprocessed::Handled => return,
                         cmdfilter::Unprocessed::Run(command, args) => {
                             let checked = args.clone();
-                            self.run(sink, message, &command, args, &checked, Vec::new())
+                            self.run(config, sink, message, &command, args, &checked, Vec::new())
                                 .await;
                             return;
                         }
@@ -262,15 +285,23 @@ impl Bot {
             }
             Route::Plain { command, args } => {
                 let checked = args.clone();
-                self.run(sink, message, &command, args, &checked, Vec::new())
+                self.run(config, sink, message, &command, args, &checked, Vec::new())
                     .await;
             }
             Route::Regex(hits) => {
                 // Access rules see a regex command's whole text as its arguments (as Errbot).
-                let text = self.prefixes.command_text(&message.body);
+                let text = prefixes.command_text(&message.body);
                 let runs = hits.into_iter().map(|(command, matches)| async move {
-                    self.run(sink, message, &command, String::new(), text, matches)
-                        .await
+                    self.run(
+                        config,
+                        sink,
+                        message,
+                        &command,
+                        String::new(),
+                        text,
+                        matches,
+                    )
+                    .await
                 });
                 futures::future::join_all(runs).await;
             }
@@ -280,18 +311,26 @@ impl Bot {
     /// Whether the sender of `message` may run `command` as far as the access rules tell
     /// without its arguments (what `!help` lists under `hide_restricted_commands`).
     pub fn may_see(&self, command: &Command, message: &Message, backend: &str) -> bool {
-        if !self.config.access.hide_restricted_commands {
+        let config = self.config();
+        if !config.access.hide_restricted_commands {
             return true;
         }
         let from = message.from.clone().unwrap_or_default();
-        let inv = acl::invocation(command, message, backend, None, self.is_admin(&from));
-        acl::check(&self.config.access, &inv).is_ok()
+        let inv = acl::invocation(
+            command,
+            message,
+            backend,
+            None,
+            Self::admin_in(&config, &from),
+        );
+        acl::check(&config.access, &inv).is_ok()
     }
 
     /// Checks `command` with `args` against the access rules; when refused, tells the sender
     /// (unless `hide_restricted_access`) and returns true.
     async fn refused(
         &self,
+        config: &Config,
         sink: &ReplySink,
         message: &Message,
         command: &Command,
@@ -299,14 +338,14 @@ impl Bot {
         is_admin: bool,
     ) -> bool {
         let inv = acl::invocation(command, message, sink.backend(), Some(args), is_admin);
-        let Err(denial) = acl::check(&self.config.access, &inv) else {
+        let Err(denial) = acl::check(&config.access, &inv) else {
             return false;
         };
         tracing::info!(
             command = %command.name, sender = %inv.sender, backend = %sink.backend(),
             "refused: {}", denial.reply()
         );
-        if !self.config.access.hide_restricted_access {
+        if !config.access.hide_restricted_access {
             sink.send_text(denial.reply(), false).await;
         }
         true
@@ -314,8 +353,10 @@ impl Bot {
 
     /// Runs one command and sends its replies. `checked_args` is what the access rules match
     /// the arguments against.
+    #[allow(clippy::too_many_arguments)]
     async fn run(
         self: &Arc<Self>,
+        config: &Config,
         sink: &ReplySink,
         message: &Message,
         command: &Arc<Command>,
@@ -324,9 +365,9 @@ impl Bot {
         matches: Vec<errbot_proto::v1::RegexMatch>,
     ) {
         let from = message.from.clone().unwrap_or_default();
-        let is_admin = self.is_admin(&from);
+        let is_admin = Self::admin_in(config, &from);
         if self
-            .refused(sink, message, command, checked_args, is_admin)
+            .refused(config, sink, message, command, checked_args, is_admin)
             .await
         {
             return;
@@ -361,7 +402,7 @@ impl Bot {
                 args: a,
                 changed,
             } => {
-                if changed && self.refused(sink, message, &c, &a, is_admin).await {
+                if changed && self.refused(config, sink, message, &c, &a, is_admin).await {
                     return;
                 }
                 if c.is_regex() {
@@ -372,7 +413,7 @@ impl Bot {
             }
         };
         let command = &command;
-        let bot_settings = &self.config.bot;
+        let bot_settings = &config.bot;
         let diverted = sink.diverted(
             BotSettings::lists(&bot_settings.divert_to_private, &command.name),
             BotSettings::lists(&bot_settings.divert_to_thread, &command.name),
@@ -382,7 +423,7 @@ impl Bot {
             // Flow steps only run inside a flow; flows are not implemented yet, so never.
             return;
         }
-        let invocation = format!("{}{}", self.prefixes.prefix(), command.display_name());
+        let invocation = format!("{}{}", config.prefixes().prefix(), command.display_name());
         let mut request = ExecuteRequest {
             command: command.spec.name.clone(),
             message: Some(message.clone()),
@@ -413,7 +454,7 @@ impl Bot {
                 );
             }
         }
-        let timeout = self.config.command_timeout(match &command.owner {
+        let timeout = config.command_timeout(match &command.owner {
             Owner::Builtin => None,
             Owner::Plugin(name) => Some(name.as_str()),
         });

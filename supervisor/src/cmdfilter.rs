@@ -40,7 +40,7 @@ pub async fn apply(
     let mut args = args.to_owned();
     let mut changed = false;
     let timeout = Duration::from_secs_f64(
-        bot.config
+        bot.config()
             .limits
             .command_filter_timeout_secs
             .clamp(0.001, 3600.0),
@@ -130,7 +130,7 @@ pub async fn unprocessed(
         None => (text, ""),
     };
     let timeout = Duration::from_secs_f64(
-        bot.config
+        bot.config()
             .limits
             .command_filter_timeout_secs
             .clamp(0.001, 3600.0),

@@ -6,8 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::Deserialize;
+
+use crate::dispatch::Prefixes;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Deserialize)]
@@ -44,10 +47,30 @@ pub struct Config {
     /// The file this came from, if any (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// The prefix rules made from `[bot]`, once asked for (not a TOML key).
+    #[serde(skip)]
+    prefixes: Derived<Prefixes>,
+}
+
+/// A value computed from a configuration on first use. A clone starts empty, so that a
+/// configuration cloned and then changed never keeps a value made from the original.
+#[derive(Debug)]
+struct Derived<T>(OnceLock<T>);
+
+impl<T> Default for Derived<T> {
+    fn default() -> Self {
+        Self(OnceLock::new())
+    }
+}
+
+impl<T> Clone for Derived<T> {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 /// Settings of `[bot]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BotSettings {
     /// Command prefix (BOT_PREFIX).
@@ -106,7 +129,7 @@ impl Default for BotSettings {
 }
 
 /// Settings of `[paths]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PathSettings {
     /// Data directory (BOT_DATA_DIR).
@@ -132,7 +155,7 @@ impl Default for PathSettings {
 }
 
 /// Settings of `[log]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
     /// Level or tracing filter ("info", "debug", "errbotd=debug,info") (BOT_LOG_LEVEL).
@@ -148,7 +171,7 @@ impl Default for LogSettings {
 }
 
 /// Settings of `[limits]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Seconds a child has to answer its health check after it starts.
@@ -172,7 +195,7 @@ impl Default for Limits {
 /// Settings of `[supervision]` and of the per-child `[plugins.NAME.supervision]` and
 /// `[backends.NAME.supervision]` tables. Unset keys fall back to the global table, then to the
 /// defaults of [`Supervision::DEFAULTS`].
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Supervision {
     /// First delay before restarting a child that ended (default 0.1 s); it doubles on each
@@ -264,7 +287,7 @@ impl Supervision {
 }
 
 /// One `[backends.NAME]` table.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 pub struct BackendConfig {
     /// Adapter kind ("console", "test", "irc"...); defaults to the table's name.
     pub kind: Option<String>,
@@ -277,7 +300,7 @@ pub struct BackendConfig {
 }
 
 /// One `[plugins.NAME]` table.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginSettings {
     /// Do not start this plugin.
@@ -340,6 +363,57 @@ impl Config {
         };
         config.bot.admins = vec!["@admin".into()];
         config
+    }
+
+    /// The configuration errbotd and errbotctl use: `path` when given, else `./errbot.toml`
+    /// when it exists, else the embedded defaults.
+    pub fn locate(path: Option<&Path>) -> Result<Self, ConfigError> {
+        match path {
+            Some(p) => Self::load(p),
+            None if Path::new("errbot.toml").is_file() => Self::load(Path::new("errbot.toml")),
+            None => Ok(Self::embedded_default()),
+        }
+    }
+
+    /// The configuration at `path` (or `./errbot.toml`, or the embedded defaults, as
+    /// [`Config::locate`]) reduced to what locates errbotd's files, read leniently: only
+    /// `paths.data_dir` counts, and whatever else is wrong in the file (even its TOML syntax)
+    /// is ignored, so that errbotctl finds a running errbotd whose file was since edited into
+    /// an invalid one (and `reload-config` gets errbotd's own refusal, with every error).
+    pub fn locate_leniently(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let path = match path {
+            Some(p) => p,
+            None if Path::new("errbot.toml").is_file() => Path::new("errbot.toml"),
+            None => return Ok(Self::embedded_default()),
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::embedded_default();
+        config.source = Some(path.to_owned());
+        let (root, _errors) = toml::de::DeTable::parse_recoverable(&text);
+        let data_dir = root
+            .get_ref()
+            .get("paths")
+            .and_then(|paths| match paths.get_ref() {
+                toml::de::DeValue::Table(t) => t.get("data_dir"),
+                _ => None,
+            })
+            .and_then(|dir| match dir.get_ref() {
+                toml::de::DeValue::String(s) => Some(PathBuf::from(s.as_ref())),
+                _ => None,
+            });
+        if let Some(dir) = data_dir {
+            config.paths.data_dir = dir;
+        }
+        Ok(config)
+    }
+
+    /// The prefix rules of `[bot]` (made on first use: a configuration in force is never
+    /// changed, a reload replaces it whole).
+    pub fn prefixes(&self) -> &Prefixes {
+        self.prefixes.0.get_or_init(|| Prefixes::new(&self.bot))
     }
 
     /// Reads and checks `path`.
@@ -472,6 +546,13 @@ impl Config {
         crate::storage::settings::validate(self, text, path)?;
         crate::plugin_config::validate_settings(self, text, path)?;
         Ok(())
+    }
+
+    /// Where this configuration came from: its file, or "embedded defaults".
+    pub fn describe_source(&self) -> String {
+        self.source
+            .as_ref()
+            .map_or("embedded defaults".to_owned(), |p| p.display().to_string())
     }
 
     /// The directory relative paths are resolved against.
@@ -795,5 +876,31 @@ mod tests {
             err.to_string().contains("e.toml:2:1: key `bot.prefix`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_data_dir_is_found_in_an_invalid_file() {
+        let dir = tempfile_dir();
+        let path = dir.join("errbot.toml");
+        std::fs::write(&path, "[paths]\ndata_dir = \"d\"\n[bot]\nprefx = 1\n").expect("write");
+        assert!(Config::load(&path).is_err());
+        let lenient = Config::locate_leniently(Some(&path)).expect("lenient");
+        assert_eq!(lenient.data_dir(), dir.join("d"));
+        // Broken TOML after the key: still found.
+        std::fs::write(&path, "[paths]\ndata_dir = \"e\"\n[bot]\n[bot]\nx = [\n").expect("write");
+        assert_eq!(
+            Config::locate_leniently(Some(&path))
+                .expect("lenient")
+                .data_dir(),
+            dir.join("e")
+        );
+        assert!(Config::locate_leniently(Some(&dir.join("missing.toml"))).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("errbot-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
     }
 }

@@ -18,8 +18,9 @@ use errbot_proto::v1::{
 use crate::bot::{Bot, read, write};
 use crate::child;
 use crate::config::Config;
+use crate::control::ControlApi;
 use crate::manifest;
-use crate::services::{BotApi, ControlApi};
+use crate::services::BotApi;
 use crate::storage::{self, admin::StorageAdminApi, service::StorageApi};
 use crate::supervise::gateway::Gateway;
 use crate::supervise::plugin::{Described, Instance, PluginSlot, StartError};
@@ -118,10 +119,11 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
             tracing::error!("BotService stopped: {e}");
         }
     });
-    let control_path = control_socket(&bot.config);
+    let control_path = control_socket(&bot.config());
     let control_incoming = transport::bind(&transport::Address::unix_uri(&control_path))
         .with_context(|| format!("binding control socket {}", control_path.display()))?;
     std::fs::set_permissions(&control_path, std::fs::Permissions::from_mode(0o600))?;
+    let control_incoming = crate::control::owner_only(control_incoming);
     let control = ControlServiceServer::new(ControlApi { bot: bot.clone() });
     let storage_admin = StorageAdminServiceServer::new(StorageAdminApi { bot: bot.clone() });
     tokio::spawn(async move {
@@ -138,11 +140,11 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     // Children: plugins and gateways start concurrently.
     let mut startup_warnings = Vec::new();
     let slots = plugin_slots(&bot, &mut startup_warnings);
-    let gateways: Vec<Arc<Gateway>> = bot
-        .config
+    let config = bot.config();
+    let gateways: Vec<Arc<Gateway>> = config
         .backend_instances()
         .map(|(name, kind, _)| {
-            let policy = Policy::from_settings(&bot.config.backend_supervision(name));
+            let policy = Policy::from_settings(&config.backend_supervision(name));
             Gateway::new(name, kind, policy)
         })
         .collect();
@@ -150,7 +152,7 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     for slot in slots.iter().filter(|s| bot.storage.is_blacklisted(&s.name)) {
         startup_warnings.push(format!(
             "- {name} is blacklisted: `{}plugin unblacklist {name}` starts it",
-            bot.config.bot.prefix,
+            config.bot.prefix,
             name = slot.name
         ));
     }
@@ -188,6 +190,21 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
 
     crate::storage::core::spawn_history_writer(bot.clone());
 
+    // SIGHUP reads the configuration again.
+    let reloads = bot.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::error!("cannot install the SIGHUP handler");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reading the configuration again");
+            // The outcome is logged (the only place a SIGHUP's outcome goes).
+            let _ = crate::reload::reload(&reloads).await;
+        }
+    });
+
     // Run until asked to stop.
     let signals = bot.clone();
     tokio::spawn(async move {
@@ -211,6 +228,8 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     let mut inflight = bot.inflight.subscribe();
     let _ = tokio::time::timeout(DRAIN_GRACE, inflight.wait_for(|n| *n == 0)).await;
     let plugins: Vec<Arc<PluginSlot>> = read(&bot.plugins).values().cloned().collect();
+    // The gateways in force now (a reload may have changed them since start-up).
+    let gateways: Vec<Arc<Gateway>> = read(&bot.gateways).clone();
     tokio::join!(
         futures::future::join_all(plugins.iter().map(|p| p.stop())),
         futures::future::join_all(gateways.iter().map(|g| g.stop()))
@@ -224,20 +243,21 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     Ok(bot.exit_code())
 }
 
+/// The directories searched for plugins: the bundled ones (unless turned off), then
+/// `paths.plugin_dirs`.
+pub fn plugin_dirs(config: &Config) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if config.paths.bundled_plugins {
+        dirs.extend(bundled_plugins_dir());
+    }
+    dirs.extend(config.paths.plugin_dirs.iter().map(|d| config.resolve(d)));
+    dirs
+}
+
 /// A slot for every plugin found that is not disabled, registered in `bot`.
 fn plugin_slots(bot: &Arc<Bot>, warnings: &mut Vec<String>) -> Vec<Arc<PluginSlot>> {
-    let mut plugin_dirs: Vec<PathBuf> = Vec::new();
-    if bot.config.paths.bundled_plugins {
-        plugin_dirs.extend(bundled_plugins_dir());
-    }
-    plugin_dirs.extend(
-        bot.config
-            .paths
-            .plugin_dirs
-            .iter()
-            .map(|d| bot.config.resolve(d)),
-    );
-    let (found, problems) = manifest::discover(&plugin_dirs);
+    let config = bot.config();
+    let (found, problems) = manifest::discover(&plugin_dirs(&config));
     for p in &problems {
         tracing::warn!("{p}");
     }
@@ -245,13 +265,13 @@ fn plugin_slots(bot: &Arc<Bot>, warnings: &mut Vec<String>) -> Vec<Arc<PluginSlo
     let slots: Vec<Arc<PluginSlot>> = found
         .into_iter()
         .filter(|d| {
-            !bot.config
+            !config
                 .plugins
                 .get(&d.manifest.name)
                 .is_some_and(|s| s.disabled)
         })
         .map(|d| {
-            let policy = Policy::from_settings(&bot.config.plugin_supervision(&d.manifest.name));
+            let policy = Policy::from_settings(&config.plugin_supervision(&d.manifest.name));
             PluginSlot::new(d, policy)
         })
         .collect();
@@ -308,7 +328,7 @@ async fn activate_in_order(
             .into_iter()
             .filter(|x| !active.contains(x))
             .collect();
-        described.discard(slot.policy.stop_grace).await;
+        described.discard(slot.policy().stop_grace).await;
         let reason = format!("missing dependencies: {}", missing.join(", "));
         done.push((slot, Err(StartError::permanent(reason))));
     }
@@ -323,4 +343,13 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     // The storage URL, including the variable `url_env` names.
     storage::settings::location(config)?;
     Ok(())
+}
+
+/// Reads and checks a configuration as `errbotd check-config`, `errbotctl config check` and a
+/// reload do: `path`, else `./errbot.toml`, else the embedded defaults. The error lists every
+/// problem found, one per line (`FILE:LINE:COLUMN: key `...`: ...`).
+pub fn load_checked(path: Option<&Path>) -> Result<Config, String> {
+    let config = Config::locate(path).map_err(|e| e.to_string())?;
+    check(&config).map_err(|e| format!("{e:#}"))?;
+    Ok(config)
 }

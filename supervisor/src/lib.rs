@@ -18,7 +18,10 @@
 //!   unblacklisting at run time.
 //! - [`plugin_config`]: where a plugin's configuration comes from; its shape against the template.
 //! - [`storage`]: persistent storage (SQLite or PostgreSQL), backups, errbotd's core state.
-//! - [`services`]: BotService and ControlService.
+//! - [`services`]: BotService, and sending as the bot.
+//! - [`control`]: ControlService (errbotctl) and the control socket's peer check.
+//! - [`reload`]: reading errbot.toml again at run time (SIGHUP, `errbotctl reload-config`).
+//! - [`logring`]: the recent log lines, for `errbotctl logs` and `!log tail`.
 //! - [`split`]: splitting long replies.
 //! - [`acl`]: access control rules (Errbot's ACCESS_CONTROLS).
 //! - [`glob`]: glob patterns for admins and ACLs.
@@ -33,15 +36,18 @@ pub mod child;
 pub mod clock;
 pub mod cmdfilter;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod dispatch;
 pub mod glob;
 pub mod init;
 pub mod lifecycle;
+pub mod logring;
 pub mod manifest;
 pub mod plugin_config;
 pub mod python_env;
 pub mod registry;
+pub mod reload;
 pub mod services;
 pub mod split;
 pub mod storage;

@@ -36,12 +36,12 @@ pub enum Decision {
 }
 
 fn rpc_timeout(bot: &Bot) -> Duration {
-    Duration::from_secs_f64(bot.config.limits.start_timeout_secs.max(1.0))
+    Duration::from_secs_f64(bot.config().limits.start_timeout_secs.max(1.0))
 }
 
 /// The configuration of plugin `name` and where it comes from, if it has one.
 pub fn configuration_of(bot: &Bot, name: &str) -> Result<Option<(Value, Source)>, String> {
-    match plugin_config::from_settings(bot.config.plugins.get(name))? {
+    match plugin_config::from_settings(bot.config().plugins.get(name))? {
         Some(found) => Ok(Some(found)),
         None => Ok(bot.storage.stored_config(name).map(|v| (v, Source::Stored))),
     }
@@ -64,7 +64,7 @@ pub async fn decide(
         (Some(_), None) => {
             return Ok(Decision::Wait(format!(
                 "needs a configuration: `{}plugin config {name}` shows its template",
-                bot.prefixes.prefix()
+                bot.prefix()
             )));
         }
         (Some(t), Some(c)) => (t, c),
@@ -73,7 +73,7 @@ pub async fn decide(
         Err(why) => Some(why),
         Ok(()) => check_config(bot, client, &config).await?,
     };
-    match (refusal, source.fixed_by(&bot.config, name)) {
+    match (refusal, source.fixed_by(&bot.config(), name)) {
         (None, _) => Ok(Decision::Activate(config.to_string())),
         (Some(why), None) => Ok(Decision::Wait(refused_note(&why, bot, name))),
         (Some(why), Some(place)) => {
@@ -108,8 +108,10 @@ pub enum ActionError {
     NotFound(String),
     /// Already in the asked state.
     Already(String),
-    /// The plugin could not be started.
+    /// The plugin could not be started, or the change could not be stored.
     Failed(String),
+    /// Not something that can be done to this plugin (a built-in one).
+    Refused(String),
 }
 
 impl ActionError {
@@ -119,7 +121,8 @@ impl ActionError {
             ActionError::Usage(t)
             | ActionError::NotFound(t)
             | ActionError::Already(t)
-            | ActionError::Failed(t) => t,
+            | ActionError::Failed(t)
+            | ActionError::Refused(t) => t,
         }
     }
 }
@@ -153,7 +156,7 @@ pub async fn plugin_action(bot: &Bot, action: Action, name: &str) -> Result<Stri
     let _guard = bot.plugin_changes.lock().await;
     let state = slot.life.state();
     let active = matches!(state, State::Running | State::Restarting | State::Starting);
-    let prefix = bot.prefixes.prefix();
+    let prefix = bot.prefix();
     match action {
         Action::Activate | Action::Reload if state == State::Blacklisted => {
             Err(ActionError::Already(format!(
@@ -201,7 +204,7 @@ pub async fn plugin_action(bot: &Bot, action: Action, name: &str) -> Result<Stri
 /// one (as `plugin reload` does).
 pub async fn configure(bot: &Arc<Bot>, name: &str, json: &str) -> String {
     let _guard = bot.plugin_changes.lock().await;
-    let prefix = bot.prefixes.prefix();
+    let prefix = bot.prefix();
     if bot.storage.is_blacklisted(name) {
         return format!("Plugin {name} is blacklisted: `{prefix}plugin unblacklist {name}` first.");
     }
@@ -228,7 +231,7 @@ pub async fn configure(bot: &Arc<Bot>, name: &str, json: &str) -> String {
                     out,
                     "\n\nCurrent configuration:\n\n```\n{prefix}plugin config {name} {config}\n```"
                 );
-                if let Some(place) = source.fixed_by(&bot.config, name) {
+                if let Some(place) = source.fixed_by(&bot.config(), name) {
                     let _ = write!(out, "\n\nIt is set by {place}.");
                 }
             }
@@ -240,7 +243,7 @@ pub async fn configure(bot: &Arc<Bot>, name: &str, json: &str) -> String {
         return out;
     }
     if let Ok(Some((_, source))) = &current
-        && let Some(place) = source.fixed_by(&bot.config, name)
+        && let Some(place) = source.fixed_by(&bot.config(), name)
     {
         return format!(
             "The configuration of {name} is set by {place}; change it there and restart the bot."
@@ -298,53 +301,66 @@ pub async fn configure(bot: &Arc<Bot>, name: &str, json: &str) -> String {
     }
 }
 
-/// The reply for a name that is not a plugin.
-fn not_a_plugin(bot: &Bot, name: &str) -> String {
+/// Why a name given to blacklist or unblacklist is no plugin.
+fn not_a_plugin(bot: &Bot, name: &str) -> ActionError {
     if bot
         .registry()
         .plugins()
         .iter()
         .any(|p| p.builtin && p.name.eq_ignore_ascii_case(name))
     {
-        return format!("{name} is built into the bot and cannot be blacklisted.");
+        return ActionError::Refused(format!(
+            "{name} is built into the bot and cannot be blacklisted."
+        ));
     }
-    format!(
+    ActionError::NotFound(format!(
         "{name} isn't a valid plugin name. The current plugins are:{}",
         listing(bot, false)
-    )
+    ))
 }
 
 /// `!plugin blacklist NAME`: stops the plugin if it runs and keeps it from starting again.
-pub async fn blacklist(bot: &Arc<Bot>, name: &str) -> String {
+/// Returns the reply.
+pub async fn blacklist(bot: &Arc<Bot>, name: &str) -> Result<String, ActionError> {
+    let name = name.trim();
     let _guard = bot.plugin_changes.lock().await;
     let Some(slot) = bot.plugin(name) else {
-        return not_a_plugin(bot, name);
+        return Err(not_a_plugin(bot, name));
     };
     if bot.storage.is_blacklisted(name) {
-        return format!("Plugin {name} is already blacklisted.");
+        return Err(ActionError::Already(format!(
+            "Plugin {name} is already blacklisted."
+        )));
     }
     if let Err(e) = bot.storage.set_blacklisted(name, true).await {
-        return format!("The blacklist could not be stored: {e}.");
+        return Err(ActionError::Failed(format!(
+            "The blacklist could not be stored: {e}."
+        )));
     }
     if let Err(e) = slot.act(Action::Blacklist).await {
         tracing::warn!(plugin = name, "blacklisting: {e}");
     }
     tracing::info!(plugin = name, "blacklisted");
-    format!("Plugin {name} is now blacklisted.")
+    Ok(format!("Plugin {name} is now blacklisted."))
 }
 
 /// `!plugin unblacklist NAME`: removes the plugin from the blacklist and starts it (Errbot
-/// activates it). When it cannot start, it stays blacklisted.
-pub async fn unblacklist(bot: &Arc<Bot>, name: &str) -> String {
+/// activates it). When it cannot start, it stays blacklisted. Returns the reply.
+pub async fn unblacklist(bot: &Arc<Bot>, name: &str) -> Result<String, ActionError> {
+    let name = name.trim();
     let _guard = bot.plugin_changes.lock().await;
     let Some(slot) = bot.plugin(name) else {
-        return not_a_plugin(bot, name);
+        return Err(not_a_plugin(bot, name));
     };
     if !bot.storage.is_blacklisted(name) {
-        return format!("Plugin {name} is not blacklisted.");
+        return Err(ActionError::Already(format!(
+            "Plugin {name} is not blacklisted."
+        )));
     }
     if let Err(e) = bot.storage.set_blacklisted(name, false).await {
-        return format!("The blacklist could not be stored: {e}.");
+        return Err(ActionError::Failed(format!(
+            "The blacklist could not be stored: {e}."
+        )));
     }
     let note = match slot.act(Action::Activate).await {
         Ok(()) if slot.life.state() == State::Running => String::new(),
@@ -354,11 +370,11 @@ pub async fn unblacklist(bot: &Arc<Bot>, name: &str) -> String {
                 tracing::error!(plugin = name, "restoring the blacklist: {e}");
             }
             let _ = slot.act(Action::Blacklist).await;
-            return format!("Error activating plugin: {e}");
+            return Err(ActionError::Failed(format!("Error activating plugin: {e}")));
         }
     };
     tracing::info!(plugin = name, "removed from the blacklist");
-    format!("Plugin {name} removed from blacklist.{note}")
+    Ok(format!("Plugin {name} removed from blacklist.{note}"))
 }
 
 /// Brings the plugins in line with the stored blacklist after it was written from outside
@@ -384,7 +400,7 @@ pub async fn follow_blacklist(bot: &Arc<Bot>) {
 fn refused_note(why: &str, bot: &Bot, name: &str) -> String {
     format!(
         "its stored configuration is refused ({why}): set another with `{}plugin config {name}`",
-        bot.prefixes.prefix()
+        bot.prefix()
     )
 }
 

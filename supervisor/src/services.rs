@@ -1,22 +1,19 @@
-//! The gRPC services errbotd serves: BotService for its children (authenticated by token) and
-//! ControlService for errbotctl.
+//! BotService, served by errbotd to its children (authenticated by token), and what it shares
+//! with ControlService ([`crate::control`]): saying something as the bot ([`send`]), warning
+//! the admins.
 
 use std::sync::Arc;
 
 use errbot_proto::contract::TOKEN_HEADER;
 use errbot_proto::v1::{
     BotBuildIdentifierRequest, BotSendRequest, BotSendResponse, BuildIdentifierRequest, Content,
-    ControlShutdownRequest, ControlShutdownResponse, Identifier, PluginActionKind,
-    PluginActionRequest, PluginActionResponse, StatusRequest, StatusResponse, WarnAdminsRequest,
-    WarnAdminsResponse, bot_service_server, content, control_service_server,
+    Identifier, WarnAdminsRequest, WarnAdminsResponse, bot_service_server, content,
 };
 use tonic::{Request, Response, Status};
 
 use crate::bot::{Bot, read};
 use crate::child;
-use crate::lifecycle::{self, ActionError};
 use crate::supervise::gateway::{Gateway, Outcome};
-use crate::supervise::plugin::Action;
 
 /// BotService, as served to children.
 pub struct BotApi {
@@ -37,32 +34,6 @@ impl BotApi {
             .cloned()
             .ok_or_else(|| Status::unauthenticated("unknown token"))
     }
-
-    fn gateway_for(&self, backend: &str) -> Result<Arc<Gateway>, Status> {
-        if backend.is_empty() {
-            read(&self.bot.gateways)
-                .first()
-                .cloned()
-                .ok_or_else(|| Status::unavailable("no backend is connected"))
-        } else {
-            self.bot
-                .gateway(backend)
-                .ok_or_else(|| Status::not_found(format!("no backend named {backend:?}")))
-        }
-    }
-
-    async fn build(&self, gateway: &Gateway, text: &str) -> Result<Identifier, Status> {
-        gateway
-            .link()
-            .await?
-            .client
-            .clone()
-            .build_identifier(BuildIdentifierRequest {
-                text: text.to_owned(),
-            })
-            .await
-            .map(Response::into_inner)
-    }
 }
 
 #[tonic::async_trait]
@@ -75,28 +46,28 @@ impl bot_service_server::BotService for BotApi {
         let r = req.into_inner();
         let backend =
             r.to.as_ref()
-                .map_or(r.backend.as_str(), |t| t.backend.as_str());
-        let gateway = self.gateway_for(backend)?;
-        let to = match r.to {
-            Some(to) => to,
-            None if !r.to_text.is_empty() => self.build(&gateway, &r.to_text).await?,
-            None => return Err(Status::invalid_argument("`to` or `to_text` is required")),
-        };
+                .map_or(r.backend.clone(), |t| t.backend.clone());
         let content = r
             .content
             .ok_or_else(|| Status::invalid_argument("content is required"))?;
-        tracing::debug!(%caller, "send to {}", to.display);
-        let limit = self.bot.config.bot.message_size_limit;
-        let (_, message_id) = gateway
-            .deliver(
-                limit,
-                &to,
-                content,
-                (&r.thread_id, &r.in_reply_to),
-                Outcome::Wait,
-            )
-            .await?;
-        Ok(Response::new(BotSendResponse { message_id }))
+        let to = match r.to {
+            Some(to) => Recipient::Id(Box::new(to)),
+            None if !r.to_text.is_empty() => Recipient::Text(r.to_text),
+            None => return Err(Status::invalid_argument("`to` or `to_text` is required")),
+        };
+        let sent = send(
+            &self.bot,
+            &backend,
+            to,
+            content,
+            &r.thread_id,
+            &r.in_reply_to,
+        )
+        .await?;
+        tracing::debug!(%caller, "sent to {}", sent.to.display);
+        Ok(Response::new(BotSendResponse {
+            message_id: sent.message_id,
+        }))
     }
 
     async fn warn_admins(
@@ -116,16 +87,87 @@ impl bot_service_server::BotService for BotApi {
     ) -> Result<Response<Identifier>, Status> {
         self.caller(&req)?;
         let r = req.into_inner();
-        let gateway = self.gateway_for(&r.backend)?;
-        self.build(&gateway, &r.text).await.map(Response::new)
+        let gateway = gateway_for(&self.bot, &r.backend)?;
+        build(&gateway, &r.text).await.map(Response::new)
     }
+}
+
+/// The gateway of backend `backend`, or the first one when it is empty.
+pub fn gateway_for(bot: &Bot, backend: &str) -> Result<Arc<Gateway>, Status> {
+    if backend.is_empty() {
+        read(&bot.gateways)
+            .first()
+            .cloned()
+            .ok_or_else(|| Status::unavailable("no backend is connected"))
+    } else {
+        bot.gateway(backend)
+            .ok_or_else(|| Status::not_found(format!("no backend named {backend:?}")))
+    }
+}
+
+/// The identifier `text` names on `gateway`'s chat service.
+async fn build(gateway: &Gateway, text: &str) -> Result<Identifier, Status> {
+    gateway
+        .link()
+        .await?
+        .client
+        .clone()
+        .build_identifier(BuildIdentifierRequest {
+            text: text.to_owned(),
+        })
+        .await
+        .map(Response::into_inner)
+}
+
+/// Whom to send to.
+pub enum Recipient {
+    /// An identifier the backend made.
+    Id(Box<Identifier>),
+    /// The text form of one, for the backend to read (`@alice`, `#room`).
+    Text(String),
+}
+
+/// What [`send`] did.
+pub struct Sent {
+    /// The backend it went through.
+    pub backend: String,
+    /// The recipient, as the backend knows it.
+    pub to: Identifier,
+    /// The chat service's id of the (last) message sent.
+    pub message_id: String,
+}
+
+/// Says `content` as the bot to `to` through backend `backend` (empty: the first one), split
+/// at the size limit: what a plugin's `BotService.Send` and `errbotctl send` do.
+pub async fn send(
+    bot: &Bot,
+    backend: &str,
+    to: Recipient,
+    content: Content,
+    thread_id: &str,
+    in_reply_to: &str,
+) -> Result<Sent, Status> {
+    let gateway = gateway_for(bot, backend)?;
+    let to = match to {
+        Recipient::Id(id) => *id,
+        Recipient::Text(text) => build(&gateway, &text).await?,
+    };
+    let limit = bot.config().bot.message_size_limit;
+    let (_, message_id) = gateway
+        .deliver(limit, &to, content, (thread_id, in_reply_to), Outcome::Wait)
+        .await?;
+    Ok(Sent {
+        backend: gateway.name.clone(),
+        to,
+        message_id,
+    })
 }
 
 /// Sends `text` to every admin that is a plain name (not a glob) on every backend.
 pub async fn warn_admins(bot: &Bot, text: &str) {
     let gateways: Vec<_> = read(&bot.gateways).clone();
     for admin in bot
-        .config
+        .config()
         .bot
         .admins
         .iter()
@@ -144,69 +186,13 @@ pub async fn warn_admins(bot: &Bot, text: &str) {
             let content = Content {
                 kind: Some(content::Kind::Markdown(text.to_owned())),
             };
-            let limit = bot.config.bot.message_size_limit;
+            let limit = bot.config().bot.message_size_limit;
             if let Err(e) = gateway
                 .deliver(limit, &to.into_inner(), content, ("", ""), Outcome::Wait)
                 .await
             {
                 tracing::warn!(backend = %gateway.name, "warning {admin} failed: {}", e.message());
             }
-        }
-    }
-}
-
-/// ControlService, as served to errbotctl.
-pub struct ControlApi {
-    /// The bot.
-    pub bot: Arc<Bot>,
-}
-
-#[tonic::async_trait]
-impl control_service_server::ControlService for ControlApi {
-    async fn status(
-        &self,
-        _req: Request<StatusRequest>,
-    ) -> Result<Response<StatusResponse>, Status> {
-        let bot = &self.bot;
-        let children = bot.child_statuses();
-        Ok(Response::new(StatusResponse {
-            version: env!("CARGO_PKG_VERSION").into(),
-            pid: std::process::id(),
-            uptime_seconds: bot.started.elapsed().as_secs(),
-            children,
-        }))
-    }
-
-    async fn shutdown(
-        &self,
-        _req: Request<ControlShutdownRequest>,
-    ) -> Result<Response<ControlShutdownResponse>, Status> {
-        self.bot.request_shutdown("errbotctl shutdown");
-        Ok(Response::new(ControlShutdownResponse {}))
-    }
-
-    async fn plugin_action(
-        &self,
-        req: Request<PluginActionRequest>,
-    ) -> Result<Response<PluginActionResponse>, Status> {
-        let r = req.into_inner();
-        let action = match r.action() {
-            PluginActionKind::Activate => Action::Activate,
-            PluginActionKind::Deactivate => Action::Deactivate,
-            PluginActionKind::Reload => Action::Reload,
-            PluginActionKind::Unspecified => {
-                return Err(Status::invalid_argument("action is required"));
-            }
-        };
-        tracing::info!(plugin = %r.name, "errbotctl plugin {}", action.verb());
-        match lifecycle::plugin_action(&self.bot, action, &r.name).await {
-            Ok(message) => Ok(Response::new(PluginActionResponse { message })),
-            Err(e) => Err(match &e {
-                ActionError::Usage(t) => Status::invalid_argument(t),
-                ActionError::NotFound(t) => Status::not_found(t),
-                ActionError::Already(t) => Status::failed_precondition(t),
-                ActionError::Failed(t) => Status::aborted(t),
-            }),
         }
     }
 }

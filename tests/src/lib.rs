@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use errbot_proto::v1::{
-    ConverseResponse, InjectRequest, SentMessage,
+    ConverseResponse, InjectRequest, OutboxRequest, SentMessage,
     test_driver_service_client::TestDriverServiceClient,
 };
 use tonic::transport::Channel;
@@ -195,6 +195,24 @@ impl TestBot {
         std::fs::read_to_string(self.dir.path().join("errbotd.log")).unwrap_or_default()
     }
 
+    /// Waits (at most 30 s) until errbotd's log holds `needle` at least `count` times, and
+    /// returns the log; fails with the log otherwise. errbotd writes its log behind (a lossy
+    /// queue to a writer thread), so a line may appear a moment after what caused it.
+    pub fn wait_for_log(&self, needle: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log();
+            if log.matches(needle).count() >= count {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} did not appear {count} time(s) in errbotd's log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends `body` privately as `@tester` and returns the reply texts.
     pub async fn say(&mut self, body: &str) -> Vec<String> {
         self.say_as("tester", "", body).await
@@ -260,6 +278,15 @@ impl TestBot {
     pub async fn try_say(&mut self, body: &str) -> Result<Vec<String>, tonic::Status> {
         let r = self.driver.converse(inject(body, "tester", "")).await?;
         Ok(r.into_inner().replies.into_iter().map(|m| m.text).collect())
+    }
+
+    /// Every message the bot sends from now on (the test gateway's outbox).
+    pub async fn outbox(&self) -> tonic::Streaming<SentMessage> {
+        self.driver()
+            .outbox(OutboxRequest {})
+            .await
+            .expect("outbox")
+            .into_inner()
     }
 
     /// A second client of the driver, for concurrent senders.

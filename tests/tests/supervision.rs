@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use errbot_proto::v1::OutboxRequest;
 use errbot_tests::{Options, TestBot, alive, children_of, inject};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -210,12 +209,7 @@ async fn plugin_crashing_at_start_is_marked_failed_and_admins_are_warned() {
         ..options("")
     })
     .await;
-    let mut outbox = bot
-        .driver()
-        .outbox(OutboxRequest {})
-        .await
-        .expect("outbox")
-        .into_inner();
+    let mut outbox = bot.outbox().await;
     let warning = tokio::time::timeout(Duration::from_secs(20), async {
         while let Ok(Some(m)) = outbox.message().await {
             if m.text.contains("crasher") {
@@ -512,12 +506,7 @@ async fn gateway_restart_delivers_pending_replies_and_later_messages() {
         killed.elapsed().as_secs_f64() * 1000.0
     );
     assert_eq!(during, ["sent meanwhile"]);
-    let mut outbox = bot
-        .driver()
-        .outbox(OutboxRequest {})
-        .await
-        .expect("outbox")
-        .into_inner();
+    let mut outbox = bot.outbox().await;
     let late = tokio::time::timeout(Duration::from_secs(10), outbox.message())
         .await
         .expect("the pending reply arrives")

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::{self, SeqAccess, Visitor};
 
 /// Settings of `[access]`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccessSettings {
     /// Checks applied to every command, under whichever rule matches

@@ -1,34 +1,35 @@
 //! errbotctl: the operator's command line for a running errbotd.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use errbot_proto::v1::{
-    ControlShutdownRequest, PluginActionKind, PluginActionRequest, StatusRequest,
-    control_service_client::ControlServiceClient,
+    ControlSendRequest, ControlShutdownRequest, LogsRequest, PluginActionKind, PluginActionRequest,
+    PluginInfoRequest, PluginInfoResponse, PluginListRequest, ReloadConfigRequest,
+    ReloadConfigResponse, StatusRequest, StatusResponse,
+    control_service_client::ControlServiceClient, log_entry,
 };
 use errbotd::config::Config;
 use errbotd::storage::ctl as storage;
+use serde_json::json;
+use tonic::transport::Channel;
 
-/// The storage subcommands, as the storage module runs them.
-fn storage_action(command: &Cmd) -> Option<storage::Action> {
-    Some(match command {
-        Cmd::Backup { file } => storage::Action::Backup(file.clone()),
-        Cmd::Restore { file, force } => storage::Action::Restore {
-            file: file.clone(),
-            force: *force,
-        },
-        Cmd::Storage(StorageCmd::Get { namespace }) => storage::Action::Get(namespace.clone()),
-        Cmd::Storage(StorageCmd::Set { namespace }) => storage::Action::Set(namespace.clone()),
-        Cmd::Storage(StorageCmd::Merge { namespace }) => storage::Action::Merge(namespace.clone()),
-        Cmd::Status | Cmd::Shutdown | Cmd::Plugin { .. } => return None,
-    })
-}
+/// Exit codes, as `--help` shows them (README's "Operating the bot" has the same table).
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  refused or failed (the reason on stderr); `config check`: the file is invalid
+  2  bad usage, or errbotctl's own configuration is invalid
+  3  errbotd is not running";
 
 /// Control a running errbotd through its control socket.
+///
+/// Every command that prints something prints JSON with --json (`logs`: one JSON object per
+/// line). Errors go to stderr.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "errbotctl", version, about, after_help = EXIT_CODES)]
 struct Cli {
     /// errbotd's configuration file, to find its control socket (default: ./errbot.toml or the
     /// embedded defaults).
@@ -50,11 +51,44 @@ enum Cmd {
     Status,
     /// Stop errbotd cleanly.
     Shutdown,
-    /// Act on a plugin.
+    /// List, inspect and act on plugins.
     Plugin {
         #[command(subcommand)]
         action: PluginCmd,
     },
+    /// Read errbotd's configuration file again and apply what changed (as SIGHUP does); an
+    /// invalid file is refused with its errors and the running configuration stays.
+    ReloadConfig,
+    /// Check a configuration file (works without errbotd).
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Print errbotd's recent log lines (its own and its children's).
+    Logs {
+        /// How many of the most recent lines.
+        #[arg(short = 'n', long = "lines", default_value_t = 40)]
+        lines: u32,
+        /// Then print new lines as they come, until Ctrl-C.
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Say something as the bot to a person or a room.
+    Send {
+        /// The recipient, as the chat service writes it (`@alice`, `#room`, `nick!user@host`).
+        #[arg(long)]
+        to: String,
+        /// The backend to send through (a `[backends.NAME]`; default: the first one).
+        #[arg(long)]
+        backend: Option<String>,
+        /// The text (Markdown); read from stdin when not given.
+        text: Vec<String>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print errbotctl's man page (roff).
+    Man,
     /// Write a backup of everything the bot stores to FILE (default: stdout).
     Backup {
         /// Where to write it (mode 0600).
@@ -77,6 +111,13 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum PluginCmd {
+    /// Every plugin and its state (as `!status plugins`).
+    List,
+    /// A plugin's state, version, commands and command filters (as `!plugin info NAME`).
+    Info {
+        /// The plugin's name.
+        name: String,
+    },
     /// Start a deactivated or failed plugin (clears its restart history).
     Activate {
         /// The plugin's name.
@@ -91,6 +132,26 @@ enum PluginCmd {
     Reload {
         /// The plugin's name.
         name: String,
+    },
+    /// Stop a plugin and keep it from starting again, across restarts.
+    Blacklist {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Take a plugin off the blacklist and start it.
+    Unblacklist {
+        /// The plugin's name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Check a configuration file as `errbotd check-config` does: every error names the file,
+    /// the line, the column and the key.
+    Check {
+        /// The file (default: --config, else ./errbot.toml, else the embedded defaults).
+        file: Option<PathBuf>,
     },
 }
 
@@ -114,24 +175,70 @@ enum StorageCmd {
     },
 }
 
-/// Exit codes: 0 success, 1 the request failed, 2 bad usage or configuration, 3 errbotd is not
-/// running.
+/// The storage subcommands, as the storage module runs them.
+fn storage_action(command: &Cmd) -> Option<storage::Action> {
+    Some(match command {
+        Cmd::Backup { file } => storage::Action::Backup(file.clone()),
+        Cmd::Restore { file, force } => storage::Action::Restore {
+            file: file.clone(),
+            force: *force,
+        },
+        Cmd::Storage(StorageCmd::Get { namespace }) => storage::Action::Get(namespace.clone()),
+        Cmd::Storage(StorageCmd::Set { namespace }) => storage::Action::Set(namespace.clone()),
+        Cmd::Storage(StorageCmd::Merge { namespace }) => storage::Action::Merge(namespace.clone()),
+        _ => return None,
+    })
+}
+
+/// Why a command did not succeed: the message for stderr and the exit code.
+struct Failure(String, u8);
+
+type Outcome = Result<(), Failure>;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match (&cli.socket, &cli.config) {
-        (_, Some(c)) => Config::load(c).map(Some),
-        (Some(_), None) => Ok(None),
-        (None, None) if Path::new("errbot.toml").is_file() => {
-            Config::load(Path::new("errbot.toml")).map(Some)
+    // What needs no errbotd and no configuration of errbotctl's own.
+    match &cli.command {
+        Cmd::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "errbotctl",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
         }
-        (None, None) => Ok(Some(Config::embedded_default())),
-    };
-    let config = match config {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
+        Cmd::Man => {
+            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => exit(Failure(format!("writing the man page: {e}"), 1)),
+            };
+        }
+        Cmd::Config(ConfigCmd::Check { file }) => {
+            let path = file.as_deref().or(cli.config.as_deref());
+            return match config_check(path, cli.json) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(f) => exit(f),
+            };
+        }
+        _ => {}
+    }
+    // The storage commands may open the store themselves: they need the whole configuration.
+    // The others only need to find the control socket.
+    let storage = storage_action(&cli.command);
+    let config = match (&cli.socket, &cli.config) {
+        (Some(_), None) => None,
+        (_, path) => {
+            let loaded = if storage.is_some() {
+                Config::locate(path.as_deref())
+            } else {
+                Config::locate_leniently(path.as_deref())
+            };
+            match loaded {
+                Ok(c) => Some(c),
+                Err(e) => return exit(Failure(e.to_string(), 2)),
+            }
         }
     };
     let socket = match (&cli.socket, &config) {
@@ -139,7 +246,7 @@ async fn main() -> ExitCode {
         (None, Some(config)) => errbotd::daemon::control_socket(config),
         (None, None) => unreachable!("a configuration is loaded when there is no --socket"),
     };
-    if let Some(action) = storage_action(&cli.command) {
+    if let Some(action) = storage {
         let reach = storage::Reach {
             socket: &socket,
             config: config.as_ref(),
@@ -147,100 +254,376 @@ async fn main() -> ExitCode {
         return storage::main(&action, &reach).await;
     }
     if !socket.exists() {
-        eprintln!(
-            "errbotd is not running (no control socket at {})",
-            socket.display()
-        );
-        return ExitCode::from(3);
+        return exit(Failure(
+            format!(
+                "errbotd is not running (no control socket at {})",
+                socket.display()
+            ),
+            3,
+        ));
     }
     let channel = match errbot_proto::transport::channel(
         &errbot_proto::transport::Address::unix_uri(&socket),
     ) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return exit(Failure(e.to_string(), 2)),
     };
-    let mut client = ControlServiceClient::new(channel);
-    let result = match cli.command {
-        Cmd::Status => client.status(StatusRequest {}).await.map(|r| {
-            let s = r.into_inner();
-            if cli.json {
-                let children: Vec<serde_json::Value> = s
-                    .children
-                    .iter()
-                    .map(|c| {
-                        serde_json::json!({
-                            "name": c.name, "kind": c.kind, "state": c.state, "pid": c.pid,
-                            "uptime_seconds": c.uptime_seconds, "restarts": c.restarts,
-                            "last_exit": c.last_exit,
-                        })
-                    })
-                    .collect();
-                let v = serde_json::json!({
-                    "version": s.version, "pid": s.pid, "uptime_seconds": s.uptime_seconds,
-                    "children": children,
-                });
-                println!("{v}");
-            } else {
-                println!(
-                    "errbotd {} (pid {}), up {} s",
-                    s.version, s.pid, s.uptime_seconds
-                );
-                println!(
-                    "{:<20} {:<8} {:<9} {:>8} {:>9} {:>8}  LAST EXIT",
-                    "NAME", "KIND", "STATE", "PID", "UPTIME", "RESTARTS"
-                );
-                for c in s.children {
-                    println!(
-                        "{:<20} {:<8} {:<9} {:>8} {:>8}s {:>8}  {}",
-                        c.name, c.kind, c.state, c.pid, c.uptime_seconds, c.restarts, c.last_exit
-                    );
-                }
-            }
-        }),
-        Cmd::Shutdown => client.shutdown(ControlShutdownRequest {}).await.map(|_| {
-            if !cli.json {
-                println!("errbotd is shutting down");
-            }
-        }),
-        Cmd::Plugin { action } => {
-            let (name, action) = match action {
-                PluginCmd::Activate { name } => (name, PluginActionKind::Activate),
-                PluginCmd::Deactivate { name } => (name, PluginActionKind::Deactivate),
-                PluginCmd::Reload { name } => (name, PluginActionKind::Reload),
-            };
-            let req = PluginActionRequest {
-                name,
-                action: action as i32,
-            };
-            client.plugin_action(req).await.map(|r| {
-                let message = r.into_inner().message;
-                if cli.json {
-                    println!("{}", serde_json::json!({ "message": message }));
-                } else {
-                    println!("{message}");
-                }
-            })
-        }
-        Cmd::Backup { .. } | Cmd::Restore { .. } | Cmd::Storage(_) => {
-            unreachable!("storage commands are handled above")
-        }
+    let client = ControlServiceClient::new(channel);
+    let ctl = Ctl {
+        client,
+        json: cli.json,
+        socket,
     };
-    match result {
+    match ctl.run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(s) if s.code() == tonic::Code::Unavailable => {
-            eprintln!(
-                "errbotd is not running (cannot connect to {}): {}",
-                socket.display(),
-                s.message()
-            );
-            ExitCode::from(3)
+        Err(f) => exit(f),
+    }
+}
+
+fn exit(Failure(message, code): Failure) -> ExitCode {
+    eprintln!("errbotctl: {message}");
+    ExitCode::from(code)
+}
+
+/// `errbotctl config check`: prints that the file is valid, or fails with its errors.
+fn config_check(path: Option<&Path>, json: bool) -> Outcome {
+    let file = match path {
+        Some(p) => p.display().to_string(),
+        None if Path::new("errbot.toml").is_file() => "errbot.toml".to_owned(),
+        None => "embedded defaults".to_owned(),
+    };
+    match errbotd::daemon::load_checked(path) {
+        Ok(config) => {
+            let file = config.describe_source();
+            if json {
+                println!("{}", json!({ "file": file, "valid": true }));
+            } else {
+                println!("{file}: configuration is valid");
+            }
+            Ok(())
         }
-        Err(s) => {
-            eprintln!("errbotctl: {}", s.message());
-            ExitCode::from(1)
+        Err(errors) => {
+            if json {
+                let list: Vec<&str> = errors.lines().collect();
+                println!(
+                    "{}",
+                    json!({ "file": file, "valid": false, "errors": list })
+                );
+            }
+            Err(Failure(errors, 1))
         }
     }
+}
+
+/// errbotctl connected to errbotd.
+struct Ctl {
+    client: ControlServiceClient<Channel>,
+    json: bool,
+    socket: PathBuf,
+}
+
+impl Ctl {
+    async fn run(mut self, command: Cmd) -> Outcome {
+        match command {
+            Cmd::Status => {
+                let s = self.client.status(StatusRequest {}).await;
+                let s = self.answer(s)?;
+                self.print_status(&s);
+            }
+            Cmd::Shutdown => {
+                let r = self.client.shutdown(ControlShutdownRequest {}).await;
+                self.answer(r)?;
+                self.print(json!({ "shutting_down": true }), || {
+                    "errbotd is shutting down".to_owned()
+                });
+            }
+            Cmd::Plugin { action } => self.plugin(action).await?,
+            Cmd::ReloadConfig => {
+                let r = self.client.reload_config(ReloadConfigRequest {}).await;
+                let report = self.answer(r)?;
+                self.print_reload(&report);
+                if !report.failed.is_empty() {
+                    return Err(Failure(
+                        format!("some changes failed: {}", report.failed.join("; ")),
+                        1,
+                    ));
+                }
+            }
+            Cmd::Logs { lines, follow } => self.logs(lines, follow).await?,
+            Cmd::Send { to, backend, text } => {
+                let text = if text.is_empty() {
+                    let mut input = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut input)
+                        .map_err(|e| Failure(format!("reading stdin: {e}"), 2))?;
+                    input.trim_end().to_owned()
+                } else {
+                    text.join(" ")
+                };
+                if text.trim().is_empty() {
+                    return Err(Failure(
+                        "nothing to send: give the text, or pipe it on stdin".into(),
+                        2,
+                    ));
+                }
+                let req = ControlSendRequest {
+                    to,
+                    backend: backend.unwrap_or_default(),
+                    text,
+                };
+                let r = self.client.send(req).await;
+                let sent = self.answer(r)?;
+                let to = sent.to.map(|t| t.display).unwrap_or_default();
+                self.print(
+                    json!({ "backend": sent.backend, "to": to, "message_id": sent.message_id }),
+                    || format!("sent to {to} on {}", sent.backend),
+                );
+            }
+            Cmd::Completions { .. }
+            | Cmd::Man
+            | Cmd::Config(_)
+            | Cmd::Backup { .. }
+            | Cmd::Restore { .. }
+            | Cmd::Storage(_) => unreachable!("handled before connecting"),
+        }
+        Ok(())
+    }
+
+    async fn plugin(&mut self, action: PluginCmd) -> Outcome {
+        let (name, kind) = match action {
+            PluginCmd::List => {
+                let r = self.client.plugin_list(PluginListRequest {}).await;
+                let list = self.answer(r)?;
+                if self.json {
+                    let plugins: Vec<_> = list
+                        .plugins
+                        .iter()
+                        .map(|p| {
+                            json!({ "name": p.name, "letter": p.letter, "state": p.state,
+                                    "note": p.note })
+                        })
+                        .collect();
+                    println!("{}", json!({ "plugins": plugins }));
+                } else {
+                    println!("  {:<24} {:<13} NOTE", "PLUGIN", "STATE");
+                    for p in &list.plugins {
+                        println!("{} {:<24} {:<13} {}", p.letter, p.name, p.state, p.note);
+                    }
+                    println!(
+                        "\nA = activated, D = deactivated, B = blacklisted, C = needs \
+                         configuration, R = restarting, F = failed"
+                    );
+                }
+                return Ok(());
+            }
+            PluginCmd::Info { name } => {
+                let r = self.client.plugin_info(PluginInfoRequest { name }).await;
+                let info = self.answer(r)?;
+                self.print_info(&info);
+                return Ok(());
+            }
+            PluginCmd::Activate { name } => (name, PluginActionKind::Activate),
+            PluginCmd::Deactivate { name } => (name, PluginActionKind::Deactivate),
+            PluginCmd::Reload { name } => (name, PluginActionKind::Reload),
+            PluginCmd::Blacklist { name } => (name, PluginActionKind::Blacklist),
+            PluginCmd::Unblacklist { name } => (name, PluginActionKind::Unblacklist),
+        };
+        let req = PluginActionRequest {
+            name,
+            action: kind as i32,
+        };
+        let r = self.client.plugin_action(req).await;
+        let message = self.answer(r)?.message;
+        self.print(json!({ "message": message }), || message.clone());
+        Ok(())
+    }
+
+    async fn logs(&mut self, lines: u32, follow: bool) -> Outcome {
+        let r = self.client.logs(LogsRequest { lines, follow }).await;
+        let mut stream = self.answer(r)?;
+        let mut stdout = std::io::stdout().lock();
+        loop {
+            let next = tokio::select! {
+                next = stream.message() => next,
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+            };
+            let entry = match next {
+                Ok(Some(entry)) => entry,
+                Ok(None) => return Ok(()),
+                Err(s) => return Err(self.failure(s)),
+            };
+            let written = match entry.kind {
+                Some(log_entry::Kind::Line(line)) if self.json => {
+                    writeln!(stdout, "{}", json!({ "line": line }))
+                }
+                Some(log_entry::Kind::Line(line)) => writeln!(stdout, "{line}"),
+                Some(log_entry::Kind::Dropped(n)) if self.json => {
+                    writeln!(stdout, "{}", json!({ "dropped": n }))
+                }
+                Some(log_entry::Kind::Dropped(n)) => {
+                    eprintln!("errbotctl: {n} log lines dropped (this reader fell behind)");
+                    Ok(())
+                }
+                None => Ok(()),
+            };
+            // A closed stdout (`| head`) ends the command.
+            if written.and_then(|()| stdout.flush()).is_err() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The answer of a call, or the failure to report.
+    fn answer<T>(&self, result: Result<tonic::Response<T>, tonic::Status>) -> Result<T, Failure> {
+        result
+            .map(tonic::Response::into_inner)
+            .map_err(|s| self.failure(s))
+    }
+
+    fn failure(&self, s: tonic::Status) -> Failure {
+        let refused = match s.code() {
+            tonic::Code::Unavailable | tonic::Code::Unknown => refused_by_owner(&self.socket),
+            _ => None,
+        };
+        if let Some(why) = refused {
+            return Failure(why, 1);
+        }
+        match s.code() {
+            tonic::Code::Unavailable => Failure(
+                format!(
+                    "errbotd is not running (cannot connect to {}): {}",
+                    self.socket.display(),
+                    s.message()
+                ),
+                3,
+            ),
+            tonic::Code::InvalidArgument => Failure(s.message().to_owned(), 2),
+            _ => Failure(s.message().to_owned(), 1),
+        }
+    }
+
+    /// Prints `value` with --json, else the text.
+    fn print(&self, value: serde_json::Value, text: impl FnOnce() -> String) {
+        if self.json {
+            println!("{value}");
+        } else {
+            println!("{}", text());
+        }
+    }
+
+    fn print_status(&self, s: &StatusResponse) {
+        if self.json {
+            let children: Vec<serde_json::Value> = s
+                .children
+                .iter()
+                .map(|c| {
+                    json!({
+                        "name": c.name, "kind": c.kind, "state": c.state, "pid": c.pid,
+                        "uptime_seconds": c.uptime_seconds, "restarts": c.restarts,
+                        "last_exit": c.last_exit,
+                    })
+                })
+                .collect();
+            let v = json!({
+                "version": s.version, "pid": s.pid, "uptime_seconds": s.uptime_seconds,
+                "children": children,
+            });
+            println!("{v}");
+            return;
+        }
+        println!(
+            "errbotd {} (pid {}), up {} s",
+            s.version, s.pid, s.uptime_seconds
+        );
+        println!(
+            "{:<20} {:<8} {:<9} {:>8} {:>9} {:>8}  LAST EXIT",
+            "NAME", "KIND", "STATE", "PID", "UPTIME", "RESTARTS"
+        );
+        for c in &s.children {
+            println!(
+                "{:<20} {:<8} {:<9} {:>8} {:>8}s {:>8}  {}",
+                c.name, c.kind, c.state, c.pid, c.uptime_seconds, c.restarts, c.last_exit
+            );
+        }
+    }
+
+    fn print_info(&self, i: &PluginInfoResponse) {
+        if self.json {
+            let filters: Vec<_> = i
+                .command_filters
+                .iter()
+                .map(|f| {
+                    json!({ "name": f.name, "help": f.help,
+                            "catch_unprocessed": f.catch_unprocessed })
+                })
+                .collect();
+            let v = json!({
+                "name": i.name, "description": i.description, "state": i.state, "pid": i.pid,
+                "restarts": i.restarts, "note": i.note, "version": i.version,
+                "depends_on": i.depends_on, "commands": i.commands, "command_filters": filters,
+            });
+            println!("{v}");
+            return;
+        }
+        println!("{}", i.name);
+        if !i.description.is_empty() {
+            println!("  {}", i.description);
+        }
+        let row = |label: &str, value: &str| {
+            if !value.is_empty() {
+                println!("{label:<16}{value}");
+            }
+        };
+        let state = if i.pid == 0 {
+            i.state.clone()
+        } else {
+            format!("{} (pid {}, {} restarts)", i.state, i.pid, i.restarts)
+        };
+        row("state:", &state);
+        row("note:", &i.note);
+        row("version:", &i.version);
+        row("depends on:", &i.depends_on.join(", "));
+        row("commands:", &i.commands.join(", "));
+        for f in &i.command_filters {
+            let unprocessed = if f.catch_unprocessed {
+                " (also sees messages that name no command)"
+            } else {
+                ""
+            };
+            row(
+                "command filter:",
+                &format!("{}: {}{unprocessed}", f.name, f.help),
+            );
+        }
+    }
+
+    fn print_reload(&self, r: &ReloadConfigResponse) {
+        if self.json {
+            let v = json!({
+                "file": r.file, "applied": r.applied, "needs_restart": r.needs_restart,
+                "unchanged": r.unchanged, "failed": r.failed, "notes": r.notes,
+            });
+            println!("{v}");
+        } else {
+            for line in errbotd::reload::report_lines(r) {
+                println!("{line}");
+            }
+        }
+    }
+}
+
+/// When errbotctl runs as another user than the control socket's owner (and is not root),
+/// why errbotd refuses it.
+fn refused_by_owner(socket: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(socket).ok()?.uid();
+    let me = nix::unistd::geteuid().as_raw();
+    if me == owner || me == 0 {
+        return None;
+    }
+    Some(format!(
+        "errbotd refused the connection: its control socket {} is for uid {owner} (the user \
+         errbotd runs as) and root only, and errbotctl runs as uid {me}",
+        socket.display()
+    ))
 }

@@ -1,11 +1,12 @@
 //! errbotd: the errbot-rs supervisor.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use errbotd::config::Config;
+use tracing_subscriber::prelude::*;
 
 /// errbot-rs supervisor: runs the chat gateways and plugins of a bot.
 #[derive(Parser)]
@@ -34,16 +35,6 @@ enum Cmd {
     },
 }
 
-fn load(path: Option<&Path>) -> Result<Config, String> {
-    match path {
-        Some(p) => Config::load(p).map_err(|e| e.to_string()),
-        None if Path::new("errbot.toml").is_file() => {
-            Config::load(Path::new("errbot.toml")).map_err(|e| e.to_string())
-        }
-        None => Ok(Config::embedded_default()),
-    }
-}
-
 /// Sets up the log on stderr. Records go through a lossy queue to a writer thread: errbotd never
 /// blocks on a slow or stuck stderr (a full pipe, a paused terminal), and so neither do the
 /// children whose output it forwards. Dropping the guard flushes what is queued.
@@ -57,18 +48,26 @@ fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
         (l, true, false) if l == "info" => "warn".to_owned(),
         (l, _, _) => l.clone(),
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = |level: &str| {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(true)
         .buffered_lines_limit(64 * 1024)
         .thread_name("errbotd-log")
         .finish(std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(filter(&level));
+    // The ring behind `errbotctl logs` and `!log tail` keeps the configured level even when the
+    // terminal shows less.
+    let ring = errbotd::logring::layer().with_filter(filter(&config.log.level));
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(ring)
         .init();
     guard
 }
@@ -95,16 +94,9 @@ fn main() -> ExitCode {
         }
         Cmd::CheckConfig { file } => {
             let path = file.or(cli.config);
-            match load(path.as_deref()).and_then(|c| {
-                errbotd::daemon::check(&c)
-                    .map(|()| c)
-                    .map_err(|e| e.to_string())
-            }) {
+            match errbotd::daemon::load_checked(path.as_deref()) {
                 Ok(c) => {
-                    let from = c
-                        .source
-                        .map_or("embedded defaults".to_owned(), |p| p.display().to_string());
-                    println!("{from}: configuration is valid");
+                    println!("{}: configuration is valid", c.describe_source());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -114,17 +106,13 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Start => {
-            let config = match load(cli.config.as_deref()) {
+            let config = match errbotd::daemon::load_checked(cli.config.as_deref()) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("{e}");
                     return ExitCode::from(2);
                 }
             };
-            if let Err(e) = errbotd::daemon::check(&config) {
-                eprintln!("{e}");
-                return ExitCode::from(2);
-            }
             let _log = init_logging(&config);
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use errbot_proto::v1::{
     ArgMode, CommandSpec, ExecuteRequest, ParamSpec, ParamType, PlainCommand, PluginDescription,
-    command_spec,
+    PluginEntry, command_spec,
 };
 
 mod rooms;
@@ -138,6 +138,12 @@ pub fn descriptions() -> Vec<PluginDescription> {
                     false,
                     vec![],
                 ),
+                cmd(
+                    "log_tail",
+                    "Show the last lines of errbotd's log (40 unless told): `!log tail [n]`.",
+                    true,
+                    optional_rest("n", "how many lines"),
+                ),
             ],
         ),
         rooms::description(|name, help, admin_only| cmd(name, help, admin_only, vec![])),
@@ -162,6 +168,7 @@ pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> 
         "echo" => request.args.clone(),
         "whoami" => whoami(request),
         "history" => history(bot, request),
+        "log_tail" => log_tail(&request.args),
         "plugin_info" => plugin_info::plugin_info(bot, &request.args),
         name if plugins::handles(name) => return plugins::run(bot, sink, request).await,
         other => return Err(format!("unknown built-in command {other}")),
@@ -179,7 +186,7 @@ fn about() -> String {
 }
 
 fn usage_of(bot: &Bot, c: &Command) -> String {
-    let invocation = format!("{}{}", bot.prefixes.prefix(), c.display_name());
+    let invocation = format!("{}{}", bot.prefix(), c.display_name());
     match &c.spec.kind {
         Some(command_spec::Kind::Plain(p)) => {
             crate::dispatch::args::usage(&invocation, &p.params, &c.spec.syntax)
@@ -197,7 +204,7 @@ fn line_for(bot: &Bot, c: &Command) -> String {
 
 fn help(bot: &Bot, topic: &str, visible: &dyn Fn(&Command) -> bool) -> String {
     let registry = bot.registry();
-    let prefix = bot.prefixes.prefix();
+    let prefix = bot.prefix();
     if topic.is_empty() {
         let mut out = String::from("### All commands\n");
         for plugin in registry.plugins() {
@@ -221,7 +228,7 @@ fn help(bot: &Bot, topic: &str, visible: &dyn Fn(&Command) -> bool) -> String {
         return out;
     }
     let topic_words: Vec<&str> = topic
-        .trim_start_matches(prefix)
+        .trim_start_matches(prefix.as_str())
         .split_whitespace()
         .collect();
     if let Some(plugin) = registry
@@ -246,7 +253,7 @@ fn help(bot: &Bot, topic: &str, visible: &dyn Fn(&Command) -> bool) -> String {
 
 fn apropos(bot: &Bot, term: &str, visible: &dyn Fn(&Command) -> bool) -> String {
     let term = term.trim();
-    let prefix = bot.prefixes.prefix();
+    let prefix = bot.prefix();
     if term.is_empty() {
         return format!("Usage: {prefix}apropos <term>");
     }
@@ -306,29 +313,46 @@ fn own_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn status_plugins(bot: &Bot) -> String {
-    let mut rows: Vec<(char, String)> = bot
+/// Every plugin with its state, as `!status plugins` and `errbotctl plugin list` show them:
+/// the built-in ones first, then the others by name.
+pub fn plugin_entries(bot: &Bot) -> Vec<PluginEntry> {
+    let entry = |name: &str, letter: char, state: &str, note: &str| PluginEntry {
+        name: name.to_owned(),
+        letter: letter.to_string(),
+        state: state.to_owned(),
+        note: note.to_owned(),
+    };
+    let mut rows: Vec<PluginEntry> = bot
         .registry()
         .plugins()
         .iter()
         .filter(|p| bot.plugin(&p.name).is_none())
-        .map(|p| ('A', p.name.clone()))
+        .map(|p| entry(&p.name, 'A', "builtin", ""))
         .collect();
     for slot in read(&bot.plugins).values() {
-        let record = slot.life.record();
-        let row = match slot.life.state() {
-            State::Running => ('A', slot.name.clone()),
-            State::Starting | State::Restarting => ('R', slot.name.clone()),
-            State::Deactivated | State::Stopped => ('D', slot.name.clone()),
-            State::Blacklisted => ('B', slot.name.clone()),
-            State::Unconfigured => ('C', format!("{} ({})", slot.name, record.note)),
-            State::Failed => ('F', format!("{} ({})", slot.name, record.note)),
+        let state = slot.life.state();
+        let note = slot.life.record().note;
+        let (letter, note) = match state {
+            State::Running => ('A', ""),
+            State::Starting | State::Restarting => ('R', ""),
+            State::Deactivated | State::Stopped => ('D', ""),
+            State::Blacklisted => ('B', ""),
+            State::Unconfigured => ('C', note.as_str()),
+            State::Failed => ('F', note.as_str()),
         };
-        rows.push(row);
+        rows.push(entry(&slot.name, letter, state.as_str(), note));
     }
+    rows
+}
+
+fn status_plugins(bot: &Bot) -> String {
     let mut out = String::from("| Status | Plugin |\n| ------ | ------ |\n");
-    for (state, name) in rows {
-        let _ = writeln!(out, "| {state} | {name} |");
+    for p in plugin_entries(bot) {
+        if p.note.is_empty() {
+            let _ = writeln!(out, "| {} | {} |", p.letter, p.name);
+        } else {
+            let _ = writeln!(out, "| {} | {} ({}) |", p.letter, p.name, p.note);
+        }
     }
     out.push_str(
         "\nA = activated, D = deactivated, B = blacklisted, C = needs configuration, \
@@ -387,6 +411,26 @@ fn whoami(request: &ExecuteRequest) -> String {
     out
 }
 
+/// Lines `!log tail` shows unless told (as Errbot).
+const LOG_TAIL_LINES: usize = 40;
+
+fn log_tail(args: &str) -> String {
+    let args = args.trim();
+    let n = match args {
+        "" => LOG_TAIL_LINES,
+        n => match n.parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => return format!("Usage: log tail [n]: n is a number of lines, not {args:?}."),
+        },
+    };
+    let lines = crate::logring::LogRing::global().tail(n);
+    if lines.is_empty() {
+        return "The log is empty.".to_owned();
+    }
+    let text: Vec<&str> = lines.iter().map(|l| &**l).collect();
+    format!("```\n{}\n```", text.join("\n"))
+}
+
 fn history(bot: &Bot, request: &ExecuteRequest) -> String {
     let person = request
         .message
@@ -395,7 +439,7 @@ fn history(bot: &Bot, request: &ExecuteRequest) -> String {
         .map(|f| f.person.as_str());
     let list = bot.history.list(person.unwrap_or_default());
     let n = list.len();
-    let prefix = bot.prefixes.prefix();
+    let prefix = bot.prefix();
     list.iter()
         .enumerate()
         .map(|(i, e)| {

@@ -1,11 +1,13 @@
 //! `plugin info NAME`: what a plugin is, its state, and the `Plugin:command` names its commands
-//! have in access rules, with its command filters.
+//! have in access rules, with its command filters. [`info`] gathers the facts (also served to
+//! `errbotctl plugin info`), [`plugin_info`] writes the chat reply.
 
 use std::fmt::Write as _;
 
-use errbot_proto::v1::CommandSpec;
+use errbot_proto::v1::{CommandFilterSpec, CommandSpec, PluginInfoResponse};
 
 use crate::bot::{Bot, read};
+use crate::lifecycle::ActionError;
 
 /// The `plugin info` command's declaration (in the "Plugins" group).
 pub fn command() -> CommandSpec {
@@ -18,8 +20,9 @@ pub fn command() -> CommandSpec {
     )
 }
 
-/// The reply to `!plugin info name`.
-pub fn plugin_info(bot: &Bot, name: &str) -> String {
+/// The facts about plugin `name` (case-insensitive). Without a name, or with an unknown one,
+/// the error's text lists the plugins.
+pub fn info(bot: &Bot, name: &str) -> Result<PluginInfoResponse, ActionError> {
     let name = name.trim();
     let registry = bot.registry();
     let mut names: Vec<String> = registry
@@ -31,66 +34,102 @@ pub fn plugin_info(bot: &Bot, name: &str) -> String {
     names.extend(read(&bot.plugins).keys().cloned());
     let listing: String = names.iter().map(|n| format!("\n- {n}")).collect();
     if name.is_empty() {
-        return format!("Please tell me which of the following plugins to describe:{listing}");
+        return Err(ActionError::Usage(format!(
+            "Please tell me which of the following plugins to describe:{listing}"
+        )));
     }
     let Some(found) = names.iter().find(|n| n.eq_ignore_ascii_case(name)) else {
-        return format!("{name} isn't a valid plugin name. The current plugins are:{listing}");
+        return Err(ActionError::NotFound(format!(
+            "{name} isn't a valid plugin name. The current plugins are:{listing}"
+        )));
     };
     let slot = bot.plugin(found);
     let description = slot.as_ref().and_then(|s| s.routable_description());
     let entry = registry.plugins().iter().find(|p| &p.name == found);
-    let mut out = format!("### {found}\n");
-    if let Some(e) = entry
-        && !e.description.is_empty()
-    {
-        let _ = writeln!(out, "{}\n", e.description);
-    }
+    let mut out = PluginInfoResponse {
+        name: found.clone(),
+        description: entry.map(|e| e.description.clone()).unwrap_or_default(),
+        ..Default::default()
+    };
     match &slot {
-        None => out.push_str("- **state**: built into errbotd\n"),
+        None => out.state = "builtin".to_owned(),
         Some(slot) => {
             let record = slot.life.record();
-            let _ = writeln!(out, "- **state**: {}", slot.life.state().as_str());
-            if record.pid != 0 {
-                let _ = writeln!(
-                    out,
-                    "- **process**: pid {}, {} restarts",
-                    record.pid, record.restarts
-                );
-            }
-            if !record.note.is_empty() {
-                let _ = writeln!(out, "- **note**: {}", record.note);
-            }
+            out.state = slot.life.state().as_str().to_owned();
+            out.pid = record.pid;
+            out.restarts = record.restarts;
+            out.note = record.note;
         }
     }
-    if let Some(d) = &description {
-        if !d.version.is_empty() {
-            let _ = writeln!(out, "- **version**: {}", d.version);
-        }
-        if !d.depends_on.is_empty() {
-            let _ = writeln!(out, "- **depends on**: {}", d.depends_on.join(", "));
-        }
+    if let Some(d) = description {
+        out.version = d.version;
+        out.depends_on = d.depends_on;
+        out.command_filters = d
+            .command_filters
+            .into_iter()
+            .map(|f| CommandFilterSpec {
+                help: f.help.lines().next().unwrap_or_default().to_owned(),
+                ..f
+            })
+            .collect();
     }
-    let commands: Vec<String> = registry
+    out.commands = registry
         .commands_of(found)
-        .map(|c| format!("`{}:{}`", c.plugin, c.name))
+        .map(|c| format!("{}:{}", c.plugin, c.name))
         .collect();
-    if !commands.is_empty() {
+    Ok(out)
+}
+
+/// The reply to `!plugin info name`.
+pub fn plugin_info(bot: &Bot, name: &str) -> String {
+    let info = match info(bot, name) {
+        Ok(info) => info,
+        Err(e) => return e.text().to_owned(),
+    };
+    let mut out = format!("### {}\n", info.name);
+    if !info.description.is_empty() {
+        let _ = writeln!(out, "{}\n", info.description);
+    }
+    if info.state == "builtin" {
+        out.push_str("- **state**: built into errbotd\n");
+    } else {
+        let _ = writeln!(out, "- **state**: {}", info.state);
+        if info.pid != 0 {
+            let _ = writeln!(
+                out,
+                "- **process**: pid {}, {} restarts",
+                info.pid, info.restarts
+            );
+        }
+        if !info.note.is_empty() {
+            let _ = writeln!(out, "- **note**: {}", info.note);
+        }
+    }
+    if !info.version.is_empty() {
+        let _ = writeln!(out, "- **version**: {}", info.version);
+    }
+    if !info.depends_on.is_empty() {
+        let _ = writeln!(out, "- **depends on**: {}", info.depends_on.join(", "));
+    }
+    if !info.commands.is_empty() {
+        let names: Vec<String> = info.commands.iter().map(|c| format!("`{c}`")).collect();
         let _ = writeln!(
             out,
             "- **commands** (as access rules name them): {}",
-            commands.join(", ")
+            names.join(", ")
         );
     }
-    if let Some(d) = &description {
-        for f in &d.command_filters {
-            let help = f.help.lines().next().unwrap_or_default();
-            let unknown = if f.catch_unprocessed {
-                " (also sees messages that name no command)"
-            } else {
-                ""
-            };
-            let _ = writeln!(out, "- **command filter** `{}`: {help}{unknown}", f.name);
-        }
+    for f in &info.command_filters {
+        let unknown = if f.catch_unprocessed {
+            " (also sees messages that name no command)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "- **command filter** `{}`: {}{unknown}",
+            f.name, f.help
+        );
     }
     out.trim_end().to_owned()
 }

@@ -121,19 +121,21 @@ pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> 
                 "plugin_deactivate" => Action::Deactivate,
                 _ => Action::Reload,
             };
-            match crate::lifecycle::plugin_action(bot, action, &request.args).await {
-                Ok(text) => text,
-                Err(e) => e.text().to_owned(),
-            }
+            reply_of(crate::lifecycle::plugin_action(bot, action, &request.args).await)
         }
         "plugin_config" => crate::lifecycle::configure(bot, name, param(request, "config")).await,
-        "plugin_blacklist" => crate::lifecycle::blacklist(bot, name).await,
-        "plugin_unblacklist" => crate::lifecycle::unblacklist(bot, name).await,
+        "plugin_blacklist" => reply_of(crate::lifecycle::blacklist(bot, name).await),
+        "plugin_unblacklist" => reply_of(crate::lifecycle::unblacklist(bot, name).await),
         "backup" => backup(bot).await?,
         other => return Err(format!("unknown built-in command {other}")),
     };
     sink.send_text(&text, false).await;
     Ok(())
+}
+
+/// The chat reply to an operator's change: what was done, or why not.
+fn reply_of(result: Result<String, crate::lifecycle::ActionError>) -> String {
+    result.unwrap_or_else(|e| e.text().to_owned())
 }
 
 /// Writes `<data_dir>/backup.json` (mode 0600, through a temporary file).
@@ -145,7 +147,7 @@ async fn backup(bot: &Bot) -> Result<String, String> {
     let (text, summary) = crate::storage::backup::backup(&bot.storage.store)
         .await
         .map_err(|e| e.to_string())?;
-    let path = bot.config.data_dir().join("backup.json");
+    let path = bot.config().data_dir().join("backup.json");
     crate::storage::backup::write_private(&path, &text)
         .map_err(|e| format!("writing {}: {e}", path.display()))?;
     Ok(format!(

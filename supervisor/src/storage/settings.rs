@@ -19,7 +19,7 @@ use serde::Deserialize;
 use crate::config::{Config, ConfigError};
 
 /// Settings of `[storage]` (Errbot's STORAGE and STORAGE_CONFIG).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
     /// `sqlite:PATH` or `postgres://...` (`postgresql://...`).

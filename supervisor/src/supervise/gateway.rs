@@ -265,12 +265,12 @@ impl Gateway {
             kind: Kind::Backend,
             program: child::beside_errbotd("errbot-gateway"),
             args: Vec::new(),
-            cwd: bot.config.data_dir(),
+            cwd: bot.config().data_dir(),
             terminal: self.kind == "console",
         };
         let token = child::new_token();
         write(&bot.tokens).insert(token.clone(), (Kind::Backend, self.name.clone()));
-        let timeout = Duration::from_secs_f64(bot.config.limits.start_timeout_secs);
+        let timeout = Duration::from_secs_f64(bot.config().limits.start_timeout_secs);
         let socket = bot.socket_path(Kind::Backend, &self.name);
         let started = child::start(spec, &socket, &bot.bot_address, token.clone(), timeout).await;
         if started.is_err() {
@@ -283,13 +283,13 @@ impl Gateway {
     pub async fn connect(&self, bot: &Bot, process: child::Running) -> anyhow::Result<Arc<Link>> {
         let mut client = BackendServiceClient::new(process.channel.clone());
         let mut settings = bot
-            .config
+            .config()
             .backends
             .get(&self.name)
             .map(|b| b.settings.clone())
             .unwrap_or_default();
         if self.kind == "console" && !settings.contains_key("history_file") {
-            let path = bot.config.data_dir().join("console_history");
+            let path = bot.config().data_dir().join("console_history");
             settings.insert("history_file".into(), path.display().to_string().into());
         }
         let settings_json = serde_json::to_string(&settings)?;
@@ -305,8 +305,8 @@ impl Gateway {
                 name: self.name.clone(),
                 kind: self.kind.clone(),
                 settings_json,
-                bot_prefix: bot.config.bot.prefix.clone(),
-                bot_admins: bot.config.bot.admins.clone(),
+                bot_prefix: bot.config().bot.prefix.clone(),
+                bot_admins: bot.config().bot.admins.clone(),
                 command_names,
             })
             .await;

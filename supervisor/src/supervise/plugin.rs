@@ -107,8 +107,8 @@ pub struct PluginSlot {
     pub name: String,
     /// State and history.
     pub life: Life,
-    /// Restart and health settings.
-    pub policy: Policy,
+    /// Restart and health settings (replaced by a configuration reload).
+    policy: RwLock<Policy>,
     source: Mutex<Discovered>,
     current: RwLock<Option<Arc<Instance>>>,
     description: RwLock<Option<PluginDescription>>,
@@ -168,7 +168,7 @@ impl PluginSlot {
         Arc::new(Self {
             name: discovered.manifest.name.clone(),
             life: Life::default(),
-            policy,
+            policy: RwLock::new(policy),
             source: Mutex::new(discovered),
             current: RwLock::new(None),
             description: RwLock::new(None),
@@ -189,6 +189,17 @@ impl PluginSlot {
             | State::Unconfigured
             | State::Blacklisted => None,
         }
+    }
+
+    /// The restart and health settings in force.
+    pub fn policy(&self) -> Policy {
+        read(&self.policy).clone()
+    }
+
+    /// Replaces the restart and health settings; a process started after this (a restart, a
+    /// reload) is watched under them.
+    pub fn set_policy(&self, policy: Policy) {
+        *write(&self.policy) = policy;
     }
 
     /// The dependencies declared in plugin.toml.
@@ -266,7 +277,7 @@ impl PluginSlot {
             return Err(StartError {
                 reason: format!(
                     "blacklisted: `{}plugin unblacklist {}` starts it",
-                    bot.prefixes.prefix(),
+                    bot.prefix(),
                     self.name
                 ),
                 then: State::Blacklisted,
@@ -280,7 +291,7 @@ impl PluginSlot {
         let name = &self.name;
         let venv_python = match &source.manifest.python_requirements {
             Some(req) => Some(
-                python_env::ensure(&bot.config.venv_dir(), name, &source.dir.join(req))
+                python_env::ensure(&bot.config().venv_dir(), name, &source.dir.join(req))
                     .await
                     .map_err(|e| format!("{e:#}"))?,
             ),
@@ -299,7 +310,7 @@ impl PluginSlot {
         let socket = bot.socket_path(Kind::Plugin, &format!("{name}.{generation}"));
         let token = child::new_token();
         write(&bot.tokens).insert(token.clone(), (Kind::Plugin, name.clone()));
-        let timeout = Duration::from_secs_f64(bot.config.limits.start_timeout_secs);
+        let timeout = Duration::from_secs_f64(bot.config().limits.start_timeout_secs);
         let process =
             match child::start(spec, &socket, &bot.bot_address, token.clone(), timeout).await {
                 Ok(p) => p,
@@ -368,7 +379,7 @@ impl PluginSlot {
         };
         let req = ActivateRequest {
             config_json,
-            bot_prefix: bot.config.bot.prefix.clone(),
+            bot_prefix: bot.config().bot.prefix.clone(),
         };
         if let Err(s) = client.activate(req).await {
             self.discard(bot, process).await;
@@ -390,7 +401,7 @@ impl PluginSlot {
     }
 
     async fn discard(&self, bot: &Bot, process: child::Running) {
-        process.stop(self.policy.stop_grace).await;
+        process.stop(self.policy().stop_grace).await;
         write(&bot.tokens).remove(&process.token);
     }
 
@@ -503,8 +514,8 @@ impl PluginSlot {
                     if bot.is_shutting_down() {
                         Phase::Stop(None)
                     } else {
-                        let delay =
-                            restarts.next_delay(&self.policy, Instant::now(), ran_for, jitter());
+                        let policy = self.policy();
+                        let delay = restarts.next_delay(&policy, Instant::now(), ran_for, jitter());
                         match delay {
                             Some(delay) => {
                                 tracing::warn!(
@@ -520,8 +531,8 @@ impl PluginSlot {
                             }
                             None => Phase::Failed(format!(
                                 "{reason}; gave up after {} restarts within {} s",
-                                self.policy.max_restarts,
-                                self.policy.restart_window.as_secs_f64()
+                                policy.max_restarts,
+                                policy.restart_window.as_secs_f64()
                             )),
                         }
                     }
@@ -534,7 +545,7 @@ impl PluginSlot {
                          `errbotctl plugin activate {name}` or `{prefix}plugin activate {name}` \
                          starts it again.",
                         name = self.name,
-                        prefix = bot.prefixes.prefix()
+                        prefix = bot.prefix()
                     );
                     let b = bot.clone();
                     tokio::spawn(async move { crate::services::warn_admins(&b, &text).await });
@@ -551,7 +562,7 @@ impl PluginSlot {
                 }
                 Phase::Stop(done) => {
                     if let Some(instance) = self.unserve() {
-                        retire(&self.name, instance, &self.policy, &bot.tokens, false).await;
+                        retire(&self.name, instance, &self.policy(), &bot.tokens, false).await;
                     }
                     self.life.set(State::Stopped);
                     if let Some(done) = done {
@@ -574,11 +585,12 @@ impl PluginSlot {
         let mut instance = instance;
         loop {
             let ran_for = Some(instance.process.started.elapsed());
+            let policy = self.policy();
             tokio::select! {
                 reason = instance.process.wait_exit() => {
                     return Phase::Crashed { reason, ran_for };
                 }
-                why = health::watch(instance.process.channel.clone(), &self.policy) => {
+                why = health::watch(instance.process.channel.clone(), &policy) => {
                     tracing::warn!(plugin = %self.name, "hung: {why}; killing it");
                     let reason = instance.process.kill(&why).await;
                     return Phase::Crashed { reason, ran_for };
@@ -593,7 +605,7 @@ impl PluginSlot {
                         let (state, note) = stop_state(action);
                         if let Some(old) = self.unserve() {
                             self.park(bot, state, note.clone());
-                            retire(&self.name, old, &self.policy, &bot.tokens, true).await;
+                            retire(&self.name, old, &policy, &bot.tokens, true).await;
                         }
                         return Phase::Parked(state, note, Some(reply));
                     }
@@ -603,7 +615,7 @@ impl PluginSlot {
                                 let old = std::mem::replace(&mut instance, new.clone());
                                 self.serve(bot, new);
                                 let _ = reply.send(Ok(()));
-                                let (name, policy) = (self.name.clone(), self.policy.clone());
+                                let (name, policy) = (self.name.clone(), self.policy());
                                 let tokens = bot.tokens.clone();
                                 tokio::spawn(async move {
                                     retire(&name, old, &policy, &tokens, true).await;
