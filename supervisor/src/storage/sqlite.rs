@@ -264,9 +264,12 @@ impl Db {
                 path.display()
             ))
         };
+        // No ping before each use (sqlx's default): a connection to a local file does not go
+        // stale, and the ping is a round trip to the connection's thread per query.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
             .idle_timeout(None)
             .max_lifetime(None)
@@ -276,6 +279,7 @@ impl Db {
         migrator().run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
             .idle_timeout(None)
             .max_lifetime(None)
