@@ -63,6 +63,16 @@ struct Cli {
     status: String,
 }
 
+/// How many times each system is started; start to ready is the median (one start can be slowed
+/// by the disk or the page cache).
+pub const STARTS: usize = 3;
+
+/// The median of `values` (the upper one of the two middle values for an even count).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// A workload run alone (`--only`).
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Only {

@@ -142,7 +142,7 @@ fn rows(all: &[SystemResults]) -> Vec<Row> {
         cells: all.iter().map(f).collect(),
     };
     let mut rows = vec![row(
-        "start to ready, 5 plugins (ms)".into(),
+        "start to ready, 5 plugins (ms, median of 3 starts)".into(),
         Better::Lower,
         Unit::Ms,
         &|s| Cell::measured(&s.start_ms, |v| Some(*v)),

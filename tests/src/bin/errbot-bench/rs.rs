@@ -273,15 +273,24 @@ pub async fn run(bin_dir: &Path, w: &Workloads) -> SystemResults {
         "errbot-rs",
         "release build; errbotd + test gateway + 5 Rust plugin processes; log level info (the default)",
     );
-    let (mut bot, ready) = match Bot::start(bin_dir, w.plugins).await {
-        Ok(started) => started,
-        Err(e) => {
-            results.start_ms = Measured::NotMeasured(format!("{e:#}"));
-            return results;
+    // Every start in a fresh data directory; the last bot started runs the workloads.
+    let mut starts = Vec::with_capacity(crate::STARTS);
+    let mut bot = loop {
+        let (mut bot, ready) = match Bot::start(bin_dir, w.plugins).await {
+            Ok(started) => started,
+            Err(e) => {
+                results.start_ms = Measured::NotMeasured(format!("{e:#}"));
+                return results;
+            }
+        };
+        eprintln!("errbot-rs: ready in {:.1} ms", ready.as_secs_f64() * 1000.0);
+        starts.push(ready.as_secs_f64() * 1000.0);
+        if starts.len() == crate::STARTS {
+            break bot;
         }
+        bot.stop();
     };
-    eprintln!("errbot-rs: ready in {:.1} ms", ready.as_secs_f64() * 1000.0);
-    results.start_ms = Measured::Value(ready.as_secs_f64() * 1000.0);
+    results.start_ms = Measured::Value(crate::median(starts));
     results.memory_start = Measured::Value(bot.memory());
 
     // Warm-up: connections, allocator, caches.
