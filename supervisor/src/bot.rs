@@ -374,27 +374,19 @@ impl Bot {
         }
         // Plugins' command filters, which may rewrite the command (checked again) or block it.
         let registry = self.registry();
-        let filtered = if registry.filters().is_empty() {
-            cmdfilter::Outcome::Run {
-                command: command.clone(),
-                args: checked_args.to_owned(),
-                changed: false,
-            }
-        } else {
-            // Boxed, as the command's own run below: a message's future stays small, so that
-            // spawning and finishing its task copies little (measured: a 12 KB future cost
-            // about 10% of errbotd's CPU in memmove).
-            Box::pin(cmdfilter::apply(
-                self,
-                &registry,
-                sink,
-                message,
-                command,
-                checked_args,
-                is_admin,
-            ))
-            .await
-        };
+        // Boxed, as the command's own run below: a message's future stays small, so that
+        // spawning and finishing its task copies little (measured: a 12 KB future cost about
+        // 10% of errbotd's CPU in memmove).
+        let filtered = Box::pin(cmdfilter::apply(
+            self,
+            &registry,
+            sink,
+            message,
+            command,
+            checked_args,
+            is_admin,
+        ))
+        .await;
         let (command, args, matches) = match filtered {
             cmdfilter::Outcome::Blocked => return,
             cmdfilter::Outcome::Run {

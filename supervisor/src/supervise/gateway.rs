@@ -281,15 +281,15 @@ impl Gateway {
 
     /// Starts the adapter in a serving process (`BackendService.Start`).
     pub async fn connect(&self, bot: &Bot, process: child::Running) -> anyhow::Result<Arc<Link>> {
-        let mut client = BackendServiceClient::new(process.channel.clone());
-        let mut settings = bot
-            .config()
+        let client = BackendServiceClient::new(process.channel.clone());
+        let config = bot.config();
+        let mut settings = config
             .backends
             .get(&self.name)
             .map(|b| b.settings.clone())
             .unwrap_or_default();
         if self.kind == "console" && !settings.contains_key("history_file") {
-            let path = bot.config().data_dir().join("console_history");
+            let path = config.data_dir().join("console_history");
             settings.insert("history_file".into(), path.display().to_string().into());
         }
         let settings_json = serde_json::to_string(&settings)?;
@@ -300,30 +300,30 @@ impl Gateway {
             .filter(|c| !c.spec.hidden && !c.is_regex())
             .map(|c| c.display_name())
             .collect();
-        let started = client
-            .start(StartRequest {
-                name: self.name.clone(),
-                kind: self.kind.clone(),
-                settings_json,
-                bot_prefix: bot.config().bot.prefix.clone(),
-                bot_admins: bot.config().bot.admins.clone(),
-                command_names,
-            })
-            .await;
-        let info = match started {
-            Ok(info) => info.into_inner(),
-            Err(s) => {
-                process.stop(self.policy.stop_grace).await;
-                write(&bot.tokens).remove(&process.token);
-                anyhow::bail!("backend {} failed to start: {}", self.name, s.message());
-            }
+        let start = StartRequest {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            settings_json,
+            bot_prefix: config.bot.prefix.clone(),
+            bot_admins: config.bot.admins.clone(),
+            command_names,
         };
-        let (session, inbound) = match Session::open(&client).await {
+        let opened = async {
+            let info =
+                client.clone().start(start).await.map_err(|s| {
+                    format!("backend {} failed to start: {}", self.name, s.message())
+                })?;
+            let session = Session::open(&client).await.map_err(|s| {
+                format!("backend {} refused its session: {}", self.name, s.message())
+            })?;
+            Ok::<_, String>((info.into_inner(), session))
+        };
+        let (info, (session, inbound)) = match opened.await {
             Ok(opened) => opened,
-            Err(s) => {
+            Err(why) => {
                 process.stop(self.policy.stop_grace).await;
                 write(&bot.tokens).remove(&process.token);
-                anyhow::bail!("backend {} refused its session: {}", self.name, s.message());
+                anyhow::bail!(why);
             }
         };
         tracing::info!(backend = %self.name, "connected: {}", info.description);
