@@ -48,9 +48,16 @@ pub fn skin(look: Look) -> MadSkin {
     skin
 }
 
-/// Draws Markdown for a terminal `width` columns wide (no final line break).
+/// Draws Markdown for a terminal `width` columns wide (no final line break). Control
+/// characters of the text are dropped (a reply cannot send the terminal escape sequences of its
+/// own), tabs become four spaces.
 pub fn render(markdown: &str, skin: &MadSkin, width: usize) -> String {
-    let source = prepare(markdown);
+    let markdown: String = markdown
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect::<String>()
+        .replace('\t', "    ");
+    let source = prepare(&markdown);
     let width = width.max(MIN_WIDTH);
     // termimad asserts on widths it cannot fit; a reply is never worth the gateway.
     let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -60,7 +67,7 @@ pub fn render(markdown: &str, skin: &MadSkin, width: usize) -> String {
         Ok(text) => text.trim_end_matches('\n').to_owned(),
         Err(_) => {
             tracing::warn!("the console could not draw a reply; it is shown as it came");
-            markdown.to_owned()
+            markdown
         }
     }
 }
@@ -233,6 +240,12 @@ pub(crate) mod tests {
                 "  let x = 1;",
             ]
         );
+    }
+
+    #[test]
+    fn the_reply_cannot_send_escape_sequences() {
+        let text = plain("a\x1b[2Jb\x1b]0;title\x07c\r\nx\ty\x00", 60);
+        assert_eq!(text, "a[2Jb]0;titlec\nx    y");
     }
 
     #[test]
