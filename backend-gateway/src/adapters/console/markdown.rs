@@ -101,7 +101,12 @@ pub fn prepare(markdown: &str) -> String {
             }
             Event::Start(Tag::Table(_)) => {
                 let table = markdown.get(range.clone()).unwrap_or_default();
-                if let Some(rule) = table.lines().nth(1).map(str::trim) {
+                let line_start = markdown.get(..range.start).unwrap_or_default();
+                let line_start = &line_start[line_start.rfind('\n').map_or(0, |i| i + 1)..];
+                // Only tables of their own (not inside a quote or a list item, whose lines
+                // carry a prefix the rules would lack).
+                let own_lines = line_start.trim().is_empty();
+                if let Some(rule) = table.lines().nth(1).map(str::trim).filter(|_| own_lines) {
                     let end = range.start + table.trim_end().len();
                     edits.push((range.start..range.start, format!("{rule}\n")));
                     edits.push((end..end, format!("\n{rule}")));
@@ -214,6 +219,11 @@ pub(crate) mod tests {
             "|---|---|\n| a | b (https://b.example) |\n|---|---|\n| **c (https://c.example)** | d |\n|---|---|"
         );
         assert_eq!(prepare("mail <me@x.example>"), "mail me@x.example");
+        assert_eq!(
+            prepare("> | a |\n> |---|\n> | 1 |\n"),
+            "> | a |\n> |---|\n> | 1 |\n",
+            "no rules where lines have a prefix"
+        );
         assert_eq!(
             prepare("_it_ __bold__ snake_case_name `_code_` [![_a_ b](i)](l)"),
             "*it* **bold** snake_case_name `_code_` *a* b (i) (l)"
