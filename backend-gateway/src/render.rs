@@ -8,7 +8,8 @@ pub fn text(content: Option<&Content>) -> String {
     match content.and_then(|c| c.kind.as_ref()) {
         Some(content::Kind::Markdown(md)) => md.clone(),
         Some(content::Kind::Card(card)) => card_text(card),
-        None => String::new(),
+        // errbotd renders templates; one that arrives here is refused by the session.
+        Some(content::Kind::Template(_)) | None => String::new(),
     }
 }
 

@@ -8,10 +8,11 @@ use std::sync::{Arc, OnceLock};
 
 use errbot_proto::v1::backend_service_server::BackendService;
 use errbot_proto::v1::{
-    BackendInfo, BuildIdentifierRequest, DestroyRoomRequest, DestroyRoomResponse, GetRoomRequest,
-    Identifier, InviteToRoomRequest, InviteToRoomResponse, JoinRoomRequest, LeaveRoomRequest,
-    LeaveRoomResponse, ListRoomsRequest, ListRoomsResponse, RoomInfo, SessionFrame,
-    SetRoomTopicRequest, StartRequest,
+    BackendInfo, BuildIdentifierRequest, DestroyRoomRequest, DestroyRoomResponse, FileChunk,
+    GetRoomRequest, Identifier, InviteToRoomRequest, InviteToRoomResponse, JoinRoomRequest,
+    LeaveRoomRequest, LeaveRoomResponse, ListRoomsRequest, ListRoomsResponse, ReactRequest,
+    ReactResponse, RoomInfo, SessionFrame, SetPresenceRequest, SetPresenceResponse,
+    SetRoomTopicRequest, StartRequest, UploadResponse, file_chunk,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -132,6 +133,50 @@ impl BackendService for Gateway {
         let req = req.into_inner();
         self.adapter()?.leave_room(&req.room, &req.reason).await?;
         Ok(Response::new(LeaveRoomResponse {}))
+    }
+
+    async fn upload(
+        &self,
+        req: Request<Streaming<FileChunk>>,
+    ) -> Result<Response<UploadResponse>, Status> {
+        let mut chunks = req.into_inner();
+        let Some(FileChunk {
+            kind: Some(file_chunk::Kind::Header(header)),
+        }) = chunks.message().await?
+        else {
+            return Err(Status::invalid_argument(
+                "a file stream starts with its header",
+            ));
+        };
+        if header.to.is_none() {
+            return Err(Status::invalid_argument("`to` is required"));
+        }
+        let adapter = self.adapter()?;
+        let mut data = Vec::with_capacity(usize::try_from(header.size).unwrap_or(0).min(1 << 26));
+        while let Some(chunk) = chunks.message().await? {
+            match chunk.kind {
+                Some(file_chunk::Kind::Data(bytes)) => data.extend_from_slice(&bytes),
+                _ => return Err(Status::invalid_argument("a second header in a file stream")),
+            }
+        }
+        let message_id = adapter.upload(header, data).await?;
+        Ok(Response::new(UploadResponse { message_id }))
+    }
+
+    async fn react(&self, req: Request<ReactRequest>) -> Result<Response<ReactResponse>, Status> {
+        self.adapter()?.react(req.into_inner()).await?;
+        Ok(Response::new(ReactResponse {}))
+    }
+
+    async fn set_presence(
+        &self,
+        req: Request<SetPresenceRequest>,
+    ) -> Result<Response<SetPresenceResponse>, Status> {
+        let req = req.into_inner();
+        self.adapter()?
+            .set_presence(&req.status, &req.message)
+            .await?;
+        Ok(Response::new(SetPresenceResponse {}))
     }
 
     async fn destroy_room(

@@ -14,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use errbot_proto::v1::{
-    BackendEvent, ProcessedRequest, SendRequest, SendResult, SessionFrame, backend_event,
+    BackendEvent, ProcessedRequest, SendRequest, SendResult, SessionFrame, backend_event, content,
     session_frame,
 };
 use futures::future::BoxFuture;
@@ -193,7 +193,17 @@ async fn next_frame(
 fn send(adapter: Arc<dyn Adapter>, request: SendRequest) -> BoxFuture<'static, SendResult> {
     Box::pin(async move {
         let id = request.id;
-        match adapter.send(request).await {
+        let outcome = if let Some(content::Kind::Template(t)) =
+            request.content.as_ref().and_then(|c| c.kind.as_ref())
+        {
+            Err(tonic::Status::invalid_argument(format!(
+                "template {} reached the gateway unrendered (errbotd renders templates)",
+                t.name
+            )))
+        } else {
+            adapter.send(request).await
+        };
+        match outcome {
             Ok(message_id) => SendResult {
                 id,
                 message_id,

@@ -10,7 +10,7 @@ use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-use crate::message::Identifier;
+use crate::message::{Identifier, Message};
 use crate::reply::{Card, Reply};
 use crate::storage::Storage;
 
@@ -124,6 +124,92 @@ impl Bot {
             ..Default::default()
         };
         self.raw_send(request).await
+    }
+
+    /// Sends a file (Errbot's send_stream_request) to a person or room: `name` as people see
+    /// it, `content_type` its MIME type (empty: let the service guess). Returns the id of the
+    /// message carrying it. Chat services without uploads (IRC, the text console) refuse it
+    /// with a [`BotError`] saying so.
+    pub async fn send_file(
+        &self,
+        to: &Identifier,
+        name: &str,
+        content_type: &str,
+        data: impl Into<Vec<u8>>,
+    ) -> Result<String, BotError> {
+        const CHUNK: usize = 64 * 1024;
+        let data: Vec<u8> = data.into();
+        let header = v1::FileHeader {
+            to: Some(to.0.clone()),
+            backend: to.0.backend.clone(),
+            name: name.to_owned(),
+            content_type: content_type.to_owned(),
+            size: data.len() as u64,
+            ..Default::default()
+        };
+        let mut chunks = vec![v1::FileChunk {
+            kind: Some(v1::file_chunk::Kind::Header(header)),
+        }];
+        chunks.extend(data.chunks(CHUNK).map(|c| v1::FileChunk {
+            kind: Some(v1::file_chunk::Kind::Data(c.to_vec())),
+        }));
+        let stream = tokio_stream::iter(chunks);
+        Ok(self
+            .client
+            .clone()
+            .send_file(stream)
+            .await?
+            .into_inner()
+            .message_id)
+    }
+
+    /// Adds reaction `reaction` (`"thumbsup"`) to `message` (Errbot's react).
+    pub async fn react(&self, message: &Message, reaction: &str) -> Result<(), BotError> {
+        self.reaction(message, reaction, false).await
+    }
+
+    /// Removes the bot's reaction `reaction` from `message` (Errbot's unreact).
+    pub async fn unreact(&self, message: &Message, reaction: &str) -> Result<(), BotError> {
+        self.reaction(message, reaction, true).await
+    }
+
+    async fn reaction(
+        &self,
+        message: &Message,
+        reaction: &str,
+        remove: bool,
+    ) -> Result<(), BotError> {
+        let request = v1::BotReactRequest {
+            to: Some(message.reply_target().0.clone()),
+            message_id: message.id().to_owned(),
+            reaction: reaction.to_owned(),
+            remove,
+        };
+        self.client.clone().react(request).await?;
+        Ok(())
+    }
+
+    /// Shows the bot as `status` (`"online"`, `"away"`, `"dnd"`, `"offline"`) with a status
+    /// text, on `backend` (empty: every backend). Returns the backends that could not show it,
+    /// with why.
+    pub async fn set_presence(
+        &self,
+        status: &str,
+        message: &str,
+        backend: &str,
+    ) -> Result<Vec<String>, BotError> {
+        let request = v1::BotPresenceRequest {
+            backend: backend.to_owned(),
+            status: status.to_owned(),
+            message: message.to_owned(),
+        };
+        Ok(self
+            .client
+            .clone()
+            .set_presence(request)
+            .await?
+            .into_inner()
+            .unsupported)
     }
 
     /// Sends `text` to every admin in `BOT_ADMINS_NOTIFICATIONS`.

@@ -38,6 +38,33 @@ impl Reply {
         })
     }
 
+    /// A template reply (Errbot's `template=`): `templates/NAME.md` of the plugin's directory,
+    /// in Jinja2's syntax, rendered by errbotd with `params` (any `serde` value, usually a
+    /// struct or a `serde_json::json!({...})` object). An empty `name` means the command's
+    /// declared template (`#[command(template = "NAME")]`).
+    ///
+    /// ```
+    /// # use errbot_plugin_sdk::Reply;
+    /// let reply = Reply::template("weather", serde_json::json!({"city": "Paris", "temp": 21}));
+    /// ```
+    pub fn template(name: impl Into<String>, params: impl serde::Serialize) -> Self {
+        let name = name.into();
+        match serde_json::to_string(&params) {
+            Ok(params_json) => Self(v1::Reply {
+                content: Some(v1::Content {
+                    kind: Some(v1::content::Kind::Template(v1::Template {
+                        name,
+                        params_json,
+                    })),
+                }),
+                ..Default::default()
+            }),
+            Err(e) => Self::error(format!(
+                "the parameters of template {name} cannot be written as JSON: {e}"
+            )),
+        }
+    }
+
     /// A failure shown to the user as it is; the command ends after it (Errbot's `CommandError`).
     pub fn error(text: impl Into<String>) -> Self {
         let mut reply = Self::text(text);
@@ -52,11 +79,19 @@ impl Reply {
         self
     }
 
+    /// Sends this reply in the message's thread, starting one from the message if it was not in
+    /// one (on services with threads).
+    #[must_use]
+    pub fn in_thread(mut self) -> Self {
+        self.0.thread = true;
+        self
+    }
+
     /// The text of a text reply.
     pub fn as_text(&self) -> Option<&str> {
         match self.0.content.as_ref()?.kind.as_ref()? {
             v1::content::Kind::Markdown(text) => Some(text),
-            v1::content::Kind::Card(_) => None,
+            v1::content::Kind::Card(_) | v1::content::Kind::Template(_) => None,
         }
     }
 

@@ -115,6 +115,12 @@ impl Kitchen {
         Err(CommandError::new("the cake burnt"))
     }
 
+    /// The forecast, through the template `forecast` (templates/forecast.md).
+    #[command(template = "forecast")]
+    async fn forecast(&self) -> Reply {
+        Reply::template("", serde_json::json!({"city": "Paris", "days": [1, 2]})).in_thread()
+    }
+
     /// A plugin failure with an error chain.
     #[command]
     async fn explode(&self) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
@@ -240,12 +246,21 @@ fn description_declares_everything() {
             "numbers",
             "hi_there",
             "burn",
+            "forecast",
             "explode",
             "helpers",
             "slow",
             "journal"
         ]
     );
+
+    let forecast = d
+        .commands
+        .iter()
+        .find(|c| c.name == "forecast")
+        .expect("forecast");
+    assert_eq!(forecast.template, "forecast");
+    assert_eq!(d.commands[0].template, "");
 
     let bake = &d.commands[0];
     assert_eq!(bake.help, "Bake things.\n\nLonger help with `code`.");
@@ -335,7 +350,7 @@ fn description_declares_everything() {
     };
     assert!(hi.case_insensitive && !hi.prefixed && !hi.match_all);
     assert_eq!(
-        d.commands[9].help,
+        d.commands[10].help,
         "Replies from a spawned task while the command waits for it."
     );
 }
@@ -402,6 +417,7 @@ enum Out {
     Private(String),
     Error(String),
     Card(String, String),
+    Template(String, String),
 }
 
 fn request(command: &str, params: &[(&str, &[&str])]) -> v1::ExecuteRequest {
@@ -444,6 +460,7 @@ async fn run(
             Some(v1::content::Kind::Markdown(t)) if reply.private => Out::Private(t),
             Some(v1::content::Kind::Markdown(t)) => Out::Text(t),
             Some(v1::content::Kind::Card(c)) => Out::Card(c.title, c.body),
+            Some(v1::content::Kind::Template(t)) => Out::Template(t.name, t.params_json),
             None => panic!("reply without content"),
         };
         out.push(item);
@@ -465,7 +482,7 @@ async fn commands_hooks_and_callbacks_over_the_socket() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(d.commands.len(), 12);
+    assert_eq!(d.commands.len(), 13);
 
     // Configuration check and activation.
     let check = |json: &str| v1::ConfigRequest {
@@ -575,6 +592,14 @@ async fn commands_hooks_and_callbacks_over_the_socket() {
     assert_eq!(
         run(c, pc).await.unwrap(),
         texts(&[r#"raw="a, b,c,d" argv=["a", " b", "c,d"]"#])
+    );
+    // A template reply: unnamed (the command's declared template), parameters as JSON.
+    assert_eq!(
+        run(c, request("forecast", &[])).await.unwrap(),
+        [Out::Template(
+            String::new(),
+            r#"{"city":"Paris","days":[1,2]}"#.into()
+        )]
     );
     let mut sh = request("shell", &[]);
     sh.argv = vec!["x y".into(), "z".into()];

@@ -272,6 +272,8 @@ pub struct Limits {
     pub command_filter_timeout_secs: f64,
     /// Seconds a plugin's callback may take before it is abandoned (logged).
     pub callback_timeout_secs: f64,
+    /// Largest file a plugin may send, in bytes.
+    pub max_file_bytes: u64,
 }
 
 impl Default for Limits {
@@ -281,6 +283,7 @@ impl Default for Limits {
             command_timeout_secs: 120.0,
             command_filter_timeout_secs: 5.0,
             callback_timeout_secs: 10.0,
+            max_file_bytes: 100 * 1024 * 1024,
         }
     }
 }

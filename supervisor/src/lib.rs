@@ -25,6 +25,7 @@
 //! - [`reload`]: reading errbot.toml again at run time (SIGHUP, `errbotctl reload-config`).
 //! - [`logring`]: the recent log lines, for `errbotctl logs` and `!log tail`.
 //! - [`split`]: splitting long replies.
+//! - [`templates`]: plugins' Jinja2 templates, rendered into Markdown.
 //! - [`acl`]: access control rules (Errbot's ACCESS_CONTROLS).
 //! - [`glob`]: glob patterns for admins and ACLs.
 //! - [`init`]: `errbotd init`.
@@ -57,3 +58,4 @@ pub mod split;
 pub mod storage;
 pub mod supervise;
 pub mod systemd;
+pub mod templates;

@@ -122,7 +122,8 @@ pub fn plan(old: &Config, new: &Config, plugins: &[String]) -> Plan {
                 start_timeout_secs,
                 command_timeout_secs,
                 command_filter_timeout_secs,
-                callback_timeout_secs
+                callback_timeout_secs,
+                max_file_bytes
             ]
         ),
     );

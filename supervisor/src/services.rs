@@ -5,16 +5,19 @@ use std::sync::Arc;
 
 use errbot_proto::contract::TOKEN_HEADER;
 use errbot_proto::v1::{
-    BotBuildIdentifierRequest, BotSendRequest, BotSendResponse, BuildIdentifierRequest, Content,
-    Identifier, WarnAdminsRequest, WarnAdminsResponse, bot_service_server,
+    BotBuildIdentifierRequest, BotPresenceRequest, BotPresenceResponse, BotReactRequest,
+    BotReactResponse, BotSendRequest, BotSendResponse, BuildIdentifierRequest, Content, FileChunk,
+    Identifier, ReactRequest, SetPresenceRequest, WarnAdminsRequest, WarnAdminsResponse,
+    bot_service_server, file_chunk,
 };
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::bot::{Bot, read};
 use crate::child;
 use crate::pipeline::callbacks;
 use crate::pipeline::deliver::content_text;
 use crate::supervise::gateway::{Gateway, Outcome};
+use crate::templates;
 
 /// BotService, as served to children.
 pub struct BotApi {
@@ -23,6 +26,12 @@ pub struct BotApi {
 }
 
 impl BotApi {
+    /// `content`, with a template of plugin `caller` rendered into Markdown.
+    fn resolve_template(&self, caller: &str, content: Content) -> Result<Content, Status> {
+        let dir = self.bot.plugin(caller).map(|slot| slot.dir());
+        templates::resolve(content, dir.as_deref(), "").map_err(Status::invalid_argument)
+    }
+
     /// The calling child, from its token.
     fn caller<T>(&self, req: &Request<T>) -> Result<(child::Kind, String), Status> {
         let token = req
@@ -51,6 +60,7 @@ impl bot_service_server::BotService for BotApi {
         let content = r
             .content
             .ok_or_else(|| Status::invalid_argument("content is required"))?;
+        let content = self.resolve_template(&caller, content)?;
         let to = match r.to {
             Some(to) => Recipient::Id(Box::new(to)),
             None if !r.to_text.is_empty() => Recipient::Text(r.to_text),
@@ -81,6 +91,144 @@ impl bot_service_server::BotService for BotApi {
         tracing::warn!(%caller, "warning to admins: {text}");
         crate::notify::warn_admins(&self.bot, &text).await;
         Ok(Response::new(WarnAdminsResponse {}))
+    }
+
+    async fn send_file(
+        &self,
+        req: Request<Streaming<FileChunk>>,
+    ) -> Result<Response<BotSendResponse>, Status> {
+        let (_, caller) = self.caller(&req)?;
+        let mut chunks = req.into_inner();
+        let Some(FileChunk {
+            kind: Some(file_chunk::Kind::Header(mut header)),
+        }) = chunks.message().await?
+        else {
+            return Err(Status::invalid_argument(
+                "a file stream starts with its header",
+            ));
+        };
+        let max = self.bot.config().limits.max_file_bytes;
+        if header.size > max {
+            return Err(Status::invalid_argument(format!(
+                "the file is {} bytes; at most {max} may be sent (limits.max_file_bytes)",
+                header.size
+            )));
+        }
+        let backend = header
+            .to
+            .as_ref()
+            .map_or(header.backend.clone(), |t| t.backend.clone());
+        let gateway = gateway_for(&self.bot, &backend)?;
+        let to = match header.to.take() {
+            Some(to) => to,
+            None if !header.to_text.is_empty() => build(&gateway, &header.to_text).await?,
+            None => return Err(Status::invalid_argument("`to` or `to_text` is required")),
+        };
+        header.to = Some(to);
+        let announced = header.size;
+        let name = header.name.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel::<FileChunk>(8);
+        let first = FileChunk {
+            kind: Some(file_chunk::Kind::Header(header)),
+        };
+        let forward = async move {
+            tx.send(first).await.map_err(|_| None)?;
+            let mut total: u64 = 0;
+            while let Some(chunk) = chunks.message().await.map_err(Some)? {
+                let Some(file_chunk::Kind::Data(data)) = &chunk.kind else {
+                    return Err(Some(Status::invalid_argument(
+                        "only the first chunk of a file stream is a header",
+                    )));
+                };
+                total += data.len() as u64;
+                if total > max || (announced > 0 && total > announced) {
+                    return Err(Some(Status::invalid_argument(format!(
+                        "the file is larger than {} bytes",
+                        if announced > 0 {
+                            announced.min(max)
+                        } else {
+                            max
+                        }
+                    ))));
+                }
+                // The gateway gave up (its answer says why).
+                tx.send(chunk).await.map_err(|_| None)?;
+            }
+            if announced > 0 && total != announced {
+                return Err(Some(Status::invalid_argument(format!(
+                    "the file announced {announced} bytes and had {total}"
+                ))));
+            }
+            Ok(())
+        };
+        let link = gateway.link().await?;
+        let mut client = link.client.clone();
+        let upload = client.upload(tokio_stream::wrappers::ReceiverStream::new(rx));
+        let (forwarded, uploaded) = tokio::join!(forward, upload);
+        if let Err(Some(status)) = forwarded {
+            return Err(status);
+        }
+        let message_id = uploaded?.into_inner().message_id;
+        tracing::debug!(%caller, backend = %gateway.name, "sent the file {name}");
+        Ok(Response::new(BotSendResponse { message_id }))
+    }
+
+    async fn react(
+        &self,
+        req: Request<BotReactRequest>,
+    ) -> Result<Response<BotReactResponse>, Status> {
+        self.caller(&req)?;
+        let r = req.into_inner();
+        let to =
+            r.to.ok_or_else(|| Status::invalid_argument("`to` is required"))?;
+        if r.message_id.is_empty() || r.reaction.trim_matches(':').is_empty() {
+            return Err(Status::invalid_argument(
+                "a message id and a reaction are required",
+            ));
+        }
+        let gateway = gateway_for(&self.bot, &to.backend)?;
+        let request = ReactRequest {
+            to: Some(to),
+            message_id: r.message_id,
+            reaction: r.reaction.trim_matches(':').to_owned(),
+            remove: r.remove,
+        };
+        gateway.link().await?.client.clone().react(request).await?;
+        Ok(Response::new(BotReactResponse {}))
+    }
+
+    async fn set_presence(
+        &self,
+        req: Request<BotPresenceRequest>,
+    ) -> Result<Response<BotPresenceResponse>, Status> {
+        self.caller(&req)?;
+        let r = req.into_inner();
+        if !matches!(r.status.as_str(), "online" | "away" | "dnd" | "offline") {
+            return Err(Status::invalid_argument(format!(
+                "unknown status {:?}: online, away, dnd or offline",
+                r.status
+            )));
+        }
+        let gateways = if r.backend.is_empty() {
+            read(&self.bot.gateways).clone()
+        } else {
+            vec![gateway_for(&self.bot, &r.backend)?]
+        };
+        let mut unsupported = Vec::new();
+        for gateway in gateways {
+            let request = SetPresenceRequest {
+                status: r.status.clone(),
+                message: r.message.clone(),
+            };
+            let outcome = match gateway.link().await {
+                Ok(link) => link.client.clone().set_presence(request).await.map(drop),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                unsupported.push(format!("{}: {}", gateway.name, e.message()));
+            }
+        }
+        Ok(Response::new(BotPresenceResponse { unsupported }))
     }
 
     async fn build_identifier(

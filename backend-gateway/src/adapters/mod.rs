@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use errbot_proto::v1::{
-    BackendEvent, BackendInfo, Connected, Identifier, Message, ProcessedRequest, RoomInfo,
-    SendRequest, StartRequest, backend_event,
+    BackendEvent, BackendInfo, Connected, FileHeader, Identifier, Message, ProcessedRequest,
+    ReactRequest, RoomInfo, SendRequest, StartRequest, backend_event,
 };
 use serde::de::DeserializeOwned;
 use tonic::Status;
@@ -122,6 +122,28 @@ pub trait Adapter: Send + Sync + 'static {
     /// Invites people into a room.
     async fn invite_to_room(&self, _room: &str, _people: &[String]) -> Result<(), Status> {
         Err(no_rooms(self.kind()))
+    }
+    /// Uploads a file to `header.to` (its bytes are `data`); returns the id of the message that
+    /// carries it.
+    async fn upload(&self, _header: FileHeader, _data: Vec<u8>) -> Result<String, Status> {
+        Err(Status::unimplemented(format!(
+            "the {} backend cannot send files",
+            self.kind()
+        )))
+    }
+    /// Adds or removes a reaction on a message.
+    async fn react(&self, _request: ReactRequest) -> Result<(), Status> {
+        Err(Status::unimplemented(format!(
+            "the {} backend has no reactions",
+            self.kind()
+        )))
+    }
+    /// Shows the bot's presence (`online`, `away`, `dnd`, `offline`) and status text.
+    async fn set_presence(&self, _status: &str, _message: &str) -> Result<(), Status> {
+        Err(Status::unimplemented(format!(
+            "the {} backend cannot show the bot's presence",
+            self.kind()
+        )))
     }
     /// Destroys a room (archives or deletes it, as the service does).
     async fn destroy_room(&self, _room: &str) -> Result<(), Status> {

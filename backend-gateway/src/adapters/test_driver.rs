@@ -13,9 +13,10 @@ use std::time::Duration;
 use errbot_proto::transport::{self, Address};
 use errbot_proto::v1::test_driver_service_server::{TestDriverService, TestDriverServiceServer};
 use errbot_proto::v1::{
-    BackendEvent, BackendInfo, ConverseResponse, EmitRequest, EmitResponse, Identifier,
+    BackendEvent, BackendInfo, ConverseResponse, EmitRequest, EmitResponse, FileHeader, Identifier,
     InjectRequest, InjectResponse, LoadRequest, LoadResponse, Message, OutboxRequest,
-    ProcessedRequest, SendRequest, SentMessage, backend_event, emit_request,
+    ProcessedRequest, ReactRequest, SendRequest, SentFile, SentMessage, SetPresenceRequest,
+    backend_event, emit_request,
 };
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
@@ -77,6 +78,16 @@ struct Inner {
 }
 
 impl Inner {
+    /// Records what the bot sent (for `Outbox` readers and the conversation it answers);
+    /// returns the id the service gave it.
+    fn record(&self, sent: SentMessage) -> String {
+        if self.outbox.receiver_count() > 0 {
+            let _ = self.outbox.send(sent.clone());
+        }
+        self.inflight.record_reply(sent);
+        format!("out-{}", self.sent_ids.next())
+    }
+
     /// Builds the message a test injects.
     fn message(&self, id: String, req: InjectRequest) -> Result<Message, Status> {
         let from = if req.from.is_empty() {
@@ -254,16 +265,51 @@ impl Adapter for TestDriver {
             content: request.content,
             in_reply_to: request.in_reply_to,
             thread_id: request.thread_id,
+            ..Default::default()
         };
-        if self.inner.outbox.receiver_count() > 0 {
-            let _ = self.inner.outbox.send(sent.clone());
-        }
-        self.inner.inflight.record_reply(sent);
-        Ok(format!("out-{}", self.inner.sent_ids.next()))
+        Ok(self.inner.record(sent))
     }
 
     fn processed(&self, request: &ProcessedRequest) {
         self.inner.inflight.complete(&request.message_id);
+    }
+
+    async fn upload(&self, header: FileHeader, data: Vec<u8>) -> Result<String, Status> {
+        let sent = SentMessage {
+            text: header.comment.clone(),
+            to: header.to,
+            in_reply_to: header.in_reply_to,
+            thread_id: header.thread_id,
+            file: Some(SentFile {
+                name: header.name,
+                content_type: header.content_type,
+                data,
+            }),
+            ..Default::default()
+        };
+        Ok(self.inner.record(sent))
+    }
+
+    async fn react(&self, request: ReactRequest) -> Result<(), Status> {
+        let sent = SentMessage {
+            to: request.to.clone(),
+            reaction: Some(request),
+            ..Default::default()
+        };
+        self.inner.record(sent);
+        Ok(())
+    }
+
+    async fn set_presence(&self, status: &str, message: &str) -> Result<(), Status> {
+        let sent = SentMessage {
+            presence: Some(SetPresenceRequest {
+                status: status.to_owned(),
+                message: message.to_owned(),
+            }),
+            ..Default::default()
+        };
+        self.inner.record(sent);
+        Ok(())
     }
 
     fn build_identifier(&self, text: &str) -> Result<Identifier, Status> {

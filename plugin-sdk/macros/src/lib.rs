@@ -268,6 +268,7 @@ struct Command {
     historize: bool,
     flow_only: bool,
     syntax: String,
+    template: String,
     kind: Kind,
     inputs: Vec<Input>,
 }
@@ -604,6 +605,7 @@ fn read_command(
     let mut historize = true;
     let mut flow_only = false;
     let mut syntax = String::new();
+    let mut template = String::new();
     let mut mode = ArgMode::Raw;
     let mut separator = String::new();
     let mut max_split = 0u32;
@@ -630,6 +632,7 @@ fn read_command(
                 "historize" => historize = flag_value(&meta)?,
                 "flow_only" => flow_only = flag_value(&meta)?,
                 "syntax" => syntax = meta.value()?.parse::<LitStr>()?.value(),
+                "template" => template = meta.value()?.parse::<LitStr>()?.value(),
                 "split" if !regex => {
                     mode = ArgMode::Split;
                     if meta.input.peek(Token![=]) {
@@ -650,10 +653,10 @@ fn read_command(
                 _ => {
                     let expected = if regex {
                         "pattern, case_insensitive, dot_all, multi_line, match_all, prefixed, \
-                         name, hidden, admin_only, historize, flow_only or syntax"
+                         name, hidden, admin_only, historize, flow_only, syntax or template"
                     } else {
-                        "name, hidden, admin_only, historize, flow_only, syntax, split, \
-                         max_split, shell or raw"
+                        "name, hidden, admin_only, historize, flow_only, syntax, template, \
+                         split, max_split, shell or raw"
                     };
                     return Err(meta.error(format!("unknown option; expected {expected}")));
                 }
@@ -722,6 +725,7 @@ fn read_command(
         historize,
         flow_only,
         syntax,
+        template,
         kind,
         inputs,
     };
@@ -1227,6 +1231,7 @@ fn command_spec(c: &Command, v1: &TokenStream2) -> TokenStream2 {
         historize,
         flow_only,
         syntax,
+        template,
         ..
     } = c;
     let kind = match &c.kind {
@@ -1284,6 +1289,7 @@ fn command_spec(c: &Command, v1: &TokenStream2) -> TokenStream2 {
             flow_only: #flow_only,
             syntax: ::std::string::String::from(#syntax),
             kind: ::core::option::Option::Some(#kind),
+            template: ::std::string::String::from(#template),
         }
     }
 }

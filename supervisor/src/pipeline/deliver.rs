@@ -109,6 +109,7 @@ impl ReplySink {
             }),
             error: false,
             private,
+            thread: false,
         })
         .await;
     }
@@ -122,6 +123,7 @@ impl ReplySink {
             }),
             error: false,
             private: false,
+            thread: false,
         };
         self.deliver(reply, Outcome::Wait).await;
     }
@@ -155,9 +157,12 @@ impl ReplySink {
             }
             Some(_) => {}
         }
-        // A private answer to a room message cannot go in the room's thread.
+        // A private answer to a room message cannot go in the room's thread; a reply asked for
+        // in a thread starts one from the message when it was not in one.
         let thread = if diverted && !self.direct {
             ""
+        } else if reply.thread && self.thread_id.is_empty() {
+            &self.in_reply_to
         } else {
             &self.thread_id
         };
@@ -199,6 +204,7 @@ pub fn content_text(content: &Content) -> String {
             .filter(|t| !t.is_empty())
             .collect::<Vec<_>>()
             .join("\n"),
+        Some(content::Kind::Template(t)) => format!("(template {})", t.name),
         None => String::new(),
     }
 }

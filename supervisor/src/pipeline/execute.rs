@@ -20,6 +20,7 @@ use crate::dispatch::args;
 use crate::dispatch::history::Entry;
 use crate::registry::Owner;
 use crate::supervise::plugin::Instance;
+use crate::templates;
 
 /// Whatever runs commands: errbotd's built-ins or a plugin process. Replies go to `sink`; an
 /// `Err` is a failure reported to the sender ("Computer says nooo").
@@ -37,6 +38,8 @@ pub trait Executor: Send + Sync {
 pub struct PluginExecutor<'n> {
     /// The plugin's name.
     pub name: &'n str,
+    /// The command's declared template (replies that are an unnamed template use it).
+    pub template: &'n str,
 }
 
 impl Executor for PluginExecutor<'_> {
@@ -46,7 +49,7 @@ impl Executor for PluginExecutor<'_> {
         sink: &'a ReplySink,
         request: ExecuteRequest,
     ) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(run_plugin(bot, sink, self.name, request))
+        Box::pin(run_plugin(bot, sink, self, request))
     }
 }
 
@@ -100,7 +103,10 @@ pub async fn execute(job: &Job<'_>, call: Call) {
     let (executor, timeout): (&dyn Executor, Duration) = match &command.owner {
         Owner::Builtin => (&crate::builtins::Builtins, config.command_timeout(None)),
         Owner::Plugin(name) => (
-            &PluginExecutor { name },
+            &PluginExecutor {
+                name,
+                template: &command.spec.template,
+            },
             config.command_timeout(Some(name.as_str())),
         ),
     };
@@ -125,9 +131,10 @@ pub async fn execute(job: &Job<'_>, call: Call) {
 async fn run_plugin(
     bot: &Bot,
     sink: &ReplySink,
-    name: &str,
+    target: &PluginExecutor<'_>,
     request: ExecuteRequest,
 ) -> Result<(), String> {
+    let name = target.name;
     let slot = bot
         .plugin(name)
         .ok_or_else(|| format!("plugin {name} is not running"))?;
@@ -140,8 +147,12 @@ async fn run_plugin(
     };
     loop {
         match stream.message().await {
-            Ok(Some(reply)) => {
+            Ok(Some(mut reply)) => {
                 let error = reply.error;
+                if let Some(content) = reply.content.take() {
+                    let dir = slot.dir();
+                    reply.content = Some(templates::resolve(content, Some(&dir), target.template)?);
+                }
                 sink.send(reply).await;
                 if error {
                     return Ok(());

@@ -257,6 +257,12 @@ impl Gateway {
                     })
                     .collect()
             }
+            Some(content::Kind::Template(t)) => {
+                return Err(tonic::Status::invalid_argument(format!(
+                    "template {} was not rendered: only plugins' replies and sends are",
+                    t.name
+                )));
+            }
             Some(kind) => vec![Content { kind: Some(kind) }],
             None => return Err(tonic::Status::invalid_argument("content is empty")),
         };

@@ -202,6 +202,14 @@ impl PluginSlot {
         *write(&self.policy) = policy;
     }
 
+    /// The plugin's directory (where its plugin.toml and templates are).
+    pub fn dir(&self) -> std::path::PathBuf {
+        self.source
+            .lock()
+            .map(|s| s.dir.clone())
+            .unwrap_or_default()
+    }
+
     /// The dependencies declared in plugin.toml.
     pub fn manifest_depends_on(&self) -> Vec<String> {
         self.source

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use errbot_plugin_sdk::prelude::*;
-use errbot_plugin_sdk::{CallbackKind, Event};
+use errbot_plugin_sdk::{CallbackKind, Event, Reply};
 
 /// One line describing `event`.
 fn line(event: &Event) -> String {
@@ -114,6 +114,68 @@ impl Listener {
             .await
             .map_err(|e| e.to_string())?;
         Ok("The admins were warned.".to_owned())
+    }
+
+    /// The forecast for a city, through templates/forecast.md.
+    #[command(template = "forecast")]
+    async fn forecast(&self, city: String) -> Reply {
+        Reply::template("", serde_json::json!({"city": city, "temps": [21, 23]}))
+    }
+
+    /// A template that does not exist: a failure the sender is told about.
+    #[command]
+    async fn badtemplate(&self) -> Reply {
+        Reply::template("missing", serde_json::json!({}))
+    }
+
+    /// The forecast sent with BotService.Send (Errbot's send_templated) to the sender.
+    #[command]
+    async fn sendforecast(&self, ctx: &Context) -> Result<String, String> {
+        let params = serde_json::json!({"city": "Lyon", "temps": [18]});
+        ctx.bot()
+            .send_to(ctx.sender(), Reply::template("forecast", params))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok("sent".to_owned())
+    }
+
+    /// A reply in the message's thread.
+    #[command]
+    async fn threaded(&self) -> Reply {
+        Reply::text("in a thread").in_thread()
+    }
+
+    /// A file to where the command came from.
+    #[command]
+    async fn upload(&self, ctx: &Context) -> Result<String, String> {
+        let to = ctx.room().unwrap_or(ctx.sender()).clone();
+        let id = ctx
+            .bot()
+            .send_file(&to, "report.txt", "text/plain", b"hello file".to_vec())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!("uploaded as {id}"))
+    }
+
+    /// A reaction on the command's own message.
+    #[command]
+    async fn thumbs(&self, ctx: &Context) -> Result<String, String> {
+        ctx.bot()
+            .react(ctx.message(), ":thumbsup:")
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok("reacted".to_owned())
+    }
+
+    /// The bot's presence: away, with a status text.
+    #[command]
+    async fn away(&self, ctx: &Context) -> Result<String, String> {
+        let unsupported = ctx
+            .bot()
+            .set_presence("away", "out for lunch", "")
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!("presence set; unsupported: {unsupported:?}"))
     }
 
     /// The events the listener got, one per line.

@@ -27,7 +27,8 @@ impl Painter {
         match content.and_then(|c| c.kind.as_ref()) {
             Some(content::Kind::Markdown(md)) => markdown::render(md, &self.skin, width),
             Some(content::Kind::Card(c)) => card::render(c, self.look, &self.skin, width),
-            None => String::new(),
+            // errbotd renders templates; one that arrives here is refused by the session.
+            Some(content::Kind::Template(_)) | None => String::new(),
         }
     }
 

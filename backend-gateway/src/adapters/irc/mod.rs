@@ -553,6 +553,20 @@ impl Adapter for Irc {
         self.shared.room_info(&channel)
     }
 
+    async fn set_presence(&self, status: &str, message: &str) -> Result<(), Status> {
+        if !self.shared.with_state(|st| st.connected) {
+            return Err(self.shared.not_connected());
+        }
+        // IRC knows one thing: away (with a message) or back.
+        let away = match status {
+            "online" => None,
+            _ if !message.trim().is_empty() => Some(one_line(message)),
+            other => Some(other.to_owned()),
+        };
+        self.shared.outbox.urgent(client::line(Command::AWAY(away)));
+        Ok(())
+    }
+
     async fn invite_to_room(&self, room: &str, people: &[String]) -> Result<(), Status> {
         let channel = self.shared.channel(room)?;
         let mut nicks = Vec::new();

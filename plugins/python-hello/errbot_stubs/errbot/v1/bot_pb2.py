@@ -25,23 +25,31 @@ _sym_db = _symbol_database.Default()
 from errbot.v1 import common_pb2 as errbot_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x65rrbot/v1/bot.proto\x12\terrbot.v1\x1a\x16\x65rrbot/v1/common.proto\"\xa2\x01\n\x0e\x42otSendRequest\x12!\n\x02to\x18\x01 \x01(\x0b\x32\x15.errbot.v1.Identifier\x12\x0f\n\x07to_text\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12#\n\x07\x63ontent\x18\x04 \x01(\x0b\x32\x12.errbot.v1.Content\x12\x11\n\tthread_id\x18\x05 \x01(\t\x12\x13\n\x0bin_reply_to\x18\x06 \x01(\t\"%\n\x0f\x42otSendResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"!\n\x11WarnAdminsRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x14\n\x12WarnAdminsResponse\":\n\x19\x42otBuildIdentifierRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t2\xe6\x01\n\nBotService\x12=\n\x04Send\x12\x19.errbot.v1.BotSendRequest\x1a\x1a.errbot.v1.BotSendResponse\x12I\n\nWarnAdmins\x12\x1c.errbot.v1.WarnAdminsRequest\x1a\x1d.errbot.v1.WarnAdminsResponse\x12N\n\x0f\x42uildIdentifier\x12$.errbot.v1.BotBuildIdentifierRequest\x1a\x15.errbot.v1.Identifierb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x65rrbot/v1/bot.proto\x12\terrbot.v1\x1a\x16\x65rrbot/v1/common.proto\"j\n\x0f\x42otReactRequest\x12!\n\x02to\x18\x01 \x01(\x0b\x32\x15.errbot.v1.Identifier\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x10\n\x08reaction\x18\x03 \x01(\t\x12\x0e\n\x06remove\x18\x04 \x01(\x08\"\x12\n\x10\x42otReactResponse\"F\n\x12\x42otPresenceRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"*\n\x13\x42otPresenceResponse\x12\x13\n\x0bunsupported\x18\x01 \x03(\t\"\xa2\x01\n\x0e\x42otSendRequest\x12!\n\x02to\x18\x01 \x01(\x0b\x32\x15.errbot.v1.Identifier\x12\x0f\n\x07to_text\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12#\n\x07\x63ontent\x18\x04 \x01(\x0b\x32\x12.errbot.v1.Content\x12\x11\n\tthread_id\x18\x05 \x01(\t\x12\x13\n\x0bin_reply_to\x18\x06 \x01(\t\"%\n\x0f\x42otSendResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"!\n\x11WarnAdminsRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x14\n\x12WarnAdminsResponse\":\n\x19\x42otBuildIdentifierRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t2\xb6\x03\n\nBotService\x12=\n\x04Send\x12\x19.errbot.v1.BotSendRequest\x1a\x1a.errbot.v1.BotSendResponse\x12I\n\nWarnAdmins\x12\x1c.errbot.v1.WarnAdminsRequest\x1a\x1d.errbot.v1.WarnAdminsResponse\x12N\n\x0f\x42uildIdentifier\x12$.errbot.v1.BotBuildIdentifierRequest\x1a\x15.errbot.v1.Identifier\x12>\n\x08SendFile\x12\x14.errbot.v1.FileChunk\x1a\x1a.errbot.v1.BotSendResponse(\x01\x12@\n\x05React\x12\x1a.errbot.v1.BotReactRequest\x1a\x1b.errbot.v1.BotReactResponse\x12L\n\x0bSetPresence\x12\x1d.errbot.v1.BotPresenceRequest\x1a\x1e.errbot.v1.BotPresenceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'errbot.v1.bot_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BOTSENDREQUEST']._serialized_start=59
-  _globals['_BOTSENDREQUEST']._serialized_end=221
-  _globals['_BOTSENDRESPONSE']._serialized_start=223
-  _globals['_BOTSENDRESPONSE']._serialized_end=260
-  _globals['_WARNADMINSREQUEST']._serialized_start=262
-  _globals['_WARNADMINSREQUEST']._serialized_end=295
-  _globals['_WARNADMINSRESPONSE']._serialized_start=297
-  _globals['_WARNADMINSRESPONSE']._serialized_end=317
-  _globals['_BOTBUILDIDENTIFIERREQUEST']._serialized_start=319
-  _globals['_BOTBUILDIDENTIFIERREQUEST']._serialized_end=377
-  _globals['_BOTSERVICE']._serialized_start=380
-  _globals['_BOTSERVICE']._serialized_end=610
+  _globals['_BOTREACTREQUEST']._serialized_start=58
+  _globals['_BOTREACTREQUEST']._serialized_end=164
+  _globals['_BOTREACTRESPONSE']._serialized_start=166
+  _globals['_BOTREACTRESPONSE']._serialized_end=184
+  _globals['_BOTPRESENCEREQUEST']._serialized_start=186
+  _globals['_BOTPRESENCEREQUEST']._serialized_end=256
+  _globals['_BOTPRESENCERESPONSE']._serialized_start=258
+  _globals['_BOTPRESENCERESPONSE']._serialized_end=300
+  _globals['_BOTSENDREQUEST']._serialized_start=303
+  _globals['_BOTSENDREQUEST']._serialized_end=465
+  _globals['_BOTSENDRESPONSE']._serialized_start=467
+  _globals['_BOTSENDRESPONSE']._serialized_end=504
+  _globals['_WARNADMINSREQUEST']._serialized_start=506
+  _globals['_WARNADMINSREQUEST']._serialized_end=539
+  _globals['_WARNADMINSRESPONSE']._serialized_start=541
+  _globals['_WARNADMINSRESPONSE']._serialized_end=561
+  _globals['_BOTBUILDIDENTIFIERREQUEST']._serialized_start=563
+  _globals['_BOTBUILDIDENTIFIERREQUEST']._serialized_end=621
+  _globals['_BOTSERVICE']._serialized_start=624
+  _globals['_BOTSERVICE']._serialized_end=1062
 # @@protoc_insertion_point(module_scope)

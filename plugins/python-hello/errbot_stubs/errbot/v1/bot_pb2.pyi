@@ -1,10 +1,43 @@
 from errbot.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class BotReactRequest(_message.Message):
+    __slots__ = ("to", "message_id", "reaction", "remove")
+    TO_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    REACTION_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    to: _common_pb2.Identifier
+    message_id: str
+    reaction: str
+    remove: bool
+    def __init__(self, to: _Optional[_Union[_common_pb2.Identifier, _Mapping]] = ..., message_id: _Optional[str] = ..., reaction: _Optional[str] = ..., remove: _Optional[bool] = ...) -> None: ...
+
+class BotReactResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class BotPresenceRequest(_message.Message):
+    __slots__ = ("backend", "status", "message")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    status: str
+    message: str
+    def __init__(self, backend: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class BotPresenceResponse(_message.Message):
+    __slots__ = ("unsupported",)
+    UNSUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    unsupported: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, unsupported: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BotSendRequest(_message.Message):
     __slots__ = ("to", "to_text", "backend", "content", "thread_id", "in_reply_to")

@@ -50,6 +50,21 @@ class BotServiceStub:
                 request_serializer=errbot_dot_v1_dot_bot__pb2.BotBuildIdentifierRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_common__pb2.Identifier.FromString,
                 _registered_method=True)
+        self.SendFile = channel.stream_unary(
+                '/errbot.v1.BotService/SendFile',
+                request_serializer=errbot_dot_v1_dot_common__pb2.FileChunk.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_bot__pb2.BotSendResponse.FromString,
+                _registered_method=True)
+        self.React = channel.unary_unary(
+                '/errbot.v1.BotService/React',
+                request_serializer=errbot_dot_v1_dot_bot__pb2.BotReactRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_bot__pb2.BotReactResponse.FromString,
+                _registered_method=True)
+        self.SetPresence = channel.unary_unary(
+                '/errbot.v1.BotService/SetPresence',
+                request_serializer=errbot_dot_v1_dot_bot__pb2.BotPresenceRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_bot__pb2.BotPresenceResponse.FromString,
+                _registered_method=True)
 
 
 class BotServiceServicer:
@@ -76,6 +91,32 @@ class BotServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendFile(self, request_iterator, context):
+        """Send a file (Errbot's send_stream_request): a FileChunk with the header, then the bytes.
+        errbotd streams it on to the gateway, which uploads it where its service allows; a
+        service without uploads (IRC, the text console) answers UNIMPLEMENTED with why. Files
+        larger than `limits.max_file_bytes` are refused (INVALID_ARGUMENT).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def React(self, request, context):
+        """Add or remove a reaction on a message (Errbot's react / unreact). UNIMPLEMENTED where the
+        service has no reactions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPresence(self, request, context):
+        """Change the bot's presence and status text (Errbot's change_presence), on one backend or
+        on all of them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BotServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +134,21 @@ def add_BotServiceServicer_to_server(servicer, server):
                     servicer.BuildIdentifier,
                     request_deserializer=errbot_dot_v1_dot_bot__pb2.BotBuildIdentifierRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_common__pb2.Identifier.SerializeToString,
+            ),
+            'SendFile': grpc.stream_unary_rpc_method_handler(
+                    servicer.SendFile,
+                    request_deserializer=errbot_dot_v1_dot_common__pb2.FileChunk.FromString,
+                    response_serializer=errbot_dot_v1_dot_bot__pb2.BotSendResponse.SerializeToString,
+            ),
+            'React': grpc.unary_unary_rpc_method_handler(
+                    servicer.React,
+                    request_deserializer=errbot_dot_v1_dot_bot__pb2.BotReactRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_bot__pb2.BotReactResponse.SerializeToString,
+            ),
+            'SetPresence': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPresence,
+                    request_deserializer=errbot_dot_v1_dot_bot__pb2.BotPresenceRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_bot__pb2.BotPresenceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +232,87 @@ class BotService:
             '/errbot.v1.BotService/BuildIdentifier',
             errbot_dot_v1_dot_bot__pb2.BotBuildIdentifierRequest.SerializeToString,
             errbot_dot_v1_dot_common__pb2.Identifier.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendFile(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/errbot.v1.BotService/SendFile',
+            errbot_dot_v1_dot_common__pb2.FileChunk.SerializeToString,
+            errbot_dot_v1_dot_bot__pb2.BotSendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def React(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.BotService/React',
+            errbot_dot_v1_dot_bot__pb2.BotReactRequest.SerializeToString,
+            errbot_dot_v1_dot_bot__pb2.BotReactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPresence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.BotService/SetPresence',
+            errbot_dot_v1_dot_bot__pb2.BotPresenceRequest.SerializeToString,
+            errbot_dot_v1_dot_bot__pb2.BotPresenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

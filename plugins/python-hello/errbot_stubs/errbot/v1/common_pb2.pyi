@@ -105,12 +105,52 @@ class CardField(_message.Message):
     def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class Content(_message.Message):
-    __slots__ = ("markdown", "card")
+    __slots__ = ("markdown", "card", "template")
     MARKDOWN_FIELD_NUMBER: _ClassVar[int]
     CARD_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     markdown: str
     card: Card
-    def __init__(self, markdown: _Optional[str] = ..., card: _Optional[_Union[Card, _Mapping]] = ...) -> None: ...
+    template: Template
+    def __init__(self, markdown: _Optional[str] = ..., card: _Optional[_Union[Card, _Mapping]] = ..., template: _Optional[_Union[Template, _Mapping]] = ...) -> None: ...
+
+class Template(_message.Message):
+    __slots__ = ("name", "params_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    params_json: str
+    def __init__(self, name: _Optional[str] = ..., params_json: _Optional[str] = ...) -> None: ...
+
+class FileHeader(_message.Message):
+    __slots__ = ("to", "to_text", "backend", "name", "content_type", "size", "thread_id", "in_reply_to", "comment")
+    TO_FIELD_NUMBER: _ClassVar[int]
+    TO_TEXT_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    THREAD_ID_FIELD_NUMBER: _ClassVar[int]
+    IN_REPLY_TO_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    to: Identifier
+    to_text: str
+    backend: str
+    name: str
+    content_type: str
+    size: int
+    thread_id: str
+    in_reply_to: str
+    comment: str
+    def __init__(self, to: _Optional[_Union[Identifier, _Mapping]] = ..., to_text: _Optional[str] = ..., backend: _Optional[str] = ..., name: _Optional[str] = ..., content_type: _Optional[str] = ..., size: _Optional[int] = ..., thread_id: _Optional[str] = ..., in_reply_to: _Optional[str] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class FileChunk(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: FileHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[FileHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class PresenceEvent(_message.Message):
     __slots__ = ("who", "status", "message")

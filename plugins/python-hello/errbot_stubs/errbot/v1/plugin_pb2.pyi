@@ -157,7 +157,7 @@ class RegexCommand(_message.Message):
     def __init__(self, pattern: _Optional[str] = ..., case_insensitive: _Optional[bool] = ..., dot_all: _Optional[bool] = ..., multi_line: _Optional[bool] = ..., match_all: _Optional[bool] = ..., prefixed: _Optional[bool] = ...) -> None: ...
 
 class CommandSpec(_message.Message):
-    __slots__ = ("name", "help", "hidden", "admin_only", "historize", "flow_only", "syntax", "plain", "regex")
+    __slots__ = ("name", "help", "hidden", "admin_only", "historize", "flow_only", "syntax", "plain", "regex", "template")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HELP_FIELD_NUMBER: _ClassVar[int]
     HIDDEN_FIELD_NUMBER: _ClassVar[int]
@@ -167,6 +167,7 @@ class CommandSpec(_message.Message):
     SYNTAX_FIELD_NUMBER: _ClassVar[int]
     PLAIN_FIELD_NUMBER: _ClassVar[int]
     REGEX_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     name: str
     help: str
     hidden: bool
@@ -176,7 +177,8 @@ class CommandSpec(_message.Message):
     syntax: str
     plain: PlainCommand
     regex: RegexCommand
-    def __init__(self, name: _Optional[str] = ..., help: _Optional[str] = ..., hidden: _Optional[bool] = ..., admin_only: _Optional[bool] = ..., historize: _Optional[bool] = ..., flow_only: _Optional[bool] = ..., syntax: _Optional[str] = ..., plain: _Optional[_Union[PlainCommand, _Mapping]] = ..., regex: _Optional[_Union[RegexCommand, _Mapping]] = ...) -> None: ...
+    template: str
+    def __init__(self, name: _Optional[str] = ..., help: _Optional[str] = ..., hidden: _Optional[bool] = ..., admin_only: _Optional[bool] = ..., historize: _Optional[bool] = ..., flow_only: _Optional[bool] = ..., syntax: _Optional[str] = ..., plain: _Optional[_Union[PlainCommand, _Mapping]] = ..., regex: _Optional[_Union[RegexCommand, _Mapping]] = ..., template: _Optional[str] = ...) -> None: ...
 
 class WebhookSpec(_message.Message):
     __slots__ = ("name", "uri_rule", "methods", "body")
@@ -273,14 +275,16 @@ class ExecuteRequest(_message.Message):
     def __init__(self, command: _Optional[str] = ..., message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., args: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., params: _Optional[_Mapping[str, ParamValues]] = ..., matches: _Optional[_Iterable[_Union[RegexMatch, _Mapping]]] = ..., invocation_id: _Optional[str] = ..., sender_is_admin: _Optional[bool] = ...) -> None: ...
 
 class Reply(_message.Message):
-    __slots__ = ("content", "error", "private")
+    __slots__ = ("content", "error", "private", "thread")
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PRIVATE_FIELD_NUMBER: _ClassVar[int]
+    THREAD_FIELD_NUMBER: _ClassVar[int]
     content: _common_pb2.Content
     error: bool
     private: bool
-    def __init__(self, content: _Optional[_Union[_common_pb2.Content, _Mapping]] = ..., error: _Optional[bool] = ..., private: _Optional[bool] = ...) -> None: ...
+    thread: bool
+    def __init__(self, content: _Optional[_Union[_common_pb2.Content, _Mapping]] = ..., error: _Optional[bool] = ..., private: _Optional[bool] = ..., thread: _Optional[bool] = ...) -> None: ...
 
 class EventRequest(_message.Message):
     __slots__ = ("callback", "message", "subject", "detail", "backend", "presence", "reaction", "room", "bot")
