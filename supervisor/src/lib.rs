@@ -19,6 +19,7 @@
 //! - [`plugin_config`]: where a plugin's configuration comes from; its shape against the template.
 //! - [`storage`]: persistent storage (SQLite or PostgreSQL), backups, errbotd's core state.
 //! - [`services`]: BotService, and sending as the bot.
+//! - [`pollers`]: plugins' pollers, scheduled by errbotd (Errbot's start_poller).
 //! - [`control`]: ControlService (errbotctl) and the control socket's peer check.
 //! - [`reload`]: reading errbot.toml again at run time (SIGHUP, `errbotctl reload-config`).
 //! - [`logring`]: the recent log lines, for `errbotctl logs` and `!log tail`.
@@ -45,6 +46,7 @@ pub mod lifecycle;
 pub mod logring;
 pub mod manifest;
 pub mod plugin_config;
+pub mod pollers;
 pub mod python_env;
 pub mod registry;
 pub mod reload;

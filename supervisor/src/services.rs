@@ -1,19 +1,23 @@
 //! BotService, served by errbotd to its children (authenticated by token), and what it shares
 //! with ControlService ([`crate::control`]): saying something as the bot ([`send`]), warning
-//! the admins.
+//! the admins; plugins' pollers are handed to [`crate::pollers`].
 
 use std::sync::Arc;
 
 use errbot_proto::contract::TOKEN_HEADER;
 use errbot_proto::v1::{
     BotBuildIdentifierRequest, BotSendRequest, BotSendResponse, BuildIdentifierRequest, Content,
-    Identifier, WarnAdminsRequest, WarnAdminsResponse, bot_service_server, content,
+    Identifier, ListPollersRequest, ListPollersResponse, StartPollerRequest, StartPollerResponse,
+    StopPollerRequest, StopPollerResponse, WarnAdminsRequest, WarnAdminsResponse,
+    bot_service_server, content,
 };
 use tonic::{Request, Response, Status};
 
 use crate::bot::{Bot, read};
 use crate::child;
+use crate::pollers;
 use crate::supervise::gateway::{Gateway, Outcome};
+use crate::supervise::plugin::PluginSlot;
 
 /// BotService, as served to children.
 pub struct BotApi {
@@ -33,6 +37,23 @@ impl BotApi {
             .get(token)
             .cloned()
             .ok_or_else(|| Status::unauthenticated("unknown token"))
+    }
+
+    /// The calling plugin's name; gateways have no pollers.
+    fn calling_plugin<T>(&self, req: &Request<T>) -> Result<String, Status> {
+        match self.caller(req)? {
+            (child::Kind::Plugin, name) => Ok(name),
+            (child::Kind::Backend, name) => Err(Status::permission_denied(format!(
+                "{name} is a backend: only plugins have pollers"
+            ))),
+        }
+    }
+
+    /// The slot of the calling plugin.
+    fn plugin_slot(&self, name: &str) -> Result<Arc<PluginSlot>, Status> {
+        self.bot
+            .plugin(name)
+            .ok_or_else(|| Status::failed_precondition(format!("plugin {name} is not loaded")))
     }
 }
 
@@ -89,6 +110,47 @@ impl bot_service_server::BotService for BotApi {
         let r = req.into_inner();
         let gateway = gateway_for(&self.bot, &r.backend)?;
         build(&gateway, &r.text).await.map(Response::new)
+    }
+
+    async fn start_poller(
+        &self,
+        req: Request<StartPollerRequest>,
+    ) -> Result<Response<StartPollerResponse>, Status> {
+        let plugin = self.calling_plugin(&req)?;
+        let r = req.into_inner();
+        let key = pollers::Key::new(&plugin, &r.method, &r.args_json)
+            .map_err(Status::invalid_argument)?;
+        let settings =
+            pollers::Settings::new(r.interval_secs, r.times).map_err(Status::invalid_argument)?;
+        let slot = self.plugin_slot(&plugin)?;
+        let already_running = self
+            .bot
+            .pollers
+            .start(&self.bot, &slot, key, settings)
+            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        Ok(Response::new(StartPollerResponse { already_running }))
+    }
+
+    async fn stop_poller(
+        &self,
+        req: Request<StopPollerRequest>,
+    ) -> Result<Response<StopPollerResponse>, Status> {
+        let plugin = self.calling_plugin(&req)?;
+        let r = req.into_inner();
+        let key = pollers::Key::new(&plugin, &r.method, &r.args_json)
+            .map_err(Status::invalid_argument)?;
+        let stopped = self.bot.pollers.stop(&key);
+        Ok(Response::new(StopPollerResponse { stopped }))
+    }
+
+    async fn list_pollers(
+        &self,
+        req: Request<ListPollersRequest>,
+    ) -> Result<Response<ListPollersResponse>, Status> {
+        let plugin = self.calling_plugin(&req)?;
+        Ok(Response::new(ListPollersResponse {
+            pollers: self.bot.pollers.list(Some(&plugin)),
+        }))
     }
 }
 
