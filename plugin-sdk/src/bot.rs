@@ -211,6 +211,21 @@ impl Bot {
             .stopped)
     }
 
+    /// The plugin's pollers as errbotd runs them (ticks, failures...), by method and arguments.
+    pub async fn pollers(&self) -> Result<Vec<poll::PollerStatus>, BotError> {
+        let request = v1::ListPollersRequest {};
+        Ok(self
+            .client
+            .clone()
+            .list_pollers(request)
+            .await?
+            .into_inner()
+            .pollers
+            .into_iter()
+            .map(poll::PollerStatus::from)
+            .collect())
+    }
+
     pub(crate) async fn send_text_on(
         &self,
         backend: &str,

@@ -182,7 +182,8 @@
 //! interval after the start; ticks of one poller never overlap (those missed while one overran
 //! are dropped); a tick that fails or misses the plugin's command deadline is logged by errbotd
 //! and the poller keeps its schedule. [`PollContext`] gives the arguments, the tick number, the
-//! storage and [`send`](PollContext::send). Do not stop pollers in `#[deactivate]`: errbotd
+//! storage and [`send`](PollContext::send); [`Bot::pollers`] lists the plugin's pollers as errbotd
+//! runs them (ticks, failures). Do not stop pollers in `#[deactivate]`: errbotd
 //! does it, and a reload deactivates the old process after the new one started them again.
 //!
 //! ```no_run
@@ -247,7 +248,7 @@ pub use errbot_plugin_macros::{
 pub use event::{ActivateContext, CallbackKind, CheckOutput, Event, HookOutput};
 pub use filter::{CommandCall, Filter, IntoFilter};
 pub use message::{Identifier, Message};
-pub use poll::PollContext;
+pub use poll::{PollContext, PollerStatus};
 pub use reply::{
     BoxError, Card, CommandError, Failure, IntoFailure, IntoReplies, Reply, ReplySink,
 };

@@ -97,6 +97,47 @@ impl PollContext {
     }
 }
 
+/// One of the plugin's pollers as errbotd runs it ([`Bot::pollers`]).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct PollerStatus {
+    /// The method, as given to `start_poller`.
+    pub method: String,
+    /// Its arguments as JSON (canonical: no insignificant whitespace; empty when none).
+    pub args_json: String,
+    /// Time between ticks.
+    pub interval: Duration,
+    /// Ticks to run in all; `None`: until stopped.
+    pub times: Option<u32>,
+    /// Ticks run so far, over the poller's whole life.
+    pub ticks: u64,
+    /// Ticks that failed (an error, the deadline missed, the plugin restarting too long).
+    pub failures: u64,
+    /// Why the last failed tick failed; empty when none did.
+    pub last_error: String,
+    /// Until the next tick is due (zero while one runs).
+    pub next_in: Duration,
+    /// A tick is running now.
+    pub running: bool,
+}
+
+impl From<v1::PollerInfo> for PollerStatus {
+    fn from(p: v1::PollerInfo) -> Self {
+        let secs = |s: f64| Duration::try_from_secs_f64(s).unwrap_or_default();
+        Self {
+            method: p.method,
+            args_json: p.args_json,
+            interval: secs(p.interval_secs),
+            times: (p.times > 0).then_some(p.times),
+            ticks: p.ticks,
+            failures: p.failures,
+            last_error: p.last_error,
+            next_in: secs(p.next_in_secs),
+            running: p.running,
+        }
+    }
+}
+
 /// `args` as the JSON of `StartPollerRequest.args_json`.
 pub(crate) fn args_json(args: impl Serialize) -> Result<String, BotError> {
     serde_json::to_string(&args).map_err(|e| {

@@ -64,6 +64,30 @@ impl Ticker {
         }
     }
 
+    /// Lists the pollers.
+    #[command]
+    async fn list(&self, ctx: &Context) -> Result<String, BotError> {
+        let pollers = ctx.bot().pollers().await?;
+        let lines: Vec<String> = pollers
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {} {:?} {:?} {} {} {:?} {:?} {}",
+                    p.method,
+                    p.args_json,
+                    p.interval,
+                    p.times,
+                    p.ticks,
+                    p.failures,
+                    p.last_error,
+                    p.next_in,
+                    p.running
+                )
+            })
+            .collect();
+        Ok(lines.join("\n"))
+    }
+
     /// Records its tick and arguments; fails on the second tick.
     #[poller]
     async fn count(&self, ctx: &PollContext) -> Result<(), String> {
@@ -169,7 +193,20 @@ impl BotService for FakeBot {
         &self,
         _: Request<v1::ListPollersRequest>,
     ) -> Result<Response<v1::ListPollersResponse>, Status> {
-        Ok(Response::new(v1::ListPollersResponse::default()))
+        Ok(Response::new(v1::ListPollersResponse {
+            pollers: vec![v1::PollerInfo {
+                plugin: "ticker".into(),
+                method: "count".into(),
+                args_json: r##"{"room":"#x"}"##.into(),
+                interval_secs: 0.25,
+                times: 3,
+                ticks: 2,
+                failures: 1,
+                last_error: "the second tick fails".into(),
+                next_in_secs: 0.125,
+                running: false,
+            }],
+        }))
     }
 }
 
@@ -260,6 +297,11 @@ async fn pollers_are_started_stopped_and_dispatched() {
     assert_eq!(
         command(&mut c, "never").await,
         "a poller runs at least once: give `None` to run it until stopped"
+    );
+
+    assert_eq!(
+        command(&mut c, "list").await,
+        r##"count {"room":"#x"} 250ms Some(3) 2 1 "the second tick fails" 125ms false"##
     );
 
     // Poll dispatches by name.

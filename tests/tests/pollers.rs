@@ -17,7 +17,7 @@ fn options(extra: &str) -> Options {
     }
 }
 
-/// What `!poll_stats NAME` says.
+/// What `!poll_count NAME` says.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Stats {
     ticks: u64,
@@ -26,7 +26,7 @@ struct Stats {
 }
 
 async fn stats(bot: &mut TestBot, name: &str) -> Stats {
-    let text = bot.one(&format!("!poll_stats {name}")).await;
+    let text = bot.one(&format!("!poll_count {name}")).await;
     let field = |key: &str| -> u64 {
         text.split_whitespace()
             .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
@@ -138,6 +138,13 @@ async fn times_is_respected_and_stop_stops() {
     let mut bot = TestBot::start_with(options("")).await;
     assert_eq!(bot.one("!poll_start thrice 100 --times 3").await, "started");
     assert_eq!(bot.one("!poll_start forever 100").await, "started");
+    let listed = bot.one("!poll_list").await;
+    assert!(
+        listed.contains(
+            r#"record {"fail":false,"name":"thrice","sleep_ms":0} interval=100ms times=Some(3)"#
+        ),
+        "{listed}"
+    );
     wait_ticks(&mut bot, "thrice", 3, Duration::from_secs(20)).await;
     bot.wait_for_log("done after 3 ticks", 1);
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -147,6 +154,20 @@ async fn times_is_respected_and_stop_stops() {
     assert_eq!(bot.one("!poll_stop thrice").await, "not running");
 
     wait_ticks(&mut bot, "forever", 3, Duration::from_secs(20)).await;
+    // Started again with other settings: they replace the old ones, the count goes on.
+    assert_eq!(
+        bot.one("!poll_start forever 150 --times 1000").await,
+        "already running"
+    );
+    let listed = bot.one("!poll_list").await;
+    assert!(
+        listed.contains(r#""name":"forever","sleep_ms":0} interval=150ms times=Some(1000) ticks="#),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("thrice"),
+        "a poller done is gone: {listed}"
+    );
     assert_eq!(bot.one("!poll_stop forever").await, "stopped");
     assert_eq!(bot.one("!poll_stop forever").await, "not running");
     // A tick cancelled by the stop may still land; then nothing more.
@@ -154,6 +175,7 @@ async fn times_is_respected_and_stop_stops() {
     let stopped = stats(&mut bot, "forever").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(stats(&mut bot, "forever").await, stopped);
+    assert_eq!(bot.one("!poll_list").await, "no pollers");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,6 +196,16 @@ async fn a_failing_or_late_poller_keeps_its_schedule() {
     let log = bot.wait_for_log("failing fails on purpose", 1);
     assert!(log.contains("keeps its schedule"), "{log}");
     bot.wait_for_log("no answer within the command deadline (0.5 s)", 1);
+    let listed = bot.one("!poll_list").await;
+    assert!(
+        listed.contains(r#"last_error="failing fails on purpose (tick "#),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(r#"last_error="no answer within the command deadline (0.5 s)""#),
+        "{listed}"
+    );
+    assert!(!listed.contains("failures=0 "), "{listed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,4 +267,30 @@ async fn deactivating_the_plugin_stops_its_pollers() {
     );
     // Not running any more: starting it is a new start.
     assert_eq!(bot.one("!poll_start parked 100").await, "started");
+}
+
+/// The Python example starts its heartbeat poller in Activate; the process that replaces a killed
+/// one starts it again, and errbotd answers that it runs already (its schedule kept).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_example_finds_its_poller_running_after_a_restart() {
+    let mut bot = TestBot::start_with(Options {
+        bundled: true,
+        ..Default::default()
+    })
+    .await;
+    bot.wait_for_log("poller heartbeat started: every 60s", 1);
+    bot.wait_for_log("heartbeat poller started: every 60 s", 1);
+    let pid = bot.child_pid("python-hello");
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill the plugin");
+    bot.wait_for_log("heartbeat poller already running", 1);
+    assert_eq!(
+        bot.one("!pyheartbeats").await,
+        "0 heartbeats, one every 60 s."
+    );
+    let log = bot.log();
+    assert_eq!(
+        log.matches("poller heartbeat started").count(),
+        1,
+        "started once only:\n{log}"
+    );
 }

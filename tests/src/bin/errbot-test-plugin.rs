@@ -374,12 +374,36 @@ impl TestPlugin {
         }
     }
 
-    /// What the `record` poller NAME did: `!poll_stats NAME`.
+    /// What the `record` poller NAME did: `!poll_count NAME`.
     #[command]
-    async fn poll_stats(&self, ctx: &Context, name: String) -> Result<String, CommandError> {
+    async fn poll_count(&self, ctx: &Context, name: String) -> Result<String, CommandError> {
         pollers::stats(ctx.storage(), &name)
             .await
             .map_err(storage_error)
+    }
+
+    /// The plugin's pollers as errbotd lists them, one line each: `!poll_list`.
+    #[command]
+    async fn poll_list(&self, ctx: &Context) -> Result<String, CommandError> {
+        let pollers = ctx
+            .bot()
+            .pollers()
+            .await
+            .map_err(|e| CommandError::new(e.message()))?;
+        let lines: Vec<String> = pollers
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {} interval={:?} times={:?} ticks={} failures={} last_error={:?}",
+                    p.method, p.args_json, p.interval, p.times, p.ticks, p.failures, p.last_error
+                )
+            })
+            .collect();
+        Ok(if lines.is_empty() {
+            "no pollers".to_owned()
+        } else {
+            lines.join("\n")
+        })
     }
 
     /// Counts its ticks in storage (see `pollers.rs`).

@@ -2,7 +2,7 @@
 //! (`poll:NAME:ticks`), remembers errbotd's tick number (`poll:NAME:last`), notes a tick that
 //! began while another tick of the same poller ran in this process (`poll:NAME:overlaps`), then
 //! sleeps and fails as its arguments say. The end-to-end tests read the counters with
-//! `!poll_stats NAME`.
+//! `!poll_count NAME`.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
