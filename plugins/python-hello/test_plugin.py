@@ -283,6 +283,13 @@ class _FakeBotService(bot_pb2_grpc.BotServiceServicer):
         self.pollers.discard(key)
         return bot_pb2.StopPollerResponse(stopped=stopped)
 
+    def ListPollers(self, request, context):
+        self._record(context, request)
+        return bot_pb2.ListPollersResponse(pollers=[
+            bot_pb2.PollerInfo(plugin="python-hello", method=method, args_json=args_json)
+            for method, args_json in sorted(self.pollers)
+        ])
+
 
 def test_activate_starts_the_heartbeat_poller(plugin):
     starts = [(token, r) for token, r in plugin.fake_bot.calls
@@ -296,6 +303,13 @@ def test_activate_starts_the_heartbeat_poller(plugin):
     plugin.stub.Activate(plugin_pb2.ActivateRequest(bot_prefix="!"), timeout=5)
     assert plugin.fake_bot.pollers == {("heartbeat", "")}
     assert "INFO python-hello: heartbeat poller already running" in plugin.stderr()
+    import plugin as plugin_module  # BotClient.list_pollers, with the plugin's token
+
+    bot = plugin_module.BotClient(f"unix:{plugin.dir}/bot.sock", "secret-token")
+    try:
+        assert [(p.method, p.args_json) for p in bot.list_pollers()] == [("heartbeat", "")]
+    finally:
+        bot.close()
 
 
 def test_poll_runs_the_poller_method(plugin):
