@@ -8,9 +8,10 @@ use std::sync::{Arc, OnceLock};
 
 use errbot_proto::v1::backend_service_server::BackendService;
 use errbot_proto::v1::{
-    BackendInfo, BuildIdentifierRequest, GetRoomRequest, Identifier, InviteToRoomRequest,
-    InviteToRoomResponse, JoinRoomRequest, LeaveRoomRequest, LeaveRoomResponse, ListRoomsRequest,
-    ListRoomsResponse, RoomInfo, SessionFrame, SetRoomTopicRequest, StartRequest,
+    BackendInfo, BuildIdentifierRequest, DestroyRoomRequest, DestroyRoomResponse, GetRoomRequest,
+    Identifier, InviteToRoomRequest, InviteToRoomResponse, JoinRoomRequest, LeaveRoomRequest,
+    LeaveRoomResponse, ListRoomsRequest, ListRoomsResponse, RoomInfo, SessionFrame,
+    SetRoomTopicRequest, StartRequest,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -131,6 +132,14 @@ impl BackendService for Gateway {
         let req = req.into_inner();
         self.adapter()?.leave_room(&req.room, &req.reason).await?;
         Ok(Response::new(LeaveRoomResponse {}))
+    }
+
+    async fn destroy_room(
+        &self,
+        req: Request<DestroyRoomRequest>,
+    ) -> Result<Response<DestroyRoomResponse>, Status> {
+        self.adapter()?.destroy_room(&req.into_inner().room).await?;
+        Ok(Response::new(DestroyRoomResponse {}))
     }
 
     async fn get_room(&self, req: Request<GetRoomRequest>) -> Result<Response<RoomInfo>, Status> {

@@ -89,9 +89,11 @@ pub enum CallbackKind {
     Message,
     /// `mention`: a message mentioning someone.
     Mention,
-    /// `presence`: someone's presence changed; [`Event::detail`] is the status.
+    /// `presence`: someone's presence changed; [`Event::detail`] is the status,
+    /// [`Event::presence`] the whole change.
     Presence,
-    /// `reaction`: a reaction was added; [`Event::detail`] is its name.
+    /// `reaction`: a reaction was added or removed; [`Event::detail`] is its name,
+    /// [`Event::reaction`] the whole event.
     Reaction,
     /// `room_joined`.
     RoomJoined,
@@ -99,8 +101,10 @@ pub enum CallbackKind {
     RoomLeft,
     /// `room_topic`: [`Event::detail`] is the new topic.
     RoomTopic,
-    /// `bot_message`: a message the bot itself sent.
+    /// `bot_message`: a message the bot itself sent (a reply, or another plugin's send).
     BotMessage,
+    /// `unhandled`: a message no command handled (chatter, or an unknown command).
+    Unhandled,
 }
 
 impl CallbackKind {
@@ -116,6 +120,7 @@ impl CallbackKind {
             v1::Callback::RoomLeft => Self::RoomLeft,
             v1::Callback::RoomTopic => Self::RoomTopic,
             v1::Callback::BotMessage => Self::BotMessage,
+            v1::Callback::Unhandled => Self::Unhandled,
         })
     }
 }
@@ -126,7 +131,35 @@ pub struct Event {
     message: Option<Message>,
     subject: Option<Identifier>,
     detail: String,
+    backend: String,
+    presence: Option<Presence>,
+    reaction: Option<Reaction>,
+    topic: Option<String>,
     runtime: Arc<Runtime>,
+}
+
+/// A change of someone's presence ([`CallbackKind::Presence`]).
+#[derive(Clone, Debug)]
+pub struct Presence {
+    /// Whose presence.
+    pub who: Identifier,
+    /// `online`, `away`, `dnd`, `offline`...
+    pub status: String,
+    /// The status text the person set, if any.
+    pub message: String,
+}
+
+/// A reaction added to or removed from a message ([`CallbackKind::Reaction`]).
+#[derive(Clone, Debug)]
+pub struct Reaction {
+    /// Who reacted.
+    pub who: Identifier,
+    /// The chat service's id of the message reacted to.
+    pub message_id: String,
+    /// The reaction's name (`thumbsup`).
+    pub reaction: String,
+    /// True when added, false when removed.
+    pub added: bool,
 }
 
 impl fmt::Debug for Event {
@@ -146,11 +179,30 @@ impl Event {
         request: v1::EventRequest,
         runtime: Arc<Runtime>,
     ) -> Self {
+        let presence = request.presence.map(|p| Presence {
+            who: Identifier(p.who.unwrap_or_default()),
+            status: p.status,
+            message: p.message,
+        });
+        let reaction = request.reaction.map(|r| Reaction {
+            who: Identifier(r.who.unwrap_or_default()),
+            message_id: r.message_id,
+            reaction: r.reaction,
+            added: r.added,
+        });
+        let topic = request
+            .room
+            .filter(|r| r.kind() == v1::room_event::Kind::Topic)
+            .map(|r| r.topic);
         Self {
             kind,
             message: request.message.map(Message::from),
-            subject: request.subject.map(Identifier),
+            subject: request.subject.or(request.bot).map(Identifier),
             detail: request.detail,
+            backend: request.backend,
+            presence,
+            reaction,
+            topic,
             runtime,
         }
     }
@@ -158,13 +210,30 @@ impl Event {
     pub fn kind(&self) -> CallbackKind {
         self.kind
     }
-    /// The message, for `message`, `mention` and `bot_message`.
+    /// The message, for `message`, `mention`, `unhandled` and `bot_message`.
     pub fn message(&self) -> Option<&Message> {
         self.message.as_ref()
     }
-    /// The person or room concerned, for presence and room callbacks.
+    /// The person or room concerned: the sender for messages, the person for presence and
+    /// reactions, the room for room callbacks, the bot itself for `connect`.
     pub fn subject(&self) -> Option<&Identifier> {
         self.subject.as_ref()
+    }
+    /// The backend instance the event comes from (`"irc"`, `"slack-work"`).
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+    /// The presence change, for `presence`.
+    pub fn presence(&self) -> Option<&Presence> {
+        self.presence.as_ref()
+    }
+    /// The reaction, for `reaction`.
+    pub fn reaction(&self) -> Option<&Reaction> {
+        self.reaction.as_ref()
+    }
+    /// The new topic, for `room_topic`.
+    pub fn topic(&self) -> Option<&str> {
+        self.topic.as_deref()
     }
     /// Presence status, reaction name or new topic, depending on the callback.
     pub fn detail(&self) -> &str {

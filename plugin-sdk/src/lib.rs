@@ -245,7 +245,9 @@ pub use context::{Args, Context, Match, Rest};
 pub use errbot_plugin_macros::{
     activate, callback, check_config, cmd_filter, command, deactivate, plugin, poller, re_command,
 };
-pub use event::{ActivateContext, CallbackKind, CheckOutput, Event, HookOutput};
+pub use event::{
+    ActivateContext, CallbackKind, CheckOutput, Event, HookOutput, Presence, Reaction,
+};
 pub use filter::{CommandCall, Filter, IntoFilter};
 pub use message::{Identifier, Message};
 pub use poll::{PollContext, PollerStatus};

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use errbot_proto::v1::{FilterRequest, Message, filter_response};
 
-use crate::bot::{Bot, ReplySink};
+use crate::bot::Bot;
+use crate::pipeline::deliver::ReplySink;
 use crate::registry::{Command, FilterRef, Registry};
 
 /// What the filters decided.

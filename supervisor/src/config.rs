@@ -85,6 +85,11 @@ pub struct BotSettings {
     pub prefix_optional_on_chat: bool,
     /// Glob patterns of admins (BOT_ADMINS).
     pub admins: Vec<String>,
+    /// Who gets the warnings meant for the admins (BOT_ADMINS_NOTIFICATIONS): people in the
+    /// canonical form of a chat service (`"alice"` on IRC, `"@alice"`), tried on every backend,
+    /// or `{ backend = "irc", to = "alice" }` for one backend. Unset: the admins that are not
+    /// patterns ([`BotSettings::notification_targets`]).
+    pub admin_notifications: Option<Vec<NotificationTarget>>,
     /// Do not answer unknown commands (SUPPRESS_CMD_NOT_FOUND).
     pub suppress_cmd_not_found: bool,
     /// Longest reply sent as one message; longer ones are split (MESSAGE_SIZE_LIMIT). A backend's
@@ -100,6 +105,10 @@ pub struct BotSettings {
     /// Replies in rooms start by addressing the sender by nick, in the service's convention
     /// (GROUPCHAT_NICK_PREFIXED).
     pub groupchat_nick_prefixed: bool,
+    /// The order in which plugins get callbacks (PLUGINS_CALLBACK_ORDER): plugin names, `"*"`
+    /// standing for every plugin not listed (Errbot's `None`); unlisted plugins come last, by
+    /// name.
+    pub callback_order: Vec<String>,
 }
 
 impl BotSettings {
@@ -107,6 +116,85 @@ impl BotSettings {
     pub fn lists(list: &[String], name: &str) -> bool {
         list.iter()
             .any(|n| n == "ALL_COMMANDS" || n.trim().replace(' ', "_").eq_ignore_ascii_case(name))
+    }
+}
+
+/// One recipient of the admins' warnings (`[bot] admin_notifications`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum NotificationTarget {
+    /// A person in a backend's canonical form, tried on every backend that can name it.
+    Anywhere(String),
+    /// A person on one backend.
+    On {
+        /// The backend instance (`[backends.NAME]`).
+        backend: String,
+        /// The person, in that backend's canonical form.
+        to: String,
+    },
+}
+
+impl NotificationTarget {
+    /// The backend it is limited to, if any, and the person's text form.
+    pub fn parts(&self) -> (Option<&str>, &str) {
+        match self {
+            Self::Anywhere(to) => (None, to),
+            Self::On { backend, to } => (Some(backend), to),
+        }
+    }
+}
+
+impl BotSettings {
+    /// Whether an admin entry is a pattern rather than one person.
+    pub fn is_pattern(admin: &str) -> bool {
+        admin.contains(['*', '?', '['])
+    }
+
+    /// Who gets the admins' warnings: `admin_notifications` when set, else every admin that
+    /// is not a pattern.
+    pub fn notification_targets(&self) -> Vec<NotificationTarget> {
+        match &self.admin_notifications {
+            Some(list) => list.clone(),
+            None => self
+                .admins
+                .iter()
+                .filter(|a| !Self::is_pattern(a))
+                .map(|a| NotificationTarget::Anywhere(a.clone()))
+                .collect(),
+        }
+    }
+
+    /// What is wrong with the admin notifications, for the start-up warnings and
+    /// `check-config`: admins written as patterns that no notification reaches, or nobody to
+    /// warn at all while there are admins.
+    pub fn notification_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.admin_notifications.is_none() {
+            let patterns: Vec<&str> = self
+                .admins
+                .iter()
+                .filter(|a| Self::is_pattern(a))
+                .map(String::as_str)
+                .collect();
+            if !patterns.is_empty() {
+                out.push(format!(
+                    "bot.admins: {} {} a pattern, which cannot be sent a message: warnings for \
+                     the admins (failed plugins and backends, warn_admins) do not reach {}; set \
+                     bot.admin_notifications to the people to warn (BOT_ADMINS_NOTIFICATIONS)",
+                    patterns
+                        .iter()
+                        .map(|p| format!("{p:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if patterns.len() == 1 { "is" } else { "are" },
+                    if patterns.len() == 1 { "it" } else { "them" },
+                ));
+            }
+        }
+        if !self.admins.is_empty() && self.notification_targets().is_empty() {
+            out.push("bot.admin_notifications: nobody gets the warnings for the admins".to_owned());
+        }
+        out
     }
 }
 
@@ -119,11 +207,13 @@ impl Default for BotSettings {
             alt_prefix_case_insensitive: false,
             prefix_optional_on_chat: false,
             admins: Vec::new(),
+            admin_notifications: None,
             suppress_cmd_not_found: false,
             message_size_limit: 10_000,
             divert_to_private: Vec::new(),
             divert_to_thread: Vec::new(),
             groupchat_nick_prefixed: false,
+            callback_order: Vec::new(),
         }
     }
 }
@@ -180,6 +270,8 @@ pub struct Limits {
     pub command_timeout_secs: f64,
     /// Seconds a plugin's command filter may take before the command is blocked with an error.
     pub command_filter_timeout_secs: f64,
+    /// Seconds a plugin's callback may take before it is abandoned (logged).
+    pub callback_timeout_secs: f64,
 }
 
 impl Default for Limits {
@@ -188,6 +280,7 @@ impl Default for Limits {
             start_timeout_secs: 30.0,
             command_timeout_secs: 120.0,
             command_filter_timeout_secs: 5.0,
+            callback_timeout_secs: 10.0,
         }
     }
 }
@@ -858,6 +951,39 @@ mod tests {
         let c = Config::parse(&text, Path::new("README.md")).expect("valid");
         assert_eq!(c.access.rules.len(), 3);
         assert!(c.access.hide_restricted_commands);
+    }
+
+    #[test]
+    fn admin_notifications_default_to_concrete_admins_and_warn_about_patterns() {
+        let mut bot = BotSettings {
+            admins: vec!["@alice".into(), "boss!*@*".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            bot.notification_targets(),
+            [NotificationTarget::Anywhere("@alice".into())]
+        );
+        let warnings = bot.notification_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("\"boss!*@*\" is a pattern"),
+            "{warnings:?}"
+        );
+        // Only patterns: nobody would be warned.
+        bot.admins = vec!["boss!*@*".into()];
+        assert_eq!(bot.notification_warnings().len(), 2);
+        // Named targets, on any backend or on one.
+        let config = Config::parse(
+            "[bot]\nadmins = [\"boss!*@*\"]\nadmin_notifications = [\"boss\", \
+             { backend = \"irc\", to = \"ops\" }]\n",
+            Path::new("errbot.toml"),
+        )
+        .expect("valid");
+        assert!(config.bot.notification_warnings().is_empty());
+        assert_eq!(
+            config.bot.notification_targets()[1].parts(),
+            (Some("irc"), "ops")
+        );
     }
 
     #[test]

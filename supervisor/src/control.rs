@@ -212,6 +212,7 @@ impl control_service_server::ControlService for ControlApi {
         };
         let sent = services::send(
             &self.bot,
+            None,
             &r.backend,
             Recipient::Text(r.to.trim().to_owned()),
             content,

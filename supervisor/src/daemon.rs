@@ -80,7 +80,7 @@ pub fn control_socket(config: &Config) -> PathBuf {
 }
 
 /// Runs errbotd until it is asked to stop; returns the process exit code.
-pub async fn run(config: Config) -> anyhow::Result<u8> {
+pub async fn run(config: Config) -> anyhow::Result<Exit> {
     let t0 = Instant::now();
     let data_dir = config.data_dir();
     std::fs::DirBuilder::new()
@@ -97,12 +97,17 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
         .with_context(|| format!("opening the storage at {}", location.describe()))?;
     tracing::info!("storage: {}", store.describe());
     let storage = storage::core::Storage::load(store).await?;
-    let bot = Bot::new(
+    let (bot, alerts) = Bot::new(
         config,
         storage,
         runtime.path().to_owned(),
         bot_address.clone(),
+        crate::builtins::descriptions(),
     );
+    tokio::spawn(crate::notify::run(bot.clone(), alerts));
+    for warning in bot.config().bot.notification_warnings() {
+        tracing::warn!("{}: {warning}", bot.config().describe_source());
+    }
     bot.storage.load_history(&bot.history).await?;
 
     // errbotd's own services.
@@ -170,7 +175,7 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     // Gateways connect once the command table is known (for completion).
     for (gateway, process) in gateways.iter().zip(processes) {
         let link = gateway.connect(&bot, process).await?;
-        gateway.supervise(bot.clone(), link);
+        gateway.supervise(bot.clone(), link, Arc::new(crate::pipeline::Pipeline));
     }
     let ready_ms = t0.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
@@ -184,8 +189,7 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
             "Some plugins had problems at start-up:\n\n{}",
             startup_warnings.join("\n")
         );
-        let b = bot.clone();
-        tokio::spawn(async move { crate::services::warn_admins(&b, &text).await });
+        bot.alert(text);
     }
 
     crate::storage::core::spawn_history_writer(bot.clone());
@@ -241,7 +245,19 @@ pub async fn run(config: Config) -> anyhow::Result<u8> {
     bot.storage.store.close().await;
     let _ = std::fs::remove_file(&control_path);
     drop(runtime);
-    Ok(bot.exit_code())
+    if bot.restart_requested() {
+        return Ok(Exit::Restart);
+    }
+    Ok(Exit::Code(bot.exit_code()))
+}
+
+/// How errbotd ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Exit with this status.
+    Code(u8),
+    /// Start again (`!restart`): the caller re-executes errbotd once the runtime is gone.
+    Restart,
 }
 
 /// The directories searched for plugins: the bundled ones (unless turned off), then

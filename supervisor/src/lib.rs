@@ -10,7 +10,8 @@
 //! - [`daemon`]: start-up and shut-down of the whole tree.
 //! - [`supervise`]: plugin and gateway slots: restarts, health, reload, activate/deactivate.
 //! - [`systemd`]: readiness, status and watchdog notifications.
-//! - [`bot`]: the running bot and the path of a message to replies.
+//! - [`bot`]: the running bot's shared state.
+//! - [`pipeline`]: the path of work: route -> authorize -> execute -> deliver, and callbacks.
 //! - [`dispatch`]: what a message asks for (prefixes, commands, arguments, history).
 //! - [`registry`]: the command table.
 //! - [`builtins`]: commands built into errbotd.
@@ -20,6 +21,7 @@
 //! - [`storage`]: persistent storage (SQLite or PostgreSQL), backups, errbotd's core state.
 //! - [`services`]: BotService, and sending as the bot.
 //! - [`pollers`]: plugins' pollers, scheduled by errbotd (Errbot's start_poller).
+//! - [`notify`]: warnings for the admins (`[bot] admin_notifications`).
 //! - [`control`]: ControlService (errbotctl) and the control socket's peer check.
 //! - [`reload`]: reading errbot.toml again at run time (SIGHUP, `errbotctl reload-config`).
 //! - [`logring`]: the recent log lines, for `errbotctl logs` and `!log tail`.
@@ -45,6 +47,8 @@ pub mod init;
 pub mod lifecycle;
 pub mod logring;
 pub mod manifest;
+pub mod notify;
+pub mod pipeline;
 pub mod plugin_config;
 pub mod pollers;
 pub mod python_env;

@@ -81,6 +81,8 @@ pub struct FilterRef {
 #[derive(Debug, Default)]
 pub struct Registry {
     filters: Vec<FilterRef>,
+    /// Plugin processes subscribed to each callback (by `Callback` number), in name order.
+    callbacks: HashMap<i32, Vec<String>>,
     plain: HashMap<String, Arc<Command>>,
     regex: Vec<Arc<Command>>,
     plugins: Vec<PluginEntry>,
@@ -93,6 +95,13 @@ pub struct Registry {
 pub struct Warning(pub String);
 
 impl Registry {
+    /// The plugins that declared `callback`, in the order the descriptions were given.
+    pub fn subscribers(&self, callback: errbot_proto::v1::Callback) -> &[String] {
+        self.callbacks
+            .get(&(callback as i32))
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// Builds a table from plugin descriptions, in order: earlier plugins keep their names when
     /// two declare the same command, later ones get `plugin-command` (as Errbot).
     pub fn build<'a>(
@@ -110,6 +119,15 @@ impl Registry {
                 builtin: owner == Owner::Builtin,
             });
             if let Owner::Plugin(plugin) = &owner {
+                let mut declared = desc.callbacks.clone();
+                declared.sort_unstable();
+                declared.dedup();
+                for callback in declared {
+                    reg.callbacks
+                        .entry(callback)
+                        .or_default()
+                        .push(plugin.clone());
+                }
                 reg.filters
                     .extend(desc.command_filters.iter().map(|f| FilterRef {
                         plugin: plugin.clone(),

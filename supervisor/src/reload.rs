@@ -90,11 +90,13 @@ pub fn plan(old: &Config, new: &Config, plugins: &[String]) -> Plan {
                 alt_prefix_case_insensitive,
                 prefix_optional_on_chat,
                 admins,
+                admin_notifications,
                 suppress_cmd_not_found,
                 message_size_limit,
                 divert_to_private,
                 divert_to_thread,
                 groupchat_nick_prefixed,
+                callback_order,
             ]
         ),
     );
@@ -119,7 +121,8 @@ pub fn plan(old: &Config, new: &Config, plugins: &[String]) -> Plan {
             [
                 start_timeout_secs,
                 command_timeout_secs,
-                command_filter_timeout_secs
+                command_filter_timeout_secs,
+                callback_timeout_secs
             ]
         ),
     );
@@ -301,7 +304,7 @@ async fn apply_backends(
         };
         match started {
             Ok(link) => {
-                gateway.supervise(bot.clone(), link);
+                gateway.supervise(bot.clone(), link, Arc::new(crate::pipeline::Pipeline));
                 let mut gateways = write(&bot.gateways);
                 gateways.push(gateway);
                 gateways.sort_by(|a, b| a.name.cmp(&b.name));

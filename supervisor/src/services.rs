@@ -1,6 +1,6 @@
 //! BotService, served by errbotd to its children (authenticated by token), and what it shares
-//! with ControlService ([`crate::control`]): saying something as the bot ([`send`]), warning
-//! the admins; plugins' pollers are handed to [`crate::pollers`].
+//! with ControlService ([`crate::control`]): saying something as the bot ([`send`]); plugins'
+//! pollers are handed to [`crate::pollers`].
 
 use std::sync::Arc;
 
@@ -9,12 +9,14 @@ use errbot_proto::v1::{
     BotBuildIdentifierRequest, BotSendRequest, BotSendResponse, BuildIdentifierRequest, Content,
     Identifier, ListPollersRequest, ListPollersResponse, StartPollerRequest, StartPollerResponse,
     StopPollerRequest, StopPollerResponse, WarnAdminsRequest, WarnAdminsResponse,
-    bot_service_server, content,
+    bot_service_server,
 };
 use tonic::{Request, Response, Status};
 
 use crate::bot::{Bot, read};
 use crate::child;
+use crate::pipeline::callbacks;
+use crate::pipeline::deliver::content_text;
 use crate::pollers;
 use crate::supervise::gateway::{Gateway, Outcome};
 use crate::supervise::plugin::PluginSlot;
@@ -78,6 +80,7 @@ impl bot_service_server::BotService for BotApi {
         };
         let sent = send(
             &self.bot,
+            Some(&caller),
             &backend,
             to,
             content,
@@ -98,7 +101,7 @@ impl bot_service_server::BotService for BotApi {
         let (_, caller) = self.caller(&req)?;
         let text = req.into_inner().text;
         tracing::warn!(%caller, "warning to admins: {text}");
-        warn_admins(&self.bot, &text).await;
+        crate::notify::warn_admins(&self.bot, &text).await;
         Ok(Response::new(WarnAdminsResponse {}))
     }
 
@@ -200,9 +203,12 @@ pub struct Sent {
 }
 
 /// Says `content` as the bot to `to` through backend `backend` (empty: the first one), split
-/// at the size limit: what a plugin's `BotService.Send` and `errbotctl send` do.
+/// at the size limit: what a plugin's `BotService.Send` (`sender`: that plugin) and
+/// `errbotctl send` do. Plugins that want the bot's messages get it, except its sender.
+#[allow(clippy::too_many_arguments)]
 pub async fn send(
-    bot: &Bot,
+    bot: &Arc<Bot>,
+    sender: Option<&str>,
     backend: &str,
     to: Recipient,
     content: Content,
@@ -215,6 +221,14 @@ pub async fn send(
         Recipient::Text(text) => build(&gateway, &text).await?,
     };
     let limit = bot.config().bot.message_size_limit;
+    if callbacks::wants_bot_messages(&bot.registry()) {
+        let me = gateway
+            .current()
+            .and_then(|l| l.info.bot.clone())
+            .unwrap_or_default();
+        let message = callbacks::bot_message(me, to.clone(), content_text(&content), thread_id);
+        callbacks::on_bot_message(bot, &gateway.name, message, sender);
+    }
     let (_, message_id) = gateway
         .deliver(limit, &to, content, (thread_id, in_reply_to), Outcome::Wait)
         .await?;
@@ -223,38 +237,4 @@ pub async fn send(
         to,
         message_id,
     })
-}
-
-/// Sends `text` to every admin that is a plain name (not a glob) on every backend.
-pub async fn warn_admins(bot: &Bot, text: &str) {
-    let gateways: Vec<_> = read(&bot.gateways).clone();
-    for admin in bot
-        .config()
-        .bot
-        .admins
-        .iter()
-        .filter(|a| !a.contains(['*', '?', '[']))
-    {
-        for gateway in &gateways {
-            let req = BuildIdentifierRequest {
-                text: admin.clone(),
-            };
-            let Ok(link) = gateway.link().await else {
-                continue;
-            };
-            let Ok(to) = link.client.clone().build_identifier(req).await else {
-                continue;
-            };
-            let content = Content {
-                kind: Some(content::Kind::Markdown(text.to_owned())),
-            };
-            let limit = bot.config().bot.message_size_limit;
-            if let Err(e) = gateway
-                .deliver(limit, &to.into_inner(), content, ("", ""), Outcome::Wait)
-                .await
-            {
-                tracing::warn!(backend = %gateway.name, "warning {admin} failed: {}", e.message());
-            }
-        }
-    }
 }

@@ -168,7 +168,8 @@ impl TestBot {
         errbotctl(&self.config_path(), args, stdin)
     }
 
-    async fn wait_ready(&mut self) {
+    /// Waits (at most 120 s) until the bot answers a message; fails if errbotd exited.
+    pub async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if let Ok(Some(status)) = self.process.try_wait() {

@@ -437,6 +437,29 @@ async fn admin_only_commands_follow_the_hostmask() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn warnings_reach_the_notification_target_when_admins_are_hostmasks() {
+    let Some(server) = Ngircd::start() else {
+        return;
+    };
+    let bot = TestBot::start_with(Options {
+        extra: server.backend(&["#errbot"], ""),
+        bot: "admin_notifications = [\"boss\"]\n".into(),
+        admins: Some(vec!["boss!~boss@127.0.0.*".into()]),
+        plugin_dirs: vec![errbot_tests::repo_root().join("tests/callback-plugins")],
+        ..Default::default()
+    })
+    .await;
+    // The admin is a hostmask pattern, which cannot be sent a message; the notification
+    // target, the nick, can.
+    let mut boss = Client::connect(server.port, "boss", "boss").await;
+    let mut mallory = Client::connect(server.port, "mallory", "mallory").await;
+    mallory.say(BOT, "!alarm the disk is full").await;
+    assert_eq!(mallory.reply("mallory").await, "The admins were warned.");
+    assert_eq!(boss.reply("boss").await, "the disk is full");
+    assert!(!bot.log().contains("reached nobody"), "{}", bot.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_acl_pattern_setting_chooses_what_admin_globs_match() {
     let Some(server) = Ngircd::start() else {
         return;

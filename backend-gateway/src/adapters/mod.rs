@@ -123,6 +123,13 @@ pub trait Adapter: Send + Sync + 'static {
     async fn invite_to_room(&self, _room: &str, _people: &[String]) -> Result<(), Status> {
         Err(no_rooms(self.kind()))
     }
+    /// Destroys a room (archives or deletes it, as the service does).
+    async fn destroy_room(&self, _room: &str) -> Result<(), Status> {
+        Err(Status::unimplemented(format!(
+            "the {} backend cannot destroy rooms",
+            self.kind()
+        )))
+    }
 }
 
 fn no_rooms(kind: &str) -> Status {

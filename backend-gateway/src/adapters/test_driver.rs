@@ -13,8 +13,9 @@ use std::time::Duration;
 use errbot_proto::transport::{self, Address};
 use errbot_proto::v1::test_driver_service_server::{TestDriverService, TestDriverServiceServer};
 use errbot_proto::v1::{
-    BackendInfo, ConverseResponse, Identifier, InjectRequest, InjectResponse, LoadRequest,
-    LoadResponse, Message, OutboxRequest, ProcessedRequest, SendRequest, SentMessage,
+    BackendEvent, BackendInfo, ConverseResponse, EmitRequest, EmitResponse, Identifier,
+    InjectRequest, InjectResponse, LoadRequest, LoadResponse, Message, OutboxRequest,
+    ProcessedRequest, SendRequest, SentMessage, backend_event, emit_request,
 };
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
@@ -331,6 +332,42 @@ impl TestDriverService for Driver {
                 let _ = stopping.wait_for(|s| *s).await;
             });
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn emit(&self, req: Request<EmitRequest>) -> Result<Response<EmitResponse>, Status> {
+        let backend = &self.inner.backend;
+        let own = |id: Option<Identifier>| {
+            id.map(|mut id| {
+                if id.backend.is_empty() {
+                    id.backend.clone_from(backend);
+                }
+                id
+            })
+        };
+        let kind = match req.into_inner().kind {
+            Some(emit_request::Kind::Presence(mut p)) => {
+                p.who = own(p.who);
+                backend_event::Kind::Presence(p)
+            }
+            Some(emit_request::Kind::Reaction(mut r)) => {
+                r.who = own(r.who);
+                backend_event::Kind::Reaction(r)
+            }
+            Some(emit_request::Kind::Room(mut r)) => {
+                r.room = own(r.room);
+                backend_event::Kind::Room(r)
+            }
+            Some(emit_request::Kind::Connected(mut c)) => {
+                c.bot = own(c.bot).or_else(|| Some(text_ids::bot(backend)));
+                backend_event::Kind::Connected(c)
+            }
+            None => return Err(Status::invalid_argument("an event is required")),
+        };
+        self.inner
+            .events
+            .try_push(BackendEvent { kind: Some(kind) })
+            .map_err(push_status)?;
+        Ok(Response::new(EmitResponse {}))
     }
 
     async fn load(&self, req: Request<LoadRequest>) -> Result<Response<LoadResponse>, Status> {

@@ -268,6 +268,7 @@ const CALLBACKS: &[CallbackName] = &[
     CallbackName("room_left", "RoomLeft"),
     CallbackName("room_topic", "RoomTopic"),
     CallbackName("bot_message", "BotMessage"),
+    CallbackName("unhandled", "Unhandled"),
 ];
 
 struct Command {

@@ -1,7 +1,7 @@
 //! Access control, as Errbot's ACLs plugin: which rule applies to a command invocation, and
 //! whether the sender may run it there. Pure functions of the `[access]` settings and the
 //! invocation, so that every rule and message is unit-tested here; errbotd applies the verdict
-//! (and sends the reply) in `bot.rs`.
+//! (and sends the reply) in the pipeline's authorize stage (`pipeline/authorize.rs`).
 //!
 //! The checks, in Errbot's order, the first failure deciding the reply:
 //! 1. arguments (`allowargs`, `denyargs`), 2. the sender (`allowusers`, `denyusers`),
@@ -18,8 +18,10 @@ mod tests;
 
 pub use settings::{AccessSettings, Patterns, Rule};
 
-use errbot_proto::v1::Message;
+use errbot_proto::v1::{Identifier, Message};
 
+use crate::config::Config;
+use crate::glob;
 use crate::registry::Command;
 
 /// One command about to run, as the access rules see it.
@@ -81,6 +83,31 @@ impl Denial {
     }
 }
 
+/// The ACL attribute of an identifier: `acl`, else `person`.
+pub fn acl_of(who: &Identifier) -> &str {
+    if who.acl.is_empty() {
+        &who.person
+    } else {
+        &who.acl
+    }
+}
+
+/// Whether `who` is an admin under `config` (`bot.admins` globs against the ACL attribute).
+pub fn is_admin(config: &Config, who: &Identifier) -> bool {
+    glob::matches_any(&config.bot.admins, acl_of(who))
+}
+
+/// Whether the sender of `message` may run `command` as far as the access rules tell without
+/// its arguments (what `!help` lists under `hide_restricted_commands`).
+pub fn may_see(config: &Config, command: &Command, message: &Message, backend: &str) -> bool {
+    if !config.access.hide_restricted_commands {
+        return true;
+    }
+    let from = message.from.clone().unwrap_or_default();
+    let inv = invocation(command, message, backend, None, is_admin(config, &from));
+    check(&config.access, &inv).is_ok()
+}
+
 /// The invocation of `command` by the sender of `message`, which came from backend instance
 /// `backend`; `args` as the rules see them (`None`: unknown, for help listings).
 pub fn invocation<'a>(
@@ -102,7 +129,7 @@ pub fn invocation<'a>(
         plugin: &command.plugin,
         command: &command.name,
         args,
-        sender: from.map_or("", crate::bot::acl_of),
+        sender: from.map_or("", acl_of),
         room,
         backend,
         admin_only: command.spec.admin_only,

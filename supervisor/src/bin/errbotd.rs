@@ -96,6 +96,9 @@ fn main() -> ExitCode {
             let path = file.or(cli.config);
             match errbotd::daemon::load_checked(path.as_deref()) {
                 Ok(c) => {
+                    for warning in c.bot.notification_warnings() {
+                        eprintln!("{}: warning: {warning}", c.describe_source());
+                    }
                     println!("{}: configuration is valid", c.describe_source());
                     ExitCode::SUCCESS
                 }
@@ -124,8 +127,12 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(errbotd::daemon::run(config)) {
-                Ok(code) => ExitCode::from(code),
+            let outcome = runtime.block_on(errbotd::daemon::run(config));
+            // Every task and worker thread ends before a restart replaces the process image.
+            drop(runtime);
+            match outcome {
+                Ok(errbotd::daemon::Exit::Code(code)) => ExitCode::from(code),
+                Ok(errbotd::daemon::Exit::Restart) => re_exec(),
                 Err(e) => {
                     tracing::error!("{e:#}");
                     eprintln!("errbotd: {e:#}");
@@ -134,4 +141,23 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Replaces errbotd's process image with a fresh errbotd, same program and arguments (`!restart`):
+/// the process id stays, so a service manager sees no exit. Returns only on failure.
+fn re_exec() -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("errbotd: cannot restart: where is errbotd? {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("restarting: executing {}", program.display());
+    let err = std::process::Command::new(&program)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    eprintln!("errbotd: cannot restart {}: {err}", program.display());
+    ExitCode::FAILURE
 }

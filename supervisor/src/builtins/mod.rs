@@ -11,9 +11,13 @@ use errbot_proto::v1::{
     PluginEntry, command_spec,
 };
 
+mod health;
 mod rooms;
 
-use crate::bot::{Bot, ReplySink, read};
+use crate::acl;
+use crate::bot::{Bot, read};
+use crate::pipeline::deliver::ReplySink;
+use crate::pipeline::execute::Executor;
 use crate::registry::Command;
 use crate::supervise::State;
 
@@ -99,7 +103,21 @@ pub fn descriptions() -> Vec<PluginDescription> {
                     false,
                     vec![],
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(health::commands(|name, help, admin_only| {
+                cmd(
+                    name,
+                    help,
+                    admin_only,
+                    if name == "shutdown" {
+                        optional_rest("options", "--confirm, and --kill to stop at once")
+                    } else {
+                        vec![]
+                    },
+                )
+            }))
+            .collect(),
         ),
         plugin(
             "Plugins",
@@ -108,6 +126,12 @@ pub fn descriptions() -> Vec<PluginDescription> {
             {
                 let mut commands = plugins::plugin_commands();
                 commands.push(plugin_info::command());
+                commands.push(cmd(
+                    "plugin_list",
+                    "List the plugins and their state, as `!status plugins` does.",
+                    false,
+                    vec![],
+                ));
                 commands
             },
         ),
@@ -150,20 +174,39 @@ pub fn descriptions() -> Vec<PluginDescription> {
     ]
 }
 
+/// The commands built into errbotd, run in errbotd itself.
+pub struct Builtins;
+
+impl Executor for Builtins {
+    fn execute<'a>(
+        &'a self,
+        bot: &'a Arc<Bot>,
+        sink: &'a ReplySink,
+        request: ExecuteRequest,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { run(bot, sink, &request).await })
+    }
+}
+
 /// Runs built-in command `request.command`.
-pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Result<(), String> {
+async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Result<(), String> {
     if rooms::owns(&request.command) {
         return rooms::run(bot, sink, request).await;
     }
+    if health::owns(&request.command) {
+        return health::run(bot, sink, request).await;
+    }
     let message = request.message.clone().unwrap_or_default();
     // Under `access.hide_restricted_commands`, listings skip what the sender may not run.
-    let visible = |c: &Command| !c.spec.hidden && bot.may_see(c, &message, sink.backend());
+    let config = bot.config();
+    let visible =
+        |c: &Command| !c.spec.hidden && acl::may_see(&config, c, &message, sink.backend());
     let text = match request.command.as_str() {
         "about" => about(),
         "apropos" => apropos(bot, &request.args, &visible),
         "help" => help(bot, request.args.trim(), &visible),
         "status" => status(bot),
-        "status_plugins" => status_plugins(bot),
+        "status_plugins" | "plugin_list" => status_plugins(bot),
         "uptime" => uptime(bot),
         "echo" => request.args.clone(),
         "whoami" => whoami(request),
@@ -401,7 +444,7 @@ fn whoami(request: &ExecuteRequest) -> String {
     out.push_str(&row("client", &f.client));
     out.push_str(&row("room", &f.room));
     out.push_str(&row("backend", &f.backend));
-    out.push_str(&row("acl", crate::bot::acl_of(&f)));
+    out.push_str(&row("acl", acl::acl_of(&f)));
     let _ = write!(out, "\n- string representation is `{}`", f.display);
     let _ = write!(
         out,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use errbot_proto::v1::{ExecuteRequest, ParamSpec, ParamType};
 
 use super::cmd;
-use crate::bot::{Bot, ReplySink};
+use crate::bot::Bot;
+use crate::pipeline::deliver::ReplySink;
 use crate::supervise::plugin::Action;
 
 fn name_param() -> ParamSpec {

@@ -8,17 +8,19 @@
 use std::sync::Arc;
 
 use errbot_proto::v1::{
-    CommandSpec, ExecuteRequest, GetRoomRequest, InviteToRoomRequest, JoinRoomRequest,
-    LeaveRoomRequest, ListRoomsRequest, PluginDescription, SetRoomTopicRequest,
+    CommandSpec, DestroyRoomRequest, ExecuteRequest, GetRoomRequest, InviteToRoomRequest,
+    JoinRoomRequest, LeaveRoomRequest, ListRoomsRequest, PluginDescription, SetRoomTopicRequest,
 };
 
-use crate::bot::{Bot, ReplySink};
+use crate::bot::Bot;
+use crate::pipeline::deliver::ReplySink;
 
 /// The commands, as the ChatRoom plugin.
 pub fn description(cmd: impl Fn(&str, &str, bool) -> CommandSpec) -> PluginDescription {
     PluginDescription {
         name: "ChatRoom".into(),
-        description: "Rooms the bot is in: join, leave, list, occupants, topic, invite.".into(),
+        description: "Rooms the bot is in: join, leave, destroy, list, occupants, topic, invite."
+            .into(),
         version: env!("CARGO_PKG_VERSION").into(),
         protocol_version: errbot_proto::contract::PROTOCOL_VERSION.into(),
         commands: vec![
@@ -33,6 +35,11 @@ pub fn description(cmd: impl Fn(&str, &str, bool) -> CommandSpec) -> PluginDescr
                 true,
             ),
             cmd("room_leave", "Leave a room: `!room leave <room>`.", true),
+            cmd(
+                "room_destroy",
+                "Destroy a room, where the chat service can: `!room destroy <room>`.",
+                true,
+            ),
             cmd(
                 "room_invite",
                 "Invite people into a room: `!room invite <room> <person>...`.",
@@ -117,6 +124,19 @@ pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> 
                 match client.leave_room(req).await {
                     Ok(_) => format!("Left the room {first}."),
                     Err(s) => format!("Cannot leave {first}: {}.", s.message()),
+                }
+            }
+        }
+        "room_destroy" => {
+            if first.is_empty() {
+                "Please tell me which chatroom to destroy.".to_owned()
+            } else {
+                let req = DestroyRoomRequest {
+                    room: first.clone(),
+                };
+                match client.destroy_room(req).await {
+                    Ok(_) => format!("Destroyed the room {first}."),
+                    Err(s) => format!("Cannot destroy {first}: {}.", s.message()),
                 }
             }
         }

@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use errbot_proto::v1::{
-    BackendEvent, BackendInfo, Content, Identifier, ProcessedRequest, SendRequest, SendResult,
-    SessionFrame, StartRequest, backend_event, backend_service_client::BackendServiceClient,
-    content, session_frame,
+    BackendEvent, BackendInfo, Content, Identifier, Message, ProcessedRequest, SendRequest,
+    SendResult, SessionFrame, StartRequest, backend_event,
+    backend_service_client::BackendServiceClient, content, session_frame,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -27,6 +27,23 @@ use super::{Life, State, health, jitter};
 use crate::bot::{Bot, read, write};
 use crate::child::{self, Kind, Spec};
 use crate::split::{self, Unit};
+
+/// What errbotd does with a gateway's inbound traffic (the pipeline, [`crate::pipeline`]): the
+/// slot reads its session and hands each message and event over, so that this module never
+/// depends on what handles them.
+pub trait Inbound: Send + Sync + 'static {
+    /// Handles one chat message completely (its replies and processed notice included); the
+    /// slot runs the returned future as a task of its own.
+    fn message(
+        &self,
+        bot: Arc<Bot>,
+        gateway: Arc<Gateway>,
+        message: Message,
+    ) -> futures::future::BoxFuture<'static, ()>;
+    /// Takes any other event of the chat service (presence, reactions, rooms, connection);
+    /// must not wait.
+    fn event(&self, bot: &Arc<Bot>, gateway: &Arc<Gateway>, event: BackendEvent);
+}
 
 /// How long a reply waits for a restarting gateway.
 const LINK_WAIT: Duration = Duration::from_secs(10);
@@ -361,6 +378,7 @@ impl Gateway {
         self: &Arc<Self>,
         bot: Arc<Bot>,
         first: Arc<Link>,
+        inbound: Arc<dyn Inbound>,
     ) -> tokio::task::JoinHandle<()> {
         self.attach(&first);
         let slot = self.clone();
@@ -370,7 +388,7 @@ impl Gateway {
                 tracing::error!(backend = %slot.name, "supervised twice");
                 return;
             };
-            slot.run(bot, inbox, first).await;
+            slot.run(bot, inbox, first, inbound).await;
         })
     }
 
@@ -379,6 +397,7 @@ impl Gateway {
         bot: Arc<Bot>,
         mut inbox: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
         first: Arc<Link>,
+        inbound: Arc<dyn Inbound>,
     ) {
         let mut restarts = Restarts::default();
         let mut next = Some(first);
@@ -387,7 +406,7 @@ impl Gateway {
                 Some(link) => {
                     let ran_for = Some(link.process.started.elapsed());
                     let token = link.process.token.clone();
-                    match self.watch(&bot, link, &mut inbox).await {
+                    match self.watch(&bot, link, &mut inbox, &*inbound).await {
                         Ok(reason) => {
                             write(&bot.tokens).remove(&token);
                             (reason, ran_for)
@@ -439,8 +458,7 @@ impl Gateway {
                         .iter()
                         .any(|g| matches!(g.life.state(), State::Running | State::Restarting));
                     if serving {
-                        let text = format!("Backend {} has failed: {note}.", self.name);
-                        crate::services::warn_admins(&bot, &text).await;
+                        bot.alert(format!("Backend {} has failed: {note}.", self.name));
                     } else {
                         bot.fail(format!("every backend has failed; the last: {note}"));
                     }
@@ -470,10 +488,11 @@ impl Gateway {
         bot: &Arc<Bot>,
         link: Arc<Link>,
         inbox: &mut mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+        inbound: &dyn Inbound,
     ) -> Result<String, Option<oneshot::Sender<()>>> {
         self.attach(&link);
         tokio::select! {
-            () = self.events(bot, &link) => {
+            () = self.events(bot, &link, inbound) => {
                 let ended = tokio::time::timeout(Duration::from_secs(1), link.process.wait_exit()).await;
                 Ok(match ended {
                     Ok(reason) => reason,
@@ -493,8 +512,9 @@ impl Gateway {
         }
     }
 
-    /// Reads the link's session and dispatches every message concurrently, until it ends.
-    async fn events(self: &Arc<Self>, bot: &Arc<Bot>, link: &Arc<Link>) {
+    /// Reads the link's session and hands every message (each as its own task) and event to
+    /// `inbound`, until it ends.
+    async fn events(self: &Arc<Self>, bot: &Arc<Bot>, link: &Arc<Link>, handler: &dyn Inbound) {
         let inbound = link
             .inbound
             .lock()
@@ -516,10 +536,8 @@ impl Gateway {
             match event.kind {
                 Some(backend_event::Kind::Message(message)) => {
                     bot.inflight.send_modify(|n| *n += 1);
-                    let (b, g) = (bot.clone(), self.clone());
-                    // Boxed: the task then holds a pointer, and starting and finishing it does
-                    // not copy the message's (several KB) future around.
-                    let handling = Box::pin(b.clone().handle_message(g, message));
+                    let b = bot.clone();
+                    let handling = handler.message(bot.clone(), self.clone(), message);
                     tokio::spawn(async move {
                         handling.await;
                         b.inflight.send_modify(|n| *n -= 1);
@@ -532,10 +550,13 @@ impl Gateway {
                         self.name, req.reason
                     ));
                 }
-                Some(backend_event::Kind::Connected(_)) => {
-                    tracing::info!(backend = %self.name, "connected");
+                Some(kind) => {
+                    if matches!(kind, backend_event::Kind::Connected(_)) {
+                        tracing::info!(backend = %self.name, "connected");
+                    }
+                    let event = BackendEvent { kind: Some(kind) };
+                    handler.event(bot, self, event);
                 }
-                Some(other) => tracing::debug!(backend = %self.name, "event {other:?}"),
                 None => {}
             }
         }

@@ -549,8 +549,7 @@ impl PluginSlot {
                         name = self.name,
                         prefix = bot.prefix()
                     );
-                    let b = bot.clone();
-                    tokio::spawn(async move { crate::services::warn_admins(&b, &text).await });
+                    bot.alert(text);
                     restarts.clear();
                     self.parked(&mut inbox).await
                 }

@@ -111,3 +111,51 @@ class Content(_message.Message):
     markdown: str
     card: Card
     def __init__(self, markdown: _Optional[str] = ..., card: _Optional[_Union[Card, _Mapping]] = ...) -> None: ...
+
+class PresenceEvent(_message.Message):
+    __slots__ = ("who", "status", "message")
+    WHO_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    who: Identifier
+    status: str
+    message: str
+    def __init__(self, who: _Optional[_Union[Identifier, _Mapping]] = ..., status: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class RoomEvent(_message.Message):
+    __slots__ = ("kind", "room", "topic")
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        KIND_UNSPECIFIED: _ClassVar[RoomEvent.Kind]
+        KIND_JOINED: _ClassVar[RoomEvent.Kind]
+        KIND_LEFT: _ClassVar[RoomEvent.Kind]
+        KIND_TOPIC: _ClassVar[RoomEvent.Kind]
+    KIND_UNSPECIFIED: RoomEvent.Kind
+    KIND_JOINED: RoomEvent.Kind
+    KIND_LEFT: RoomEvent.Kind
+    KIND_TOPIC: RoomEvent.Kind
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    kind: RoomEvent.Kind
+    room: Identifier
+    topic: str
+    def __init__(self, kind: _Optional[_Union[RoomEvent.Kind, str]] = ..., room: _Optional[_Union[Identifier, _Mapping]] = ..., topic: _Optional[str] = ...) -> None: ...
+
+class ReactionEvent(_message.Message):
+    __slots__ = ("who", "message_id", "reaction", "added")
+    WHO_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    REACTION_FIELD_NUMBER: _ClassVar[int]
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    who: Identifier
+    message_id: str
+    reaction: str
+    added: bool
+    def __init__(self, who: _Optional[_Union[Identifier, _Mapping]] = ..., message_id: _Optional[str] = ..., reaction: _Optional[str] = ..., added: _Optional[bool] = ...) -> None: ...
+
+class Connected(_message.Message):
+    __slots__ = ("bot",)
+    BOT_FIELD_NUMBER: _ClassVar[int]
+    bot: Identifier
+    def __init__(self, bot: _Optional[_Union[Identifier, _Mapping]] = ...) -> None: ...

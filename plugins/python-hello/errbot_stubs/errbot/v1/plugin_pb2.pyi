@@ -39,6 +39,7 @@ class Callback(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CALLBACK_ROOM_LEFT: _ClassVar[Callback]
     CALLBACK_ROOM_TOPIC: _ClassVar[Callback]
     CALLBACK_BOT_MESSAGE: _ClassVar[Callback]
+    CALLBACK_UNHANDLED: _ClassVar[Callback]
 ARG_MODE_RAW: ArgMode
 ARG_MODE_SPLIT: ArgMode
 ARG_MODE_SHELL: ArgMode
@@ -59,6 +60,7 @@ CALLBACK_ROOM_JOINED: Callback
 CALLBACK_ROOM_LEFT: Callback
 CALLBACK_ROOM_TOPIC: Callback
 CALLBACK_BOT_MESSAGE: Callback
+CALLBACK_UNHANDLED: Callback
 
 class DescribeRequest(_message.Message):
     __slots__ = ("protocol_versions",)
@@ -281,16 +283,26 @@ class Reply(_message.Message):
     def __init__(self, content: _Optional[_Union[_common_pb2.Content, _Mapping]] = ..., error: _Optional[bool] = ..., private: _Optional[bool] = ...) -> None: ...
 
 class EventRequest(_message.Message):
-    __slots__ = ("callback", "message", "subject", "detail")
+    __slots__ = ("callback", "message", "subject", "detail", "backend", "presence", "reaction", "room", "bot")
     CALLBACK_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    REACTION_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    BOT_FIELD_NUMBER: _ClassVar[int]
     callback: Callback
     message: _common_pb2.Message
     subject: _common_pb2.Identifier
     detail: str
-    def __init__(self, callback: _Optional[_Union[Callback, str]] = ..., message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., subject: _Optional[_Union[_common_pb2.Identifier, _Mapping]] = ..., detail: _Optional[str] = ...) -> None: ...
+    backend: str
+    presence: _common_pb2.PresenceEvent
+    reaction: _common_pb2.ReactionEvent
+    room: _common_pb2.RoomEvent
+    bot: _common_pb2.Identifier
+    def __init__(self, callback: _Optional[_Union[Callback, str]] = ..., message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., subject: _Optional[_Union[_common_pb2.Identifier, _Mapping]] = ..., detail: _Optional[str] = ..., backend: _Optional[str] = ..., presence: _Optional[_Union[_common_pb2.PresenceEvent, _Mapping]] = ..., reaction: _Optional[_Union[_common_pb2.ReactionEvent, _Mapping]] = ..., room: _Optional[_Union[_common_pb2.RoomEvent, _Mapping]] = ..., bot: _Optional[_Union[_common_pb2.Identifier, _Mapping]] = ...) -> None: ...
 
 class EventResponse(_message.Message):
     __slots__ = ()

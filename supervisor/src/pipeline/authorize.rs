@@ -1,0 +1,73 @@
+//! Authorize, the second stage: whether a call may run. The access rules first
+//! ([`crate::acl::check`]: nothing else happens for a refused command), then the plugins'
+//! command filters ([`crate::cmdfilter`]), which may rewrite the call (checked against the rules
+//! again) or block it.
+
+use std::sync::Arc;
+
+use super::Job;
+use super::route::Call;
+use crate::acl;
+use crate::cmdfilter;
+use crate::registry::Command;
+
+/// Lets `call` through the access rules and the command filters: the call to run (perhaps
+/// rewritten by a filter), or `None` when it was refused or blocked (the sender was told, unless
+/// `hide_restricted_access`).
+pub async fn authorize(job: &Job<'_>, call: Call) -> Option<Call> {
+    if refused(job, &call.command, &call.checked_args).await {
+        return None;
+    }
+    // Boxed, as the command's own run: a message's future stays small, so that spawning and
+    // finishing its task copies little (measured: a 12 KB future cost about 10% of errbotd's
+    // CPU in memmove).
+    let filtered = Box::pin(cmdfilter::apply(
+        job.bot,
+        job.registry,
+        job.sink,
+        job.message,
+        &call.command,
+        &call.checked_args,
+        job.is_admin,
+    ))
+    .await;
+    let call = match filtered {
+        cmdfilter::Outcome::Blocked => return None,
+        cmdfilter::Outcome::Run {
+            command,
+            args,
+            changed,
+        } => {
+            if changed && refused(job, &command, &args).await {
+                return None;
+            }
+            if command.is_regex() {
+                Call { command, ..call }
+            } else if changed {
+                Call::plain(command, args)
+            } else {
+                call
+            }
+        }
+    };
+    // Flow steps only run inside a flow; flows are not implemented yet, so never.
+    (!call.command.spec.flow_only).then_some(call)
+}
+
+/// Checks `command` with `args` against the access rules; when refused, tells the sender
+/// (unless `hide_restricted_access`) and returns true.
+async fn refused(job: &Job<'_>, command: &Arc<Command>, args: &str) -> bool {
+    let backend = job.sink.backend();
+    let inv = acl::invocation(command, job.message, backend, Some(args), job.is_admin);
+    let Err(denial) = acl::check(&job.config.access, &inv) else {
+        return false;
+    };
+    tracing::info!(
+        command = %command.name, sender = %inv.sender, %backend,
+        "refused: {}", denial.reply()
+    );
+    if !job.config.access.hide_restricted_access {
+        job.sink.send_text(denial.reply(), false).await;
+    }
+    true
+}

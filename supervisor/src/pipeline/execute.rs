@@ -1,0 +1,183 @@
+//! Execute, the third stage: runs an authorized call. The arguments are parsed for the
+//! command's declared mode and parameters (errbotd parses for every language), the call is
+//! recorded in the sender's history, and the command runs behind one interface,
+//! [`Executor`], whether errbotd serves it ([`crate::builtins::Builtins`]) or a plugin does
+//! ([`PluginExecutor`]), with the command deadline. A failure or a missed deadline becomes a
+//! reply, never silence.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use errbot_proto::v1::{ExecuteRequest, command_spec};
+use futures::future::BoxFuture;
+
+use super::Job;
+use super::deliver::ReplySink;
+use super::route::Call;
+use crate::bot::Bot;
+use crate::config::BotSettings;
+use crate::dispatch::args;
+use crate::dispatch::history::Entry;
+use crate::registry::Owner;
+use crate::supervise::plugin::Instance;
+
+/// Whatever runs commands: errbotd's built-ins or a plugin process. Replies go to `sink`; an
+/// `Err` is a failure reported to the sender ("Computer says nooo").
+pub trait Executor: Send + Sync {
+    /// Runs `request`.
+    fn execute<'a>(
+        &'a self,
+        bot: &'a Arc<Bot>,
+        sink: &'a ReplySink,
+        request: ExecuteRequest,
+    ) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// A plugin process, reached through its slot (a restarting plugin is waited for, bounded).
+pub struct PluginExecutor<'n> {
+    /// The plugin's name.
+    pub name: &'n str,
+}
+
+impl Executor for PluginExecutor<'_> {
+    fn execute<'a>(
+        &'a self,
+        bot: &'a Arc<Bot>,
+        sink: &'a ReplySink,
+        request: ExecuteRequest,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(run_plugin(bot, sink, self.name, request))
+    }
+}
+
+/// Runs `call` for `job.message` and sends its replies.
+pub async fn execute(job: &Job<'_>, call: Call) {
+    let Call {
+        command,
+        args,
+        matches,
+        ..
+    } = call;
+    let config = job.config;
+    let message = job.message;
+    let bot_settings = &config.bot;
+    let sink = &job.sink.diverted(
+        BotSettings::lists(&bot_settings.divert_to_private, &command.name),
+        BotSettings::lists(&bot_settings.divert_to_thread, &command.name),
+    );
+    let invocation = format!("{}{}", config.prefixes().prefix(), command.display_name());
+    let mut request = ExecuteRequest {
+        command: command.spec.name.clone(),
+        message: Some(message.clone()),
+        args: args.clone(),
+        invocation_id: format!("{}:{}", message.id, command.name),
+        sender_is_admin: job.is_admin,
+        matches,
+        ..Default::default()
+    };
+    if let Some(command_spec::Kind::Plain(plain)) = &command.spec.kind {
+        match args::parse(plain, &invocation, &args) {
+            Ok(parsed) => {
+                request.argv = parsed.argv;
+                request.params = parsed.params;
+            }
+            Err(e) => {
+                sink.send_text(&e.reply(), false).await;
+                return;
+            }
+        }
+        if command.spec.historize {
+            let person = message.from.as_ref().map_or("", |f| f.person.as_str());
+            job.bot.history.push(
+                person,
+                Entry {
+                    command: command.name.clone(),
+                    args,
+                },
+            );
+        }
+    }
+    let (executor, timeout): (&dyn Executor, Duration) = match &command.owner {
+        Owner::Builtin => (&crate::builtins::Builtins, config.command_timeout(None)),
+        Owner::Plugin(name) => (
+            &PluginExecutor { name },
+            config.command_timeout(Some(name.as_str())),
+        ),
+    };
+    let outcome = tokio::time::timeout(timeout, executor.execute(job.bot, sink, request)).await;
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(failure)) => {
+            tracing::warn!(command = %command.name, "command failed: {failure}");
+            let text = format!("Computer says nooo. See logs for details:\n{failure}");
+            sink.send_text(&text, false).await;
+        }
+        Err(_) => {
+            let text = format!(
+                "Computer says nooo. See logs for details:\n{invocation} did not finish within {} s",
+                timeout.as_secs_f64()
+            );
+            sink.send_text(&text, false).await;
+        }
+    }
+}
+
+async fn run_plugin(
+    bot: &Bot,
+    sink: &ReplySink,
+    name: &str,
+    request: ExecuteRequest,
+) -> Result<(), String> {
+    let slot = bot
+        .plugin(name)
+        .ok_or_else(|| format!("plugin {name} is not running"))?;
+    let plugin = slot.instance().await?;
+    let _inflight = plugin.begin();
+    let stream = plugin.client.clone().execute(request).await;
+    let mut stream = match stream {
+        Ok(s) => s.into_inner(),
+        Err(status) => return Err(plugin_failure(&plugin, status).await),
+    };
+    loop {
+        match stream.message().await {
+            Ok(Some(reply)) => {
+                let error = reply.error;
+                sink.send(reply).await;
+                if error {
+                    return Ok(());
+                }
+            }
+            Ok(None) => return Ok(()),
+            Err(status) => return Err(plugin_failure(&plugin, status).await),
+        }
+    }
+}
+
+/// What to tell the sender when `plugin` failed with `status`: its exit when it died, else the
+/// status's message.
+pub async fn plugin_failure(plugin: &Instance, status: tonic::Status) -> String {
+    // A broken connection usually means the process died: give its exit a moment to be seen,
+    // so that the reply says what happened.
+    if matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+    ) {
+        let _ = tokio::time::timeout(Duration::from_millis(500), plugin.process.wait_exit()).await;
+    }
+    if let Some(reason) = plugin.process.exit_reason() {
+        return format!(
+            "plugin {} stopped while running the command ({reason})",
+            plugin.name
+        );
+    }
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::Cancelled => {
+            format!(
+                "plugin {} is not reachable: {}",
+                plugin.name,
+                status.message()
+            )
+        }
+        _ => status.message().to_owned(),
+    }
+}

@@ -1,0 +1,103 @@
+//! Route, the first stage: which commands a message asks for. The decision itself is the pure
+//! [`crate::dispatch::route`]; this stage adds what needs the plugins: a prefixed message that
+//! names no command is offered to the command filters declared with `catch_unprocessed`
+//! (aliases), which may turn it into a command or answer it themselves.
+
+use std::sync::Arc;
+
+use errbot_proto::v1::RegexMatch;
+
+use super::Job;
+use crate::cmdfilter;
+use crate::dispatch::{self, Route};
+use crate::registry::Command;
+
+/// One command to run for a message.
+#[derive(Clone)]
+pub struct Call {
+    /// The command.
+    pub command: Arc<Command>,
+    /// Its argument string (empty for a regex command).
+    pub args: String,
+    /// What the access rules match the arguments against: the argument string, or a regex
+    /// command's whole text after the prefix (as Errbot).
+    pub checked_args: String,
+    /// A regex command's matches.
+    pub matches: Vec<RegexMatch>,
+}
+
+impl Call {
+    /// A plain command with `args`.
+    pub fn plain(command: Arc<Command>, args: String) -> Self {
+        Self {
+            command,
+            checked_args: args.clone(),
+            args,
+            matches: Vec::new(),
+        }
+    }
+}
+
+/// What the route stage decided.
+pub enum Routed {
+    /// Run these commands (every regex command that matched runs, as in Errbot).
+    Calls(Vec<Call>),
+    /// A command filter answered the message itself.
+    Answered,
+    /// No command handles the message; the "not found" reply, when one is due.
+    Unhandled(Option<String>),
+}
+
+/// Routes `job.message`.
+pub async fn route(job: &Job<'_>) -> Routed {
+    let prefixes = job.config.prefixes();
+    let message = job.message;
+    let person = message.from.as_ref().map_or("", |f| f.person.as_str());
+    let route = dispatch::route(
+        prefixes,
+        job.registry,
+        &job.bot.history,
+        &message.body,
+        message.direct,
+        person,
+    );
+    match route {
+        Route::Ignore => Routed::Unhandled(None),
+        Route::Plain { command, args } => Routed::Calls(vec![Call::plain(command, args)]),
+        Route::Regex(hits) => {
+            let text = prefixes.command_text(&message.body);
+            Routed::Calls(
+                hits.into_iter()
+                    .map(|(command, matches)| Call {
+                        command,
+                        args: String::new(),
+                        checked_args: text.to_owned(),
+                        matches,
+                    })
+                    .collect(),
+            )
+        }
+        Route::NotFound(reply) => {
+            // Filters declared with catch_unprocessed may take it (aliases...).
+            let text = prefixes.command_text(&message.body);
+            if text.is_empty() || !job.registry.filters().iter().any(|f| f.catch_unprocessed) {
+                return Routed::Unhandled(reply);
+            }
+            let unprocessed = cmdfilter::unprocessed(
+                job.bot,
+                job.registry,
+                job.sink,
+                message,
+                text,
+                job.is_admin,
+            );
+            match Box::pin(unprocessed).await {
+                cmdfilter::Unprocessed::Handled => Routed::Answered,
+                cmdfilter::Unprocessed::Run(command, args) => {
+                    Routed::Calls(vec![Call::plain(command, args)])
+                }
+                cmdfilter::Unprocessed::NotHandled => Routed::Unhandled(reply),
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Plugins for the callback tests (one binary, two plugins, chosen by the child contract's
+//! name): `listener` declares every callback, `quiet` only `message`. Each records the events
+//! it gets in its storage, one line per event, and answers `!events` / `!quietevents` with them.
+//! A message containing `slowcb` makes the listener's message callback take 3 s, one containing
+//! `hangcb` makes it take 60 s (past any deadline the tests set).
+
+use std::time::Duration;
+
+use errbot_plugin_sdk::prelude::*;
+use errbot_plugin_sdk::{CallbackKind, Event};
+
+/// One line describing `event`.
+fn line(event: &Event) -> String {
+    let kind = match event.kind() {
+        CallbackKind::Connect => "connect",
+        CallbackKind::Message => "message",
+        CallbackKind::Mention => "mention",
+        CallbackKind::Presence => "presence",
+        CallbackKind::Reaction => "reaction",
+        CallbackKind::RoomJoined => "room_joined",
+        CallbackKind::RoomLeft => "room_left",
+        CallbackKind::RoomTopic => "room_topic",
+        CallbackKind::BotMessage => "bot_message",
+        CallbackKind::Unhandled => "unhandled",
+        _ => "other",
+    };
+    let subject = event.subject().map(|s| s.to_string()).unwrap_or_default();
+    // The first line only: the bot's replies to `!events` list every event.
+    let body: String = event
+        .message()
+        .and_then(|m| m.body().lines().next())
+        .unwrap_or_default()
+        .chars()
+        .take(80)
+        .collect();
+    let extra = if let Some(r) = event.reaction() {
+        format!("{}:{}:{}", r.reaction, r.message_id, r.added)
+    } else if let Some(p) = event.presence() {
+        format!("{}:{}", p.status, p.message)
+    } else {
+        event.detail().to_owned()
+    };
+    format!("{kind}|{}|{subject}|{extra}|{body}", event.backend())
+}
+
+async fn record(event: &Event) -> Result<(), String> {
+    let entry = line(event);
+    event
+        .storage()
+        .update("events", |old: Option<Vec<String>>| {
+            let mut all = old.unwrap_or_default();
+            all.push(entry.clone());
+            all
+        })
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+async fn events(ctx: &Context) -> String {
+    let all: Vec<String> = ctx
+        .storage()
+        .get("events")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if all.is_empty() {
+        "(none)".to_owned()
+    } else {
+        all.join("\n")
+    }
+}
+
+/// Declares every callback.
+pub struct Listener;
+
+/// Records every callback it gets.
+#[plugin(name = "listener")]
+impl Listener {
+    #[callback(
+        connect,
+        message,
+        mention,
+        presence,
+        reaction,
+        room_joined,
+        room_left,
+        room_topic,
+        bot_message,
+        unhandled
+    )]
+    async fn on_event(&self, event: &Event) -> Result<(), String> {
+        let body = event
+            .message()
+            .map(|m| m.body().to_owned())
+            .unwrap_or_default();
+        if event.kind() == CallbackKind::Message && body.contains("hangcb") {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        if event.kind() == CallbackKind::Message && body.contains("slowcb") {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+        if event.kind() == CallbackKind::Message && body.contains("failcb") {
+            return Err("this callback fails on purpose".into());
+        }
+        record(event).await
+    }
+
+    /// Warn the admins: `!alarm TEXT` (Errbot's warn_admins).
+    #[command]
+    async fn alarm(&self, ctx: &Context, text: Rest) -> Result<String, String> {
+        ctx.warn_admins(text.to_string())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok("The admins were warned.".to_owned())
+    }
+
+    /// The events the listener got, one per line.
+    #[command]
+    async fn events(&self, ctx: &Context) -> String {
+        events(ctx).await
+    }
+}
+
+/// Declares the message callback only.
+pub struct Quiet;
+
+/// Records the messages it gets.
+#[plugin(name = "quiet")]
+impl Quiet {
+    #[callback(message)]
+    async fn on_message(&self, event: &Event) -> Result<(), String> {
+        record(event).await
+    }
+
+    /// The events the quiet plugin got, one per line.
+    #[command]
+    async fn quietevents(&self, ctx: &Context) -> String {
+        events(ctx).await
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match std::env::var(errbot_proto::contract::ENV_NAME).as_deref() {
+        Ok("quiet") => errbot_plugin_sdk::serve(Quiet).await,
+        _ => errbot_plugin_sdk::serve(Listener).await,
+    }
+}
