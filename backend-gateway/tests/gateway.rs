@@ -48,6 +48,11 @@ impl Gateway {
 
     /// Starts the binary with the given stdin and stdout.
     async fn spawn_with(name: &str, stdin: Stdio, stdout: Stdio) -> Self {
+        Self::spawn_env(name, stdin, stdout, &[("TERM", "xterm")]).await
+    }
+
+    /// Starts the binary with the given stdin, stdout and environment (besides the contract).
+    async fn spawn_env(name: &str, stdin: Stdio, stdout: Stdio, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = transport::Address::unix_uri(&dir.path().join("gateway.sock"));
         let logs = if std::env::var_os("ERRBOT_TEST_LOGS").is_some() {
@@ -67,7 +72,7 @@ impl Gateway {
             .env("ERRBOT_PROTOCOL_VERSIONS", "errbot.v1")
             .env("ERRBOT_CHILD_KIND", "backend")
             .env("RUST_LOG", "debug")
-            .env("TERM", "xterm")
+            .envs(env.iter().copied())
             .stdin(stdin)
             .stdout(stdout)
             .stderr(logs)
@@ -627,6 +632,8 @@ async fn console_with_piped_input_processes_one_line_at_a_time() {
         ("!hello", ("@boss", "@errbot", true))
     );
     events.reply(&m, markdown("Hello!")).await;
+    // Piped output is the Markdown as it came, byte for byte: no styles, no boxes, no wrapping.
+    events.reply(&m, markdown(RICH)).await;
     let card = Card {
         title: "Card".into(),
         body: "body".into(),
@@ -688,6 +695,7 @@ async fn console_with_piped_input_processes_one_line_at_a_time() {
     let printed = printed.await.expect("stdout reader");
     let expected = [
         "Hello!",
+        RICH,
         "Card",
         "body",
         "Joined Room #ops.",
@@ -884,4 +892,195 @@ async fn sigterm_while_editing_gives_the_terminal_back() {
         after.contains(LocalFlags::ICANON | LocalFlags::ECHO),
         "terminal restored: {after:?}"
     );
+}
+
+/// A reply using every Markdown feature the terminal draws.
+const RICH: &str = "# Report\n\n**bold**, _italic_ and `code`; see [the docs](https://docs.example).\n\n| key | value |\n|-----|-------|\n| a | 1 |\n\n- one\n- two\n\n```\nlet x = 1;\n```";
+
+/// A card with every part.
+fn rich_card() -> Content {
+    let field = |key: &str, value: &str| errbot_proto::v1::CardField {
+        key: key.into(),
+        value: value.into(),
+    };
+    Content {
+        kind: Some(content::Kind::Card(Card {
+            title: "Deploy".into(),
+            body: "Version **2.1** went out to every server in the fleet, one region after \
+                   the other."
+                .into(),
+            link: "https://ci.example/7".into(),
+            image: "https://ci.example/7.png".into(),
+            color: "red".into(),
+            fields: vec![field("env", "prod"), field("duration", "3 min")],
+            ..Default::default()
+        })),
+    }
+}
+
+/// The screen without escape sequences (CSI and OSC), as a person reads it.
+fn visible(screen: &str) -> String {
+    let mut out = String::new();
+    let mut chars = screen.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => match chars.next() {
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    for c in chars.by_ref() {
+                        if c == '\x07' {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether SGR sequences on the screen set a foreground or background colour.
+fn has_colour(screen: &str) -> bool {
+    screen.split("\x1b[").skip(1).any(|seq| {
+        let params: String = seq
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ';')
+            .collect();
+        seq[params.len()..].starts_with('m')
+            && params.split(';').any(|p| {
+                matches!(p.len(), 2 | 3) && ["3", "4", "9", "10"].iter().any(|d| p.starts_with(d))
+            })
+    })
+}
+
+/// The console on a pseudo-terminal `columns` wide with this environment: answers one message
+/// with [`RICH`] and [`rich_card`], and returns what the terminal showed.
+async fn console_draws(columns: u16, env: &[(&str, &str)]) -> String {
+    use std::io::{Read, Write};
+    let size = nix::pty::Winsize {
+        ws_row: 50,
+        ws_col: columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
+    let stdin = Stdio::from(pty.slave.try_clone().expect("dup"));
+    let stdout = Stdio::from(pty.slave);
+    let mut gw = Gateway::spawn_env("console", stdin, stdout, env).await;
+    let mut keyboard = std::fs::File::from(pty.master);
+    let mut display = keyboard.try_clone().expect("dup");
+    let screen = Screen::default();
+    let shown = screen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = display.read(&mut buf) {
+            shown.0.lock().expect("screen").extend_from_slice(&buf[..n]);
+        }
+    });
+    gw.start(StartRequest {
+        name: "console".into(),
+        kind: "console".into(),
+        bot_prefix: "!".into(),
+        ..Default::default()
+    })
+    .await;
+    let mut events = gw.session().await;
+    expect_connected(&mut events).await;
+    // On a dumb terminal there is no line editor, hence no prompt: lines are read as they come.
+    let editor = !env.contains(&("TERM", "dumb"));
+    let at = if editor {
+        screen.wait_for(">>> ", 0).await
+    } else {
+        0
+    };
+    keyboard.write_all(b"!report\r").expect("type");
+    let m = screen.message(&mut events).await;
+    assert_eq!(m.body, "!report");
+    events.reply(&m, markdown(RICH)).await;
+    events.reply(&m, rich_card()).await;
+    events.processed(&m);
+    let at = screen.wait_for("3 min", at).await;
+    if editor {
+        screen.wait_for(">>> ", at).await;
+    }
+    keyboard.write_all(b"\x04").expect("Ctrl-D");
+    match next_event(&mut events).await {
+        backend_event::Kind::Shutdown(_) => {}
+        other => panic!("expected shutdown, got {other:?}"),
+    }
+    gw.terminate().await;
+    screen.text()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_on_a_terminal_draws_markdown_and_cards() {
+    let screen = console_draws(70, &[("TERM", "xterm-256color")]).await;
+    let text = visible(&screen);
+    // Markdown: styles instead of marks, links written out, a table in a box, bullets.
+    for shown in [
+        "Report\n",
+        "bold, italic and code; see the docs (https://docs.example).",
+        "┌───┬─────┐\n│key│value│\n├───┼─────┤\n│a  │1    │\n└───┴─────┘",
+        "• one\n• two",
+        "let x = 1;",
+    ] {
+        assert!(text.contains(shown), "{shown:?} not shown: {text}");
+    }
+    assert!(!text.contains("**") && !text.contains('`'), "{text}");
+    assert!(screen.contains("\x1b[1mbold"), "bold: {screen:?}");
+    assert!(screen.contains("\x1b[3mitalic"), "italics: {screen:?}");
+    // The card: a frame in its colour (bright red), its body wrapped within the terminal's width.
+    assert!(screen.contains("\x1b[38;5;9m╭─ "), "{screen:?}");
+    let mut card: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("╭─ Deploy ─"))
+        .map(|l| &l[l.find('╭').unwrap_or(0)..])
+        .collect();
+    let bottom = card
+        .iter()
+        .position(|l| l.starts_with('╰'))
+        .expect("bottom");
+    card.truncate(bottom + 1);
+    assert_eq!(
+        card[1..],
+        [
+            "│ Version 2.1 went out to every server in the fleet, one region  │",
+            "│ after the other.                                               │",
+            "│                                                                │",
+            "│ env       prod                                                 │",
+            "│ duration  3 min                                                │",
+            "│                                                                │",
+            "│ link      https://ci.example/7                                 │",
+            "│ image     https://ci.example/7.png                             │",
+            "╰────────────────────────────────────────────────────────────────╯",
+        ],
+        "{text}"
+    );
+    assert_eq!(card[0].chars().count(), 66, "{:?}", card[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_on_a_terminal_has_no_colour_under_no_color_nor_escapes_when_dumb() {
+    let screen = console_draws(50, &[("TERM", "xterm-256color"), ("NO_COLOR", "1")]).await;
+    assert!(!has_colour(&screen), "{screen:?}");
+    assert!(screen.contains("\x1b[1mbold"), "styles stay: {screen:?}");
+    assert!(visible(&screen).contains("╭─ Deploy ─"), "{screen:?}");
+
+    let screen = console_draws(50, &[("TERM", "dumb")]).await;
+    let reply = screen
+        .split_once("!report")
+        .map(|(_, r)| r)
+        .expect("the message echoed");
+    assert!(!reply.contains('\x1b'), "{reply:?}");
+    assert!(reply.contains("bold, italic and code"), "{reply:?}");
+    assert!(reply.contains("╭─ Deploy ─"), "{reply:?}");
 }

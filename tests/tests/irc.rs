@@ -519,6 +519,59 @@ async fn long_replies_are_split_into_lines_that_fit_512_bytes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn cards_are_compact_lines_within_512_bytes() {
+    let Some(server) = Ngircd::start() else {
+        return;
+    };
+    let _bot = bot(server.backend(&["#errbot"], ""), &["@admin"]).await;
+    let mut alice = Client::connect(server.port, "alice", "alice").await;
+    let names = alice.join("#errbot").await;
+    wait_for_bot_in(&mut alice, "#errbot", &names).await;
+
+    // Title in bold and in the card's colour (green: 03), body rendered, fields on one line.
+    alice.say("#errbot", "!card 2").await;
+    let field = "v".repeat(40);
+    let expected = [
+        "\x02\x0303Build #42\x03\x02".to_owned(),
+        "All \x02green\x02".to_owned(),
+        "• unit".to_owned(),
+        "• e2e".to_owned(),
+        format!("\x02key0:\x02 {field} · \x02key1:\x02 {field}"),
+        "https://ci.example/42".to_owned(),
+    ];
+    for line in expected {
+        assert_eq!(alice.reply("#errbot").await, line);
+    }
+
+    // Many fields take several lines, each within 510 bytes as relayed, none cut inside a field.
+    alice.say("#errbot", "!card 40").await;
+    let mut fields = Vec::new();
+    loop {
+        let line = alice
+            .expect(|l| l.is_message("PRIVMSG", BOT, "#errbot"))
+            .await;
+        assert!(
+            line.raw.len() <= 510,
+            "{} bytes: {}",
+            line.raw.len(),
+            line.raw
+        );
+        if line.param(1) == "https://ci.example/42" {
+            break;
+        }
+        if line.param(1).contains("key") {
+            fields.push(line.param(1).to_owned());
+        }
+    }
+    assert!(fields.len() >= 5, "{fields:?}");
+    let items: Vec<&str> = fields.iter().flat_map(|l| l.split(" · ")).collect();
+    assert_eq!(items.len(), 40, "{fields:?}");
+    for (i, item) in items.iter().enumerate() {
+        assert_eq!(*item, format!("\x02key{i}:\x02 {field}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_bot_reconnects_and_rejoins_after_a_server_restart() {
     let Some(mut server) = Ngircd::start() else {
         return;

@@ -100,6 +100,18 @@ impl TestPlugin {
             .join(" ")
     }
 
+    /// A card with `fields` fields of 40 characters each (for the gateways' rendering).
+    #[command]
+    async fn card(&self, fields: usize) -> Card {
+        let card = Card::new("Build #42")
+            .body("All **green**\n\n- unit\n- e2e")
+            .color("green")
+            .link("https://ci.example/42");
+        (0..fields).fold(card, |card, i| {
+            card.field(format!("key{i}"), "v".repeat(40))
+        })
+    }
+
     /// A command error shown as it is.
     #[command]
     async fn refuse(&self) -> Result<String, CommandError> {

@@ -1,12 +1,21 @@
 //! The text console (backend kind "console"), Errbot's text backend.
 //!
 //! On a terminal it is a line editor (history, Tab completion, replies printed above the prompt,
-//! messages sent as they are typed). With piped input it reads one message per line, waits for
+//! messages sent as they are typed). With piped input (or on a terminal the line editor cannot
+//! drive, `TERM=dumb`) it reads one message per line, waits for
 //! each to be processed before reading the next, prints only the replies on stdout, and asks
 //! errbotd to shut down at the end of the input.
+//!
+//! When stdout is a terminal, replies are drawn for it (styles, colours when it has them, tables
+//! and cards in boxes, lines fitted to its width); otherwise they are printed as they came,
+//! byte for byte, so that scripts reading the output keep working.
 
+mod card;
+mod draw;
+mod markdown;
 mod piped;
 pub mod session;
+mod term;
 mod terminal;
 
 use std::io::{IsTerminal, Write};
@@ -76,6 +85,8 @@ struct Shared {
     inflight: InFlight,
     ids: Ids,
     output: Output,
+    /// Draws replies when stdout is a terminal; `None` prints them as they came.
+    painter: Option<draw::Painter>,
 }
 
 impl Shared {
@@ -180,16 +191,24 @@ impl Console {
         let session = Session::new(&ctx.backend, prefix, &admin, &user, room);
         let completions = Arc::new(RwLock::new(completions(prefix, &request.command_names)));
 
-        let interactive = std::io::stdin().is_terminal();
-        let (output, editor, saved_terminal) = if interactive {
-            let saved = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
-            let (editor, printer) =
-                terminal::editor(completions.clone(), settings.history_file.as_deref()).map_err(
-                    |e| Status::internal(format!("console: cannot set up the terminal: {e}")),
-                )?;
-            (Output::Terminal(Mutex::new(printer)), Some(editor), saved)
+        let saved = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
+        let editor = if std::io::stdin().is_terminal() {
+            match terminal::editor(completions.clone(), settings.history_file.as_deref()) {
+                Ok(editor) => Some(editor),
+                // The line editor refuses terminals it cannot drive (TERM=dumb): lines are then
+                // read as from a pipe, which the terminal itself lets the user edit.
+                Err(e) => {
+                    tracing::warn!("console: no line editor on this terminal ({e})");
+                    None
+                }
+            }
         } else {
-            (Output::Stdout, None, None)
+            None
+        };
+        let interactive = editor.is_some();
+        let (output, editor, saved_terminal) = match editor {
+            Some((editor, printer)) => (Output::Terminal(Mutex::new(printer)), Some(editor), saved),
+            None => (Output::Stdout, None, None),
         };
         let shared = Arc::new(Shared {
             backend: ctx.backend.clone(),
@@ -197,6 +216,9 @@ impl Console {
             inflight: InFlight::new(),
             ids: Ids::default(),
             output,
+            painter: std::io::stdout()
+                .is_terminal()
+                .then(|| draw::Painter::new(term::Look::detect())),
         });
         let bot = text_ids::bot(&ctx.backend);
         if let Err(e) = shared.events.push(super::connected_event(bot)).await {
@@ -288,7 +310,10 @@ impl Adapter for Console {
         {
             return Err(Status::invalid_argument("content is required"));
         }
-        let text = render::text(request.content.as_ref());
+        let text = match &self.shared.painter {
+            Some(painter) => painter.draw_now(request.content.as_ref()),
+            None => render::text(request.content.as_ref()),
+        };
         self.shared
             .print(&text)
             .map_err(|e| Status::unavailable(format!("console output failed: {e}")))?;

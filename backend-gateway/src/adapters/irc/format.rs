@@ -3,8 +3,10 @@
 //! Replies are Markdown. IRC has control codes instead: bold `\x02`, italics `\x1D`, strike
 //! `\x1E`, monospace `\x11` (for code), colours `\x03`, reset `\x0F`. Each rendered line is one
 //! IRC message; blank lines are dropped (IRC refuses empty messages). Tables are compact: one
-//! line per row, cells separated by ` | `, the header row in bold.
+//! line per row, cells separated by ` | `, the header row in bold. Cards have their own compact
+//! lines (`card.rs`).
 
+use errbot_proto::v1::{Content, content};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 /// Bold.
@@ -25,6 +27,16 @@ pub const COLOR: char = '\x03';
 pub const HEX_COLOR: char = '\x04';
 /// Resets every format.
 pub const RESET: char = '\x0F';
+
+/// Renders a reply into IRC lines (Markdown or a card): no line is empty, none contains CR, LF
+/// or NUL.
+pub fn content(content: &Content) -> Vec<String> {
+    match &content.kind {
+        Some(content::Kind::Markdown(md)) => render(md),
+        Some(content::Kind::Card(card)) => super::card::render(card),
+        None => Vec::new(),
+    }
+}
 
 /// Renders Markdown into IRC lines: no line is empty, none contains CR, LF or NUL.
 pub fn render(markdown: &str) -> Vec<String> {

@@ -15,6 +15,7 @@
 //! default features, ends its stream on a line it cannot decode, and has no reconnection,
 //! per-channel pacing or SASL, which this backend needs anyway.
 
+mod card;
 mod channels;
 mod client;
 pub mod format;
@@ -36,7 +37,6 @@ use tonic::Status;
 
 use super::{Adapter, Context};
 use crate::events::EventQueue;
-use crate::render;
 use crate::settings::{Problem, describe, parse_json};
 use channels::Channels;
 use ids::{Ids, Mask, fold, is_channel, valid_nick};
@@ -426,8 +426,7 @@ impl Adapter for Irc {
             .with_state(|st| st.notices.contains(&request.in_reply_to));
         let verb = if notice { "NOTICE" } else { "PRIVMSG" };
         let budget = self.shared.budget(verb, &target);
-        let text = render::text(Some(content));
-        let lines: Vec<String> = format::render(&text)
+        let lines: Vec<String> = format::content(content)
             .iter()
             .flat_map(|l| split::split(l, budget))
             .map(|piece| {
