@@ -201,11 +201,20 @@ impl Pollers {
         }
         if let Some(entry) = entries.get(&key) {
             if Arc::ptr_eq(&entry.slot, slot) && !entry.task.is_finished() {
-                entry.shared.settings.send_if_modified(|s| {
+                let changed = entry.shared.settings.send_if_modified(|s| {
                     let changed = *s != settings;
                     *s = settings;
                     changed
                 });
+                if changed {
+                    tracing::info!(
+                        plugin = %key.plugin,
+                        "poller {} now every {:?}{}",
+                        label(&key),
+                        settings.interval,
+                        times_text(settings.times)
+                    );
+                }
                 return Ok(true);
             }
             // A poller of a slot since replaced (a configuration reload), or one that ended.

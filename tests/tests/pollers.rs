@@ -160,6 +160,7 @@ async fn times_is_respected_and_stop_stops() {
         bot.one("!poll_start forever 150 --times 1000").await,
         "already running"
     );
+    bot.wait_for_log("now every 150ms, 1000 times", 1);
     let listed = bot.one("!poll_list").await;
     assert!(
         listed.contains(r#""name":"forever","sleep_ms":0} interval=150ms times=Some(1000) ticks="#),
