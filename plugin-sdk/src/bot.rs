@@ -1,6 +1,7 @@
 //! The bot's own actions, through errbotd's `BotService`.
 
 use std::fmt;
+use std::time::Duration;
 
 use errbot_proto::contract::TOKEN_HEADER;
 use errbot_proto::v1;
@@ -11,6 +12,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::message::{Identifier, Message};
+use crate::poll;
 use crate::reply::{Card, Reply};
 use crate::storage::Storage;
 
@@ -237,6 +239,77 @@ impl Bot {
                 .await?
                 .into_inner(),
         ))
+    }
+
+    /// Calls the `#[poller]` method `method` every `interval`, `times` times or (`None`) until
+    /// stopped, with `args` (any `Serialize` value, `()` for none; read back with
+    /// [`PollContext::args`](crate::PollContext::args)): Errbot's `start_poller`.
+    ///
+    /// errbotd owns the schedule: the poller keeps running while the plugin restarts or is
+    /// reloaded, and stops when the plugin is deactivated. A poller is identified by its method
+    /// and arguments; starting one that runs already keeps its schedule and tick count, takes
+    /// the new interval and `times`, and returns `Ok(true)` (so starting pollers in
+    /// `#[activate]`, which runs again in every new process, is right). `Ok(false)`: started
+    /// now. The first tick comes one interval after the start; ticks never overlap, and ticks
+    /// missed while one overran are dropped.
+    pub async fn start_poller(
+        &self,
+        interval: Duration,
+        method: &str,
+        times: Option<u32>,
+        args: impl serde::Serialize,
+    ) -> Result<bool, BotError> {
+        let request = v1::StartPollerRequest {
+            method: method.to_owned(),
+            interval_secs: interval.as_secs_f64(),
+            times: poll::times(times)?,
+            args_json: poll::args_json(args)?,
+        };
+        Ok(self
+            .client
+            .clone()
+            .start_poller(request)
+            .await?
+            .into_inner()
+            .already_running)
+    }
+
+    /// Stops the poller of `method` with `args` (as given to [`start_poller`](Self::start_poller));
+    /// returns whether one was running. Errbot's `stop_poller`. Not needed in `#[deactivate]`:
+    /// errbotd stops a deactivated plugin's pollers itself (and a reload deactivates the old
+    /// process after the new one started them again, so stopping them there would stop them for
+    /// good).
+    pub async fn stop_poller(
+        &self,
+        method: &str,
+        args: impl serde::Serialize,
+    ) -> Result<bool, BotError> {
+        let request = v1::StopPollerRequest {
+            method: method.to_owned(),
+            args_json: poll::args_json(args)?,
+        };
+        Ok(self
+            .client
+            .clone()
+            .stop_poller(request)
+            .await?
+            .into_inner()
+            .stopped)
+    }
+
+    /// The plugin's pollers as errbotd runs them (ticks, failures...), by method and arguments.
+    pub async fn pollers(&self) -> Result<Vec<poll::PollerStatus>, BotError> {
+        let request = v1::ListPollersRequest {};
+        Ok(self
+            .client
+            .clone()
+            .list_pollers(request)
+            .await?
+            .into_inner()
+            .pollers
+            .into_iter()
+            .map(poll::PollerStatus::from)
+            .collect())
     }
 
     pub(crate) async fn send_text_on(

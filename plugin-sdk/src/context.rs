@@ -179,6 +179,26 @@ impl Context {
     pub async fn warn_admins(&self, text: impl Into<String>) -> Result<(), BotError> {
         self.bot().warn_admins(text).await
     }
+
+    /// Starts (or updates) a poller; see [`Bot::start_poller`].
+    pub async fn start_poller(
+        &self,
+        interval: std::time::Duration,
+        method: &str,
+        times: Option<u32>,
+        args: impl serde::Serialize,
+    ) -> Result<bool, BotError> {
+        self.bot().start_poller(interval, method, times, args).await
+    }
+
+    /// Stops a poller; see [`Bot::stop_poller`].
+    pub async fn stop_poller(
+        &self,
+        method: &str,
+        args: impl serde::Serialize,
+    ) -> Result<bool, BotError> {
+        self.bot().stop_poller(method, args).await
+    }
 }
 
 /// Returns `Pending` once (waking itself), so that the reply stream gets polled.

@@ -54,6 +54,29 @@ impl ActivateContext {
     pub fn storage(&self) -> &crate::Storage {
         self.runtime.bot.storage()
     }
+    /// Starts (or updates) a poller; see [`Bot::start_poller`]. The place to start pollers:
+    /// activation runs again in every new process of the plugin, and a poller that runs already
+    /// keeps its schedule.
+    pub async fn start_poller(
+        &self,
+        interval: std::time::Duration,
+        method: &str,
+        times: Option<u32>,
+        args: impl serde::Serialize,
+    ) -> Result<bool, BotError> {
+        self.runtime
+            .bot
+            .start_poller(interval, method, times, args)
+            .await
+    }
+    /// Stops a poller; see [`Bot::stop_poller`].
+    pub async fn stop_poller(
+        &self,
+        method: &str,
+        args: impl serde::Serialize,
+    ) -> Result<bool, BotError> {
+        self.runtime.bot.stop_poller(method, args).await
+    }
 }
 
 /// Which callback an [`Event`] is; use the lower-case names in `#[callback(...)]`.

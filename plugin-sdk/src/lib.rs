@@ -168,6 +168,52 @@
 //! }
 //! # fn main() {}
 //! ```
+//!
+//! # Pollers
+//!
+//! `#[poller]` (Errbot's `start_poller`) on a method taking `&self` and optionally
+//! `&PollContext`, returning like a callback (`()` or `Result<(), E>`), makes it a poller that
+//! [`ctx.start_poller(interval, "method", times, args)`](ActivateContext::start_poller) sets
+//! going, usually in `#[activate]`; [`stop_poller(method, args)`](Context::stop_poller) stops
+//! it. `#[poller(name = "...")]` serves it under another name. errbotd owns the schedule: a
+//! poller keeps running while the plugin crash-restarts or is reloaded (starting it again from
+//! `#[activate]` only confirms it: `Ok(true)`, "already running"), and stops when the plugin is
+//! deactivated, and after `times` ticks (`None`: until stopped). The first tick comes one
+//! interval after the start; ticks of one poller never overlap (those missed while one overran
+//! are dropped); a tick that fails or misses the plugin's command deadline is logged by errbotd
+//! and the poller keeps its schedule. [`PollContext`] gives the arguments, the tick number, the
+//! storage and [`send`](PollContext::send); [`Bot::pollers`] lists the plugin's pollers as errbotd
+//! runs them (ticks, failures). Do not stop pollers in `#[deactivate]`: errbotd
+//! does it, and a reload deactivates the old process after the new one started them again.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use errbot_plugin_sdk::prelude::*;
+//! use errbot_plugin_sdk::BoxError;
+//!
+//! pub struct Watch;
+//!
+//! #[plugin(name = "watch")]
+//! impl Watch {
+//!     #[activate]
+//!     async fn start(&self, ctx: &ActivateContext) -> Result<(), BotError> {
+//!         ctx.start_poller(Duration::from_secs(60), "check", None, "#ops").await?;
+//!         Ok(())
+//!     }
+//!
+//!     /// Every minute: count, and say so in the room given as argument every tenth time.
+//!     #[poller]
+//!     async fn check(&self, ctx: &PollContext) -> Result<(), BoxError> {
+//!         let room: String = ctx.args()?;
+//!         let n = ctx.storage().update("checks", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
+//!         if n % 10 == 0 {
+//!             ctx.send(&room, format!("{n} checks so far")).await?;
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//! # fn main() {}
+//! ```
 
 #![warn(missing_docs)]
 
@@ -181,6 +227,7 @@ mod event;
 mod execution;
 mod filter;
 mod message;
+mod poll;
 mod reply;
 mod server;
 mod storage;
@@ -196,13 +243,14 @@ use std::sync::Arc;
 pub use bot::{Bot, BotError};
 pub use context::{Args, Context, Match, Rest};
 pub use errbot_plugin_macros::{
-    activate, callback, check_config, cmd_filter, command, deactivate, plugin, re_command,
+    activate, callback, check_config, cmd_filter, command, deactivate, plugin, poller, re_command,
 };
 pub use event::{
     ActivateContext, CallbackKind, CheckOutput, Event, HookOutput, Presence, Reaction,
 };
 pub use filter::{CommandCall, Filter, IntoFilter};
 pub use message::{Identifier, Message};
+pub use poll::{PollContext, PollerStatus};
 pub use reply::{
     BoxError, Card, CommandError, Failure, IntoFailure, IntoReplies, Reply, ReplySink,
 };
@@ -218,9 +266,10 @@ pub use errbot_proto::v1 as proto;
 /// Everything a plugin usually needs: `use errbot_plugin_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ActivateContext, Args, Bot, Card, CommandCall, CommandError, Context, Event, Filter,
-        Identifier, Match, Message, Reply, Rest, Storage, StorageError, activate, callback,
-        check_config, cmd_filter, command, deactivate, plugin, re_command,
+        ActivateContext, Args, Bot, BotError, Card, CommandCall, CommandError, Context, Event,
+        Filter, Identifier, Match, Message, PollContext, Reply, Rest, Storage, StorageError,
+        activate, callback, check_config, cmd_filter, command, deactivate, plugin, poller,
+        re_command,
     };
 }
 
@@ -265,6 +314,12 @@ pub trait Plugin: Send + Sync + 'static {
     /// Runs the `#[cmd_filter]` method named `call.filter()`; `None` when there is none.
     fn filter(self: Arc<Self>, call: CommandCall) -> Option<BoxFuture<Filter>> {
         let _ = call;
+        None
+    }
+
+    /// Runs one tick of the `#[poller]` method named `ctx.method()`; `None` when there is none.
+    fn poll(self: Arc<Self>, ctx: PollContext) -> Option<BoxFuture<Result<(), BoxError>>> {
+        let _ = ctx;
         None
     }
 }

@@ -15,6 +15,7 @@ use crate::bot::Bot;
 use crate::context::{Context, Runtime};
 use crate::event::{ActivateContext, CallbackKind, Event};
 use crate::execution::Execution;
+use crate::poll::PollContext;
 use crate::reply::{BoxError, error_chain};
 
 /// How long in-flight calls may run after SIGTERM/SIGINT before the process exits anyway.
@@ -133,6 +134,30 @@ impl<P: Plugin> PluginService for Service<P> {
         }
     }
 
+    async fn poll(
+        &self,
+        request: Request<v1::PollRequest>,
+    ) -> Result<Response<v1::PollResponse>, Status> {
+        let ctx = PollContext::new(request.into_inner(), self.runtime.clone());
+        let method = ctx.method().to_owned();
+        let Some(tick) = self.plugin.clone().poll(ctx) else {
+            return Err(Status::not_found(format!(
+                "this plugin has no poller {method:?}"
+            )));
+        };
+        // A panic fails that tick only, as for commands. When errbotd gives up on the tick (its
+        // deadline) the call is dropped, and the tick with it: ticks never overlap.
+        let mut task = AbortOnDrop(tokio::spawn(tick));
+        match (&mut task.0).await {
+            Ok(Ok(())) => Ok(Response::new(v1::PollResponse {})),
+            Ok(Err(e)) => Err(hook_failure(&format!("poller {method}"), &e)),
+            Err(e) => {
+                tracing::error!("poller {method} failed: {e}");
+                Err(Status::internal(format!("poller {method} panicked")))
+            }
+        }
+    }
+
     async fn event(
         &self,
         request: Request<v1::EventRequest>,
@@ -147,6 +172,15 @@ impl<P: Plugin> PluginService for Service<P> {
             .await
             .map_err(|e| hook_failure("callback", &e))?;
         Ok(Response::new(v1::EventResponse {}))
+    }
+}
+
+/// Aborts a spawned task when dropped (its call was cancelled).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -14,7 +14,8 @@ messages) and errbot.v1.StorageService (proto/errbot/v1/storage.proto: the plugi
 persistent key/value storage, JSON values, compare-and-set updates).
 
 errbotd waits for SERVING, calls Describe then Activate, then Execute for each command a user
-types. The program logs to stderr (errbotd forwards each line into its own log), never parses or
+types, and Poll for each tick of the pollers the plugin started (BotService.StartPoller; errbotd
+owns their schedules, so they outlive the process: a restarted plugin finds them running). The program logs to stderr (errbotd forwards each line into its own log), never parses or
 writes stdout, and exits with status 0 on SIGTERM.
 
 The file reads top to bottom as: the child contract, a small Errbot-like plugin API (BotPlugin,
@@ -229,7 +230,22 @@ class BotPlugin:
         """Called when errbotd activates the plugin (after Describe)."""
 
     def deactivate(self):
-        """Called when errbotd deactivates the plugin, before stopping the process."""
+        """Called when errbotd deactivates the plugin, before stopping the process. No need to
+        stop pollers here: errbotd stops them itself when the plugin is deactivated (and keeps
+        them when it only replaces the process, as `!plugin reload` does)."""
+
+    def start_poller(self, interval, method, times=None, args=None, kwargs=None):
+        """Calls `method(*args, **kwargs)` every `interval` seconds, `times` times or until
+        stopped (Errbot's start_poller). errbotd keeps the schedule: the poller goes on while the
+        plugin restarts, so starting it in activate() is right; starting one that runs already
+        keeps its schedule. Returns True when it was running already."""
+        return self.bot.start_poller(interval, method.__name__, times or 0,
+                                     _poller_args(args, kwargs))
+
+    def stop_poller(self, method, args=None, kwargs=None):
+        """Stops the poller of `method` with these arguments (Errbot's stop_poller); returns
+        whether one was running."""
+        return self.bot.stop_poller(method.__name__, _poller_args(args, kwargs))
 
     @classmethod
     def commands(cls):
@@ -239,6 +255,14 @@ class BotPlugin:
             for attr, member in vars(cls).items()
             if hasattr(member, "_errbot_command")
         ]
+
+
+def _poller_args(args, kwargs):
+    """Errbot's poller arguments as StartPollerRequest.args_json: empty when there are none,
+    else {"args": [...], "kwargs": {...}} (JSON: errbotd keeps it and sends it back in Poll)."""
+    if not args and not kwargs:
+        return ""
+    return json.dumps({"args": list(args or []), "kwargs": dict(kwargs or {})})
 
 
 class BotClient:
@@ -269,6 +293,25 @@ class BotClient:
         """Warns every admin (Errbot's warn_admins)."""
         request = bot_pb2.WarnAdminsRequest(text=text)
         self._stub.WarnAdmins(request, metadata=self._metadata, timeout=timeout)
+
+    def start_poller(self, interval, method, times=0, args_json="", timeout=10.0):
+        """Asks errbotd to call Poll(method, args_json) every `interval` seconds, `times` times
+        (0: until stopped). Returns True when that poller was running already."""
+        request = bot_pb2.StartPollerRequest(
+            method=method, interval_secs=interval, times=times, args_json=args_json)
+        return self._stub.StartPoller(request, metadata=self._metadata,
+                                      timeout=timeout).already_running
+
+    def stop_poller(self, method, args_json="", timeout=10.0):
+        """Stops a poller; returns whether one was running."""
+        request = bot_pb2.StopPollerRequest(method=method, args_json=args_json)
+        return self._stub.StopPoller(request, metadata=self._metadata, timeout=timeout).stopped
+
+    def list_pollers(self, timeout=10.0):
+        """This plugin's pollers (errbot.v1.PollerInfo: interval, ticks, failures...)."""
+        request = bot_pb2.ListPollersRequest()
+        return list(self._stub.ListPollers(request, metadata=self._metadata,
+                                           timeout=timeout).pollers)
 
     def close(self):
         self.channel.close()
@@ -376,6 +419,25 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
 
     def Event(self, request, context):
         return plugin_pb2.EventResponse()  # no callback declared: nothing is sent here
+
+    def Poll(self, request, context):
+        """Runs one tick of a poller started with start_poller: the plugin's public method named
+        `request.method`, with the arguments start_poller was given. An exception fails the tick
+        (errbotd logs it; the poller keeps its schedule)."""
+        method = None
+        if not request.method.startswith("_"):
+            method = getattr(self.plugin, request.method, None)
+        if not callable(method):
+            context.abort(grpc.StatusCode.NOT_FOUND,
+                          f"{self.plugin.name} has no poller method {request.method!r}")
+        try:
+            arguments = json.loads(request.args_json) if request.args_json else {}
+            method(*arguments.get("args", []), **arguments.get("kwargs", {}))
+        except Exception as e:  # a bug in the poller: report it, keep serving
+            log.exception("poller %s failed (tick %d)", request.method, request.tick)
+            context.abort(grpc.StatusCode.INTERNAL,
+                          f"{request.method} failed: {type(e).__name__}: {e}")
+        return plugin_pb2.PollResponse()
 
     def Execute(self, request, context):
         """Runs one command; yields its Replies in order (a server stream)."""
@@ -503,6 +565,18 @@ class PythonHello(BotPlugin):
     """Greetings, sums and counting: the example Python plugin, on errbot.v1 without an SDK."""
 
     name = "python-hello"
+    HEARTBEAT_SECS = 60
+
+    def activate(self):
+        # Runs in every new process: a heartbeat already running keeps its schedule.
+        if self.start_poller(self.HEARTBEAT_SECS, self.heartbeat):
+            self.log.info("heartbeat poller already running")
+        else:
+            self.log.info("heartbeat poller started: every %d s", self.HEARTBEAT_SECS)
+
+    def heartbeat(self):
+        """A poller: counts, quietly, in storage (`!pyheartbeats` shows the count)."""
+        self.storage.update("heartbeats", lambda old: (old or 0) + 1)
 
     @botcmd(syntax="[name]")
     def pyhello(self, msg, args):
@@ -551,6 +625,12 @@ class PythonHello(BotPlugin):
         """Count visits, atomically even when many people ask at once: `!pyvisits`."""
         n = self.storage.update("visits", lambda old: (old or 0) + 1)
         return f"Visit number {n}."
+
+    @botcmd
+    def pyheartbeats(self, msg, args):
+        """How many heartbeats the poller counted: `!pyheartbeats`."""
+        found, n = self.storage.get("heartbeats")
+        return f"{n if found else 0} heartbeats, one every {self.HEARTBEAT_SECS} s."
 
 
 if __name__ == "__main__":

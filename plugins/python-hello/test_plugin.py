@@ -5,6 +5,7 @@ Run from the repository root, in a virtualenv with requirements.txt and pytest i
     python3 -m pytest plugins/python-hello
 """
 
+import json
 import os
 import platform
 import shutil
@@ -109,6 +110,13 @@ class Plugin:
 @pytest.fixture(scope="module")
 def plugin():
     p = Plugin()
+    # errbotd's side: BotService (pollers) and StorageService, faked on the contract's socket.
+    p.fake_bot, p.fake_storage = _FakeBotService(), _FakeStorage()
+    server = grpc.server(futures.ThreadPoolExecutor(4))
+    bot_pb2_grpc.add_BotServiceServicer_to_server(p.fake_bot, server)
+    storage_pb2_grpc.add_StorageServiceServicer_to_server(p.fake_storage, server)
+    server.add_insecure_port(f"unix:{p.dir}/bot.sock")
+    server.start()
     try:
         p.wait_serving()
         p.stub.Activate(plugin_pb2.ActivateRequest(bot_prefix="!"), timeout=5)
@@ -116,6 +124,7 @@ def plugin():
         assert p.process.poll() is None, f"the plugin died:\n{p.stderr()}"
         assert p.stdout() == b"", "the plugin wrote to stdout"
     finally:
+        server.stop(None)
         p.close()
 
 
@@ -130,7 +139,7 @@ def test_describe(plugin):
     assert d.protocol_version == "errbot.v1"
     assert d.description == "Greetings, sums and counting: the example Python plugin, on errbot.v1 without an SDK."
     assert [c.name for c in d.commands] == [
-        "pyhello", "pyadd", "pycount", "pyremember", "pyrecall", "pyvisits"
+        "pyhello", "pyadd", "pycount", "pyremember", "pyrecall", "pyvisits", "pyheartbeats"
     ]
     hello, add, count = d.commands[:3]
     assert hello.help.splitlines()[0] == "Say hello from Python."
@@ -246,12 +255,74 @@ def test_bad_socket_address_exits_2():
 
 
 class _FakeBotService(bot_pb2_grpc.BotServiceServicer):
+    """errbotd's BotService: records every call with its token; pollers are a set of
+    (method, args_json), started again answers already_running."""
+
     def __init__(self):
         self.calls = []
+        self.pollers = set()
+
+    def _record(self, context, request):
+        self.calls.append((dict(context.invocation_metadata()).get("x-errbot-token"), request))
 
     def Send(self, request, context):
-        self.calls.append((dict(context.invocation_metadata()).get("x-errbot-token"), request))
+        self._record(context, request)
         return bot_pb2.BotSendResponse(message_id="sent-1")
+
+    def StartPoller(self, request, context):
+        self._record(context, request)
+        key = (request.method, request.args_json)
+        running = key in self.pollers
+        self.pollers.add(key)
+        return bot_pb2.StartPollerResponse(already_running=running)
+
+    def StopPoller(self, request, context):
+        self._record(context, request)
+        key = (request.method, request.args_json)
+        stopped = key in self.pollers
+        self.pollers.discard(key)
+        return bot_pb2.StopPollerResponse(stopped=stopped)
+
+    def ListPollers(self, request, context):
+        self._record(context, request)
+        return bot_pb2.ListPollersResponse(pollers=[
+            bot_pb2.PollerInfo(plugin="python-hello", method=method, args_json=args_json)
+            for method, args_json in sorted(self.pollers)
+        ])
+
+
+def test_activate_starts_the_heartbeat_poller(plugin):
+    starts = [(token, r) for token, r in plugin.fake_bot.calls
+              if isinstance(r, bot_pb2.StartPollerRequest)]
+    assert len(starts) == 1
+    token, request = starts[0]
+    assert token == "secret-token"
+    assert (request.method, request.interval_secs, request.times, request.args_json) == (
+        "heartbeat", 60.0, 0, "")
+    # Activated again (a new process does that): the poller runs already, errbotd says so.
+    plugin.stub.Activate(plugin_pb2.ActivateRequest(bot_prefix="!"), timeout=5)
+    assert plugin.fake_bot.pollers == {("heartbeat", "")}
+    assert "INFO python-hello: heartbeat poller already running" in plugin.stderr()
+    import plugin as plugin_module  # BotClient.list_pollers, with the plugin's token
+
+    bot = plugin_module.BotClient(f"unix:{plugin.dir}/bot.sock", "secret-token")
+    try:
+        assert [(p.method, p.args_json) for p in bot.list_pollers()] == [("heartbeat", "")]
+    finally:
+        bot.close()
+
+
+def test_poll_runs_the_poller_method(plugin):
+    before = plugin.execute("pyheartbeats")
+    plugin.stub.Poll(plugin_pb2.PollRequest(method="heartbeat", tick=1), timeout=5)
+    plugin.stub.Poll(plugin_pb2.PollRequest(method="heartbeat", tick=2), timeout=5)
+    assert plugin.fake_storage.values["heartbeats"][0] == "2"
+    assert before == [("0 heartbeats, one every 60 s.", False)]
+    assert plugin.execute("pyheartbeats") == [("2 heartbeats, one every 60 s.", False)]
+    for unknown in ("nosuchpoller", "_private", "name"):
+        with pytest.raises(grpc.RpcError) as err:
+            plugin.stub.Poll(plugin_pb2.PollRequest(method=unknown, tick=1), timeout=5)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND, unknown
 
 
 def test_bot_client_sends_its_token():
@@ -280,8 +351,59 @@ class _FakeContext:
     def is_active(self):
         return True
 
+    def invocation_metadata(self):
+        return ()
+
     def abort(self, code, details):
         raise AssertionError(f"aborted: {code} {details}")
+
+
+def test_pollers_carry_errbots_arguments():
+    """start_poller / stop_poller as Errbot has them, and Poll calling the method back with the
+    same arguments, in-process."""
+    import plugin as m
+
+    fake = _FakeBotService()
+
+    class Client:  # BotClient's poller calls, straight into the fake
+        def start_poller(self, interval, method, times=0, args_json=""):
+            request = bot_pb2.StartPollerRequest(
+                method=method, interval_secs=interval, times=times, args_json=args_json)
+            return fake.StartPoller(request, _FakeContext()).already_running
+
+        def stop_poller(self, method, args_json=""):
+            request = bot_pb2.StopPollerRequest(method=method, args_json=args_json)
+            return fake.StopPoller(request, _FakeContext()).stopped
+
+    class Sample(m.BotPlugin):
+        name = "sample"
+
+        def __init__(self, bot):
+            super().__init__(bot)
+            self.seen = []
+
+        def check(self, room, loud=False):
+            self.seen.append((room, loud))
+            if room == "#broken":
+                raise ValueError("no such room")
+
+    sample = Sample(Client())
+    assert sample.start_poller(1.5, sample.check, times=3, args=["#ops"], kwargs={"loud": True}) is False
+    assert sample.start_poller(1.5, sample.check, times=3, args=["#ops"], kwargs={"loud": True}) is True
+    request = fake.calls[0][1]
+    assert (request.method, request.interval_secs, request.times) == ("check", 1.5, 3)
+    assert json.loads(request.args_json) == {"args": ["#ops"], "kwargs": {"loud": True}}
+
+    servicer = m.PluginServicer(sample)
+    servicer.Poll(plugin_pb2.PollRequest(method="check", args_json=request.args_json, tick=1),
+                  _FakeContext())
+    assert sample.seen == [("#ops", True)]
+    with pytest.raises(AssertionError, match="StatusCode.INTERNAL check failed: ValueError"):
+        servicer.Poll(plugin_pb2.PollRequest(
+            method="check", args_json='{"args": ["#broken"], "kwargs": {}}', tick=2), _FakeContext())
+
+    assert sample.stop_poller(sample.check, args=["#ops"], kwargs={"loud": True}) is True
+    assert sample.stop_poller(sample.check, args=["#ops"], kwargs={"loud": True}) is False
 
 
 def test_decorators_build_the_protocol_description():

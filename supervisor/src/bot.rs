@@ -45,6 +45,8 @@ pub struct Bot {
     pub plugin_changes: tokio::sync::Mutex<()>,
     /// Serializes configuration reloads.
     pub reloads: tokio::sync::Mutex<()>,
+    /// Plugins' pollers (their schedules outlive the plugins' processes).
+    pub pollers: crate::pollers::Pollers,
     /// When errbotd started.
     pub started: Instant,
     /// Wall-clock start time.
@@ -88,6 +90,7 @@ impl Bot {
             storage,
             plugin_changes: tokio::sync::Mutex::new(()),
             reloads: tokio::sync::Mutex::new(()),
+            pollers: crate::pollers::Pollers::default(),
             started: Instant::now(),
             started_at: SystemTime::now(),
             shutdown,

@@ -228,6 +228,7 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
     let reason = bot.shutdown_requested().await;
     tracing::info!("shutting down: {reason}");
     systemd::stopping();
+    bot.pollers.stop_all();
 
     let mut inflight = bot.inflight.subscribe();
     let _ = tokio::time::timeout(DRAIN_GRACE, inflight.wait_for(|n| *n == 0)).await;

@@ -20,6 +20,7 @@
 //! - [`plugin_config`]: where a plugin's configuration comes from; its shape against the template.
 //! - [`storage`]: persistent storage (SQLite or PostgreSQL), backups, errbotd's core state.
 //! - [`services`]: BotService, and sending as the bot.
+//! - [`pollers`]: plugins' pollers, scheduled by errbotd (Errbot's start_poller).
 //! - [`notify`]: warnings for the admins (`[bot] admin_notifications`).
 //! - [`control`]: ControlService (errbotctl) and the control socket's peer check.
 //! - [`reload`]: reading errbot.toml again at run time (SIGHUP, `errbotctl reload-config`).
@@ -50,6 +51,7 @@ pub mod manifest;
 pub mod notify;
 pub mod pipeline;
 pub mod plugin_config;
+pub mod pollers;
 pub mod python_env;
 pub mod registry;
 pub mod reload;

@@ -1,5 +1,6 @@
 //! BotService, served by errbotd to its children (authenticated by token), and what it shares
-//! with ControlService ([`crate::control`]): saying something as the bot ([`send`]).
+//! with ControlService ([`crate::control`]): saying something as the bot ([`send`]); plugins'
+//! pollers are handed to [`crate::pollers`].
 
 use std::sync::Arc;
 
@@ -7,8 +8,9 @@ use errbot_proto::contract::TOKEN_HEADER;
 use errbot_proto::v1::{
     BotBuildIdentifierRequest, BotPresenceRequest, BotPresenceResponse, BotReactRequest,
     BotReactResponse, BotSendRequest, BotSendResponse, BuildIdentifierRequest, Content, FileChunk,
-    Identifier, ReactRequest, SetPresenceRequest, WarnAdminsRequest, WarnAdminsResponse,
-    bot_service_server, file_chunk,
+    Identifier, ListPollersRequest, ListPollersResponse, ReactRequest, SetPresenceRequest,
+    StartPollerRequest, StartPollerResponse, StopPollerRequest, StopPollerResponse,
+    WarnAdminsRequest, WarnAdminsResponse, bot_service_server, file_chunk,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -16,7 +18,9 @@ use crate::bot::{Bot, read};
 use crate::child;
 use crate::pipeline::callbacks;
 use crate::pipeline::deliver::content_text;
+use crate::pollers;
 use crate::supervise::gateway::{Gateway, Outcome};
+use crate::supervise::plugin::PluginSlot;
 use crate::templates;
 
 /// BotService, as served to children.
@@ -43,6 +47,23 @@ impl BotApi {
             .get(token)
             .cloned()
             .ok_or_else(|| Status::unauthenticated("unknown token"))
+    }
+
+    /// The calling plugin's name; gateways have no pollers.
+    fn calling_plugin<T>(&self, req: &Request<T>) -> Result<String, Status> {
+        match self.caller(req)? {
+            (child::Kind::Plugin, name) => Ok(name),
+            (child::Kind::Backend, name) => Err(Status::permission_denied(format!(
+                "{name} is a backend: only plugins have pollers"
+            ))),
+        }
+    }
+
+    /// The slot of the calling plugin.
+    fn plugin_slot(&self, name: &str) -> Result<Arc<PluginSlot>, Status> {
+        self.bot
+            .plugin(name)
+            .ok_or_else(|| Status::failed_precondition(format!("plugin {name} is not loaded")))
     }
 }
 
@@ -239,6 +260,47 @@ impl bot_service_server::BotService for BotApi {
         let r = req.into_inner();
         let gateway = gateway_for(&self.bot, &r.backend)?;
         build(&gateway, &r.text).await.map(Response::new)
+    }
+
+    async fn start_poller(
+        &self,
+        req: Request<StartPollerRequest>,
+    ) -> Result<Response<StartPollerResponse>, Status> {
+        let plugin = self.calling_plugin(&req)?;
+        let r = req.into_inner();
+        let key = pollers::Key::new(&plugin, &r.method, &r.args_json)
+            .map_err(Status::invalid_argument)?;
+        let settings =
+            pollers::Settings::new(r.interval_secs, r.times).map_err(Status::invalid_argument)?;
+        let slot = self.plugin_slot(&plugin)?;
+        let already_running = self
+            .bot
+            .pollers
+            .start(&self.bot, &slot, key, settings)
+            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        Ok(Response::new(StartPollerResponse { already_running }))
+    }
+
+    async fn stop_poller(
+        &self,
+        req: Request<StopPollerRequest>,
+    ) -> Result<Response<StopPollerResponse>, Status> {
+        let plugin = self.calling_plugin(&req)?;
+        let r = req.into_inner();
+        let key = pollers::Key::new(&plugin, &r.method, &r.args_json)
+            .map_err(Status::invalid_argument)?;
+        let stopped = self.bot.pollers.stop(&key);
+        Ok(Response::new(StopPollerResponse { stopped }))
+    }
+
+    async fn list_pollers(
+        &self,
+        req: Request<ListPollersRequest>,
+    ) -> Result<Response<ListPollersResponse>, Status> {
+        let plugin = self.calling_plugin(&req)?;
+        Ok(Response::new(ListPollersResponse {
+            pollers: self.bot.pollers.list(Some(&plugin)),
+        }))
     }
 }
 

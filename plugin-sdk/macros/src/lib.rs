@@ -1,8 +1,8 @@
 //! Procedural macros of `errbot-plugin-sdk`. Use them through that crate, which documents them.
 //!
 //! [`macro@plugin`] reads the whole `impl` block: the `#[command]`, `#[re_command]`, `#[arg]`,
-//! `#[activate]`, `#[deactivate]`, `#[check_config]`, `#[callback]` and `#[cmd_filter]`
-//! attributes inside it are
+//! `#[activate]`, `#[deactivate]`, `#[check_config]`, `#[callback]`, `#[cmd_filter]` and
+//! `#[poller]` attributes inside it are
 //! consumed there, so the other attribute macros of this crate only exist to report their misuse
 //! outside a `#[plugin]` block.
 
@@ -72,6 +72,12 @@ pub fn callback(_attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn cmd_filter(_attr: TokenStream, item: TokenStream) -> TokenStream {
     misplaced("cmd_filter", item)
+}
+
+/// Marks a poller method (inside a `#[plugin]` impl block).
+#[proc_macro_attribute]
+pub fn poller(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    misplaced("poller", item)
 }
 
 /// Collects several errors so that one compilation reports them all.
@@ -224,6 +230,14 @@ struct Model {
     check_config: Option<Hook>,
     callbacks: Vec<(Vec<CallbackName>, Hook)>,
     filters: Vec<FilterMethod>,
+    pollers: Vec<PollerMethod>,
+}
+
+/// A `#[poller]` method: the name it is started under, and the method.
+struct PollerMethod {
+    name: String,
+    span: Span,
+    hook: Hook,
 }
 
 /// A `#[cmd_filter]` method: its declared name, help and the method.
@@ -386,6 +400,7 @@ enum Role {
     CheckConfig(Attribute),
     Callback(Attribute),
     CmdFilter(Attribute),
+    Poller(Attribute),
 }
 
 const ROLE_NAMES: &[&str] = &[
@@ -396,6 +411,7 @@ const ROLE_NAMES: &[&str] = &[
     "check_config",
     "callback",
     "cmd_filter",
+    "poller",
 ];
 
 fn take_roles(attrs: &mut Vec<Attribute>) -> Vec<Role> {
@@ -412,6 +428,7 @@ fn take_roles(attrs: &mut Vec<Attribute>) -> Vec<Role> {
             "check_config" => Role::CheckConfig(attr.clone()),
             "callback" => Role::Callback(attr.clone()),
             "cmd_filter" => Role::CmdFilter(attr.clone()),
+            "poller" => Role::Poller(attr.clone()),
             _ => return true,
         };
         roles.push(role);
@@ -546,6 +563,35 @@ fn read_method(f: &mut ImplItemFn, model: &mut Model, errors: &mut Errors) {
                 });
             }
         }
+        Role::Poller(attr) => {
+            let mut name = f.sig.ident.unraw().to_string();
+            if !matches!(attr.meta, Meta::Path(_)) {
+                let parsed = attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("name") {
+                        name = meta.value()?.parse::<LitStr>()?.value();
+                        Ok(())
+                    } else {
+                        Err(meta.error("unknown option; expected `name = \"...\"`"))
+                    }
+                });
+                if let Err(e) = parsed {
+                    errors.push(e);
+                }
+            }
+            if name.trim().is_empty() {
+                errors.at(attr.span(), "the poller name is empty");
+            }
+            if model.pollers.iter().any(|p| p.name == name) {
+                errors.at(attr.span(), format!("two pollers are named {name:?}"));
+            }
+            if let Some(hook) = hook(f, &attr, "PollContext", errors) {
+                model.pollers.push(PollerMethod {
+                    name,
+                    span: f.sig.ident.span(),
+                    hook,
+                });
+            }
+        }
     }
 }
 
@@ -563,6 +609,7 @@ fn hook(f: &ImplItemFn, attr: &Attribute, arg: &str, errors: &mut Errors) -> Opt
     if !matches!(attr.meta, Meta::Path(_))
         && !attr.path().is_ident("callback")
         && !attr.path().is_ident("cmd_filter")
+        && !attr.path().is_ident("poller")
     {
         errors.at(attr.span(), "this attribute takes no options");
     }
@@ -1186,6 +1233,32 @@ fn generate(imp: &ItemImpl, options: &PluginOptions, model: &Model) -> TokenStre
         }
     });
 
+    let poll = (!model.pollers.is_empty()).then(|| {
+        let arms = model.pollers.iter().map(|p| {
+            let name = &p.name;
+            let call = call(&p.hook, quote!(&ctx));
+            // Spanned on the method, so that "future cannot be sent" points at it.
+            let future = quote_spanned! {p.span=>
+                ::std::boxed::Box::pin(async move { #sdk::HookOutput::into_hook_result(#call) })
+            };
+            quote! {
+                #name => ::core::option::Option::Some(#future),
+            }
+        });
+        quote! {
+            fn poll(
+                self: ::std::sync::Arc<Self>,
+                ctx: #sdk::PollContext,
+            ) -> ::core::option::Option<#sdk::BoxFuture<::core::result::Result<(), #sdk::BoxError>>> {
+                let name = ::std::string::ToString::to_string(ctx.method());
+                match name.as_str() {
+                    #(#arms)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+    });
+
     quote! {
         impl #impl_generics #sdk::Plugin for #self_ty #where_clause {
             fn describe(&self) -> #v1::PluginDescription {
@@ -1218,6 +1291,7 @@ fn generate(imp: &ItemImpl, options: &PluginOptions, model: &Model) -> TokenStre
             #check_config
             #event
             #filter
+            #poll
         }
     }
 }
@@ -1516,6 +1590,21 @@ mod tests {
                 "#[arg] only applies",
             ),
             ("", "impl T for X {}", "inherent"),
+            (
+                "",
+                "impl X { #[poller] fn a(&self) {} #[poller(name = \"a\")] fn b(&self) {} }",
+                "two pollers",
+            ),
+            (
+                "",
+                "impl X { #[poller(every = 3)] fn a(&self) {} }",
+                "expected `name",
+            ),
+            (
+                "",
+                "impl X { #[poller] fn a(&self, x: u8, y: u8) {} }",
+                "optionally `&PollContext`",
+            ),
         ];
         for (attr, item, expected) in cases {
             let out = errors_of(attr, item);

@@ -445,9 +445,11 @@ impl PluginSlot {
         write(&self.current).take()
     }
 
-    /// Enters a state in which the plugin's commands are not routed.
+    /// Enters a state in which the plugin's commands are not routed, and its pollers stop.
     fn park(&self, bot: &Bot, state: State, note: String) {
         self.park_quietly(state, note);
+        // After the state changed: a poller started meanwhile is refused (see `pollers`).
+        bot.pollers.stop_slot(self, state.as_str());
         bot.rebuild_registry();
     }
 
@@ -568,10 +570,13 @@ impl PluginSlot {
                     self.parked(&mut inbox).await
                 }
                 Phase::Stop(done) => {
+                    bot.pollers.stop_slot(&self, "stopping");
                     if let Some(instance) = self.unserve() {
                         retire(&self.name, instance, &self.policy(), &bot.tokens, false).await;
                     }
                     self.life.set(State::Stopped);
+                    // Again, now that the state refuses new ones (one may have started meanwhile).
+                    bot.pollers.stop_slot(&self, "stopping");
                     if let Some(done) = done {
                         let _ = done.send(());
                     }

@@ -5,6 +5,8 @@
 //! Run as `errbot-test-plugin --hammer KEY N` (with the plugin's contract environment) it is a
 //! second process of the same plugin incrementing one counter N times (see `incr_race`).
 
+#[path = "errbot-test-plugin/pollers.rs"]
+mod pollers;
 #[path = "errbot-test-plugin/probe.rs"]
 mod probe;
 
@@ -337,6 +339,91 @@ impl TestPlugin {
     }
 
     /// Unprefixed pattern with every match.
+    /// Start a `record` poller: `!poll_start NAME INTERVAL_MS [--times N] [--sleep-ms MS]
+    /// [--fail]`.
+    #[command]
+    async fn poll_start(
+        &self,
+        ctx: &Context,
+        name: String,
+        interval_ms: u64,
+        #[arg(long, default = "0")] times: u32,
+        #[arg(long = "sleep-ms", default = "0")] sleep_ms: u64,
+        #[arg(long)] fail: bool,
+    ) -> Result<&'static str, CommandError> {
+        let args = pollers::Recorder {
+            name,
+            sleep_ms,
+            fail,
+        };
+        let times = (times > 0).then_some(times);
+        let interval = Duration::from_millis(interval_ms);
+        match ctx.start_poller(interval, "record", times, &args).await {
+            Ok(true) => Ok("already running"),
+            Ok(false) => Ok("started"),
+            Err(e) => Err(CommandError::new(e.message())),
+        }
+    }
+
+    /// Stop a `record` poller: `!poll_stop NAME [--sleep-ms MS] [--fail]` (as started).
+    #[command]
+    async fn poll_stop(
+        &self,
+        ctx: &Context,
+        name: String,
+        #[arg(long = "sleep-ms", default = "0")] sleep_ms: u64,
+        #[arg(long)] fail: bool,
+    ) -> Result<&'static str, CommandError> {
+        let args = pollers::Recorder {
+            name,
+            sleep_ms,
+            fail,
+        };
+        match ctx.stop_poller("record", &args).await {
+            Ok(true) => Ok("stopped"),
+            Ok(false) => Ok("not running"),
+            Err(e) => Err(CommandError::new(e.message())),
+        }
+    }
+
+    /// What the `record` poller NAME did: `!poll_count NAME`.
+    #[command]
+    async fn poll_count(&self, ctx: &Context, name: String) -> Result<String, CommandError> {
+        pollers::stats(ctx.storage(), &name)
+            .await
+            .map_err(storage_error)
+    }
+
+    /// The plugin's pollers as errbotd lists them, one line each: `!poll_list`.
+    #[command]
+    async fn poll_list(&self, ctx: &Context) -> Result<String, CommandError> {
+        let pollers = ctx
+            .bot()
+            .pollers()
+            .await
+            .map_err(|e| CommandError::new(e.message()))?;
+        let lines: Vec<String> = pollers
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {} interval={:?} times={:?} ticks={} failures={} last_error={:?}",
+                    p.method, p.args_json, p.interval, p.times, p.ticks, p.failures, p.last_error
+                )
+            })
+            .collect();
+        Ok(if lines.is_empty() {
+            "no pollers".to_owned()
+        } else {
+            lines.join("\n")
+        })
+    }
+
+    /// Counts its ticks in storage (see `pollers.rs`).
+    #[poller]
+    async fn record(&self, ctx: &PollContext) -> Result<(), String> {
+        pollers::record(ctx).await
+    }
+
     #[re_command(pattern = r"#(\d+)", prefixed = false)]
     async fn tickets(&self, matches: &[Match]) -> String {
         let ids: Vec<&str> = matches.iter().filter_map(|m| m.group(1)).collect();

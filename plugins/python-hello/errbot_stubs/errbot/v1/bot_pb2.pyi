@@ -78,3 +78,69 @@ class BotBuildIdentifierRequest(_message.Message):
     text: str
     backend: str
     def __init__(self, text: _Optional[str] = ..., backend: _Optional[str] = ...) -> None: ...
+
+class StartPollerRequest(_message.Message):
+    __slots__ = ("method", "interval_secs", "times", "args_json")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_SECS_FIELD_NUMBER: _ClassVar[int]
+    TIMES_FIELD_NUMBER: _ClassVar[int]
+    ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    interval_secs: float
+    times: int
+    args_json: str
+    def __init__(self, method: _Optional[str] = ..., interval_secs: _Optional[float] = ..., times: _Optional[int] = ..., args_json: _Optional[str] = ...) -> None: ...
+
+class StartPollerResponse(_message.Message):
+    __slots__ = ("already_running",)
+    ALREADY_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    already_running: bool
+    def __init__(self, already_running: _Optional[bool] = ...) -> None: ...
+
+class StopPollerRequest(_message.Message):
+    __slots__ = ("method", "args_json")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    args_json: str
+    def __init__(self, method: _Optional[str] = ..., args_json: _Optional[str] = ...) -> None: ...
+
+class StopPollerResponse(_message.Message):
+    __slots__ = ("stopped",)
+    STOPPED_FIELD_NUMBER: _ClassVar[int]
+    stopped: bool
+    def __init__(self, stopped: _Optional[bool] = ...) -> None: ...
+
+class ListPollersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPollersResponse(_message.Message):
+    __slots__ = ("pollers",)
+    POLLERS_FIELD_NUMBER: _ClassVar[int]
+    pollers: _containers.RepeatedCompositeFieldContainer[PollerInfo]
+    def __init__(self, pollers: _Optional[_Iterable[_Union[PollerInfo, _Mapping]]] = ...) -> None: ...
+
+class PollerInfo(_message.Message):
+    __slots__ = ("plugin", "method", "args_json", "interval_secs", "times", "ticks", "failures", "last_error", "next_in_secs", "running")
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_SECS_FIELD_NUMBER: _ClassVar[int]
+    TIMES_FIELD_NUMBER: _ClassVar[int]
+    TICKS_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    NEXT_IN_SECS_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    plugin: str
+    method: str
+    args_json: str
+    interval_secs: float
+    times: int
+    ticks: int
+    failures: int
+    last_error: str
+    next_in_secs: float
+    running: bool
+    def __init__(self, plugin: _Optional[str] = ..., method: _Optional[str] = ..., args_json: _Optional[str] = ..., interval_secs: _Optional[float] = ..., times: _Optional[int] = ..., ticks: _Optional[int] = ..., failures: _Optional[int] = ..., last_error: _Optional[str] = ..., next_in_secs: _Optional[float] = ..., running: _Optional[bool] = ...) -> None: ...

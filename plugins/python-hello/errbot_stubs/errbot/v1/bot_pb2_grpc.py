@@ -65,6 +65,21 @@ class BotServiceStub:
                 request_serializer=errbot_dot_v1_dot_bot__pb2.BotPresenceRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_bot__pb2.BotPresenceResponse.FromString,
                 _registered_method=True)
+        self.StartPoller = channel.unary_unary(
+                '/errbot.v1.BotService/StartPoller',
+                request_serializer=errbot_dot_v1_dot_bot__pb2.StartPollerRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_bot__pb2.StartPollerResponse.FromString,
+                _registered_method=True)
+        self.StopPoller = channel.unary_unary(
+                '/errbot.v1.BotService/StopPoller',
+                request_serializer=errbot_dot_v1_dot_bot__pb2.StopPollerRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_bot__pb2.StopPollerResponse.FromString,
+                _registered_method=True)
+        self.ListPollers = channel.unary_unary(
+                '/errbot.v1.BotService/ListPollers',
+                request_serializer=errbot_dot_v1_dot_bot__pb2.ListPollersRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_bot__pb2.ListPollersResponse.FromString,
+                _registered_method=True)
 
 
 class BotServiceServicer:
@@ -117,6 +132,39 @@ class BotServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartPoller(self, request, context):
+        """Call the plugin's PluginService.Poll for `method` every `interval_secs` seconds (Errbot's
+        start_poller). errbotd owns the schedule, not the plugin process: a poller keeps running
+        while its plugin crash-restarts or is reloaded (`!plugin reload`), and stops when the plugin
+        is deactivated, blacklisted, fails for good, is removed by a configuration reload, or when
+        errbotd stops. A poller is identified by (calling plugin, `method`, `args_json`). Starting
+        one that runs already keeps its schedule, takes the new `interval_secs` and `times`, and
+        answers `already_running`: plugins usually start their pollers in Activate, which runs
+        again in every new process of the plugin. Plugins only (gateways get PERMISSION_DENIED);
+        INVALID_ARGUMENT for a bad interval, an empty method or args_json that is not JSON;
+        FAILED_PRECONDITION when the plugin is not active (deactivated, failed, stopping).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopPoller(self, request, context):
+        """Stop one of the calling plugin's pollers (Errbot's stop_poller). A tick in progress is
+        cancelled. Do not stop pollers in a Deactivate hook: errbotd stops a plugin's pollers
+        itself when the plugin is deactivated, and a reload calls Deactivate on the old process
+        after the new one has started them again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPollers(self, request, context):
+        """The calling plugin's pollers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BotServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -149,6 +197,21 @@ def add_BotServiceServicer_to_server(servicer, server):
                     servicer.SetPresence,
                     request_deserializer=errbot_dot_v1_dot_bot__pb2.BotPresenceRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_bot__pb2.BotPresenceResponse.SerializeToString,
+            ),
+            'StartPoller': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartPoller,
+                    request_deserializer=errbot_dot_v1_dot_bot__pb2.StartPollerRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_bot__pb2.StartPollerResponse.SerializeToString,
+            ),
+            'StopPoller': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopPoller,
+                    request_deserializer=errbot_dot_v1_dot_bot__pb2.StopPollerRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_bot__pb2.StopPollerResponse.SerializeToString,
+            ),
+            'ListPollers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPollers,
+                    request_deserializer=errbot_dot_v1_dot_bot__pb2.ListPollersRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_bot__pb2.ListPollersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +376,87 @@ class BotService:
             '/errbot.v1.BotService/SetPresence',
             errbot_dot_v1_dot_bot__pb2.BotPresenceRequest.SerializeToString,
             errbot_dot_v1_dot_bot__pb2.BotPresenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartPoller(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.BotService/StartPoller',
+            errbot_dot_v1_dot_bot__pb2.StartPollerRequest.SerializeToString,
+            errbot_dot_v1_dot_bot__pb2.StartPollerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopPoller(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.BotService/StopPoller',
+            errbot_dot_v1_dot_bot__pb2.StopPollerRequest.SerializeToString,
+            errbot_dot_v1_dot_bot__pb2.StopPollerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPollers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.BotService/ListPollers',
+            errbot_dot_v1_dot_bot__pb2.ListPollersRequest.SerializeToString,
+            errbot_dot_v1_dot_bot__pb2.ListPollersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -349,3 +349,17 @@ class FilterResponse(_message.Message):
     args: str
     reply: str
     def __init__(self, action: _Optional[_Union[FilterResponse.Action, str]] = ..., command: _Optional[str] = ..., args: _Optional[str] = ..., reply: _Optional[str] = ...) -> None: ...
+
+class PollRequest(_message.Message):
+    __slots__ = ("method", "args_json", "tick")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    TICK_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    args_json: str
+    tick: int
+    def __init__(self, method: _Optional[str] = ..., args_json: _Optional[str] = ..., tick: _Optional[int] = ...) -> None: ...
+
+class PollResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

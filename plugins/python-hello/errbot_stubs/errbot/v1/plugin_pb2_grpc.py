@@ -69,6 +69,11 @@ class PluginServiceStub:
                 request_serializer=errbot_dot_v1_dot_plugin__pb2.FilterRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_plugin__pb2.FilterResponse.FromString,
                 _registered_method=True)
+        self.Poll = channel.unary_unary(
+                '/errbot.v1.PluginService/Poll',
+                request_serializer=errbot_dot_v1_dot_plugin__pb2.PollRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_plugin__pb2.PollResponse.FromString,
+                _registered_method=True)
 
 
 class PluginServiceServicer:
@@ -137,6 +142,17 @@ class PluginServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Poll(self, request, context):
+        """Run one tick of a poller the plugin started with BotService.StartPoller (Errbot's
+        start_poller). errbotd calls it on the process serving at that moment (it waits, bounded,
+        while the plugin restarts), with the plugin's command deadline; ticks of one poller never
+        overlap. An error status or a missed deadline is logged and counted by errbotd; the poller
+        keeps its schedule. A method the plugin does not serve should answer NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PluginServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -174,6 +190,11 @@ def add_PluginServiceServicer_to_server(servicer, server):
                     servicer.FilterCommand,
                     request_deserializer=errbot_dot_v1_dot_plugin__pb2.FilterRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_plugin__pb2.FilterResponse.SerializeToString,
+            ),
+            'Poll': grpc.unary_unary_rpc_method_handler(
+                    servicer.Poll,
+                    request_deserializer=errbot_dot_v1_dot_plugin__pb2.PollRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_plugin__pb2.PollResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -365,6 +386,33 @@ class PluginService:
             '/errbot.v1.PluginService/FilterCommand',
             errbot_dot_v1_dot_plugin__pb2.FilterRequest.SerializeToString,
             errbot_dot_v1_dot_plugin__pb2.FilterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Poll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.PluginService/Poll',
+            errbot_dot_v1_dot_plugin__pb2.PollRequest.SerializeToString,
+            errbot_dot_v1_dot_plugin__pb2.PollResponse.FromString,
             options,
             channel_credentials,
             insecure,
