@@ -84,9 +84,16 @@ pub async fn start(
     timeout: Duration,
 ) -> anyhow::Result<Running> {
     let address = transport::Address::unix_uri(socket_path);
-    let mut cmd = tokio::process::Command::new(&spec.program);
+    // The child runs in `cwd`: a relative program would be looked up there, not where errbotd
+    // runs. Callers give absolute paths; this is the last guard (a bare name stays a PATH name).
+    let program = if spec.program.components().count() > 1 {
+        crate::config::absolute(&spec.program)
+    } else {
+        spec.program.clone()
+    };
+    let mut cmd = tokio::process::Command::new(&program);
     cmd.args(&spec.args)
-        .current_dir(&spec.cwd)
+        .current_dir(crate::config::absolute(&spec.cwd))
         .env(contract::ENV_SOCKET, &address)
         .env(contract::ENV_BOT_SOCKET, bot_socket)
         .env(contract::ENV_TOKEN, &token)
@@ -335,13 +342,27 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
 }
 
 /// The program `name` beside errbotd's own executable (where cargo and installs put the
-/// workspace's binaries), else the bare name, to be found in PATH.
+/// workspace's binaries), else found in PATH (an absolute path either way: a child runs in
+/// another working directory), else the bare name (starting it then fails with that name).
 pub fn beside_errbotd(name: &str) -> PathBuf {
     std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(|d| d.join(name)))
         .filter(|p| p.is_file())
+        .or_else(|| in_path(name))
         .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// The first executable file `name` in the directories of `$PATH`, made absolute.
+pub fn in_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| crate::config::absolute(&dir.join(name)))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// A fresh random token for a child.

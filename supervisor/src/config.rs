@@ -328,6 +328,16 @@ fn default_backends() -> BTreeMap<String, BackendConfig> {
     )])
 }
 
+/// `path` made absolute against the working directory (without resolving symbolic links, so
+/// that what the operator wrote stays recognisable in messages), `.` components dropped.
+pub fn absolute(path: &Path) -> PathBuf {
+    let joined = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    joined
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
 /// A configuration file could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -555,15 +565,20 @@ impl Config {
             .map_or("embedded defaults".to_owned(), |p| p.display().to_string())
     }
 
-    /// The directory relative paths are resolved against.
+    /// The directory relative paths are resolved against: the file's directory (made absolute
+    /// against the working directory when the file was named by a relative path, as in
+    /// `errbotd -c mybot/errbot.toml`), or the working directory for the embedded defaults.
     pub fn base_dir(&self) -> PathBuf {
-        match self.source.as_deref().and_then(Path::parent) {
+        let dir = match self.source.as_deref().and_then(Path::parent) {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-            _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
-        }
+            _ => PathBuf::from("."),
+        };
+        absolute(&dir)
     }
 
-    /// `path` resolved against [`Config::base_dir`].
+    /// `path` resolved against [`Config::base_dir`]: always absolute, because children run in
+    /// other working directories (a plugin in its own directory, a gateway in the data
+    /// directory).
     pub fn resolve(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {
             path.to_owned()
@@ -581,7 +596,7 @@ impl Config {
     /// `<data_dir>/venvs`. The variable lets several bots (or test runs) share one cache.
     pub fn venv_dir(&self) -> PathBuf {
         match (std::env::var_os("ERRBOT_VENV_DIR"), &self.paths.venv_dir) {
-            (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
+            (Some(dir), _) if !dir.is_empty() => absolute(Path::new(&dir)),
             (_, Some(dir)) => self.resolve(dir),
             _ => self.data_dir().join("venvs"),
         }
@@ -773,6 +788,27 @@ mod tests {
         );
         let err = Config::parse("[supervision]\nwat = 1\n", Path::new("e.toml")).expect_err("bad");
         assert!(err.to_string().starts_with("e.toml:2:"), "{err}");
+    }
+
+    /// Issue 12: `errbotd -c mybot/errbot.toml` from the parent directory gave children relative
+    /// paths (the data directory, the virtualenvs), wrong in their own working directories.
+    #[test]
+    fn relative_paths_resolve_to_absolute_ones() {
+        let c = Config::parse(
+            "[paths]\ndata_dir = \"data\"\nvenv_dir = \"./venvs\"\n",
+            Path::new("mybot/errbot.toml"),
+        )
+        .expect("valid");
+        let cwd = std::env::current_dir().expect("cwd");
+        assert_eq!(c.base_dir(), cwd.join("mybot"));
+        assert_eq!(c.data_dir(), cwd.join("mybot/data"));
+        assert!(c.data_dir().is_absolute());
+        if std::env::var_os("ERRBOT_VENV_DIR").is_none() {
+            assert_eq!(c.venv_dir(), cwd.join("mybot/venvs"));
+        }
+        let c = Config::parse("", Path::new("errbot.toml")).expect("valid");
+        assert_eq!(c.data_dir(), cwd.join("data"));
+        assert_eq!(Config::embedded_default().data_dir(), cwd.join("data"));
     }
 
     #[test]

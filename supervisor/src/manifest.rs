@@ -65,6 +65,7 @@ impl Discovered {
         {
             return Ok((python.to_owned(), args.to_vec()));
         }
+        // `dir` is absolute (canonical), so the program is too, or found in PATH.
         let program = if first.contains('/') || self.dir.join(first).is_file() {
             self.dir.join(first)
         } else {
