@@ -113,18 +113,7 @@ pub async fn start(
             .stdout(Stdio::piped())
             .process_group(0);
     }
-    let parent = std::process::id();
-    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
-            // errbotd died between fork and prctl: do not outlive it.
-            if nix::unistd::getppid().as_raw() as u32 != parent {
-                nix::libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
+    die_with_errbotd(&mut cmd);
     let mut process = cmd
         .spawn()
         .with_context(|| format!("starting {} {:?}", spec.kind.as_str(), spec.program))?;
@@ -168,6 +157,23 @@ pub async fn start(
     };
     running.wait_healthy(timeout).await?;
     Ok(running)
+}
+
+/// Makes the process `cmd` starts die with errbotd (`PR_SET_PDEATHSIG(SIGKILL)`, checked
+/// against errbotd dying between fork and prctl).
+pub fn die_with_errbotd(cmd: &mut tokio::process::Command) {
+    let parent = std::process::id();
+    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            // errbotd died between fork and prctl: do not outlive it.
+            if nix::unistd::getppid().as_raw() as u32 != parent {
+                nix::libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Longest line forwarded as one log record; longer lines are cut into pieces.

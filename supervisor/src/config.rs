@@ -180,6 +180,9 @@ pub struct Limits {
     pub command_timeout_secs: f64,
     /// Seconds a plugin's command filter may take before the command is blocked with an error.
     pub command_filter_timeout_secs: f64,
+    /// Seconds a plugin's build (plugin.toml's `build`) may take before it is killed and the
+    /// plugin marked failed.
+    pub build_timeout_secs: f64,
 }
 
 impl Default for Limits {
@@ -188,6 +191,7 @@ impl Default for Limits {
             start_timeout_secs: 30.0,
             command_timeout_secs: 120.0,
             command_filter_timeout_secs: 5.0,
+            build_timeout_secs: 1800.0,
         }
     }
 }
@@ -307,6 +311,8 @@ pub struct PluginSettings {
     pub disabled: bool,
     /// Seconds a command of this plugin may run (overrides `limits.command_timeout_secs`).
     pub command_timeout_secs: Option<f64>,
+    /// Seconds this plugin's build may take (overrides `limits.build_timeout_secs`).
+    pub build_timeout_secs: Option<f64>,
     /// How this plugin is supervised (overrides `[supervision]`).
     pub supervision: Supervision,
     /// The plugin's configuration (a TOML value, given to the plugin as JSON). When set, it is
@@ -497,17 +503,31 @@ impl Config {
             }
         }
         for (name, plugin) in &self.plugins {
-            if let Some(v) = plugin.command_timeout_secs
-                && !(v.is_finite() && v > 0.0)
-            {
-                return Err(invalid(
-                    "command_timeout_secs",
-                    format!(
-                        "key `plugins.{name}.command_timeout_secs`: expected a positive number \
-                         of seconds, found {v}"
-                    ),
-                ));
+            for (key, value) in [
+                ("command_timeout_secs", plugin.command_timeout_secs),
+                ("build_timeout_secs", plugin.build_timeout_secs),
+            ] {
+                if let Some(v) = value
+                    && !(v.is_finite() && v > 0.0)
+                {
+                    return Err(invalid(
+                        key,
+                        format!(
+                            "key `plugins.{name}.{key}`: expected a positive number of seconds, \
+                             found {v}"
+                        ),
+                    ));
+                }
             }
+        }
+        let v = self.limits.build_timeout_secs;
+        if !(v.is_finite() && v > 0.0) {
+            return Err(invalid(
+                "build_timeout_secs",
+                format!(
+                    "key `limits.build_timeout_secs`: expected a positive number of seconds, found {v}"
+                ),
+            ));
         }
         if let Some(p) = self.access.problems().into_iter().next() {
             let start = p.table_start.unwrap_or_else(|| {
@@ -624,6 +644,13 @@ impl Config {
             .and_then(|n| self.plugins.get(n))
             .and_then(|p| p.command_timeout_secs);
         let secs = own.unwrap_or(self.limits.command_timeout_secs);
+        std::time::Duration::from_secs_f64(secs.clamp(0.001, 31_536_000.0))
+    }
+
+    /// How long a plugin's build may take.
+    pub fn build_timeout(&self, plugin: &str) -> std::time::Duration {
+        let own = self.plugins.get(plugin).and_then(|p| p.build_timeout_secs);
+        let secs = own.unwrap_or(self.limits.build_timeout_secs);
         std::time::Duration::from_secs_f64(secs.clamp(0.001, 31_536_000.0))
     }
 
@@ -809,6 +836,36 @@ mod tests {
         let c = Config::parse("", Path::new("errbot.toml")).expect("valid");
         assert_eq!(c.data_dir(), cwd.join("data"));
         assert_eq!(Config::embedded_default().data_dir(), cwd.join("data"));
+    }
+
+    #[test]
+    fn build_timeouts() {
+        let c = Config::parse(
+            "[limits]\nbuild_timeout_secs = 60\n[plugins.a]\nbuild_timeout_secs = 5\n",
+            Path::new("e.toml"),
+        )
+        .expect("valid");
+        assert_eq!(c.build_timeout("a").as_secs(), 5);
+        assert_eq!(c.build_timeout("b").as_secs(), 60);
+        let c = Config::parse("", Path::new("e.toml")).expect("valid");
+        assert_eq!(c.build_timeout("a").as_secs(), 1800);
+        let e = Config::parse(
+            "[plugins.a]\n\nbuild_timeout_secs = -1\n",
+            Path::new("e.toml"),
+        )
+        .expect_err("negative");
+        assert!(
+            e.to_string()
+                .starts_with("e.toml:3:1: key `plugins.a.build_timeout_secs`: expected a positive"),
+            "{e}"
+        );
+        let e = Config::parse("[limits]\nbuild_timeout_secs = 0\n", Path::new("e.toml"))
+            .expect_err("zero");
+        assert!(
+            e.to_string()
+                .starts_with("e.toml:2:1: key `limits.build_timeout_secs`"),
+            "{e}"
+        );
     }
 
     #[test]

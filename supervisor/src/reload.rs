@@ -119,7 +119,8 @@ pub fn plan(old: &Config, new: &Config, plugins: &[String]) -> Plan {
             [
                 start_timeout_secs,
                 command_timeout_secs,
-                command_filter_timeout_secs
+                command_filter_timeout_secs,
+                build_timeout_secs
             ]
         ),
     );

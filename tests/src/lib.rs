@@ -154,12 +154,23 @@ impl TestBot {
             Some(sub) => Path::new(sub).join("errbot.toml"),
             None => dir.path().join("errbot.toml"),
         };
-        let process = spawn_errbotd(dir.path(), &config, &options.env);
+        Self::start_on(dir, config, &driver_socket, options.env).await
+    }
+
+    /// Starts errbotd in `dir` on `config` (relative to `dir`, or absolute), a configuration
+    /// with a test gateway on `driver_socket`, and waits until the bot answers.
+    pub async fn start_on(
+        dir: tempfile::TempDir,
+        config: PathBuf,
+        driver_socket: &Path,
+        env: Vec<(String, String)>,
+    ) -> Self {
+        let process = spawn_errbotd(dir.path(), &config, &env);
         let mut bot = Self {
             process,
-            env: options.env.clone(),
+            env,
             config,
-            driver: lazy_driver(&driver_socket),
+            driver: lazy_driver(driver_socket),
             dir,
         };
         bot.wait_ready().await;
@@ -285,6 +296,18 @@ impl TestBot {
         let (code, out, err) = self.ctl(&["status", "--json"]);
         assert_eq!(code, 0, "errbotctl status failed: {err}");
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("status is not JSON ({e}): {out}"))
+    }
+
+    /// The row of plugin `name` in `errbotctl plugin list --json`.
+    pub fn plugin_entry(&self, name: &str) -> serde_json::Value {
+        let (code, out, err) = self.ctl(&["plugin", "list", "--json"]);
+        assert_eq!(code, 0, "errbotctl plugin list failed: {err}");
+        let list: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("plugin list is not JSON ({e}): {out}"));
+        let rows = list["plugins"].as_array().cloned().unwrap_or_default();
+        rows.into_iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no plugin {name} in {list}"))
     }
 
     /// The status entry of child `name`.
