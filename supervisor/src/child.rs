@@ -84,9 +84,16 @@ pub async fn start(
     timeout: Duration,
 ) -> anyhow::Result<Running> {
     let address = transport::Address::unix_uri(socket_path);
-    let mut cmd = tokio::process::Command::new(&spec.program);
+    // The child runs in `cwd`: a relative program would be looked up there, not where errbotd
+    // runs. Callers give absolute paths; this is the last guard (a bare name stays a PATH name).
+    let program = if spec.program.components().count() > 1 {
+        crate::config::absolute(&spec.program)
+    } else {
+        spec.program.clone()
+    };
+    let mut cmd = tokio::process::Command::new(&program);
     cmd.args(&spec.args)
-        .current_dir(&spec.cwd)
+        .current_dir(crate::config::absolute(&spec.cwd))
         .env(contract::ENV_SOCKET, &address)
         .env(contract::ENV_BOT_SOCKET, bot_socket)
         .env(contract::ENV_TOKEN, &token)
@@ -106,18 +113,7 @@ pub async fn start(
             .stdout(Stdio::piped())
             .process_group(0);
     }
-    let parent = std::process::id();
-    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
-            // errbotd died between fork and prctl: do not outlive it.
-            if nix::unistd::getppid().as_raw() as u32 != parent {
-                nix::libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
+    die_with_errbotd(&mut cmd);
     let mut process = cmd
         .spawn()
         .with_context(|| format!("starting {} {:?}", spec.kind.as_str(), spec.program))?;
@@ -161,6 +157,23 @@ pub async fn start(
     };
     running.wait_healthy(timeout).await?;
     Ok(running)
+}
+
+/// Makes the process `cmd` starts die with errbotd (`PR_SET_PDEATHSIG(SIGKILL)`, checked
+/// against errbotd dying between fork and prctl).
+pub fn die_with_errbotd(cmd: &mut tokio::process::Command) {
+    let parent = std::process::id();
+    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            // errbotd died between fork and prctl: do not outlive it.
+            if nix::unistd::getppid().as_raw() as u32 != parent {
+                nix::libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Longest line forwarded as one log record; longer lines are cut into pieces.
@@ -335,13 +348,27 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
 }
 
 /// The program `name` beside errbotd's own executable (where cargo and installs put the
-/// workspace's binaries), else the bare name, to be found in PATH.
+/// workspace's binaries), else found in PATH (an absolute path either way: a child runs in
+/// another working directory), else the bare name (starting it then fails with that name).
 pub fn beside_errbotd(name: &str) -> PathBuf {
     std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(|d| d.join(name)))
         .filter(|p| p.is_file())
+        .or_else(|| in_path(name))
         .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// The first executable file `name` in the directories of `$PATH`, made absolute.
+pub fn in_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| crate::config::absolute(&dir.join(name)))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// A fresh random token for a child.

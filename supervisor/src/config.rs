@@ -274,6 +274,9 @@ pub struct Limits {
     pub callback_timeout_secs: f64,
     /// Largest file a plugin may send, in bytes.
     pub max_file_bytes: u64,
+    /// Seconds a plugin's build (plugin.toml's `build`) may take before it is killed and the
+    /// plugin marked failed.
+    pub build_timeout_secs: f64,
 }
 
 impl Default for Limits {
@@ -284,6 +287,7 @@ impl Default for Limits {
             command_filter_timeout_secs: 5.0,
             callback_timeout_secs: 10.0,
             max_file_bytes: 100 * 1024 * 1024,
+            build_timeout_secs: 1800.0,
         }
     }
 }
@@ -403,6 +407,8 @@ pub struct PluginSettings {
     pub disabled: bool,
     /// Seconds a command of this plugin may run (overrides `limits.command_timeout_secs`).
     pub command_timeout_secs: Option<f64>,
+    /// Seconds this plugin's build may take (overrides `limits.build_timeout_secs`).
+    pub build_timeout_secs: Option<f64>,
     /// How this plugin is supervised (overrides `[supervision]`).
     pub supervision: Supervision,
     /// The plugin's configuration (a TOML value, given to the plugin as JSON). When set, it is
@@ -422,6 +428,16 @@ fn default_backends() -> BTreeMap<String, BackendConfig> {
             settings: toml::Table::new(),
         },
     )])
+}
+
+/// `path` made absolute against the working directory (without resolving symbolic links, so
+/// that what the operator wrote stays recognisable in messages), `.` components dropped.
+pub fn absolute(path: &Path) -> PathBuf {
+    let joined = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    joined
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 /// A configuration file could not be read or is invalid.
@@ -583,17 +599,31 @@ impl Config {
             }
         }
         for (name, plugin) in &self.plugins {
-            if let Some(v) = plugin.command_timeout_secs
-                && !(v.is_finite() && v > 0.0)
-            {
-                return Err(invalid(
-                    "command_timeout_secs",
-                    format!(
-                        "key `plugins.{name}.command_timeout_secs`: expected a positive number \
-                         of seconds, found {v}"
-                    ),
-                ));
+            for (key, value) in [
+                ("command_timeout_secs", plugin.command_timeout_secs),
+                ("build_timeout_secs", plugin.build_timeout_secs),
+            ] {
+                if let Some(v) = value
+                    && !(v.is_finite() && v > 0.0)
+                {
+                    return Err(invalid(
+                        key,
+                        format!(
+                            "key `plugins.{name}.{key}`: expected a positive number of seconds, \
+                             found {v}"
+                        ),
+                    ));
+                }
             }
+        }
+        let v = self.limits.build_timeout_secs;
+        if !(v.is_finite() && v > 0.0) {
+            return Err(invalid(
+                "build_timeout_secs",
+                format!(
+                    "key `limits.build_timeout_secs`: expected a positive number of seconds, found {v}"
+                ),
+            ));
         }
         if let Some(p) = self.access.problems().into_iter().next() {
             let start = p.table_start.unwrap_or_else(|| {
@@ -651,15 +681,20 @@ impl Config {
             .map_or("embedded defaults".to_owned(), |p| p.display().to_string())
     }
 
-    /// The directory relative paths are resolved against.
+    /// The directory relative paths are resolved against: the file's directory (made absolute
+    /// against the working directory when the file was named by a relative path, as in
+    /// `errbotd -c mybot/errbot.toml`), or the working directory for the embedded defaults.
     pub fn base_dir(&self) -> PathBuf {
-        match self.source.as_deref().and_then(Path::parent) {
+        let dir = match self.source.as_deref().and_then(Path::parent) {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-            _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
-        }
+            _ => PathBuf::from("."),
+        };
+        absolute(&dir)
     }
 
-    /// `path` resolved against [`Config::base_dir`].
+    /// `path` resolved against [`Config::base_dir`]: always absolute, because children run in
+    /// other working directories (a plugin in its own directory, a gateway in the data
+    /// directory).
     pub fn resolve(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {
             path.to_owned()
@@ -677,7 +712,7 @@ impl Config {
     /// `<data_dir>/venvs`. The variable lets several bots (or test runs) share one cache.
     pub fn venv_dir(&self) -> PathBuf {
         match (std::env::var_os("ERRBOT_VENV_DIR"), &self.paths.venv_dir) {
-            (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
+            (Some(dir), _) if !dir.is_empty() => absolute(Path::new(&dir)),
             (_, Some(dir)) => self.resolve(dir),
             _ => self.data_dir().join("venvs"),
         }
@@ -705,6 +740,13 @@ impl Config {
             .and_then(|n| self.plugins.get(n))
             .and_then(|p| p.command_timeout_secs);
         let secs = own.unwrap_or(self.limits.command_timeout_secs);
+        std::time::Duration::from_secs_f64(secs.clamp(0.001, 31_536_000.0))
+    }
+
+    /// How long a plugin's build may take.
+    pub fn build_timeout(&self, plugin: &str) -> std::time::Duration {
+        let own = self.plugins.get(plugin).and_then(|p| p.build_timeout_secs);
+        let secs = own.unwrap_or(self.limits.build_timeout_secs);
         std::time::Duration::from_secs_f64(secs.clamp(0.001, 31_536_000.0))
     }
 
@@ -869,6 +911,57 @@ mod tests {
         );
         let err = Config::parse("[supervision]\nwat = 1\n", Path::new("e.toml")).expect_err("bad");
         assert!(err.to_string().starts_with("e.toml:2:"), "{err}");
+    }
+
+    /// Issue 12: `errbotd -c mybot/errbot.toml` from the parent directory gave children relative
+    /// paths (the data directory, the virtualenvs), wrong in their own working directories.
+    #[test]
+    fn relative_paths_resolve_to_absolute_ones() {
+        let c = Config::parse(
+            "[paths]\ndata_dir = \"data\"\nvenv_dir = \"./venvs\"\n",
+            Path::new("mybot/errbot.toml"),
+        )
+        .expect("valid");
+        let cwd = std::env::current_dir().expect("cwd");
+        assert_eq!(c.base_dir(), cwd.join("mybot"));
+        assert_eq!(c.data_dir(), cwd.join("mybot/data"));
+        assert!(c.data_dir().is_absolute());
+        if std::env::var_os("ERRBOT_VENV_DIR").is_none() {
+            assert_eq!(c.venv_dir(), cwd.join("mybot/venvs"));
+        }
+        let c = Config::parse("", Path::new("errbot.toml")).expect("valid");
+        assert_eq!(c.data_dir(), cwd.join("data"));
+        assert_eq!(Config::embedded_default().data_dir(), cwd.join("data"));
+    }
+
+    #[test]
+    fn build_timeouts() {
+        let c = Config::parse(
+            "[limits]\nbuild_timeout_secs = 60\n[plugins.a]\nbuild_timeout_secs = 5\n",
+            Path::new("e.toml"),
+        )
+        .expect("valid");
+        assert_eq!(c.build_timeout("a").as_secs(), 5);
+        assert_eq!(c.build_timeout("b").as_secs(), 60);
+        let c = Config::parse("", Path::new("e.toml")).expect("valid");
+        assert_eq!(c.build_timeout("a").as_secs(), 1800);
+        let e = Config::parse(
+            "[plugins.a]\n\nbuild_timeout_secs = -1\n",
+            Path::new("e.toml"),
+        )
+        .expect_err("negative");
+        assert!(
+            e.to_string()
+                .starts_with("e.toml:3:1: key `plugins.a.build_timeout_secs`: expected a positive"),
+            "{e}"
+        );
+        let e = Config::parse("[limits]\nbuild_timeout_secs = 0\n", Path::new("e.toml"))
+            .expect_err("zero");
+        assert!(
+            e.to_string()
+                .starts_with("e.toml:2:1: key `limits.build_timeout_secs`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -161,7 +161,9 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
             name = slot.name
         ));
     }
-    let plugin_starts = futures::future::join_all(slots.iter().map(|slot| slot.spawn(&bot)));
+    // A plugin to be built is built by its slot's task: the bot does not wait for builds.
+    let plugin_starts =
+        futures::future::join_all(slots.iter().map(|slot| slot.spawn_unless_building(&bot)));
     let gateway_starts = futures::future::join_all(gateways.iter().map(|g| g.spawn(&bot)));
     let (spawned, processes) = tokio::join!(plugin_starts, gateway_starts);
     let processes: Vec<child::Running> = processes.into_iter().collect::<anyhow::Result<_>>()?;

@@ -1,5 +1,11 @@
-//! `errbotd init [DIR]`: a commented errbot.toml, a data directory and an example plugin that
-//! builds as it is.
+//! `errbotd init [DIR]`: a commented errbot.toml, a data directory and an example Rust plugin
+//! that errbotd builds (its `build.sh`, plugin.toml's `build`) before its first start.
+//!
+//! The SDK crate is not published: the plugin's Cargo.toml names it by the path of the source
+//! checkout errbotd was built from when that checkout is still there (`./errbot init` in a
+//! checkout), and otherwise leaves the dependency commented out with what to write; `build.sh`
+//! then fails with a message that says which file to edit, and the plugin is marked failed with
+//! it.
 
 use std::path::{Path, PathBuf};
 
@@ -71,6 +77,9 @@ start_timeout_secs = 30.0
 command_timeout_secs = 120.0
 # Seconds a plugin's command filter may take; past that the command is blocked with an error.
 command_filter_timeout_secs = 5.0
+# Seconds a plugin's build (plugin.toml's `build`, run when its program is missing or older than
+# its sources) may take; past that it is killed and the plugin marked failed.
+build_timeout_secs = 1800.0
 
 # Where the bot keeps what it stores: plugins' data, plugin configurations, the blacklist,
 # command history (Errbot's STORAGE). Default: SQLite at <data_dir>/errbot.db.
@@ -108,6 +117,7 @@ stop_grace_secs = 3.0
 # [plugins.example]
 # disabled = true
 # command_timeout_secs = 600.0
+# build_timeout_secs = 3600.0
 # [plugins.example.supervision]
 # max_restarts = 10
 # The plugin's configuration; when set here, `!plugin config example {...}` is refused.
@@ -118,13 +128,43 @@ stop_grace_secs = 3.0
 
 const PLUGIN_TOML: &str = r#"[plugin]
 name = "example"
-description = "An example plugin: edit src/main.rs and rebuild with `cargo build --release`."
-# Program that serves the plugin, relative to this directory.
-command = ["target/release/errbot-plugin-example"]
+description = "An example plugin: edit src/main.rs, then `!plugin reload example`."
+# Run in this directory before the plugin starts, whenever the program of `command` is missing
+# or older than a file here (target/ and hidden directories aside). Its output goes to errbotd's
+# log; if it fails, the plugin is marked failed with its last lines.
+build = ["sh", "build.sh"]
+# Program that serves the plugin, relative to this directory (build.sh puts it there).
+command = ["bin/errbot-plugin-example"]
 "#;
 
-const PLUGIN_MAIN: &str = r#"//! An example errbot-rs plugin. Build it with `cargo build --release` in this directory, then
-//! restart errbotd: `!example` answers, and `!help example` lists the commands.
+const BUILD_SH: &str = r#"#!/bin/sh
+# Builds the plugin; errbotd runs this (plugin.toml's `build`) in this directory before starting
+# the plugin, whenever bin/errbot-plugin-example is missing or older than a file here.
+set -eu
+
+# The SDK is not on crates.io: Cargo.toml must name it by the path of an errbot-rs checkout.
+sdk=$(sed -n 's/^errbot-plugin-sdk *= *{ *path *= *"\([^"]*\)".*/\1/p' Cargo.toml)
+if ! grep -q '^errbot-plugin-sdk *=' Cargo.toml; then
+    echo "Edit $PWD/Cargo.toml: errbot-plugin-sdk is commented out in [dependencies] (errbotd init found no errbot-rs source checkout). Uncomment it with the path of the plugin-sdk directory of an errbot-rs checkout, then: errbotctl plugin activate example" >&2
+    exit 1
+elif [ -n "$sdk" ] && [ ! -f "$sdk/Cargo.toml" ]; then
+    echo "Edit $PWD/Cargo.toml: errbot-plugin-sdk's path $sdk holds no Cargo.toml. Give the path of the plugin-sdk directory of an errbot-rs checkout, then: errbotctl plugin activate example" >&2
+    exit 1
+fi
+
+cargo build --release
+# Wherever cargo's target directory is (./target, CARGO_TARGET_DIR, a cargo configuration's
+# build.target-dir), the program goes to bin/, where plugin.toml's `command` expects it. A rename,
+# not a copy over the file: the old program may be running.
+target=$(cargo metadata --no-deps --format-version 1 | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+mkdir -p bin
+cp "${target:-target}/release/errbot-plugin-example" bin/.errbot-plugin-example.new
+mv bin/.errbot-plugin-example.new bin/errbot-plugin-example
+"#;
+
+const PLUGIN_MAIN: &str = r#"//! An example errbot-rs plugin. errbotd builds it (build.sh) before starting it whenever a file
+//! here is newer than the program: edit, then `!plugin reload example` (or restart errbotd).
+//! `!example` answers, and `!help example` lists the commands.
 
 use errbot_plugin_sdk::prelude::*;
 
@@ -167,13 +207,36 @@ pub fn init(dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(plugin.join("src"))?;
     std::fs::write(plugin.join("plugin.toml"), PLUGIN_TOML)?;
     std::fs::write(plugin.join("src").join("main.rs"), PLUGIN_MAIN)?;
-    std::fs::write(plugin.join("Cargo.toml"), cargo_toml())?;
+    std::fs::write(plugin.join("build.sh"), BUILD_SH)?;
+    std::fs::write(
+        plugin.join("Cargo.toml"),
+        cargo_toml(source_sdk().as_deref()),
+    )?;
     Ok(config)
 }
 
-fn cargo_toml() -> String {
+/// The plugin SDK of the source checkout errbotd was built from, if it is still there.
+pub fn source_sdk() -> Option<PathBuf> {
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk");
-    let sdk = sdk.canonicalize().unwrap_or(sdk);
+    sdk.join("Cargo.toml")
+        .is_file()
+        .then(|| sdk.canonicalize().unwrap_or(sdk))
+}
+
+/// The example's Cargo.toml: the SDK by `sdk`'s path, or commented out with what to write.
+fn cargo_toml(sdk: Option<&Path>) -> String {
+    let dependency = match sdk {
+        // A TOML basic string: the path's backslashes and quotes escaped.
+        Some(sdk) => format!(
+            "errbot-plugin-sdk = {{ path = {} }}",
+            toml::Value::String(sdk.display().to_string())
+        ),
+        None => "# errbotd init found no errbot-rs source checkout, and the SDK is not on crates.io:\n\
+                 # uncomment the next line with the path of the plugin-sdk directory of an errbot-rs\n\
+                 # checkout (or use git = \"URL of an errbot-rs repository\" instead of path).\n\
+                 # errbot-plugin-sdk = { path = \"/path/to/errbot-rs/plugin-sdk\" }"
+            .to_owned(),
+    };
     format!(
         r#"[package]
 name = "errbot-plugin-example"
@@ -185,10 +248,9 @@ publish = false
 [workspace]
 
 [dependencies]
-errbot-plugin-sdk = {{ path = "{}" }}
+{dependency}
 tokio = {{ version = "1", features = ["rt-multi-thread", "macros"] }}
-"#,
-        sdk.display()
+"#
     )
 }
 
@@ -205,6 +267,82 @@ mod tests {
         assert_eq!(config.bot.admins, ["@admin"]);
         assert!(dir.join("plugins/example/plugin.toml").is_file());
         assert!(init(&dir).is_err());
+        let (found, problems) = crate::manifest::discover(&[dir.join("plugins")]);
+        assert!(problems.is_empty(), "{problems:?}");
+        let example = &found[0];
+        assert_eq!(
+            example.manifest.build.as_deref(),
+            Some(&["sh".to_owned(), "build.sh".to_owned()][..])
+        );
+        assert!(
+            example
+                .needs_build()
+                .is_some_and(|w| w.ends_with("does not exist"))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// From a source checkout the SDK is a path dependency; without one it is commented out,
+    /// and build.sh fails saying which file to edit, before running cargo.
+    #[test]
+    fn the_sdk_dependency_is_a_path_only_when_there_is_one() {
+        let sdk = source_sdk().expect("tests run in a source checkout");
+        let with = cargo_toml(Some(&sdk));
+        let manifest: toml::Table = toml::from_str(&with).expect("valid TOML");
+        assert_eq!(
+            manifest["dependencies"]["errbot-plugin-sdk"]["path"].as_str(),
+            Some(sdk.display().to_string().as_str())
+        );
+        let without = cargo_toml(None);
+        let manifest: toml::Table = toml::from_str(&without).expect("valid TOML");
+        assert!(manifest["dependencies"].get("errbot-plugin-sdk").is_none());
+
+        let dir = std::env::temp_dir().join(format!("errbot-init-sdk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("build.sh"), BUILD_SH).expect("write");
+        // A cargo that must not run: the check comes first.
+        std::fs::create_dir_all(dir.join("fake")).expect("mkdir");
+        std::fs::write(
+            dir.join("fake/cargo"),
+            "#!/bin/sh\necho cargo ran >&2\nexit 99\n",
+        )
+        .expect("write");
+        std::fs::set_permissions(
+            dir.join("fake/cargo"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+        let path = format!("{}:/usr/bin:/bin", dir.join("fake").display());
+        let run = |cargo_toml: &str| {
+            std::fs::write(dir.join("Cargo.toml"), cargo_toml).expect("write");
+            std::process::Command::new("/bin/sh")
+                .arg("build.sh")
+                .current_dir(&dir)
+                .env("PATH", &path)
+                .output()
+                .expect("sh")
+        };
+        let out = run(&without);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "Edit {}/Cargo.toml: errbot-plugin-sdk is commented out",
+                dir.display()
+            )),
+            "{stderr}"
+        );
+        let out = run(&cargo_toml(Some(Path::new("/nonexistent/plugin-sdk"))));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("errbot-plugin-sdk's path /nonexistent/plugin-sdk holds no Cargo.toml"),
+            "{stderr}"
+        );
+        // With the SDK there, the build goes on to cargo.
+        let out = run(&with);
+        assert_eq!(out.status.code(), Some(99));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "cargo ran\n");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

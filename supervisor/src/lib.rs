@@ -7,6 +7,7 @@
 //! - [`child`]: starting, watching and stopping child processes under the child contract.
 //! - [`cmdfilter`]: command filters served by plugins.
 //! - [`python_env`]: virtualenvs for Python plugins.
+//! - [`build`]: building a plugin before it starts (plugin.toml's `build`).
 //! - [`daemon`]: start-up and shut-down of the whole tree.
 //! - [`supervise`]: plugin and gateway slots: restarts, health, reload, activate/deactivate.
 //! - [`systemd`]: readiness, status and watchdog notifications.
@@ -35,6 +36,7 @@
 pub mod acl;
 pub mod backend_check;
 pub mod bot;
+pub mod build;
 pub mod builtins;
 pub mod child;
 pub mod clock;

@@ -7,6 +7,7 @@
 //! command = ["errbot-plugin-hello"]          # program and arguments
 //! depends_on = []                            # optional
 //! python_requirements = "requirements.txt"   # optional: installed into a virtualenv first
+//! build = ["sh", "build.sh"]                 # optional: makes the program (see `Manifest::build`)
 //! ```
 
 use std::collections::HashSet;
@@ -34,6 +35,12 @@ pub struct Manifest {
     /// program `python3` or `python` then means that virtualenv's interpreter.
     #[serde(default)]
     pub python_requirements: Option<PathBuf>,
+    /// A command (program and arguments) that makes `command`'s program, run in the plugin's
+    /// directory before the plugin starts whenever that program is missing or older than a
+    /// file of the directory (`target/` and hidden directories aside). With `build`, the
+    /// program is always a path relative to the plugin's directory.
+    #[serde(default)]
+    pub build: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -65,12 +72,33 @@ impl Discovered {
         {
             return Ok((python.to_owned(), args.to_vec()));
         }
-        let program = if first.contains('/') || self.dir.join(first).is_file() {
+        // `dir` is absolute (canonical), so the program is too, or found in PATH.
+        let built = self.manifest.build.is_some();
+        let program = if built || first.contains('/') || self.dir.join(first).is_file() {
             self.dir.join(first)
         } else {
             crate::child::beside_errbotd(first)
         };
         Ok((program, args.to_vec()))
+    }
+
+    /// Why the plugin must be built before it starts, if it must: it has a `build` command and
+    /// its program is missing or older than the newest file of its directory (`target/` and
+    /// hidden directories aside).
+    pub fn needs_build(&self) -> Option<String> {
+        self.manifest.build.as_ref()?;
+        let (program, _) = self.program(None).ok()?;
+        let Ok(built) = std::fs::metadata(&program).and_then(|m| m.modified()) else {
+            return Some(format!("{} does not exist", program.display()));
+        };
+        let (newest, path) = newest_source(&self.dir)?;
+        (newest > built).then(|| {
+            format!(
+                "{} is newer than {}",
+                path.strip_prefix(&self.dir).unwrap_or(&path).display(),
+                program.display()
+            )
+        })
     }
 
     /// Path of the manifest file.
@@ -95,6 +123,36 @@ impl Discovered {
             dir: self.dir.clone(),
         })
     }
+}
+
+/// The newest modification time of a file under `dir`, and that file: `target/` (cargo's
+/// output) and hidden directories (`.git`...) are not sources; symbolic links are not followed.
+fn newest_source(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    let mut pending = vec![dir.to_owned()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            let name = entry.file_name();
+            if meta.is_dir() {
+                let hidden = name.to_string_lossy().starts_with('.');
+                let cargo_output = d == dir && name == "target";
+                if !hidden && !cargo_output {
+                    pending.push(entry.path());
+                }
+            } else if let Ok(modified) = meta.modified()
+                && newest.as_ref().is_none_or(|(t, _)| modified > *t)
+            {
+                newest = Some((modified, entry.path()));
+            }
+        }
+    }
+    newest
 }
 
 /// Finds the plugins in `dirs`, in order. A name seen twice keeps the first directory; problems
@@ -162,7 +220,33 @@ fn load(path: &Path) -> Result<Manifest, String> {
             path.display()
         ));
     }
+    if m.build.as_ref().is_some_and(Vec::is_empty) {
+        return Err(format!(
+            "{}:{}: key `plugin.build`: expected at least the program",
+            path.display(),
+            line_of_key(&text, "build")
+        ));
+    }
+    if m.build.is_some() && Path::new(&m.command[0]).is_absolute() {
+        return Err(format!(
+            "{}:{}: key `plugin.command`: with `build`, the program is the file the build \
+             makes, relative to the plugin's directory",
+            path.display(),
+            line_of_key(&text, "command")
+        ));
+    }
     Ok(m)
+}
+
+/// The line (from 1) where `key = ...` is set in a manifest, 1 when not found.
+fn line_of_key(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map_or(1, |i| i + 1)
 }
 
 #[cfg(test)]
@@ -198,6 +282,93 @@ mod tests {
         assert!(problems[1].contains("already provided"), "{problems:?}");
         let (prog, _) = found[0].program(None).expect("program");
         assert_eq!(prog, PathBuf::from("run-a"));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_build_command_is_checked() {
+        let root = std::env::temp_dir().join(format!("errbot-build-key-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (name, body) in [
+            (
+                "a",
+                "[plugin]\nname = \"a\"\ncommand = [\"x\"]\nbuild = []\n",
+            ),
+            (
+                "b",
+                "[plugin]\nname = \"b\"\n\ncommand = [\"/usr/bin/x\"]\nbuild = [\"make\"]\n",
+            ),
+        ] {
+            std::fs::create_dir_all(root.join(name)).expect("mkdir");
+            std::fs::write(root.join(name).join("plugin.toml"), body).expect("write");
+        }
+        let (found, problems) = discover(std::slice::from_ref(&root));
+        assert!(found.is_empty(), "{found:?}");
+        assert!(
+            problems[0]
+                .ends_with("a/plugin.toml:4: key `plugin.build`: expected at least the program"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].contains("b/plugin.toml:4: key `plugin.command`: with `build`"),
+            "{problems:?}"
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A plugin with `build` is built when its program is missing or older than a source file;
+    /// cargo's `target/` and hidden directories are not sources.
+    #[test]
+    fn needs_build_compares_the_program_with_the_newest_source() {
+        use std::time::{Duration, SystemTime};
+        let root = std::env::temp_dir().join(format!("errbot-needs-build-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join("p");
+        for sub in ["src", "target/release", ".git", "bin"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+        }
+        let toml = "[plugin]\nname = \"p\"\ncommand = [\"bin/p\"]\nbuild = [\"make\"]\n";
+        std::fs::write(dir.join("plugin.toml"), toml).expect("write");
+        std::fs::write(dir.join("src/main.rs"), "").expect("write");
+        let (found, problems) = discover(std::slice::from_ref(&root));
+        assert!(problems.is_empty(), "{problems:?}");
+        let p = &found[0];
+        assert_eq!(p.program(None).expect("program").0, p.dir.join("bin/p"));
+        let why = p.needs_build().expect("missing program");
+        assert!(why.ends_with("bin/p does not exist"), "{why}");
+
+        let set = |path: &str, age_secs: u64| {
+            let file = std::fs::File::options()
+                .create(true)
+                .append(true)
+                .open(dir.join(path))
+                .expect("open");
+            file.set_modified(SystemTime::now() - Duration::from_secs(age_secs))
+                .expect("set mtime");
+        };
+        set("plugin.toml", 100);
+        set("src/main.rs", 100);
+        set("bin/p", 50);
+        assert_eq!(p.needs_build(), None);
+        // Newer files in target/ and hidden directories do not count.
+        set("target/release/p", 1);
+        set(".git/index", 1);
+        assert_eq!(p.needs_build(), None);
+        set("src/main.rs", 10);
+        assert_eq!(
+            p.needs_build().as_deref(),
+            Some(
+                format!(
+                    "src/main.rs is newer than {}",
+                    p.dir.join("bin/p").display()
+                )
+                .as_str()
+            )
+        );
+        // Without `build`, nothing is ever built.
+        let mut plain = p.clone();
+        plain.manifest.build = None;
+        assert_eq!(plain.needs_build(), None);
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -8,7 +8,9 @@ use anyhow::{Context, bail};
 use tokio::process::Command;
 
 /// Makes sure `<root>/<name>` is a virtualenv with `requirements` installed; returns its python.
+/// The path returned is absolute: the plugin runs in its own directory, not errbotd's.
 pub async fn ensure(root: &Path, name: &str, requirements: &Path) -> anyhow::Result<PathBuf> {
+    let root = &crate::config::absolute(root);
     let wanted = std::fs::read(requirements)
         .with_context(|| format!("reading {}", requirements.display()))?;
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;

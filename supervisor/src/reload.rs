@@ -123,7 +123,8 @@ pub fn plan(old: &Config, new: &Config, plugins: &[String]) -> Plan {
                 command_timeout_secs,
                 command_filter_timeout_secs,
                 callback_timeout_secs,
-                max_file_bytes
+                max_file_bytes,
+                build_timeout_secs
             ]
         ),
     );

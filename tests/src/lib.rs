@@ -62,6 +62,9 @@ pub struct TestBot {
     pub driver: TestDriverServiceClient<Channel>,
     /// Extra environment of errbotd (kept for restarts).
     env: Vec<(String, String)>,
+    /// The configuration file as errbotd is given it (relative to `dir`, errbotd's working
+    /// directory).
+    config: PathBuf,
 }
 
 /// Options for [`TestBot::start`].
@@ -81,6 +84,11 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Glob patterns of the admins, replacing the default `["@admin", "@boss*"]`.
     pub admins: Option<Vec<String>>,
+    /// Write errbot.toml into this sub-directory of the bot's directory and start errbotd from
+    /// the bot's directory with `-c SUBDIR/errbot.toml` (as README's `errbotd -c
+    /// mybot/errbot.toml`), with relative paths only: the data directory is `SUBDIR/data` and
+    /// the virtualenvs `SUBDIR/venvs` (a symbolic link to the shared ones).
+    pub config_subdir: Option<String>,
 }
 
 impl TestBot {
@@ -101,6 +109,21 @@ impl TestBot {
             .tempdir()
             .expect("temp dir");
         let driver_socket = dir.path().join("driver.sock");
+        let config_dir = match &options.config_subdir {
+            Some(sub) => {
+                let config_dir = dir.path().join(sub);
+                std::fs::create_dir_all(&config_dir).expect("config sub-directory");
+                let shared = shared_venv_dir();
+                std::fs::create_dir_all(&shared).expect("shared venv directory");
+                std::os::unix::fs::symlink(&shared, config_dir.join("venvs")).expect("venvs link");
+                config_dir
+            }
+            None => dir.path().to_path_buf(),
+        };
+        let venv_dir = match options.config_subdir {
+            Some(_) => "venvs".to_owned(),
+            None => shared_venv_dir().display().to_string(),
+        };
         let mut dirs: Vec<String> = Vec::new();
         if options.test_plugin {
             dirs.push(repo_root().join("tests/plugins").display().to_string());
@@ -122,16 +145,32 @@ impl TestBot {
              [log]\nlevel = \"info\"\n\n[backends.test]\nkind = \"test\"\ndriver_socket = {socket:?}\n\n{extra}\n",
             bot = options.bot,
             bundled = options.bundled,
-            venvs = shared_venv_dir().display().to_string(),
+            venvs = venv_dir,
             socket = driver_socket.display().to_string(),
             extra = options.extra,
         );
-        std::fs::write(dir.path().join("errbot.toml"), config).expect("write config");
-        let process = spawn_errbotd(dir.path(), &options.env);
+        std::fs::write(config_dir.join("errbot.toml"), config).expect("write config");
+        let config = match &options.config_subdir {
+            Some(sub) => Path::new(sub).join("errbot.toml"),
+            None => dir.path().join("errbot.toml"),
+        };
+        Self::start_on(dir, config, &driver_socket, options.env).await
+    }
+
+    /// Starts errbotd in `dir` on `config` (relative to `dir`, or absolute), a configuration
+    /// with a test gateway on `driver_socket`, and waits until the bot answers.
+    pub async fn start_on(
+        dir: tempfile::TempDir,
+        config: PathBuf,
+        driver_socket: &Path,
+        env: Vec<(String, String)>,
+    ) -> Self {
+        let process = spawn_errbotd(dir.path(), &config, &env);
         let mut bot = Self {
             process,
-            env: options.env.clone(),
-            driver: lazy_driver(&driver_socket),
+            env,
+            config,
+            driver: lazy_driver(driver_socket),
             dir,
         };
         bot.wait_ready().await;
@@ -140,7 +179,7 @@ impl TestBot {
 
     /// The configuration file.
     pub fn config_path(&self) -> PathBuf {
-        self.dir.path().join("errbot.toml")
+        self.dir.path().join(&self.config)
     }
 
     /// Kills errbotd with SIGKILL (no clean-up at all) and waits for it to be gone.
@@ -158,7 +197,7 @@ impl TestBot {
         if let Ok(None) = self.process.try_wait() {
             self.stop();
         }
-        self.process = spawn_errbotd(self.dir.path(), &self.env);
+        self.process = spawn_errbotd(self.dir.path(), &self.config, &self.env);
         self.wait_ready().await;
     }
 
@@ -250,7 +289,7 @@ impl TestBot {
 
     /// Runs errbotctl against this bot; returns its exit code, stdout and stderr.
     pub fn ctl(&self, args: &[&str]) -> (i32, String, String) {
-        errbotctl(&self.dir.path().join("errbot.toml"), args, "")
+        errbotctl(&self.config_path(), args, "")
     }
 
     /// `errbotctl status --json`, parsed.
@@ -258,6 +297,18 @@ impl TestBot {
         let (code, out, err) = self.ctl(&["status", "--json"]);
         assert_eq!(code, 0, "errbotctl status failed: {err}");
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("status is not JSON ({e}): {out}"))
+    }
+
+    /// The row of plugin `name` in `errbotctl plugin list --json`.
+    pub fn plugin_entry(&self, name: &str) -> serde_json::Value {
+        let (code, out, err) = self.ctl(&["plugin", "list", "--json"]);
+        assert_eq!(code, 0, "errbotctl plugin list failed: {err}");
+        let list: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("plugin list is not JSON ({e}): {out}"));
+        let rows = list["plugins"].as_array().cloned().unwrap_or_default();
+        rows.into_iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no plugin {name} in {list}"))
     }
 
     /// The status entry of child `name`.
@@ -325,8 +376,9 @@ impl Drop for TestBot {
     }
 }
 
-/// Starts errbotd on `dir/errbot.toml`, appending its stderr to `dir/errbotd.log`.
-fn spawn_errbotd(dir: &Path, env: &[(String, String)]) -> Child {
+/// Starts errbotd in `dir` on `config` (relative to `dir`, or absolute), appending its stderr to
+/// `dir/errbotd.log`.
+fn spawn_errbotd(dir: &Path, config: &Path, env: &[(String, String)]) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -334,7 +386,7 @@ fn spawn_errbotd(dir: &Path, env: &[(String, String)]) -> Child {
         .expect("log file");
     Command::new(binary("errbotd"))
         .arg("--config")
-        .arg(dir.join("errbot.toml"))
+        .arg(config)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .stdin(Stdio::null())

@@ -83,6 +83,30 @@ async fn plain_commands_builtins_and_arguments() {
     bot.stop();
 }
 
+/// Issue 12: an option before a `Rest` parameter is an option (as argparse parses options
+/// wherever they stand), so the showcase's own help (`!greet --shout Bob`) is true.
+#[tokio::test(flavor = "multi_thread")]
+async fn options_before_a_rest_parameter() {
+    let mut bot = TestBot::start_with(Options {
+        bundled: true,
+        ..Default::default()
+    })
+    .await;
+    let help = bot.one("!help greet").await;
+    assert!(help.contains("`!greet --shout Bob`"), "{help}");
+    assert_eq!(bot.one("!greet -s Bob").await, "HELLO, BOB!");
+    assert_eq!(bot.one("!greet --shout Bob").await, "HELLO, BOB!");
+    assert_eq!(bot.one("!greet Ada Lovelace").await, "Hello, Ada Lovelace!");
+    // Once the rest has started, everything is the rest's; `--` ends the options early.
+    assert_eq!(bot.one("!greet Bob -s").await, "Hello, Bob -s!");
+    assert_eq!(bot.one("!greet -- -s Bob").await, "Hello, -s Bob!");
+    assert_eq!(
+        bot.one("!greet -h").await,
+        "Usage: !greet [-s] <name>...\n  -s, --shout: shout it\n  name: who to greet"
+    );
+    bot.stop();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn help_apropos_and_not_found() {
     let mut bot = TestBot::start().await;

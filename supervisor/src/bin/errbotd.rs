@@ -80,10 +80,20 @@ fn main() -> ExitCode {
             match errbotd::init::init(&dir) {
                 Ok(path) => {
                     println!(
-                        "Wrote {}. Run `errbotd -c {}` to start the bot.",
+                        "Wrote {}. Run `errbotd -c {}` to start the bot; it builds the example \
+                         plugin first (cargo; the first build takes a few minutes).",
                         path.display(),
                         path.display()
                     );
+                    if errbotd::init::source_sdk().is_none() {
+                        let cargo_toml = dir.join("plugins/example/Cargo.toml");
+                        eprintln!(
+                            "Note: no errbot-rs source checkout to take the plugin SDK from (it is \
+                             not on crates.io): edit {} (the commented errbot-plugin-sdk line) \
+                             before the example plugin can build.",
+                            cargo_toml.display()
+                        );
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

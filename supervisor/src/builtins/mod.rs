@@ -377,7 +377,7 @@ pub fn plugin_entries(bot: &Bot) -> Vec<PluginEntry> {
         let note = slot.life.record().note;
         let (letter, note) = match state {
             State::Running => ('A', ""),
-            State::Starting | State::Restarting => ('R', ""),
+            State::Starting | State::Restarting => ('R', note.as_str()),
             State::Deactivated | State::Stopped => ('D', ""),
             State::Blacklisted => ('B', ""),
             State::Unconfigured => ('C', note.as_str()),

@@ -3,6 +3,13 @@
 //!
 //! Parsing happens here, in errbotd, so that plugins in every language get the same behaviour and
 //! the same error messages.
+//!
+//! As in argparse (Errbot's `arg_botcmd`), options are parsed wherever they stand and `--` ends
+//! them. A `rest` parameter (the rest of the line verbatim) starts at the first token, after the
+//! positionals before it, that is not an option: `!greet -s Bob` is the flag and `Bob`, while in
+//! `!greet Bob -s` the rest is `Bob -s` (everything from its start on is text, as with argparse's
+//! `REMAINDER`), and `!greet -- -s Bob` greets `-s Bob`. A token that looks like an unknown option
+//! before the rest starts is an error, as in argparse (negative numbers and a lone `-` are values).
 
 use std::collections::HashMap;
 
@@ -192,6 +199,13 @@ impl<'a> Tokens<'a> {
         Some(rest[..end].to_owned())
     }
 
+    /// The next token without taking it (raw tokens only: shell tokens are never peeked).
+    fn peek(&self) -> Option<&'a str> {
+        let rest = self.raw.trim_start();
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        Some(&rest[..end]).filter(|t| !t.is_empty())
+    }
+
     fn remainder(&mut self) -> String {
         match &mut self.shell {
             Some(shell) => shell.collect::<Vec<_>>().join(" "),
@@ -228,8 +242,10 @@ fn fill_params(
     let mut options_done = false;
 
     while let Some(token) = {
-        // A rest parameter takes everything that is left, verbatim.
-        if positionals.get(next_positional).is_some_and(|p| p.rest) {
+        // A rest parameter takes everything that is left, verbatim, from the first token that
+        // is not an option (or from the token after `--`): options before it are still options.
+        let rest_next = positionals.get(next_positional).is_some_and(|p| p.rest);
+        if rest_next && (options_done || !tokens.peek().is_some_and(is_option_like)) {
             let rest = tokens.remainder();
             if !rest.is_empty() {
                 let p = positionals[next_positional];
@@ -248,7 +264,7 @@ fn fill_params(
             options_done = true;
             continue;
         }
-        if !options_done && token.len() > 1 && token.starts_with('-') && !is_number(&token) {
+        if !options_done && is_option_like(&token) {
             let (key, inline) = match token.split_once('=') {
                 Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
                 None => (token.clone(), None),
@@ -260,7 +276,14 @@ fn fill_params(
                     key.strip_prefix("--").is_some_and(|l| l == long_name(p))
                         || (!p.short.is_empty() && key == format!("-{}", p.short))
                 })
-                .ok_or_else(|| fail(format!("unrecognized argument: {token}")))?;
+                .ok_or_else(|| {
+                    let hint = if has_rest {
+                        " (put -- before text that starts with '-')"
+                    } else {
+                        ""
+                    };
+                    fail(format!("unrecognized argument: {token}{hint}"))
+                })?;
             let value = match spec.kind() {
                 ParamKind::Flag => {
                     if inline.is_some() {
@@ -321,8 +344,10 @@ fn fill_params(
     Ok(values)
 }
 
-fn is_number(token: &str) -> bool {
-    token.parse::<f64>().is_ok()
+/// Whether `token` is taken for an option (or `--`, `-h`): it starts with `-` and is neither a
+/// lone `-` nor a negative number (argparse's rule when no option looks like a number).
+fn is_option_like(token: &str) -> bool {
+    token.len() > 1 && token.starts_with('-') && token.parse::<f64>().is_err()
 }
 
 /// Checks `value` against the parameter's type and choices; returns the normalised text.
@@ -484,13 +509,77 @@ mod tests {
         );
     }
 
+    /// Issue 12: `!greet -s Bob` and `!greet --shout Bob` shout; the flag is not greeted.
+    #[test]
+    fn options_before_a_rest_are_options() {
+        let mut shout = pos("shout", ParamType::Boolean, false);
+        shout.set_kind(ParamKind::Flag);
+        shout.short = "s".into();
+        let mut name = pos("name", ParamType::String, true);
+        name.rest = true;
+        let spec = plain(vec![shout, name]);
+        for args in ["-s Bob", "--shout Bob", "  --shout   Bob  "] {
+            let p = parse(&spec, "!greet", args).expect("ok");
+            assert_eq!(get(&p, "shout"), ["true"], "{args}");
+            assert_eq!(get(&p, "name"), ["Bob"], "{args}");
+        }
+        let p = parse(&spec, "!greet", "Ada   Lovelace").expect("ok");
+        assert!(!p.params.contains_key("shout"));
+        assert_eq!(get(&p, "name"), ["Ada   Lovelace"]);
+        let p = parse(&spec, "!greet", "-- -s Bob").expect("ok");
+        assert_eq!(get(&p, "name"), ["-s Bob"]);
+        let e = parse(&spec, "!greet", "-s").expect_err("no name");
+        assert!(
+            e.reply()
+                .contains("the following arguments are required: name"),
+            "{e:?}"
+        );
+    }
+
     #[test]
     fn rest_and_multiple() {
         let mut text = pos("text", ParamType::String, true);
         text.rest = true;
-        let spec = plain(vec![pos("n", ParamType::Integer, true), text]);
+        let spec = plain(vec![pos("n", ParamType::Integer, true), text.clone()]);
         let p = parse(&spec, "!say", "3  hello   'world' ").expect("ok");
         assert_eq!(get(&p, "text"), ["hello   'world'"]);
+        // Options and positionals before the rest starts are parsed; from its first token on,
+        // everything is verbatim, options included.
+        let mut shout = pos("shout", ParamType::Boolean, false);
+        shout.set_kind(ParamKind::Flag);
+        shout.short = "s".into();
+        let p = parse(
+            &plain(vec![
+                shout.clone(),
+                pos("n", ParamType::Integer, true),
+                text.clone(),
+            ]),
+            "!say",
+            "-s 3 -s  hi -s  there ",
+        )
+        .expect("ok");
+        assert_eq!(get(&p, "shout"), ["true"]);
+        assert_eq!(get(&p, "n"), ["3"]);
+        assert_eq!(get(&p, "text"), ["hi -s  there"]);
+        let p = parse(&spec, "!say", "3 -- -s  x").expect("ok");
+        assert_eq!(get(&p, "text"), ["-s  x"]);
+        let p = parse(&spec, "!say", "-1 -2 degrees").expect("negative numbers are values");
+        assert_eq!(
+            (get(&p, "n"), get(&p, "text")),
+            (vec!["-1"], vec!["-2 degrees"])
+        );
+        let e = parse(&spec, "!say", "3 -x hi").expect_err("unknown option");
+        assert!(
+            e.reply()
+                .contains("unrecognized argument: -x (put -- before text that starts with '-')"),
+            "{e:?}"
+        );
+        assert!(matches!(
+            parse(&spec, "!say", "3 --help"),
+            Err(ArgError::Help(_))
+        ));
+        let p = parse(&spec, "!say", "3 hi --help").expect("verbatim");
+        assert_eq!(get(&p, "text"), ["hi --help"]);
         let mut many = pos("nums", ParamType::Float, true);
         many.multiple = true;
         let p = parse(&plain(vec![many]), "!sum", "1 2.5 3").expect("ok");

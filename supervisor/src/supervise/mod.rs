@@ -65,7 +65,8 @@ pub struct Record {
     pub restarts: u32,
     /// Why the previous process ended.
     pub last_exit: String,
-    /// Why the child is failed or deactivated.
+    /// Why the child is failed or deactivated, or what it is doing before it starts
+    /// (`building`).
     pub note: String,
 }
 
@@ -121,6 +122,8 @@ impl Life {
                 State::Failed | State::Deactivated | State::Unconfigured | State::Blacklisted,
                 false,
             ) => r.note.clone(),
+            // A plugin being built before it starts.
+            (State::Starting | State::Restarting, false) => r.note.clone(),
             _ => r.last_exit.clone(),
         };
         ChildStatus {

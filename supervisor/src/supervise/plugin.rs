@@ -23,6 +23,8 @@ use crate::python_env;
 const RESTART_WAIT: Duration = Duration::from_secs(5);
 /// How long a plugin's Deactivate may take.
 const DEACTIVATE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The status note of a plugin while its build runs.
+pub const BUILDING: &str = "building";
 
 /// One running plugin process, described and activated.
 pub struct Instance {
@@ -123,7 +125,8 @@ pub struct StartError {
     pub reason: String,
     /// Where the slot goes: `Restarting` (try again after the backoff), `Failed` (trying again
     /// cannot help: a missing dependency, a wrong name, a configuration errbot.toml imposes and
-    /// the plugin refuses), `Unconfigured` or `Blacklisted`.
+    /// the plugin refuses, a failed build), `Unconfigured` or `Blacklisted`; `Starting`: not
+    /// started yet, the slot's task starts it (a plugin built in the background at start-up).
     pub then: State,
 }
 
@@ -279,7 +282,62 @@ impl PluginSlot {
         }
     }
 
-    /// Starts a new process, checks it serves and describes itself under the right name.
+    /// At start-up: [`PluginSlot::spawn`], unless the plugin must be built first; then its
+    /// slot's task builds and starts it, and errbotd does not wait for the build to be ready.
+    pub async fn spawn_unless_building(&self, bot: &Bot) -> Result<Described, StartError> {
+        let why = self.source.lock().ok().and_then(|s| s.needs_build());
+        match why {
+            Some(why) => Err(StartError {
+                reason: format!("to be built in the background: {why}"),
+                then: State::Starting,
+            }),
+            None => self.spawn(bot).await,
+        }
+    }
+
+    /// Builds the plugin when it must be (see [`Discovered::needs_build`]); the status note says
+    /// `building` meanwhile. A failed build is permanent: building again changes nothing until
+    /// someone edits the plugin and activates it.
+    async fn build_if_needed(&self, bot: &Bot, source: &Discovered) -> Result<(), StartError> {
+        let (Some(why), Some(command)) = (source.needs_build(), &source.manifest.build) else {
+            return Ok(());
+        };
+        let (program, _) = source.program(None)?;
+        tracing::info!(plugin = %self.name, "building ({why}): {command:?}");
+        self.life.update(|r| r.note = BUILDING.to_owned());
+        let started = Instant::now();
+        let timeout = bot.config().build_timeout(&self.name);
+        let built = tokio::select! {
+            built = crate::build::run(&self.name, &source.dir, command, &program, timeout) => {
+                Some(built)
+            }
+            // The build's process group is killed with the dropped future.
+            _ = bot.shutdown_requested() => None,
+        };
+        self.life.update(|r| {
+            if r.note == BUILDING {
+                r.note.clear();
+            }
+        });
+        match built {
+            // Not a failure of the plugin: the slot stops.
+            None => Err(StartError::from(
+                "build stopped: errbotd is shutting down".to_owned(),
+            )),
+            Some(Ok(())) => {
+                tracing::info!(
+                    plugin = %self.name,
+                    "built in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+                Ok(())
+            }
+            Some(Err(e)) => Err(StartError::permanent(e)),
+        }
+    }
+
+    /// Starts a new process (built first when it must be), checks it serves and describes
+    /// itself under the right name.
     pub async fn spawn(&self, bot: &Bot) -> Result<Described, StartError> {
         if bot.storage.is_blacklisted(&self.name) {
             return Err(StartError {
@@ -297,6 +355,7 @@ impl PluginSlot {
             .map(|s| s.clone())
             .map_err(|_| "plugin source unavailable".to_owned())?;
         let name = &self.name;
+        self.build_if_needed(bot, &source).await?;
         let venv_python = match &source.manifest.python_requirements {
             Some(req) => Some(
                 python_env::ensure(&bot.config().venv_dir(), name, &source.dir.join(req))
@@ -699,6 +758,8 @@ impl PluginSlot {
                     let _ = reply.send(self.reread());
                 }
                 Some(Control::Act(Action::Activate, reply)) => {
+                    // The note said why it was parked; it is no longer true.
+                    self.life.update(|r| r.note.clear());
                     self.life.set(State::Starting);
                     return Phase::Launch(Some(reply));
                 }
@@ -757,6 +818,7 @@ impl Phase {
     /// Where a failed start leads.
     fn after(e: StartError) -> Phase {
         match e.then {
+            State::Starting => Phase::Launch(None),
             State::Restarting => Phase::Crashed {
                 reason: e.reason,
                 ran_for: None,
