@@ -118,8 +118,61 @@
 //! configuration), `#[deactivate]`, `#[check_config]` (taking `&serde_json::Value`, returning
 //! `Result<(), E: Display>`; [`serde_json`] is re-exported), and `#[callback(message)]` (also
 //! `mention`, `connect`, `presence`, `reaction`, `room_joined`, `room_left`, `room_topic`,
-//! `bot_message`; several may be listed) taking `&Event`. errbotd only sends the callbacks a
-//! plugin declares.
+//! `bot_message`, `unhandled`; several may be listed) taking `&Event`. errbotd only sends the
+//! callbacks a plugin declares, one at a time per plugin, in order, each with a deadline; they
+//! never hold up commands, and a failing one is logged, never answered in the chat.
+//!
+//! ```
+//! use errbot_plugin_sdk::prelude::*;
+//!
+//! pub struct Seen;
+//!
+//! /// Counts what people say.
+//! #[plugin(name = "seen")]
+//! impl Seen {
+//!     #[callback(message)]
+//!     async fn on_message(&self, event: &Event) -> Result<(), StorageError> {
+//!         event.storage().update("messages", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
+//!         Ok(())
+//!     }
+//! }
+//! ```
+//!
+//! # Rich output
+//!
+//! A reply may be a [`Card`], a template ([`Reply::template`]: `templates/NAME.md` of the plugin's
+//! directory, Jinja2 syntax, rendered by errbotd; `#[command(template = "NAME")]` names the
+//! command's own, used by `Reply::template("", params)`), and may go in the message's thread
+//! ([`Reply::in_thread`]) or privately ([`Reply::private`]). Through [`Bot`]: files
+//! ([`Bot::send_file`]), reactions ([`Bot::react`], [`Bot::unreact`]), the bot's presence
+//! ([`Bot::set_presence`]), identifiers of any backend ([`Bot::build_identifier`]) and sending
+//! anywhere ([`Bot::send`], [`Bot::send_to`]). A chat service that cannot show one of them
+//! refuses it with a [`BotError`] saying so.
+//!
+//! ```
+//! use errbot_plugin_sdk::prelude::*;
+//!
+//! pub struct Weather;
+//!
+//! /// Forecasts.
+//! #[plugin(name = "weather")]
+//! impl Weather {
+//!     /// The forecast, through templates/forecast.md: `{{ city }}: {{ temp }} °C`.
+//!     #[command(template = "forecast")]
+//!     async fn forecast(&self, city: String) -> Reply {
+//!         Reply::template("", serde_json::json!({"city": city, "temp": 21})).in_thread()
+//!     }
+//!
+//!     /// Thumbs up to the command, and a report as a file.
+//!     #[command]
+//!     async fn report(&self, ctx: &Context) -> Result<&'static str, BotError> {
+//!         ctx.bot().react(ctx.message(), "thumbsup").await?;
+//!         let to = ctx.room().unwrap_or(ctx.sender()).clone();
+//!         ctx.bot().send_file(&to, "report.csv", "text/csv", b"a,b\n1,2\n".to_vec()).await?;
+//!         Ok("sent")
+//!     }
+//! }
+//! ```
 //!
 //! # Configuration
 //!

@@ -176,6 +176,21 @@ async fn every_callback_reaches_the_plugins_that_declared_it_and_no_other() {
         quiet.join("\n")
     );
     assert!(quiet.iter().any(|e| e.ends_with("just chatting")));
+
+    // `!plugin info` names the callbacks a plugin declared.
+    let info = bot
+        .say_as("admin", "", "!plugin info quiet")
+        .await
+        .join("\n");
+    assert!(info.contains("- **callbacks**: message"), "{info}");
+    let info = bot
+        .say_as("admin", "", "!plugin info listener")
+        .await
+        .join("\n");
+    assert!(
+        info.contains("- **callbacks**: connect, message, mention,"),
+        "{info}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -132,6 +132,13 @@ async fn a_poller_ticks_on_schedule_and_its_ticks_never_overlap() {
     );
     assert_eq!(steady.overlaps + slow.overlaps, 0, "{steady:?} {slow:?}");
     bot.wait_for_log("poller record", 2);
+    // The operator sees them in `!plugin info`.
+    let info = bot
+        .say_as("admin", "", "!plugin info testplugin")
+        .await
+        .join("\n");
+    assert!(info.contains("- **poller** record"), "{info}");
+    assert!(info.contains("every 0.2 s"), "{info}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

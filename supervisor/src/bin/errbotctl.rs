@@ -561,6 +561,7 @@ impl Ctl {
                 "name": i.name, "description": i.description, "state": i.state, "pid": i.pid,
                 "restarts": i.restarts, "note": i.note, "version": i.version,
                 "depends_on": i.depends_on, "commands": i.commands, "command_filters": filters,
+                "callbacks": i.callbacks, "pollers": i.pollers,
             });
             println!("{v}");
             return;
@@ -594,6 +595,10 @@ impl Ctl {
                 "command filter:",
                 &format!("{}: {}{unprocessed}", f.name, f.help),
             );
+        }
+        row("callbacks:", &i.callbacks.join(", "));
+        for p in &i.pollers {
+            row("poller:", p);
         }
     }
 

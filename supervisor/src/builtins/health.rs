@@ -63,27 +63,21 @@ pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> 
             bot.request_restart("restart asked in the chat");
             return Ok(());
         }
-        "shutdown" => return shutdown(bot, sink, &request.args).await,
+        "shutdown" => return shutdown(bot, sink, request).await,
         other => return Err(format!("unknown built-in command {other}")),
     };
     sink.send_text(&text, false).await;
     Ok(())
 }
 
-async fn shutdown(bot: &Bot, sink: &ReplySink, args: &str) -> Result<(), String> {
-    let words: Vec<&str> = args.split_whitespace().collect();
-    if let Some(bad) = words
-        .iter()
-        .find(|w| !matches!(**w, "--confirm" | "--kill"))
-    {
-        sink.send_text(
-            &format!("Unknown option {bad}: `shutdown --confirm [--kill]`."),
-            false,
-        )
-        .await;
-        return Ok(());
-    }
-    if !words.contains(&"--confirm") {
+async fn shutdown(bot: &Bot, sink: &ReplySink, request: &ExecuteRequest) -> Result<(), String> {
+    let given = |flag: &str| {
+        request
+            .params
+            .get(flag)
+            .is_some_and(|v| v.values.iter().any(|x| x == "true"))
+    };
+    if !given("confirm") {
         sink.send_text(
             "Please provide `--confirm` to confirm you really want me to shut down.",
             false,
@@ -91,7 +85,7 @@ async fn shutdown(bot: &Bot, sink: &ReplySink, args: &str) -> Result<(), String>
         .await;
         return Ok(());
     }
-    if words.contains(&"--kill") {
+    if given("kill") {
         sink.send_text_now("Killing myself right now!").await;
         tracing::warn!("shutdown --kill asked in the chat: exiting at once");
         // The children die with errbotd (parent-death signal).

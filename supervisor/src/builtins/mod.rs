@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use errbot_proto::v1::{
-    ArgMode, CommandSpec, ExecuteRequest, ParamSpec, ParamType, PlainCommand, PluginDescription,
-    PluginEntry, command_spec,
+    ArgMode, CommandSpec, ExecuteRequest, ParamKind, ParamSpec, ParamType, PlainCommand,
+    PluginDescription, PluginEntry, command_spec,
 };
 
 mod health;
@@ -35,6 +35,16 @@ fn cmd(name: &str, help: &str, admin_only: bool, params: Vec<ParamSpec>) -> Comm
             params,
             ..Default::default()
         })),
+        ..Default::default()
+    }
+}
+
+fn flag(name: &str, help: &str) -> ParamSpec {
+    ParamSpec {
+        name: name.into(),
+        help: help.into(),
+        r#type: ParamType::Boolean as i32,
+        kind: ParamKind::Flag as i32,
         ..Default::default()
     }
 }
@@ -106,16 +116,18 @@ pub fn descriptions() -> Vec<PluginDescription> {
             ]
             .into_iter()
             .chain(health::commands(|name, help, admin_only| {
-                cmd(
-                    name,
-                    help,
-                    admin_only,
-                    if name == "shutdown" {
-                        optional_rest("options", "--confirm, and --kill to stop at once")
-                    } else {
-                        vec![]
-                    },
-                )
+                let params = if name == "shutdown" {
+                    vec![
+                        flag("confirm", "really shut down"),
+                        flag(
+                            "kill",
+                            "stop at once, without the orderly stop of the plugins",
+                        ),
+                    ]
+                } else {
+                    vec![]
+                };
+                cmd(name, help, admin_only, params)
             }))
             .collect(),
         ),

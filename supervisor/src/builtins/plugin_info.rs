@@ -1,10 +1,10 @@
 //! `plugin info NAME`: what a plugin is, its state, and the `Plugin:command` names its commands
-//! have in access rules, with its command filters. [`info`] gathers the facts (also served to
+//! have in access rules, with its command filters, callbacks and pollers. [`info`] gathers the facts (also served to
 //! `errbotctl plugin info`), [`plugin_info`] writes the chat reply.
 
 use std::fmt::Write as _;
 
-use errbot_proto::v1::{CommandFilterSpec, CommandSpec, PluginInfoResponse};
+use errbot_proto::v1::{Callback, CommandFilterSpec, CommandSpec, PluginInfoResponse};
 
 use crate::bot::{Bot, read};
 use crate::lifecycle::ActionError;
@@ -62,6 +62,15 @@ pub fn info(bot: &Bot, name: &str) -> Result<PluginInfoResponse, ActionError> {
         }
     }
     if let Some(d) = description {
+        out.callbacks = d
+            .callbacks()
+            .filter(|c| *c != Callback::Unspecified)
+            .map(|c| {
+                c.as_str_name()
+                    .trim_start_matches("CALLBACK_")
+                    .to_lowercase()
+            })
+            .collect();
         out.version = d.version;
         out.depends_on = d.depends_on;
         out.command_filters = d
@@ -77,6 +86,14 @@ pub fn info(bot: &Bot, name: &str) -> Result<PluginInfoResponse, ActionError> {
         .commands_of(found)
         .map(|c| format!("{}:{}", c.plugin, c.name))
         .collect();
+    if slot.is_some() {
+        out.pollers = bot
+            .pollers
+            .list(Some(found))
+            .iter()
+            .map(crate::pollers::summary)
+            .collect();
+    }
     Ok(out)
 }
 
@@ -130,6 +147,12 @@ pub fn plugin_info(bot: &Bot, name: &str) -> String {
             "- **command filter** `{}`: {}{unknown}",
             f.name, f.help
         );
+    }
+    if !info.callbacks.is_empty() {
+        let _ = writeln!(out, "- **callbacks**: {}", info.callbacks.join(", "));
+    }
+    for p in &info.pollers {
+        let _ = writeln!(out, "- **poller** {p}");
     }
     out.trim_end().to_owned()
 }
