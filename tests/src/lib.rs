@@ -47,6 +47,46 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Runs errbotd on its text console through a pipe, as README's run command does: the plugins
+/// of `plugin_dirs` (relative to the repository root) only, `input` written then closed.
+/// Returns whether errbotd exited successfully, and its stdout (replies only).
+pub fn console_pipe(plugin_dirs: &[&str], input: &str) -> (bool, String) {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("errbot.toml");
+    let dirs: Vec<String> = plugin_dirs
+        .iter()
+        .map(|d| repo_root().join(d).display().to_string())
+        .collect();
+    let text = format!(
+        "[bot]\nadmins = [\"@admin\"]\n\n[paths]\ndata_dir = \"data\"\nplugin_dirs = {dirs:?}\n\
+         bundled_plugins = false\nvenv_dir = {:?}\n",
+        shared_venv_dir().display().to_string()
+    );
+    std::fs::write(&config, text).expect("write config");
+    let mut errbotd = Command::new(binary("errbotd"))
+        .arg("--config")
+        .arg(&config)
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start errbotd");
+    let mut stdin = errbotd.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("write");
+    drop(stdin);
+    let mut out = String::new();
+    errbotd
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    let ok = errbotd.wait().expect("wait").success();
+    (ok, out)
+}
+
 /// Where Python plugins' virtualenvs are kept between tests (created once, shared).
 pub fn shared_venv_dir() -> PathBuf {
     bin_dir().join("test-venvs")

@@ -2,10 +2,9 @@
 //! gateway and test plugin; and the text console's `!asuser` / `!asadmin` against an admin-only
 //! command.
 
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
-use errbot_tests::{Options, TestBot, binary, repo_root, shared_venv_dir, texts};
+use errbot_tests::{Options, TestBot, binary, texts};
 
 const USER: &str = "You're not allowed to access this command from this user";
 const ARGS: &str = "You're not allowed to access this command using the provided arguments";
@@ -245,37 +244,11 @@ async fn hidden_refusals_diverted_replies_and_nick_prefixes() {
 /// The issue's acceptance check, in the text console through a pipe.
 #[test]
 fn console_asuser_then_asadmin_against_an_admin_only_command() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("errbot.toml");
-    let text = format!(
-        "[bot]\nadmins = [\"@admin\"]\n\n[paths]\ndata_dir = \"data\"\nplugin_dirs = [{:?}]\n\
-         bundled_plugins = false\nvenv_dir = {:?}\n",
-        repo_root().join("tests/plugins").display().to_string(),
-        shared_venv_dir().display().to_string()
+    let (ok, out) = errbot_tests::console_pipe(
+        &["tests/plugins"],
+        "!asuser nobody\n!secret\n!plugin deactivate testplugin\n!asadmin\n!secret\n",
     );
-    std::fs::write(&config, text).expect("write config");
-    let mut errbotd = Command::new(binary("errbotd"))
-        .arg("--config")
-        .arg(&config)
-        .current_dir(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start errbotd");
-    let mut stdin = errbotd.stdin.take().expect("stdin");
-    stdin
-        .write_all(b"!asuser nobody\n!secret\n!plugin deactivate testplugin\n!asadmin\n!secret\n")
-        .expect("write");
-    drop(stdin);
-    let mut out = String::new();
-    errbotd
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut out)
-        .expect("read");
-    assert!(errbotd.wait().expect("wait").success(), "{out}");
+    assert!(ok, "{out}");
     let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(
         lines,

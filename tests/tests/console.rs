@@ -125,3 +125,22 @@ fn embedded_defaults_run_the_bundled_plugins() {
     assert!(text.contains("| A | hello |"), "{text}");
     assert!(dir.path().join("data").is_dir());
 }
+
+/// Rich output on the console's pipe: a template arrives rendered, a card as lines, and what a
+/// console cannot do (files, reactions, presence) is refused with a sentence saying so.
+#[test]
+fn piped_console_renders_templates_and_says_what_it_cannot_do() {
+    let (ok, out) = errbot_tests::console_pipe(
+        &["tests/callback-plugins"],
+        "!forecast Paris\n!upload\n!thumbs\n!away\n",
+    );
+    assert!(ok, "{out}");
+    for want in [
+        "**Paris** · 21 °C · 23 °C\nWarm.",
+        "the console backend cannot send files",
+        "the console backend has no reactions",
+        "presence set; unsupported: [\"console: the console backend cannot show the bot's presence\"]",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+}
