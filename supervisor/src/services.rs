@@ -10,7 +10,7 @@ use errbot_proto::v1::{
     BotReactResponse, BotSendRequest, BotSendResponse, BuildIdentifierRequest, Content, FileChunk,
     Identifier, ListPollersRequest, ListPollersResponse, ReactRequest, SetPresenceRequest,
     StartPollerRequest, StartPollerResponse, StopPollerRequest, StopPollerResponse,
-    WarnAdminsRequest, WarnAdminsResponse, bot_service_server, file_chunk,
+    WarnAdminsRequest, WarnAdminsResponse, bot_service_server, content, file_chunk,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -32,6 +32,9 @@ pub struct BotApi {
 impl BotApi {
     /// `content`, with a template of plugin `caller` rendered into Markdown.
     fn resolve_template(&self, caller: &str, content: Content) -> Result<Content, Status> {
+        if !matches!(content.kind, Some(content::Kind::Template(_))) {
+            return Ok(content);
+        }
         let dir = self.bot.plugin(caller).map(|slot| slot.dir());
         templates::resolve(content, dir.as_deref(), "").map_err(Status::invalid_argument)
     }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use errbot_proto::v1::{ExecuteRequest, command_spec};
+use errbot_proto::v1::{Content, ExecuteRequest, command_spec, content};
 use futures::future::BoxFuture;
 
 use super::Job;
@@ -149,9 +149,14 @@ async fn run_plugin(
         match stream.message().await {
             Ok(Some(mut reply)) => {
                 let error = reply.error;
-                if let Some(content) = reply.content.take() {
-                    let dir = slot.dir();
-                    reply.content = Some(templates::resolve(content, Some(&dir), target.template)?);
+                if let Some(Content {
+                    kind: Some(content::Kind::Template(template)),
+                }) = &reply.content
+                {
+                    let markdown = templates::render(&slot.dir(), target.template, template)?;
+                    reply.content = Some(Content {
+                        kind: Some(content::Kind::Markdown(markdown)),
+                    });
                 }
                 sink.send(reply).await;
                 if error {

@@ -117,9 +117,11 @@ async fn process(
     };
     callbacks::on_message(&job);
     match route::route(&job).await {
-        route::Routed::Calls(calls) => {
-            if let [call] = &calls[..] {
-                run(&job, call.clone()).await;
+        route::Routed::Calls(mut calls) => {
+            if calls.len() == 1 {
+                if let Some(call) = calls.pop() {
+                    run(&job, call).await;
+                }
             } else {
                 futures::future::join_all(calls.into_iter().map(|c| run(&job, c))).await;
             }
