@@ -779,12 +779,12 @@ class PythonHello(BotPlugin):
                 f"no command handled {seen['unhandled']} of them.")
 
     @arg_botcmd("--to", help="send them there instead: a room or a person (#room, @person)",
-                template="stats")
-    def pystats(self, msg, to=None):
-        """The plugin's counters, rendered by errbotd from templates/stats.md: `!pystats`;
-        `!pystats --to #room` sends them there (Errbot's send_templated)."""
+                template="report")
+    def pyreport(self, msg, to=None):
+        """The plugin's counters, rendered by errbotd from templates/report.md: `!pyreport`;
+        `!pyreport --to #room` sends them there (Errbot's send_templated)."""
         seen = _seen(self.storage.get(SEEN)[1])
-        stats = {  # the template's variables
+        counters = {  # the template's variables
             "heartbeats": self.storage.get("heartbeats")[1] or 0,
             "heartbeat_secs": self.HEARTBEAT_SECS,
             "visits": self.storage.get("visits")[1] or 0,
@@ -795,9 +795,9 @@ class PythonHello(BotPlugin):
         }
         if to:
             # On the chat service the command came from; errbotd renders the template first.
-            self.send_templated(to, "stats", stats, backend=msg.to.backend)
+            self.send_templated(to, "report", counters, backend=msg.to.backend)
             return f"Sent the counters to {to}."
-        return stats  # a dict: the parameters of the declared template, stats
+        return counters  # a dict: the parameters of the declared template, report
 
 
 if __name__ == "__main__":

@@ -165,7 +165,7 @@ def test_describe(plugin):
     assert d.description == "Greetings, sums and counting: the example Python plugin, on errbot.v1 without an SDK."
     assert [c.name for c in d.commands] == [
         "pyhello", "pyadd", "pycount", "pyremember", "pyrecall", "pyvisits", "pyheartbeats",
-        "pyseen", "pystats",
+        "pyseen", "pyreport",
     ]
     hello, add, count = d.commands[:3]
     assert hello.help.splitlines()[0] == "Say hello from Python."
@@ -182,14 +182,14 @@ def test_describe(plugin):
     ]
     # The callback_* methods PythonHello defines, and no other: errbotd sends only these.
     assert list(d.callbacks) == [plugin_pb2.CALLBACK_MESSAGE, plugin_pb2.CALLBACK_UNHANDLED]
-    # The template command: its replies are rendered from templates/stats.md.
-    stats = d.commands[-1]
-    assert stats.template == "stats"
-    assert os.path.isfile(os.path.join(HERE, "templates", "stats.md"))
-    assert [(p.name, p.type, p.kind, p.required) for p in stats.plain.params] == [
+    # The template command: its replies are rendered from templates/report.md.
+    report = d.commands[-1]
+    assert report.template == "report"
+    assert os.path.isfile(os.path.join(HERE, "templates", "report.md"))
+    assert [(p.name, p.type, p.kind, p.required) for p in report.plain.params] == [
         ("to", plugin_pb2.PARAM_TYPE_STRING, plugin_pb2.PARAM_KIND_OPTION, False),
     ]
-    assert [c.name for c in d.commands if c.template] == ["pystats"]
+    assert [c.name for c in d.commands if c.template] == ["pyreport"]
 
 
 def test_describe_refuses_other_protocols(plugin):
@@ -241,7 +241,7 @@ def test_callbacks_count_messages_quietly(plugin):
     assert "did not declare the callback CALLBACK_PRESENCE" in err.value.details()
 
 
-def test_pystats_replies_with_its_template(plugin):
+def test_pyreport_replies_with_its_template(plugin):
     storage = plugin.fake_storage
     storage.values["heartbeats"] = ("3", 1)
     storage.values["visits"] = ("2", 1)
@@ -252,7 +252,7 @@ def test_pystats_replies_with_its_template(plugin):
         "rooms": [{"name": "#dev", "messages": 5}, {"name": "#ops", "messages": 1}],
         "direct": 2,
     }
-    [reply] = plugin.execute_replies("pystats")
+    [reply] = plugin.execute_replies("pyreport")
     assert not reply.error
     # The command's own template (empty name: CommandSpec.template), errbotd renders it.
     assert reply.content.WhichOneof("kind") == "template"
@@ -261,20 +261,20 @@ def test_pystats_replies_with_its_template(plugin):
 
     # Errbot's send_templated: BotService.Send with a template content, named this time.
     sent_before = len(plugin.fake_bot.calls)
-    assert plugin.execute("pystats", "--to #ops", room="#dev", to="#ops") == [
+    assert plugin.execute("pyreport", "--to #ops", room="#dev", to="#ops") == [
         ("Sent the counters to #ops.", False)
     ]
     [(token, request)] = plugin.fake_bot.calls[sent_before:]
     assert token == "secret-token"
     assert isinstance(request, bot_pb2.BotSendRequest)
     assert (request.to_text, request.backend) == ("#ops", "test")
-    assert request.content.template.name == "stats"
+    assert request.content.template.name == "report"
     assert json.loads(request.content.template.params_json) == expected
 
     # Nothing counted yet: the template gets zeros and empty lists.
     for key in ("heartbeats", "visits", "seen"):
         storage.values.pop(key)
-    [reply] = plugin.execute_replies("pystats")
+    [reply] = plugin.execute_replies("pyreport")
     assert json.loads(reply.content.template.params_json) == {
         "heartbeats": 0, "heartbeat_secs": 60, "visits": 0, "total": 0, "unhandled": 0,
         "rooms": [], "direct": 0,
