@@ -768,8 +768,10 @@ class PythonHello(BotPlugin):
 
     @botcmd(syntax="[room]")
     def pyseen(self, msg, args):
-        """How many messages the message callback saw: `!pyseen` in this room (or in direct
-        messages), `!pyseen #room` in that room, and in all."""
+        """How many messages the callbacks counted: `!pyseen` or `!pyseen #room`.
+
+        In a room, that room's count (in a direct message, the direct messages'); `!pyseen #room`
+        names the room. Then the count in all, and how many no command handled."""
         room = args.strip() or _room_of(msg)
         seen = _seen(self.storage.get(SEEN)[1])
         total = sum(seen["rooms"].values()) + seen["direct"]
@@ -781,8 +783,10 @@ class PythonHello(BotPlugin):
     @arg_botcmd("--to", help="send them there instead: a room or a person (#room, @person)",
                 template="report")
     def pyreport(self, msg, to=None):
-        """The plugin's counters, rendered by errbotd from templates/report.md: `!pyreport`;
-        `!pyreport --to #room` sends them there (Errbot's send_templated)."""
+        """The plugin's counters, from a template: `!pyreport`, `!pyreport --to #room`.
+
+        errbotd renders templates/report.md with them; `--to` sends them to a room or a person
+        instead (Errbot's send_templated)."""
         seen = _seen(self.storage.get(SEEN)[1])
         counters = {  # the template's variables
             "heartbeats": self.storage.get("heartbeats")[1] or 0,
