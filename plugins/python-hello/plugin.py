@@ -6,22 +6,27 @@ program that errbotd starts with a few environment variables (the child contract
 two gRPC services on a Unix socket:
 
   * errbot.v1.PluginService (proto/errbot/v1/plugin.proto): Describe what the plugin offers,
-    Activate/Deactivate it, Execute commands (a stream of replies), deliver Events;
+    Activate/Deactivate it, Execute commands (a stream of replies), deliver Events (the callbacks
+    it declared), run Poll ticks;
   * grpc.health.v1.Health: answer SERVING for the service "" once ready.
 
 and may call errbotd's services on ERRBOT_BOT_SOCKET with its token: errbot.v1.BotService (send
-messages) and errbot.v1.StorageService (proto/errbot/v1/storage.proto: the plugin's own
-persistent key/value storage, JSON values, compare-and-set updates).
+messages, start pollers) and errbot.v1.StorageService (proto/errbot/v1/storage.proto: the
+plugin's own persistent key/value storage, JSON values, compare-and-set updates).
 
 errbotd waits for SERVING, calls Describe then Activate, then Execute for each command a user
-types, and Poll for each tick of the pollers the plugin started (BotService.StartPoller; errbotd
-owns their schedules, so they outlive the process: a restarted plugin finds them running). The program logs to stderr (errbotd forwards each line into its own log), never parses or
-writes stdout, and exits with status 0 on SIGTERM.
+types, Event for each callback the plugin declared (every message, say; one at a time, in order,
+beside the commands, never holding them up), and Poll for each tick of the pollers the plugin
+started (BotService.StartPoller; errbotd owns their schedules, so they outlive the process: a
+restarted plugin finds them running). A command may answer with a template (Content.template:
+templates/NAME.md beside this file, rendered by errbotd). The program logs to stderr (errbotd
+forwards each line into its own log), never parses or writes stdout, and exits with status 0 on
+SIGTERM.
 
-The file reads top to bottom as: the child contract, a small Errbot-like plugin API (BotPlugin,
-@botcmd, @arg_botcmd, CommandError, Storage), the adapter from that API to PluginService, the
-server, and last the plugin itself (class PythonHello). Only the adapter and the server know about the
-protocol; a plugin author writes a class like PythonHello.
+The file reads top to bottom as: the child contract, a small Errbot-like plugin API (BotPlugin
+with its callback_* methods, @botcmd, @arg_botcmd, CommandError, Storage), the adapter from that
+API to PluginService, the server, and last the plugin itself (class PythonHello). Only the
+adapter and the server know about the protocol; a plugin author writes a class like PythonHello.
 """
 
 import inspect
@@ -122,12 +127,15 @@ def _command_of(func):
 
 
 def botcmd(func=None, *, name=None, hidden=False, admin_only=False, historize=True, syntax="",
-           split_args_with=None):
+           split_args_with=None, template=""):
     """Marks a method as a command, like Errbot's @botcmd. The method is called as
     `method(self, msg, args)` with msg the errbot.v1.Message and args the argument string.
 
     split_args_with: None passes args as a string; "" or a separator passes a list (Errbot's
     split_args_with, splitting done by errbotd).
+    template: the command's template (Errbot's `template=`), templates/NAME.md beside plugin.py
+    (Jinja2 syntax). A dict the command returns or yields is then sent as that template's
+    parameters and errbotd renders it into Markdown; a str is still sent as it is.
     """
 
     def mark(f):
@@ -137,6 +145,7 @@ def botcmd(func=None, *, name=None, hidden=False, admin_only=False, historize=Tr
         spec.admin_only = admin_only
         spec.historize = historize
         spec.syntax = syntax
+        spec.template = template
         if split_args_with is not None:
             spec.plain.arg_mode = plugin_pb2.ARG_MODE_SPLIT
             spec.plain.separator = split_args_with
@@ -198,7 +207,12 @@ class BotPlugin:
 
     Like Errbot's, a plugin is a persistent dict of its own: `self["key"] = value`,
     `self["key"]`, `"key" in self`, `del self["key"]`, with JSON values (see Storage, reached as
-    `self.storage` for atomic updates and key listings)."""
+    `self.storage` for atomic updates and key listings).
+
+    Callbacks are Errbot's too: define `callback_message(self, msg)` to get every message the bot
+    sees, and so on (the names and arguments are in _CALLBACKS below). Describe declares the
+    callbacks the class defines, and errbotd sends the plugin those only. A callback never
+    answers in the chat; it may send (self.send) like any code of the plugin."""
 
     name = ""
     version = PLUGIN_VERSION
@@ -233,6 +247,18 @@ class BotPlugin:
         """Called when errbotd deactivates the plugin, before stopping the process. No need to
         stop pollers here: errbotd stops them itself when the plugin is deactivated (and keeps
         them when it only replaces the process, as `!plugin reload` does)."""
+
+    def send(self, identifier, text, backend=""):
+        """Sends Markdown `text` as the bot (Errbot's send); `identifier` is an Identifier from a
+        Message or its canonical text ("#room", "@person") on `backend` (empty: the first
+        configured one). Returns the message id."""
+        return self.bot.send(identifier, text, backend=backend)
+
+    def send_templated(self, identifier, template_name, template_parameters, backend=""):
+        """Sends templates/TEMPLATE_NAME.md rendered with `template_parameters` (a dict) as the
+        bot (Errbot's send_templated); errbotd renders it. Returns the message id."""
+        return self.bot.send_templated(identifier, template_name, template_parameters,
+                                       backend=backend)
 
     def start_poller(self, interval, method, times=None, args=None, kwargs=None):
         """Calls `method(*args, **kwargs)` every `interval` seconds, `times` times or until
@@ -281,12 +307,24 @@ class BotClient:
     def send(self, to, text, backend="", thread_id="", timeout=10.0):
         """Sends Markdown `text` as the bot; `to` is an Identifier (from a Message) or its
         canonical text ("@user", "#room"). Returns the message id the service gave."""
-        request = bot_pb2.BotSendRequest(backend=backend, thread_id=thread_id)
+        content = common_pb2.Content(markdown=text)
+        return self.send_content(to, content, backend, thread_id, timeout)
+
+    def send_templated(self, to, template, params, backend="", thread_id="", timeout=10.0):
+        """Sends the plugin's template `template` (templates/NAME.md) with `params`, a dict,
+        as its variables: errbotd renders it into Markdown before any gateway sees it (a
+        missing template or a failed rendering is INVALID_ARGUMENT)."""
+        content = common_pb2.Content(template=common_pb2.Template(
+            name=template, params_json=json.dumps(params)))
+        return self.send_content(to, content, backend, thread_id, timeout)
+
+    def send_content(self, to, content, backend="", thread_id="", timeout=10.0):
+        """Sends an errbot.v1.Content (Markdown, a card or a template) as the bot."""
+        request = bot_pb2.BotSendRequest(backend=backend, thread_id=thread_id, content=content)
         if isinstance(to, common_pb2.Identifier):
             request.to.CopyFrom(to)
         else:
             request.to_text = to
-        request.content.markdown = text
         return self._stub.Send(request, metadata=self._metadata, timeout=timeout).message_id
 
     def warn_admins(self, text, timeout=10.0):
@@ -370,12 +408,36 @@ class Storage:
 
 
 def _to_reply(item):
-    """A command's result item as an errbot.v1.Reply: a str is Markdown, a Card a card."""
+    """A command's result item as an errbot.v1.Reply: a str is Markdown, a Card a card, a dict
+    the parameters of the command's declared template (errbotd renders it: a template with an
+    empty name is the one in CommandSpec.template), a Template any template of the plugin."""
     if isinstance(item, plugin_pb2.Reply):
         return item
     if isinstance(item, common_pb2.Card):
         return plugin_pb2.Reply(content=common_pb2.Content(card=item))
+    if isinstance(item, dict):
+        item = common_pb2.Template(name="", params_json=json.dumps(item))
+    if isinstance(item, common_pb2.Template):
+        return plugin_pb2.Reply(content=common_pb2.Content(template=item))
     return plugin_pb2.Reply(content=common_pb2.Content(markdown=str(item)))
+
+
+# The callbacks a BotPlugin may define (Errbot's names), each with what it is called with, from
+# the EventRequest (see enum Callback in plugin.proto for which fields each one fills).
+_CALLBACKS = {
+    plugin_pb2.CALLBACK_CONNECT: ("callback_connect", lambda e: ()),
+    plugin_pb2.CALLBACK_MESSAGE: ("callback_message", lambda e: (e.message,)),
+    plugin_pb2.CALLBACK_MENTION: ("callback_mention",
+                                  lambda e: (e.message, list(e.message.mentions))),
+    plugin_pb2.CALLBACK_PRESENCE: ("callback_presence", lambda e: (e.presence,)),
+    plugin_pb2.CALLBACK_REACTION: ("callback_reaction", lambda e: (e.reaction,)),
+    plugin_pb2.CALLBACK_ROOM_JOINED: ("callback_room_joined", lambda e: (e.room,)),
+    plugin_pb2.CALLBACK_ROOM_LEFT: ("callback_room_left", lambda e: (e.room,)),
+    plugin_pb2.CALLBACK_ROOM_TOPIC: ("callback_room_topic", lambda e: (e.room,)),
+    plugin_pb2.CALLBACK_BOT_MESSAGE: ("callback_botmessage", lambda e: (e.message,)),
+    # errbot-rs's own: a message no command handled (not for the bot, or an unknown command).
+    plugin_pb2.CALLBACK_UNHANDLED: ("callback_unhandled", lambda e: (e.message,)),
+}
 
 
 class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
@@ -385,6 +447,12 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
     def __init__(self, plugin):
         self.plugin = plugin
         self.commands = {spec.name: (spec, getattr(plugin, attr)) for spec, attr in plugin.commands()}
+        # The callbacks the plugin defines: the ones Describe declares.
+        self.callbacks = {
+            callback: (name, arguments, getattr(plugin, name))
+            for callback, (name, arguments) in _CALLBACKS.items()
+            if callable(getattr(plugin, name, None))
+        }
 
     def Describe(self, request, context):
         if request.protocol_versions and PROTOCOL_VERSION not in request.protocol_versions:
@@ -399,7 +467,8 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             version=self.plugin.version,
             protocol_version=PROTOCOL_VERSION,
             commands=[spec for spec, _ in self.commands.values()],
-            # callbacks=[plugin_pb2.CALLBACK_MESSAGE] would ask for every message (Event).
+            # errbotd sends Event for these callbacks only.
+            callbacks=list(self.callbacks),
         )
 
     def CheckConfig(self, request, context):
@@ -418,7 +487,22 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         return plugin_pb2.DeactivateResponse()
 
     def Event(self, request, context):
-        return plugin_pb2.EventResponse()  # no callback declared: nothing is sent here
+        """Delivers one callback the plugin declared to its callback_* method. errbotd sends them
+        one at a time, in order, each with the deadline `limits.callback_timeout_secs`, beside
+        the commands (a command's reply does not wait for them). An exception is logged, here
+        and by errbotd; nothing is said in the chat."""
+        entry = self.callbacks.get(request.callback)
+        if entry is None:
+            context.abort(grpc.StatusCode.NOT_FOUND,
+                          f"{self.plugin.name} did not declare the callback "
+                          f"{plugin_pb2.Callback.Name(request.callback)}")
+        name, arguments, method = entry
+        try:
+            method(*arguments(request))
+        except Exception as e:  # a bug in the callback: report it, keep serving
+            log.exception("%s failed", name)
+            context.abort(grpc.StatusCode.INTERNAL, f"{name} failed: {type(e).__name__}: {e}")
+        return plugin_pb2.EventResponse()
 
     def Poll(self, request, context):
         """Runs one tick of a poller started with start_poller: the plugin's public method named
@@ -464,7 +548,8 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             # A command returns nothing, one reply, or an iterable (a generator) of replies.
             if result is None:
                 return
-            if isinstance(result, (str, plugin_pb2.Reply, common_pb2.Card)):
+            if isinstance(result, (str, dict, plugin_pb2.Reply, common_pb2.Card,
+                                   common_pb2.Template)):
                 result = [result]
             for item in result:
                 if not context.is_active():  # errbotd gave up (deadline, shutdown)
@@ -561,6 +646,28 @@ def serve(plugin_class, environ=os.environ):
 # --------------------------------------------------------------------------------------------
 
 
+def _room_of(msg):
+    """The room a message was written in; "" for a direct message."""
+    if msg.direct:
+        return ""
+    # `from` is a Python keyword: the field is reached with getattr.
+    return msg.to.room or getattr(msg, "from").room
+
+
+def _plural(n, word):
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+# Storage key of the messages the callbacks counted.
+SEEN = "seen"
+
+
+def _seen(value):
+    """The counts under SEEN, with every field present: {"rooms": {room id: messages},
+    "direct": direct messages, "unhandled": messages no command handled}."""
+    return {"rooms": {}, "direct": 0, "unhandled": 0, **(value or {})}
+
+
 class PythonHello(BotPlugin):
     """Greetings, sums and counting: the example Python plugin, on errbot.v1 without an SDK."""
 
@@ -577,6 +684,33 @@ class PythonHello(BotPlugin):
     def heartbeat(self):
         """A poller: counts, quietly, in storage (`!pyheartbeats` shows the count)."""
         self.storage.update("heartbeats", lambda old: (old or 0) + 1)
+
+    def callback_message(self, msg):
+        """A callback (CALLBACK_MESSAGE): every message the bot sees, commands included, but not
+        its own. Counted per room, quietly, in storage (`!pyseen` shows the counts). errbotd
+        delivers the plugin's events one at a time, but the update is atomic anyway."""
+        room = _room_of(msg)
+
+        def count(old):
+            seen = _seen(old)
+            if room:
+                seen["rooms"][room] = seen["rooms"].get(room, 0) + 1
+            else:
+                seen["direct"] += 1
+            return seen
+
+        self.storage.update(SEEN, count)
+
+    def callback_unhandled(self, msg):
+        """A callback (CALLBACK_UNHANDLED): a message no command handled, chatter or an unknown
+        command. Counted too; the same message came to callback_message first."""
+
+        def count(old):
+            seen = _seen(old)
+            seen["unhandled"] += 1
+            return seen
+
+        self.storage.update(SEEN, count)
 
     @botcmd(syntax="[name]")
     def pyhello(self, msg, args):
@@ -631,6 +765,43 @@ class PythonHello(BotPlugin):
         """How many heartbeats the poller counted: `!pyheartbeats`."""
         found, n = self.storage.get("heartbeats")
         return f"{n if found else 0} heartbeats, one every {self.HEARTBEAT_SECS} s."
+
+    @botcmd(syntax="[room]")
+    def pyseen(self, msg, args):
+        """How many messages the callbacks counted: `!pyseen` or `!pyseen #room`.
+
+        In a room, that room's count (in a direct message, the direct messages'); `!pyseen #room`
+        names the room. Then the count in all, and how many no command handled."""
+        room = args.strip() or _room_of(msg)
+        seen = _seen(self.storage.get(SEEN)[1])
+        total = sum(seen["rooms"].values()) + seen["direct"]
+        here = seen["rooms"].get(room, 0) if room else seen["direct"]
+        where = f"in {room}" if room else "in direct messages"
+        return (f"I have seen {_plural(here, 'message')} {where} and {total} in all; "
+                f"no command handled {seen['unhandled']} of them.")
+
+    @arg_botcmd("--to", help="send them there instead: a room or a person (#room, @person)",
+                template="report")
+    def pyreport(self, msg, to=None):
+        """The plugin's counters, from a template: `!pyreport`, `!pyreport --to #room`.
+
+        errbotd renders templates/report.md with them; `--to` sends them to a room or a person
+        instead (Errbot's send_templated)."""
+        seen = _seen(self.storage.get(SEEN)[1])
+        counters = {  # the template's variables
+            "heartbeats": self.storage.get("heartbeats")[1] or 0,
+            "heartbeat_secs": self.HEARTBEAT_SECS,
+            "visits": self.storage.get("visits")[1] or 0,
+            "total": sum(seen["rooms"].values()) + seen["direct"],
+            "unhandled": seen["unhandled"],
+            "rooms": [{"name": room, "messages": n} for room, n in sorted(seen["rooms"].items())],
+            "direct": seen["direct"],
+        }
+        if to:
+            # On the chat service the command came from; errbotd renders the template first.
+            self.send_templated(to, "report", counters, backend=msg.to.backend)
+            return f"Sent the counters to {to}."
+        return counters  # a dict: the parameters of the declared template, report
 
 
 if __name__ == "__main__":

@@ -31,6 +31,19 @@ from errbot.v1 import storage_pb2, storage_pb2_grpc  # noqa: E402
 PYTHON_VERSION = platform.python_version()  # the subprocess runs the same interpreter
 
 
+def message(body, person="tester", room=""):
+    """A message as the test gateway builds one: from @person, in #room or directly to the bot."""
+    sender = common_pb2.Identifier(backend="test", person=f"@{person}", nick=person,
+                                   display=f"@{person}")
+    if room:
+        sender.room, sender.display = room, f"{room}/{person}"
+        to = common_pb2.Identifier(backend="test", room=room, display=room)
+    else:
+        to = common_pb2.Identifier(backend="test", person="@errbot", nick="errbot",
+                                   display="@errbot")
+    return common_pb2.Message(id="m1", body=body, direct=not room, to=to, **{"from": sender})
+
+
 class Plugin:
     """One plugin.py process serving on a socket in a private temporary directory."""
 
@@ -81,15 +94,27 @@ class Plugin:
             time.sleep(0.02)
         raise AssertionError(f"no SERVING within {timeout} s:\n{self.stderr()}")
 
-    def execute(self, command, args="", **params):
+    def execute(self, command, args="", room="", **params):
+        """Runs a command as @tester (in `room`, else in a direct message); returns its replies
+        as (Markdown text, error)."""
+        return [(r.content.markdown, r.error)
+                for r in self.execute_replies(command, args, room, **params)]
+
+    def execute_replies(self, command, args="", room="", **params):
+        """Runs a command; returns its errbot.v1.Reply messages."""
         request = plugin_pb2.ExecuteRequest(
             command=command, args=args, argv=args.split(), invocation_id=f"test-{command}",
-            message=common_pb2.Message(id="m1", body=f"!{command} {args}".strip(),
-                                       **{"from": common_pb2.Identifier(person="tester")}),
+            message=message(f"!{command} {args}".strip(), room=room),
         )
         for name, value in params.items():
             request.params[name].values.append(str(value))
-        return [(r.content.markdown, r.error) for r in self.stub.Execute(request, timeout=10)]
+        return list(self.stub.Execute(request, timeout=10))
+
+    def event(self, callback, body, person="tester", room=""):
+        """Delivers a callback about a message, as errbotd does."""
+        request = plugin_pb2.EventRequest(callback=callback, message=message(body, person, room),
+                                          backend="test")
+        return self.stub.Event(request, timeout=5)
 
     def stderr(self):
         with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
@@ -139,7 +164,8 @@ def test_describe(plugin):
     assert d.protocol_version == "errbot.v1"
     assert d.description == "Greetings, sums and counting: the example Python plugin, on errbot.v1 without an SDK."
     assert [c.name for c in d.commands] == [
-        "pyhello", "pyadd", "pycount", "pyremember", "pyrecall", "pyvisits", "pyheartbeats"
+        "pyhello", "pyadd", "pycount", "pyremember", "pyrecall", "pyvisits", "pyheartbeats",
+        "pyseen", "pyreport",
     ]
     hello, add, count = d.commands[:3]
     assert hello.help.splitlines()[0] == "Say hello from Python."
@@ -154,7 +180,16 @@ def test_describe(plugin):
     assert [(p.name, p.type, p.kind, p.required) for p in count.plain.params] == [
         ("n", plugin_pb2.PARAM_TYPE_INTEGER, plugin_pb2.PARAM_KIND_POSITIONAL, True),
     ]
-    assert not d.callbacks
+    # The callback_* methods PythonHello defines, and no other: errbotd sends only these.
+    assert list(d.callbacks) == [plugin_pb2.CALLBACK_MESSAGE, plugin_pb2.CALLBACK_UNHANDLED]
+    # The template command: its replies are rendered from templates/report.md.
+    report = d.commands[-1]
+    assert report.template == "report"
+    assert os.path.isfile(os.path.join(HERE, "templates", "report.md"))
+    assert [(p.name, p.type, p.kind, p.required) for p in report.plain.params] == [
+        ("to", plugin_pb2.PARAM_TYPE_STRING, plugin_pb2.PARAM_KIND_OPTION, False),
+    ]
+    assert [c.name for c in d.commands if c.template] == ["pyreport"]
 
 
 def test_describe_refuses_other_protocols(plugin):
@@ -163,9 +198,87 @@ def test_describe_refuses_other_protocols(plugin):
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-def test_check_config_and_event(plugin):
+def test_check_config(plugin):
     assert plugin.stub.CheckConfig(plugin_pb2.ConfigRequest(config_json=""), timeout=5).error == ""
-    plugin.stub.Event(plugin_pb2.EventRequest(callback=plugin_pb2.CALLBACK_MESSAGE), timeout=5)
+
+
+def test_callbacks_count_messages_quietly(plugin):
+    plugin.fake_storage.values.pop("seen", None)
+    sends = len([c for c in plugin.fake_bot.calls if isinstance(c[1], bot_pb2.BotSendRequest)])
+    assert plugin.execute("pyseen") == [
+        ("I have seen 0 messages in direct messages and 0 in all; no command handled 0 of them.",
+         False)
+    ]
+    # What errbotd sends for chatter in #dev: every message, then unhandled (no command).
+    for person, body in [("ana", "hi all"), ("bob", "hello ana")]:
+        plugin.event(plugin_pb2.CALLBACK_MESSAGE, body, person, "#dev")
+        plugin.event(plugin_pb2.CALLBACK_UNHANDLED, body, person, "#dev")
+    plugin.event(plugin_pb2.CALLBACK_MESSAGE, "hi", "ana", "#ops")
+    # A command: only the message callback.
+    plugin.event(plugin_pb2.CALLBACK_MESSAGE, "!pyhello", "ana")
+    assert json.loads(plugin.fake_storage.values["seen"][0]) == {
+        "rooms": {"#dev": 2, "#ops": 1}, "direct": 1, "unhandled": 2,
+    }
+    assert plugin.execute("pyseen", room="#dev") == [
+        ("I have seen 2 messages in #dev and 4 in all; no command handled 2 of them.", False)
+    ]
+    assert plugin.execute("pyseen", "#ops") == [
+        ("I have seen 1 message in #ops and 4 in all; no command handled 2 of them.", False)
+    ]
+    assert plugin.execute("pyseen") == [
+        ("I have seen 1 message in direct messages and 4 in all; no command handled 2 of them.",
+         False)
+    ]
+    assert plugin.execute("pyseen", "#nowhere", room="#dev")[0][0].startswith(
+        "I have seen 0 messages in #nowhere and 4 in all")
+    # Quiet: no callback sent anything.
+    assert sends == len([c for c in plugin.fake_bot.calls
+                         if isinstance(c[1], bot_pb2.BotSendRequest)])
+    # A callback the plugin did not declare: errbotd never sends one, the plugin refuses it.
+    with pytest.raises(grpc.RpcError) as err:
+        plugin.event(plugin_pb2.CALLBACK_PRESENCE, "")
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "did not declare the callback CALLBACK_PRESENCE" in err.value.details()
+
+
+def test_pyreport_replies_with_its_template(plugin):
+    storage = plugin.fake_storage
+    storage.values["heartbeats"] = ("3", 1)
+    storage.values["visits"] = ("2", 1)
+    storage.values["seen"] = (json.dumps(
+        {"rooms": {"#ops": 1, "#dev": 5}, "direct": 2, "unhandled": 4}), 1)
+    expected = {
+        "heartbeats": 3, "heartbeat_secs": 60, "visits": 2, "total": 8, "unhandled": 4,
+        "rooms": [{"name": "#dev", "messages": 5}, {"name": "#ops", "messages": 1}],
+        "direct": 2,
+    }
+    [reply] = plugin.execute_replies("pyreport")
+    assert not reply.error
+    # The command's own template (empty name: CommandSpec.template), errbotd renders it.
+    assert reply.content.WhichOneof("kind") == "template"
+    assert reply.content.template.name == ""
+    assert json.loads(reply.content.template.params_json) == expected
+
+    # Errbot's send_templated: BotService.Send with a template content, named this time.
+    sent_before = len(plugin.fake_bot.calls)
+    assert plugin.execute("pyreport", "--to #ops", room="#dev", to="#ops") == [
+        ("Sent the counters to #ops.", False)
+    ]
+    [(token, request)] = plugin.fake_bot.calls[sent_before:]
+    assert token == "secret-token"
+    assert isinstance(request, bot_pb2.BotSendRequest)
+    assert (request.to_text, request.backend) == ("#ops", "test")
+    assert request.content.template.name == "report"
+    assert json.loads(request.content.template.params_json) == expected
+
+    # Nothing counted yet: the template gets zeros and empty lists.
+    for key in ("heartbeats", "visits", "seen"):
+        storage.values.pop(key)
+    [reply] = plugin.execute_replies("pyreport")
+    assert json.loads(reply.content.template.params_json) == {
+        "heartbeats": 0, "heartbeat_secs": 60, "visits": 0, "total": 0, "unhandled": 0,
+        "rooms": [], "direct": 0,
+    }
 
 
 def test_pyhello(plugin):
@@ -453,6 +566,73 @@ def test_decorators_build_the_protocol_description():
     for name, values in {"text": ["hi", "there"], "times": ["2"], "loud": ["true"], "ratio": ["0.5"]}.items():
         request.params[name].values.extend(values)
     assert run(request) == ["HI THEREHI THERE x0.5"]
+
+
+def test_callbacks_and_templates_in_process():
+    """Errbot's callback methods (declared by defining them, called with their arguments, an
+    exception failing the call only) and template replies, in-process."""
+    import plugin as m
+
+    class Sample(m.BotPlugin):
+        name = "sample"
+
+        def __init__(self):
+            super().__init__(bot=None)
+            self.seen = []
+
+        def callback_connect(self):
+            self.seen.append("connect")
+
+        def callback_mention(self, msg, people):
+            self.seen.append((msg.body, [p.person for p in people]))
+
+        def callback_presence(self, presence):
+            self.seen.append((presence.who.person, presence.status))
+
+        def callback_room_topic(self, room):
+            if not room.topic:
+                raise ValueError("no topic")
+            self.seen.append((room.room.room, room.topic))
+
+        @m.botcmd(template="report")
+        def report(self, msg, args):
+            yield {"n": 1}  # the declared template's parameters
+            yield m.common_pb2.Template(name="other", params_json="{}")  # another template
+            yield "plain"
+
+    sample = Sample()
+    servicer = m.PluginServicer(sample)
+    d = servicer.Describe(plugin_pb2.DescribeRequest(), _FakeContext())
+    assert list(d.callbacks) == [plugin_pb2.CALLBACK_CONNECT, plugin_pb2.CALLBACK_MENTION,
+                                 plugin_pb2.CALLBACK_PRESENCE, plugin_pb2.CALLBACK_ROOM_TOPIC]
+    assert d.commands[0].template == "report"
+
+    def event(**fields):
+        return servicer.Event(plugin_pb2.EventRequest(**fields), _FakeContext())
+
+    event(callback=plugin_pb2.CALLBACK_CONNECT, bot=common_pb2.Identifier(person="@errbot"))
+    mention = message("hi @ana")
+    mention.mentions.add(person="@ana")
+    event(callback=plugin_pb2.CALLBACK_MENTION, message=mention)
+    event(callback=plugin_pb2.CALLBACK_PRESENCE, presence=common_pb2.PresenceEvent(
+        who=common_pb2.Identifier(person="@ana"), status="away"))
+    event(callback=plugin_pb2.CALLBACK_ROOM_TOPIC, room=common_pb2.RoomEvent(
+        kind=common_pb2.RoomEvent.KIND_TOPIC, room=common_pb2.Identifier(room="#dev"),
+        topic="release"))
+    assert sample.seen == ["connect", ("hi @ana", ["@ana"]), ("@ana", "away"), ("#dev", "release")]
+    with pytest.raises(AssertionError, match="StatusCode.INTERNAL callback_room_topic failed: "
+                                             "ValueError: no topic"):
+        event(callback=plugin_pb2.CALLBACK_ROOM_TOPIC, room=common_pb2.RoomEvent())
+    with pytest.raises(AssertionError, match="StatusCode.NOT_FOUND sample did not declare the "
+                                             "callback CALLBACK_MESSAGE"):
+        event(callback=plugin_pb2.CALLBACK_MESSAGE, message=message("hi"))
+
+    replies = list(servicer.Execute(plugin_pb2.ExecuteRequest(command="report"), _FakeContext()))
+    assert [r.content.WhichOneof("kind") for r in replies] == ["template", "template", "markdown"]
+    assert (replies[0].content.template.name, replies[0].content.template.params_json) == (
+        "", '{"n": 1}')
+    assert replies[1].content.template.name == "other"
+    assert replies[2].content.markdown == "plain"
 
 
 class _FakeStorage(storage_pb2_grpc.StorageServiceServicer):

@@ -101,8 +101,30 @@ fn split_python(args: &str, sep: &str, max_split: usize) -> Vec<String> {
     }
 }
 
+/// Splits like Python's `shlex.split` (Errbot's arg_botcmd and split_args_with=SHELL): quotes
+/// group words, backslash escapes, and `#` is an ordinary character (Python's default,
+/// `comments=False`): `--to #ops` names a room. The shlex crate takes a word starting with `#`
+/// for a comment and drops the rest of the line, so every `#` outside quotes is escaped first.
 fn shell_split(args: &str) -> Result<Vec<String>, ArgError> {
-    shlex::split(args).ok_or_else(|| ArgError::Split("No closing quotation".into()))
+    let mut escaped = String::with_capacity(args.len() + 8);
+    let mut quote = None;
+    let mut chars = args.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
+            (None, '\'' | '"') => quote = Some(c),
+            // An escaped character is copied as it is (single quotes escape nothing).
+            (None | Some('"'), '\\') => {
+                escaped.push(c);
+                escaped.extend(chars.next());
+                continue;
+            }
+            (None, '#') => escaped.push('\\'),
+            _ => {}
+        }
+        escaped.push(c);
+    }
+    shlex::split(&escaped).ok_or_else(|| ArgError::Split("No closing quotation".into()))
 }
 
 /// The usage line of a command, e.g. `Usage: !roll <sides> [count] [--times N]`.
@@ -436,6 +458,12 @@ mod tests {
             split(&spec, "a 'b").expect_err("stray quote").reply(),
             "Sorry, I couldn't parse your arguments. No closing quotation"
         );
+        // `#` starts no comment, as with Python's shlex.split: rooms are arguments.
+        assert_eq!(
+            split(&spec, r##"--to #ops 'a #b' "#c \" #d" \#e f#g #"##).expect("ok"),
+            ["--to", "#ops", "a #b", "#c \" #d", "#e", "f#g", "#"]
+        );
+        assert_eq!(split(&spec, r#"'#a \' #b"#).expect("ok"), ["#a \\", "#b"]);
     }
 
     #[test]

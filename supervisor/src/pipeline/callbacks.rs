@@ -228,17 +228,18 @@ fn start_queue(bot: &Arc<Bot>, plugin: &str) -> mpsc::Sender<EventRequest> {
 /// Delivers a plugin's events one after the other.
 async fn drain(bot: Weak<Bot>, plugin: String, mut rx: mpsc::Receiver<EventRequest>) {
     while let Some(request) = rx.recv().await {
-        let Some(bot) = bot.upgrade() else { return };
-        let Some(slot) = bot.plugin(&plugin) else {
+        let Some(strong) = bot.upgrade() else { return };
+        let Some(slot) = strong.plugin(&plugin) else {
             continue;
         };
         let timeout = Duration::from_secs_f64(
-            bot.config()
+            strong
+                .config()
                 .limits
                 .callback_timeout_secs
                 .clamp(0.001, 3600.0),
         );
-        drop(bot);
+        drop(strong);
         let callback = request.callback();
         let call = async {
             let instance = slot.instance().await?;
@@ -251,8 +252,14 @@ async fn drain(bot: Weak<Bot>, plugin: String, mut rx: mpsc::Receiver<EventReque
                 .map(|_| ())
                 .map_err(|s| s.message().to_owned())
         };
+        // Events still queued when errbotd stops are dropped: that is no failure of the plugin
+        // (a piped console stops at the end of its input, the events of its last lines queued).
+        let stopping = || bot.upgrade().is_none_or(|b| b.is_shutting_down());
         match tokio::time::timeout(timeout, call).await {
             Ok(Ok(())) => {}
+            Ok(Err(why)) if stopping() => {
+                tracing::debug!(%plugin, ?callback, "callback not delivered: {why}");
+            }
             Ok(Err(why)) => tracing::warn!(%plugin, ?callback, "callback failed: {why}"),
             Err(_) => tracing::warn!(
                 %plugin, ?callback,
