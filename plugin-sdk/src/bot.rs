@@ -128,10 +128,10 @@ impl Bot {
         self.raw_send(request).await
     }
 
-    /// Sends a file (Errbot's send_stream_request) to a person or room: `name` as people see
-    /// it, `content_type` its MIME type (empty: let the service guess). Returns the id of the
-    /// message carrying it. Chat services without uploads (IRC, the text console) refuse it
-    /// with a [`BotError`] saying so.
+    /// Sends a file to a person or room: `name` as people see it, `content_type` its MIME
+    /// type (empty: let the service guess). Returns the id of the message carrying it. Chat
+    /// services without uploads (IRC, the text console) refuse it with a [`BotError`] saying so.
+    /// For data produced as it goes, see [`send_stream`](Self::send_stream).
     pub async fn send_file(
         &self,
         to: &Identifier,
@@ -141,25 +141,43 @@ impl Bot {
     ) -> Result<String, BotError> {
         const CHUNK: usize = 64 * 1024;
         let data: Vec<u8> = data.into();
+        let size = data.len() as u64;
+        let chunks: Vec<Vec<u8>> = data.chunks(CHUNK).map(<[u8]>::to_vec).collect();
+        self.send_stream(to, name, content_type, size, tokio_stream::iter(chunks))
+            .await
+    }
+
+    /// Sends a stream of bytes as a file (Errbot's send_stream_request), chunk by chunk as the
+    /// stream yields them, without holding the whole file: `size` is its length in bytes when
+    /// known (0: unknown; otherwise the stream must yield exactly that many). See
+    /// [`send_file`](Self::send_file).
+    pub async fn send_stream(
+        &self,
+        to: &Identifier,
+        name: &str,
+        content_type: &str,
+        size: u64,
+        data: impl tokio_stream::Stream<Item = Vec<u8>> + Send + 'static,
+    ) -> Result<String, BotError> {
+        use tokio_stream::StreamExt as _;
         let header = v1::FileHeader {
             to: Some(to.0.clone()),
             backend: to.0.backend.clone(),
             name: name.to_owned(),
             content_type: content_type.to_owned(),
-            size: data.len() as u64,
+            size,
             ..Default::default()
         };
-        let mut chunks = vec![v1::FileChunk {
+        let first = v1::FileChunk {
             kind: Some(v1::file_chunk::Kind::Header(header)),
-        }];
-        chunks.extend(data.chunks(CHUNK).map(|c| v1::FileChunk {
-            kind: Some(v1::file_chunk::Kind::Data(c.to_vec())),
+        };
+        let chunks = tokio_stream::iter([first]).chain(data.map(|bytes| v1::FileChunk {
+            kind: Some(v1::file_chunk::Kind::Data(bytes)),
         }));
-        let stream = tokio_stream::iter(chunks);
         Ok(self
             .client
             .clone()
-            .send_file(stream)
+            .send_file(chunks)
             .await?
             .into_inner()
             .message_id)

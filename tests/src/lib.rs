@@ -381,6 +381,22 @@ impl TestBot {
             .into_inner()
     }
 
+    /// Sends `body` as `from` in `room` without waiting for errbotd to finish with it, and
+    /// returns the first thing the bot sends afterwards (at most 30 s): for commands whose
+    /// conversation may never end, such as `!restart` and `!shutdown`.
+    pub async fn inject_and_watch(&self, from: &str, room: &str, body: &str) -> SentMessage {
+        let mut outbox = self.outbox().await;
+        self.driver()
+            .inject(inject(body, from, room))
+            .await
+            .expect("inject");
+        tokio::time::timeout(Duration::from_secs(30), outbox.message())
+            .await
+            .unwrap_or_else(|_| panic!("nothing was sent after {body:?}"))
+            .expect("outbox")
+            .expect("outbox open")
+    }
+
     /// A second client of the driver, for concurrent senders.
     pub fn driver(&self) -> TestDriverServiceClient<Channel> {
         self.driver.clone()

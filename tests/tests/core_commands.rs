@@ -65,16 +65,9 @@ async fn shutdown_needs_confirmation_and_admins() {
             && unknown.contains("Usage: !shutdown [--confirm] [--kill]"),
         "{unknown}"
     );
-    let mut outbox = bot.outbox().await;
-    bot.driver()
-        .inject(errbot_tests::inject("!shutdown --confirm", "admin", ""))
-        .await
-        .expect("inject");
-    let reply = tokio::time::timeout(Duration::from_secs(30), outbox.message())
-        .await
-        .expect("a reply to !shutdown")
-        .expect("outbox")
-        .expect("outbox open");
+    let reply = bot
+        .inject_and_watch("admin", "", "!shutdown --confirm")
+        .await;
     assert_eq!(reply.text, "Roger that. I am shutting down.");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let status = loop {
@@ -109,16 +102,7 @@ async fn restart_comes_back_with_every_plugin_active() {
     );
     // The reply arrives before the gateway stops (the conversation itself may not end: the
     // gateway that carried it is replaced).
-    let mut outbox = bot.outbox().await;
-    bot.driver()
-        .inject(errbot_tests::inject("!restart", "admin", ""))
-        .await
-        .expect("inject");
-    let reply = tokio::time::timeout(Duration::from_secs(30), outbox.message())
-        .await
-        .expect("a reply to !restart")
-        .expect("outbox")
-        .expect("outbox open");
+    let reply = bot.inject_and_watch("admin", "", "!restart").await;
     assert_eq!(reply.text, "Deactivating all the plugins and restarting...");
     bot.wait_for_log("errbotd ready in", 2);
     bot.wait_ready().await;
