@@ -229,7 +229,11 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
     });
     let reason = bot.shutdown_requested().await;
     tracing::info!("shutting down: {reason}");
-    systemd::stopping();
+    if bot.restart_requested() {
+        systemd::restarting();
+    } else {
+        systemd::stopping();
+    }
     bot.pollers.stop_all();
 
     let mut inflight = bot.inflight.subscribe();

@@ -45,6 +45,19 @@ pub fn ready(bot: &Arc<Bot>) {
     });
 }
 
+/// Tells systemd that errbotd is restarting in place (`!restart`): as a reload, which the new
+/// process image ends with its own `READY=1` (same pid, so systemd sees no exit).
+pub fn restarting() {
+    if std::env::var_os("NOTIFY_SOCKET").is_some() {
+        let mut states = vec![NotifyState::Reloading, NotifyState::Status("restarting")];
+        // systemd 253+ wants the reload's start time with it (Type=notify-reload).
+        if let Ok(now) = NotifyState::monotonic_usec_now() {
+            states.push(now);
+        }
+        notify(&states);
+    }
+}
+
 /// Tells systemd that errbotd is stopping.
 pub fn stopping() {
     if std::env::var_os("NOTIFY_SOCKET").is_some() {

@@ -24,7 +24,7 @@ fn receive_until(socket: &UnixDatagram, within: Duration, want: &str) -> Vec<Str
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn readiness_status_watchdog_and_stopping_are_notified() {
+async fn readiness_status_watchdog_restart_and_stopping_are_notified() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&path).expect("bind notify socket");
@@ -62,6 +62,19 @@ async fn readiness_status_watchdog_and_stopping_are_notified() {
         "STATUS=1 plugins running, 1 deactivated; backends: test running",
     );
     assert!(!status.is_empty());
+    // `!restart`: a reload for systemd (same pid), ended by the new image's READY=1.
+    let restarting = bot.inject_and_watch("admin", "", "!restart").await;
+    assert_eq!(
+        restarting.text,
+        "Deactivating all the plugins and restarting..."
+    );
+    let reload = receive_until(&socket, Duration::from_secs(10), "RELOADING=1");
+    assert!(
+        !reload.iter().any(|n| n.contains("STOPPING=1")),
+        "{reload:?}"
+    );
+    receive_until(&socket, Duration::from_secs(30), "READY=1");
+    bot.wait_ready().await;
     let pid = bot.process.id();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
