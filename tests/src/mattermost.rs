@@ -460,6 +460,40 @@ impl Fake {
         });
     }
 
+    /// `user` reacts to a post with `emoji`: stored and `reaction_added` broadcast.
+    pub fn react_as(&self, user: &User, post_id: &str, emoji: &str) {
+        self.with(|s| {
+            let now = s.now();
+            let r = json!({"user_id": user.id, "post_id": post_id, "emoji_name": emoji,
+                "create_at": now});
+            s.reactions.push(r.clone());
+            let channel = s.posts[post_id]["channel_id"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            s.broadcast(
+                "reaction_added",
+                json!({"reaction": r.to_string()}),
+                &channel,
+            );
+        });
+    }
+
+    /// Every reaction, as the server stores them.
+    pub fn reactions(&self) -> Vec<Value> {
+        self.with(|s| s.reactions.clone())
+    }
+
+    /// A user's status (`online`, `away`...), if it was set.
+    pub fn status_of(&self, user_id: &str) -> Option<String> {
+        self.with(|s| s.statuses.get(user_id).cloned())
+    }
+
+    /// An uploaded file's name and bytes.
+    pub fn file(&self, id: &str) -> Option<(String, Vec<u8>)> {
+        self.with(|s| s.files.get(id).cloned())
+    }
+
     /// Every open connection goes silent (no event, no ping, no answer) without closing, as a
     /// connection dropped somewhere on the way.
     pub fn freeze_connections(&self) {

@@ -276,3 +276,89 @@ fn check_config_names_each_wrong_mattermost_key() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn threads_files_reactions_presence_and_cards() {
+    let fake = Fake::start().await;
+    let extra = format!(
+        "[backends.mm]\nkind = \"mattermost\"\nurl = {url:?}\nteam = {TEAM:?}\n\
+         token_env = \"ERRBOT_MM_TOKEN\"\nrooms = [\"~town-square\"]\n",
+        url = fake.url(),
+    );
+    let _bot = TestBot::start_with(Options {
+        extra,
+        env: vec![("ERRBOT_MM_TOKEN".into(), BOT_TOKEN.into())],
+        admins: Some(vec!["@alice".into()]),
+        test_plugin: true,
+        plugin_dirs: vec![errbot_tests::repo_root().join("tests/callback-plugins")],
+        ..Default::default()
+    })
+    .await;
+    fake.wait_until(WAIT, |f| f.connections() == 1).await;
+
+    // A reply a plugin puts in a thread starts one under the command's post.
+    let command = fake.post_as(&fake.alice, "town-square", "!threaded", "");
+    let reply = fake.wait_post(WAIT, |p| says(p, "in a thread")).await;
+    assert_eq!(reply["root_id"], command["id"]);
+
+    // A file: uploaded, then posted with its id.
+    fake.post_as(&fake.alice, "town-square", "!upload", "");
+    let with_file = fake
+        .wait_post(WAIT, |p| {
+            p["file_ids"].as_array().is_some_and(|ids| !ids.is_empty())
+        })
+        .await;
+    let file_id = with_file["file_ids"][0].as_str().unwrap();
+    assert_eq!(
+        fake.file(file_id),
+        Some(("report.txt".to_owned(), b"hello file".to_vec()))
+    );
+    let said = format!("uploaded as {}", with_file["id"].as_str().unwrap());
+    fake.wait_post(WAIT, |p| says(p, &said)).await;
+
+    // A reaction by the bot on the command's post.
+    let thumbs = fake.post_as(&fake.alice, "town-square", "!thumbs", "");
+    fake.wait_post(WAIT, |p| says(p, "reacted")).await;
+    assert!(fake.reactions().iter().any(|r| r["post_id"] == thumbs["id"]
+        && r["user_id"] == fake.bot.id.as_str()
+        && r["emoji_name"] == "thumbsup"));
+
+    // A reaction by someone reaches the plugins' reaction callbacks.
+    fake.react_as(&fake.bob, thumbs["id"].as_str().unwrap(), "tada");
+    let expected = format!("tada:{}:true", thumbs["id"].as_str().unwrap());
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let before = fake.posts_by(&fake.bot.id).len();
+        fake.post_as(&fake.alice, "town-square", "!events", "");
+        fake.wait_until(WAIT, |f| f.posts_by(&f.bot.id).len() > before)
+            .await;
+        let last = fake.posts_by(&fake.bot.id).pop().unwrap();
+        let text = last["message"].as_str().unwrap_or("").to_owned();
+        if text.contains(&expected) {
+            assert!(text.contains("reaction|mm|@bob|"), "{text}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The bot's presence.
+    fake.post_as(&fake.alice, "town-square", "!away", "");
+    fake.wait_post(WAIT, |p| {
+        p["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("presence set"))
+    })
+    .await;
+    assert_eq!(fake.status_of(&fake.bot.id).as_deref(), Some("away"));
+
+    // A card is a message attachment.
+    fake.post_as(&fake.alice, "town-square", "!card 2", "");
+    let card = fake
+        .wait_post(WAIT, |p| p["props"]["attachments"].is_array())
+        .await;
+    let a = &card["props"]["attachments"][0];
+    assert_eq!(a["title"], "Build #42");
+    assert_eq!(a["title_link"], "https://ci.example/42");
+    assert_eq!(a["fields"][1]["title"], "key1");
+}
