@@ -62,7 +62,7 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<(), S
     let mut delay = shared.settings.reconnect_delay;
     loop {
         let outcome = match shared.set_up().await {
-            Ok(()) => match transport::open_websocket(&shared.api, shared.settings.timeout).await {
+            Ok(()) => match transport::open_websocket(&shared.api, &shared.settings).await {
                 Ok(socket) => shared.session(socket, &mut first, &mut delay).await,
                 Err(e) => Err(e),
             },
@@ -104,6 +104,14 @@ impl Shared {
             return Err(ApiError::Transport(
                 "/users/me has no id or username".into(),
             ));
+        }
+        if let Some(expected) = &self.settings.username
+            && *expected != me.username
+        {
+            tracing::warn!(
+                "the credentials are those of @{}, not of @{expected} (setting `username`)",
+                me.username
+            );
         }
         let team_name = &self.settings.team;
         let team = self.api.get(&format!("/teams/name/{team_name}")).await?;

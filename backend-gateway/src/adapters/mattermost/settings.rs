@@ -40,8 +40,15 @@ pub struct Settings {
     pub team: String,
     /// Credentials.
     pub auth: Auth,
+    /// The bot's user name as the operator expects it (Errbot's `username`): only compared with
+    /// the user the credentials name, a difference is logged.
+    pub username: Option<String>,
     /// Channels joined at start (names as in their URL, `town-square`).
     pub rooms: Vec<String>,
+    /// Check the server's certificate (Errbot's `verify`); false is for test servers only.
+    pub verify: bool,
+    /// Extra PEM certificates to trust (a self-signed server), besides Mozilla's roots.
+    pub tls_ca_file: Option<std::path::PathBuf>,
     /// Time limit of each API request.
     pub timeout: Duration,
     /// Interval between the bot's websocket pings.
@@ -162,6 +169,9 @@ impl Settings {
                 None
             }
         };
+        let username = f
+            .word("username")
+            .map(|u| u.trim_start_matches('@').to_owned());
         let rooms = f
             .strings("rooms")
             .map(|list| {
@@ -183,6 +193,23 @@ impl Settings {
                 rooms
             })
             .unwrap_or_default();
+        let verify = f.boolean("verify").unwrap_or(true);
+        let tls_ca_file = f.string("tls_ca_file").map(std::path::PathBuf::from);
+        if let Some(path) = &tls_ca_file {
+            if !verify {
+                f.problem("tls_ca_file", "not used with verify = false");
+            } else if !path.is_absolute() {
+                f.problem(
+                    "tls_ca_file",
+                    format!("expected an absolute path, found {path:?}"),
+                );
+            } else if !path.is_file() {
+                f.problem(
+                    "tls_ca_file",
+                    format!("{} is not a readable file", path.display()),
+                );
+            }
+        }
         let timeout = f.seconds("timeout", 0.1, 600.0).unwrap_or(30.0);
         let ping_interval = f.seconds("ping_interval", 0.1, 600.0).unwrap_or(30.0);
         let silence_timeout = f.seconds("silence_timeout", 0.2, 3600.0).unwrap_or(90.0);
@@ -203,7 +230,10 @@ impl Settings {
             url,
             team,
             auth,
+            username,
             rooms,
+            verify,
+            tls_ca_file,
             timeout: Duration::from_secs_f64(timeout),
             ping_interval: Duration::from_secs_f64(ping_interval),
             silence_timeout: Duration::from_secs_f64(silence_timeout),
@@ -257,6 +287,24 @@ mod tests {
         .unwrap();
         assert_eq!(s.url.as_str(), "http://chat.example:8065/mm");
         assert!(matches!(s.auth, Auth::Password { .. }));
+    }
+
+    #[test]
+    fn the_seeds_identity_keys() {
+        let s = read(
+            json!({"server": "chat.example", "scheme": "https", "port": 443,
+            "basepath": "", "team": "t", "token_env": "PATH", "username": "@errbot",
+            "verify": false, "timeout": 10}),
+        )
+        .unwrap();
+        assert_eq!(s.url.as_str(), "https://chat.example/");
+        assert_eq!(s.username.as_deref(), Some("errbot"));
+        assert!(!s.verify);
+        assert_eq!(s.timeout, Duration::from_secs(10));
+        let problems = read(json!({"url": "https://x", "team": "t", "token_env": "PATH",
+            "verify": "no", "tls_ca_file": "ca.pem"}))
+        .unwrap_err();
+        assert_eq!(keys(&problems), ["verify", "tls_ca_file"]);
     }
 
     #[test]

@@ -75,6 +75,7 @@ impl Api {
     /// A client for `settings` (no request made yet).
     pub fn new(settings: &Settings) -> Result<Self, String> {
         let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls_config(settings)?)
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .user_agent(concat!("errbot-rs/", env!("CARGO_PKG_VERSION")))
@@ -224,12 +225,23 @@ async fn error_of(status: StatusCode, resp: reqwest::Response) -> ApiError {
     ApiError::Status(status.as_u16(), message)
 }
 
+/// The TLS configuration of both halves: the usual roots plus `tls_ca_file`, or none checked
+/// with `verify = false` (warned about at every connection).
+pub fn tls_config(settings: &Settings) -> Result<rustls::ClientConfig, String> {
+    if settings.verify {
+        crate::tls::client_config(settings.tls_ca_file.as_deref())
+    } else {
+        crate::tls::insecure_client_config()
+    }
+}
+
 /// An open websocket.
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Opens the websocket and authenticates (the `authentication_challenge` action with the
 /// token; the token also goes in the Authorization header, which servers accept too).
-pub async fn open_websocket(api: &Api, timeout: Duration) -> Result<Socket, String> {
+pub async fn open_websocket(api: &Api, settings: &Settings) -> Result<Socket, String> {
+    let timeout = settings.timeout;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let token = api.token().await;
     let mut request = api
@@ -239,7 +251,18 @@ pub async fn open_websocket(api: &Api, timeout: Duration) -> Result<Socket, Stri
     if let Ok(value) = format!("Bearer {token}").parse() {
         request.headers_mut().insert("authorization", value);
     }
-    let (mut socket, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(request))
+    if !settings.verify {
+        tracing::warn!(
+            "verify = false: the certificate of {} is not checked; anyone on the way can \
+             read the bot's token",
+            settings.url
+        );
+    }
+    let connector =
+        tokio_tungstenite::Connector::Rustls(std::sync::Arc::new(tls_config(settings)?));
+    let connect =
+        tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector));
+    let (mut socket, _) = tokio::time::timeout(timeout, connect)
         .await
         .map_err(|_| "the websocket did not open in time".to_owned())?
         .map_err(|e| format!("cannot open the websocket: {e}"))?;
