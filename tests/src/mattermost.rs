@@ -287,6 +287,7 @@ pub struct Fake {
     inner: Arc<Mutex<Inner>>,
     changed: Arc<Notify>,
     addr: SocketAddr,
+    scheme: &'static str,
     /// The bot's user.
     pub bot: User,
     /// alice.
@@ -297,9 +298,77 @@ pub struct Fake {
 
 type Shared = (Arc<Mutex<Inner>>, Arc<Notify>);
 
+/// Accepts TLS connections (the fake server over HTTPS).
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            // A client refusing the certificate fails its handshake: the next one is served.
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
 impl Fake {
     /// Starts a server on a free port of 127.0.0.1.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Starts a server over HTTPS with a self-signed certificate for 127.0.0.1, made by
+    /// openssl into `dir` (`cert.pem`, which a client may be told to trust).
+    pub async fn start_tls(dir: &std::path::Path) -> Self {
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(dir.join("key.pem"))
+            .arg("-out")
+            .arg(dir.join("cert.pem"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("run openssl");
+        assert!(made.success(), "openssl could not make a certificate");
+        use rustls::pki_types::pem::PemObject;
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(dir.join("cert.pem"))
+            .expect("cert.pem")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("certificates");
+        let key =
+            rustls::pki_types::PrivateKeyDer::from_pem_file(dir.join("key.pem")).expect("key.pem");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("the certificate");
+        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let mut inner = Inner::default();
         let bot = inner.add_user("errbot", "Err", "Bot");
         let alice = inner.add_user("alice", "Alice", "Liddell");
@@ -360,9 +429,23 @@ impl Fake {
             .await
             .expect("bind the fake Mattermost");
         let addr = listener.local_addr().expect("its address");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        match tls {
+            None => {
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app).await;
+                });
+            }
+            Some(acceptor) => {
+                let listener = TlsListener {
+                    tcp: listener,
+                    acceptor,
+                };
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app).await;
+                });
+            }
+        }
         let user = |id: String, name: &str| User {
             id,
             username: name.into(),
@@ -371,6 +454,7 @@ impl Fake {
             inner,
             changed,
             addr,
+            scheme,
             bot: user(bot, "errbot"),
             alice: user(alice, "alice"),
             bob: user(bob, "bob"),
@@ -383,9 +467,9 @@ impl Fake {
         r
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` over TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// A channel's id by name.

@@ -362,3 +362,56 @@ async fn threads_files_reactions_presence_and_cards() {
     assert_eq!(a["title_link"], "https://ci.example/42");
     assert_eq!(a["fields"][1]["title"], "key1");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_with_a_trusted_certificate_or_verify_false() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fake = Fake::start_tls(dir.path()).await;
+    assert!(fake.url().starts_with("https://"));
+    let ca = format!(
+        "tls_ca_file = {:?}",
+        dir.path().join("cert.pem").display().to_string()
+    );
+    let bot = bot_on(&fake, &format!("token_env = \"ERRBOT_MM_TOKEN\"\n{ca}")).await;
+    fake.post_as(&fake.alice, "town-square", "!echo over tls", "");
+    fake.wait_post(WAIT, |p| says(p, "over tls")).await;
+    drop(bot);
+    fake.wait_until(WAIT, |f| f.connections() == 0).await;
+
+    let bot = bot_on(&fake, "token_env = \"ERRBOT_MM_TOKEN\"\nverify = false").await;
+    fake.post_as(&fake.alice, "town-square", "!echo unverified", "");
+    fake.wait_post(WAIT, |p| says(p, "unverified")).await;
+    assert!(bot.log().contains("verify = false"), "{}", bot.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untrusted_certificate_stops_the_bot_with_the_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fake = Fake::start_tls(dir.path()).await;
+    let path = dir.path().join("errbot.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[bot]\nadmins = [\"@alice\"]\n\n[paths]\ndata_dir = \"data\"\n\n\
+             [backends.mm]\nkind = \"mattermost\"\nurl = {url:?}\nteam = {TEAM:?}\n\
+             token_env = \"ERRBOT_MM_TOKEN\"\n",
+            url = fake.url()
+        ),
+    )
+    .expect("write config");
+    let run = tokio::process::Command::new(errbot_tests::binary("errbotd"))
+        .arg("-c")
+        .arg(&path)
+        .env("ERRBOT_MM_TOKEN", BOT_TOKEN)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let run = tokio::time::timeout(WAIT, run)
+        .await
+        .expect("errbotd stops")
+        .expect("run errbotd");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_ne!(run.status.code(), Some(0), "{err}");
+    assert!(err.contains("certificate"), "{err}");
+    assert_eq!(fake.connections(), 0);
+}
