@@ -411,8 +411,19 @@ impl Fake {
                 "/api/v4/teams/{team}/channels/name/{name}",
                 get(channel_by_name),
             )
+            .route("/api/v4/users", get(users_in_channel))
+            .route("/api/v4/users/me/teams/{team}/channels", get(my_channels))
+            .route("/api/v4/channels", post(create_channel))
+            .route(
+                "/api/v4/channels/{id}/members/{user}",
+                delete(remove_member),
+            )
+            .route("/api/v4/channels/{id}/patch", put(patch_channel))
             .route("/api/v4/channels/direct", post(direct))
-            .route("/api/v4/channels/{id}", get(channel_by_id))
+            .route(
+                "/api/v4/channels/{id}",
+                get(channel_by_id).delete(archive_channel),
+            )
             .route("/api/v4/channels/{id}/members", post(add_member))
             .route("/api/v4/channels/{id}/posts", get(channel_posts))
             .route("/api/v4/posts", post(create_post))
@@ -461,6 +472,12 @@ impl Fake {
         }
     }
 
+    /// Reads the state (waiters are not woken).
+    fn read<R>(&self, f: impl FnOnce(&Inner) -> R) -> R {
+        f(&self.inner.lock().expect("fake state"))
+    }
+
+    /// Changes the state and wakes the waiters.
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
         let r = f(&mut self.inner.lock().expect("fake state"));
         self.changed.notify_waiters();
@@ -474,7 +491,7 @@ impl Fake {
 
     /// A channel's id by name.
     pub fn channel_id(&self, name: &str) -> String {
-        self.with(|s| {
+        self.read(|s| {
             s.channels
                 .values()
                 .find(|c| c["name"] == name)
@@ -565,17 +582,34 @@ impl Fake {
 
     /// Every reaction, as the server stores them.
     pub fn reactions(&self) -> Vec<Value> {
-        self.with(|s| s.reactions.clone())
+        self.read(|s| s.reactions.clone())
     }
 
     /// A user's status (`online`, `away`...), if it was set.
     pub fn status_of(&self, user_id: &str) -> Option<String> {
-        self.with(|s| s.statuses.get(user_id).cloned())
+        self.read(|s| s.statuses.get(user_id).cloned())
     }
 
     /// An uploaded file's name and bytes.
     pub fn file(&self, id: &str) -> Option<(String, Vec<u8>)> {
-        self.with(|s| s.files.get(id).cloned())
+        self.read(|s| s.files.get(id).cloned())
+    }
+
+    /// A channel as the server has it now (by name, archived ones too).
+    pub fn channel(&self, name: &str) -> Value {
+        self.read(|s| {
+            s.channels
+                .values()
+                .find(|c| c["name"] == name)
+                .cloned()
+                .expect("channel")
+        })
+    }
+
+    /// Whether `user_id` is a member of channel `name`.
+    pub fn is_member(&self, name: &str, user_id: &str) -> bool {
+        let id = self.channel_id(name);
+        self.read(|s| s.members.get(&id).is_some_and(|m| m.contains(user_id)))
     }
 
     /// Every open connection goes silent (no event, no ping, no answer) without closing, as a
@@ -592,7 +626,7 @@ impl Fake {
 
     /// Open websocket connections (silent ones aside).
     pub fn connections(&self) -> usize {
-        self.with(|s| s.conns.len())
+        self.read(|s| s.conns.len())
     }
 
     /// The next `n` create-post requests are answered 429.
@@ -602,12 +636,12 @@ impl Fake {
 
     /// How many 429 answers were given.
     pub fn rate_limited(&self) -> u32 {
-        self.with(|s| s.rate_limited)
+        self.read(|s| s.rate_limited)
     }
 
     /// Pings the server received from clients.
     pub fn pings_received(&self) -> u32 {
-        self.with(|s| s.pings_received)
+        self.read(|s| s.pings_received)
     }
 
     /// Every session token stops working (a password login makes a new one).
@@ -617,12 +651,12 @@ impl Fake {
 
     /// Every request so far, as "METHOD /path".
     pub fn requests(&self) -> Vec<String> {
-        self.with(|s| s.requests.clone())
+        self.read(|s| s.requests.clone())
     }
 
     /// Posts `user_id` wrote, in order.
     pub fn posts_by(&self, user_id: &str) -> Vec<Value> {
-        self.with(|s| {
+        self.read(|s| {
             s.order
                 .iter()
                 .map(|id| s.posts[id].clone())
@@ -636,6 +670,11 @@ impl Fake {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.changed.notified();
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no post of the bot matched within {timeout:?}; the bot wrote {:#?}",
+                self.posts_by(&self.bot.id)
+            );
             if let Some(p) = self.posts_by(&self.bot.id).into_iter().find(|p| pred(p)) {
                 return p;
             }
@@ -861,7 +900,11 @@ async fn channel_by_name(
             let c = s
                 .channels
                 .values()
-                .find(|c| c["team_id"] == team.as_str() && c["name"] == name.as_str())
+                .find(|c| {
+                    c["team_id"] == team.as_str()
+                        && c["name"] == name.as_str()
+                        && c["delete_at"] == 0
+                })
                 .cloned()
                 .ok_or_else(not_found_error)?;
             // A private channel is only visible to its members.
@@ -1239,4 +1282,163 @@ async fn serve_socket(
         inner.lock().expect("fake state").conns.remove(&id);
         n.notify_waiters();
     }
+}
+
+fn forbidden() -> (StatusCode, Value) {
+    app_error(
+        StatusCode::FORBIDDEN,
+        "api.context.permissions.app_error",
+        "You do not have the appropriate permissions.",
+    )
+}
+
+async fn users_in_channel(
+    State((inner, _)): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut s = inner.lock().expect("fake state");
+    reply(session(&mut s, &headers, "GET /users").map(|_| {
+        let channel = q.get("in_channel").cloned().unwrap_or_default();
+        let members = s.members.get(&channel).cloned().unwrap_or_default();
+        let users: Vec<Value> = s
+            .users
+            .iter()
+            .filter(|u| channel.is_empty() || members.contains(u["id"].as_str().unwrap_or("")))
+            .cloned()
+            .collect();
+        (StatusCode::OK, Value::Array(users))
+    }))
+}
+
+async fn my_channels(
+    State((inner, _)): State<Shared>,
+    headers: HeaderMap,
+    Path(team): Path<String>,
+) -> Response {
+    let mut s = inner.lock().expect("fake state");
+    reply(
+        session(&mut s, &headers, "GET /users/me/teams/{team}/channels").map(|uid| {
+            let mine: Vec<Value> = s
+                .channels
+                .values()
+                .filter(|c| {
+                    let id = c["id"].as_str().unwrap_or("");
+                    (c["team_id"] == team.as_str() || c["team_id"] == "")
+                        && c["delete_at"] == 0
+                        && s.members.get(id).is_some_and(|m| m.contains(&uid))
+                })
+                .cloned()
+                .collect();
+            (StatusCode::OK, Value::Array(mine))
+        }),
+    )
+}
+
+async fn create_channel(
+    State((inner, n)): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut s = inner.lock().expect("fake state");
+    let answer = session(&mut s, &headers, "POST /channels").and_then(|uid| {
+        let name = body["name"].as_str().unwrap_or("").to_owned();
+        let team = body["team_id"].as_str().unwrap_or("").to_owned();
+        let kind = body["type"].as_str().unwrap_or("").to_owned();
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c));
+        if !valid || s.team["id"] != team.as_str() || !["O", "P"].contains(&kind.as_str()) {
+            return Err(app_error(
+                StatusCode::BAD_REQUEST,
+                "model.channel.is_valid.name.app_error",
+                "Invalid name.",
+            ));
+        }
+        if s.channels
+            .values()
+            .any(|c| c["team_id"] == team.as_str() && c["name"] == name.as_str())
+        {
+            return Err(app_error(
+                StatusCode::BAD_REQUEST,
+                "store.sql_channel.save_channel.exists.app_error",
+                "A channel with that name already exists on the same team.",
+            ));
+        }
+        let display = body["display_name"].as_str().unwrap_or(&name).to_owned();
+        let id = s.add_channel(&name, &display, &kind, &team);
+        s.members.insert(id.clone(), BTreeSet::from([uid]));
+        Ok((StatusCode::CREATED, s.channels[&id].clone()))
+    });
+    n.notify_waiters();
+    reply(answer)
+}
+
+async fn remove_member(
+    State((inner, n)): State<Shared>,
+    headers: HeaderMap,
+    Path((id, user)): Path<(String, String)>,
+) -> Response {
+    let mut s = inner.lock().expect("fake state");
+    let answer =
+        session(&mut s, &headers, "DELETE /channels/{id}/members/{user}").and_then(|uid| {
+            if uid != user {
+                return Err(forbidden());
+            }
+            if s.members.get_mut(&id).is_some_and(|m| m.remove(&user)) {
+                Ok((StatusCode::OK, json!({"status": "OK"})))
+            } else {
+                Err(not_found_error())
+            }
+        });
+    n.notify_waiters();
+    reply(answer)
+}
+
+async fn patch_channel(
+    State((inner, n)): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut s = inner.lock().expect("fake state");
+    let answer = session(&mut s, &headers, "PUT /channels/{id}/patch").and_then(|uid| {
+        if !s.members.get(&id).is_some_and(|m| m.contains(&uid)) {
+            return Err(forbidden());
+        }
+        let now = s.now();
+        let c = s.channels.get_mut(&id).ok_or_else(not_found_error)?;
+        for key in ["header", "purpose", "display_name"] {
+            if let Some(v) = body.get(key).and_then(Value::as_str) {
+                c[key] = json!(v);
+            }
+        }
+        c["update_at"] = json!(now);
+        Ok((StatusCode::OK, c.clone()))
+    });
+    n.notify_waiters();
+    reply(answer)
+}
+
+async fn archive_channel(
+    State((inner, n)): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let mut s = inner.lock().expect("fake state");
+    let answer = session(&mut s, &headers, "DELETE /channels/{id}").and_then(|uid| {
+        if !s.members.get(&id).is_some_and(|m| m.contains(&uid)) {
+            return Err(forbidden());
+        }
+        let now = s.now();
+        let c = s.channels.get_mut(&id).ok_or_else(not_found_error)?;
+        c["delete_at"] = json!(now);
+        Ok((StatusCode::OK, json!({"status": "OK"})))
+    });
+    n.notify_waiters();
+    reply(answer)
 }

@@ -415,3 +415,54 @@ async fn an_untrusted_certificate_stops_the_bot_with_the_reason() {
     assert!(err.contains("certificate"), "{err}");
     assert_eq!(fake.connections(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn room_commands_manage_channels() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    // Room commands are for admins, in a direct message.
+    let ask = |text: &'static str, answer: &'static str| {
+        let fake = fake.clone();
+        async move {
+            fake.dm_as(&fake.alice, text);
+            fake.wait_post(WAIT, |p| {
+                p["message"].as_str().is_some_and(|m| m.contains(answer))
+            })
+            .await
+        }
+    };
+    ask("!room join ~dev", "Joined the room ~dev.").await;
+    assert!(fake.is_member("dev", &fake.bot.id));
+    let list = ask("!room list", "I'm currently in these rooms").await;
+    let text = list["message"].as_str().unwrap();
+    assert!(
+        text.contains("- ~dev") && text.contains("- ~town-square"),
+        "{text}"
+    );
+
+    ask("!room topic ~dev Release on Friday", "Topic for ~dev set.").await;
+    assert_eq!(fake.channel("dev")["header"], "Release on Friday");
+    ask("!room topic ~dev", "Topic for ~dev: Release on Friday.").await;
+
+    let occupants = ask("!room occupants ~dev", "Occupants in ~dev").await;
+    let text = occupants["message"].as_str().unwrap();
+    assert!(
+        text.contains(&fake.alice.id) && text.contains(&fake.bot.id),
+        "{text}"
+    );
+
+    ask("!room create ~new-room", "Created the room ~new-room.").await;
+    assert!(fake.is_member("new-room", &fake.bot.id));
+    ask(
+        "!room invite ~new-room @bob",
+        "Invited @bob into the room ~new-room.",
+    )
+    .await;
+    assert!(fake.is_member("new-room", &fake.bob.id));
+    ask("!room destroy ~new-room", "Destroyed the room ~new-room.").await;
+    assert_ne!(fake.channel("new-room")["delete_at"], 0);
+
+    ask("!room leave ~dev", "Left the room ~dev.").await;
+    assert!(!fake.is_member("dev", &fake.bot.id));
+    ask("!room join ~No_Such", "Cannot join ~No_Such").await;
+}

@@ -8,12 +8,14 @@
 //! - `ids`: `@user`, `~channel`, `~channel/user`, the ACL form `@user`.
 //! - `seen`: posts seen (a redelivered post runs once; thread roots for replies).
 //! - `format`, `split`: Markdown passed through, cards as attachments, 16,383-character posts.
+//! - `rooms`: the `!room` calls (join or create, leave, archive, header, members, invite).
 //! - `outbox`: posting through rate limits and failures without losing a post.
 
 mod client;
 mod format;
 mod ids;
 mod outbox;
+mod rooms;
 mod seen;
 pub mod settings;
 mod split;
@@ -24,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use errbot_proto::v1::{
-    BackendInfo, FileHeader, Identifier, ProcessedRequest, ReactRequest, SendRequest,
+    BackendInfo, FileHeader, Identifier, ProcessedRequest, ReactRequest, RoomInfo, SendRequest,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -349,6 +351,34 @@ impl Adapter for Mattermost {
         if let Some(task) = self.task.lock().await.take() {
             let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
         }
+    }
+
+    async fn list_rooms(&self) -> Result<Vec<RoomInfo>, Status> {
+        self.shared.rooms().await
+    }
+
+    async fn join_room(&self, room: &str, _password: &str) -> Result<RoomInfo, Status> {
+        self.shared.join_room(room).await
+    }
+
+    async fn leave_room(&self, room: &str, _reason: &str) -> Result<(), Status> {
+        self.shared.leave_room(room).await
+    }
+
+    async fn get_room(&self, room: &str) -> Result<RoomInfo, Status> {
+        self.shared.room(room).await
+    }
+
+    async fn set_room_topic(&self, room: &str, topic: &str) -> Result<RoomInfo, Status> {
+        self.shared.set_topic(room, topic).await
+    }
+
+    async fn invite_to_room(&self, room: &str, people: &[String]) -> Result<(), Status> {
+        self.shared.invite(room, people).await
+    }
+
+    async fn destroy_room(&self, room: &str) -> Result<(), Status> {
+        self.shared.archive(room).await
     }
 
     async fn react(&self, request: ReactRequest) -> Result<(), Status> {
