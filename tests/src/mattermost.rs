@@ -79,6 +79,8 @@ struct Inner {
     pings_received: u32,
     /// Milliseconds of the last timestamp handed out (timestamps strictly increase).
     last_ms: i64,
+    /// The `connection_id` and `sequence_number` clients asked to resume.
+    resumes: Vec<(String, String)>,
     /// Connections gone silent: they send nothing and read nothing, but stay open.
     frozen: BTreeSet<u64>,
 }
@@ -639,6 +641,11 @@ impl Fake {
         self.read(|s| s.rate_limited)
     }
 
+    /// The `connection_id` and `sequence_number` of each reconnection that asked to resume.
+    pub fn resumes(&self) -> Vec<(String, String)> {
+        self.read(|s| s.resumes.clone())
+    }
+
     /// Pings the server received from clients.
     pub fn pings_received(&self) -> u32 {
         self.read(|s| s.pings_received)
@@ -1156,10 +1163,16 @@ async fn upload(
 async fn websocket(
     State((inner, n)): State<Shared>,
     headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let preauth = {
         let mut s = inner.lock().expect("fake state");
+        // Resumption is not offered: a new connection always starts with a new hello.
+        if let Some(id) = q.get("connection_id") {
+            let next = q.get("sequence_number").cloned().unwrap_or_default();
+            s.resumes.push((id.clone(), next));
+        }
         session(&mut s, &headers, "GET /websocket").ok()
     };
     ws.on_upgrade(move |socket| serve_socket(inner, n, socket, preauth))
@@ -1180,8 +1193,12 @@ async fn serve_socket(
     let mut seq = 0i64;
     let mut user: Option<String> = None;
     let mut conn_id = None;
+    let connection_id = {
+        let mut s = inner.lock().expect("fake state");
+        s.id('w')
+    };
     let hello = |uid: &str| {
-        json!({"event": "hello", "data": {"server_version": "9.11.0.fake", "connection_id": "fake"},
+        json!({"event": "hello", "data": {"server_version": "9.11.0.fake", "connection_id": connection_id},
             "broadcast": {"omit_users": null, "user_id": uid, "channel_id": "", "team_id": ""},
             "seq": 0})
     };

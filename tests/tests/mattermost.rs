@@ -109,6 +109,15 @@ async fn a_reset_connection_comes_back_without_losing_or_repeating_a_post() {
     fake.wait_until(WAIT, |f| f.connections() == 1).await;
     fake.wait_post(WAIT, |p| says(p, "meanwhile")).await;
 
+    // The reconnection asked to resume the first connection after the events it had.
+    let resumes = fake.resumes();
+    assert_eq!(resumes.len(), 1, "{resumes:?}");
+    assert!(resumes[0].0.starts_with('w'), "{resumes:?}");
+    assert!(
+        resumes[0].1.parse::<i64>().is_ok_and(|n| n >= 2),
+        "{resumes:?}"
+    );
+
     // Not deaf: a post on the new connection is answered.
     let after = fake.post_as(&fake.alice, "town-square", "!echo after the reset", "");
     fake.wait_post(WAIT, |p| says(p, "after the reset")).await;

@@ -62,7 +62,13 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<(), S
     let mut delay = shared.settings.reconnect_delay;
     loop {
         let outcome = match shared.set_up().await {
-            Ok(()) => match transport::open_websocket(&shared.api, &shared.settings).await {
+            Ok(()) => match transport::open_websocket(
+                &shared.api,
+                &shared.settings,
+                shared.with_state(|st| st.resume.clone()),
+            )
+            .await
+            {
                 Ok(socket) => shared.session(socket, &mut first, &mut delay).await,
                 Err(e) => Err(e),
             },
@@ -168,6 +174,7 @@ impl Shared {
                 .await
                 .map_err(|_| "no hello on the websocket".to_owned())??;
             let Some(v) = frame else { continue };
+            self.note_sequence(&v);
             if v.get("seq_reply").and_then(Value::as_i64) == Some(1) {
                 if text(&v, "status") != "OK" {
                     return Err(format!("the websocket refused the token: {v}"));
@@ -210,6 +217,7 @@ impl Shared {
                 frame = transport::next_json(&mut socket) => {
                     heard = Instant::now();
                     if let Some(v) = frame? {
+                        self.note_sequence(&v);
                         self.event(&v).await;
                     }
                 }
@@ -235,6 +243,30 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// Remembers the connection's id (from `hello`) and the next event's sequence number, so
+    /// that a reconnection asks the server to resume (`connection_id`, `sequence_number`): a
+    /// server that still has the missed events sends them again, one that does not says
+    /// `hello` with a new id (catch-up then reads what was missed).
+    fn note_sequence(&self, v: &Value) {
+        let Some(seq) = v.get("seq").and_then(Value::as_i64) else {
+            return;
+        };
+        if v.get("event").is_none() {
+            return;
+        }
+        let hello_id = (text(v, "event") == "hello")
+            .then(|| v.get("data").map(|d| text(d, "connection_id")))
+            .flatten()
+            .filter(|id| !id.is_empty());
+        self.with_state(|st| {
+            if let Some(id) = hello_id {
+                st.resume = Some((id, seq + 1));
+            } else if let Some((_, next)) = &mut st.resume {
+                *next = seq + 1;
+            }
+        });
     }
 
     /// Reads the posts of the bot's channels written while it was disconnected

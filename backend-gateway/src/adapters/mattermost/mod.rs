@@ -66,6 +66,8 @@ struct State {
     /// Channels to be in (configured, joined on request), joined again at each connection.
     wanted: BTreeSet<String>,
     seen: Seen,
+    /// The websocket connection's id and the next event's sequence number, to resume it.
+    resume: Option<(String, i64)>,
 }
 
 /// Everything the adapter and the connection task share.

@@ -254,14 +254,22 @@ pub fn tls_config(settings: &Settings) -> Result<rustls::ClientConfig, String> {
 /// An open websocket.
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Opens the websocket and authenticates (the `authentication_challenge` action with the
+/// Opens the websocket (resuming the connection `resume` names, when given) and authenticates (the `authentication_challenge` action with the
 /// token; the token also goes in the Authorization header, which servers accept too).
-pub async fn open_websocket(api: &Api, settings: &Settings) -> Result<Socket, String> {
+pub async fn open_websocket(
+    api: &Api,
+    settings: &Settings,
+    resume: Option<(String, i64)>,
+) -> Result<Socket, String> {
     let timeout = settings.timeout;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let token = api.token().await;
-    let mut request = api
-        .websocket_url()
+    let mut url = api.websocket_url();
+    if let Some((id, next)) = resume {
+        let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        url.push_str(&format!("?connection_id={id}&sequence_number={next}"));
+    }
+    let mut request = url
         .into_client_request()
         .map_err(|e| format!("bad websocket address: {e}"))?;
     if let Ok(value) = format!("Bearer {token}").parse() {
