@@ -6,6 +6,7 @@
 //!
 //! One team (`testteam`), channels `town-square` and `dev` (public) and `secret` (private), the
 //! users `errbot` (the bot, token [`BOT_TOKEN`], password [`BOT_PASSWORD`]), `alice` and `bob`.
+//! alice and bob log in with the passwords `alice-password` and `bob-password`.
 //! The test drives it: people post ([`Fake::post_as`]), the connections are reset, a post is
 //! delivered again or edited, the next posts meet a rate limit, tokens expire; and it reads what
 //! the bot posted ([`Fake::wait_post`]).
@@ -27,7 +28,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 
 /// The bot's personal access token.
-pub const BOT_TOKEN: &str = "bottoken0000000000000000000";
+pub const BOT_TOKEN: &str = "bottoken000000000000000000";
 /// The bot's password (for login).
 pub const BOT_PASSWORD: &str = "bot-password";
 /// The team's name.
@@ -376,6 +377,11 @@ impl Fake {
         let alice = inner.add_user("alice", "Alice", "Liddell");
         let bob = inner.add_user("bob", "Bob", "Builder");
         inner.passwords.insert("errbot".into(), BOT_PASSWORD.into());
+        // People log in too (`{name}-password`), so that an outside client can post as them.
+        inner
+            .passwords
+            .insert("alice".into(), "alice-password".into());
+        inner.passwords.insert("bob".into(), "bob-password".into());
         inner.sessions.insert(BOT_TOKEN.into(), bot.clone());
         let team_id = inner.id('t');
         inner.team = json!({
