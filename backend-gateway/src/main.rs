@@ -18,6 +18,7 @@ mod service;
 mod session;
 mod settings;
 mod text_ids;
+mod tls;
 
 use std::io::Read;
 use std::process::ExitCode;

@@ -2,6 +2,7 @@
 //! gateway and plugin processes) in a temporary directory, and talks to it as a chat service
 //! through the test gateway's driver socket.
 
+pub mod mattermost;
 pub mod postgres;
 
 use std::path::{Path, PathBuf};

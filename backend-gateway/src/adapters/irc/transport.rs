@@ -6,8 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpSocket;
 
@@ -75,27 +74,7 @@ pub async fn open(settings: &Settings) -> Result<Pin<Box<dyn Stream>>, String> {
 
 /// The TLS client configuration: Mozilla's root certificates, plus those of `tls_ca_file`.
 pub fn tls_config(settings: &Settings) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = &settings.tls_ca_file {
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if certs.is_empty() {
-            return Err(format!("{} holds no PEM certificate", path.display()));
-        }
-        let (_, ignored) = roots.add_parsable_certificates(certs);
-        if ignored > 0 {
-            tracing::warn!("{ignored} certificates of {} are unusable", path.display());
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS set-up failed: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    crate::tls::client_config(settings.tls_ca_file.as_deref())
 }
 
 /// Reads lines from the server.
