@@ -17,7 +17,6 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::bot::{Bot, read};
 use crate::child;
 use crate::pipeline::callbacks;
-use crate::pipeline::deliver::content_text;
 use crate::pollers;
 use crate::supervise::gateway::{Gateway, Outcome};
 use crate::supervise::plugin::PluginSlot;
@@ -371,14 +370,7 @@ pub async fn send(
         Recipient::Text(text) => build(&gateway, &text).await?,
     };
     let limit = bot.config().bot.message_size_limit;
-    if callbacks::wants_bot_messages(&bot.registry()) {
-        let me = gateway
-            .current()
-            .and_then(|l| l.info.bot.clone())
-            .unwrap_or_default();
-        let message = callbacks::bot_message(me, to.clone(), content_text(&content), thread_id);
-        callbacks::on_bot_message(bot, &gateway.name, message, sender);
-    }
+    callbacks::on_bot_message(bot, &gateway, &to, &content, thread_id, sender);
     let (_, message_id) = gateway
         .deliver(limit, &to, content, (thread_id, in_reply_to), Outcome::Wait)
         .await?;

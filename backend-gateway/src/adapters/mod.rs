@@ -156,6 +156,24 @@ pub trait Adapter: Send + Sync + 'static {
     }
 }
 
+/// Waits for an adapter's connection task to report its first connection (`Start` returns only
+/// once connected): its error becomes UNAVAILABLE, a task that ended without a word INTERNAL.
+pub async fn first_connection(
+    kind: &str,
+    backend: &str,
+    first: tokio::sync::oneshot::Receiver<Result<(), String>>,
+) -> Result<(), Status> {
+    match first.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Status::unavailable(format!(
+            "backend {backend} ({kind}): {e}"
+        ))),
+        Err(_) => Err(Status::internal(format!(
+            "backend {backend} ({kind}): the connection task ended"
+        ))),
+    }
+}
+
 fn no_rooms(kind: &str) -> Status {
     Status::unimplemented(format!("the {kind} backend does not manage rooms"))
 }

@@ -11,12 +11,15 @@
 use std::sync::{Arc, PoisonError, Weak};
 use std::time::Duration;
 
-use errbot_proto::v1::{Callback, EventRequest, Identifier, Message, backend_event, room_event};
+use errbot_proto::v1::{
+    Callback, Content, EventRequest, Identifier, Message, backend_event, content, room_event,
+};
 use tokio::sync::mpsc;
 
 use super::Job;
 use crate::bot::Bot;
 use crate::registry::Registry;
+use crate::supervise::gateway::Gateway;
 
 /// Events waiting for one plugin, at most; beyond, new ones are dropped and logged.
 const QUEUE: usize = 1024;
@@ -57,20 +60,57 @@ pub fn on_unhandled(job: &Job<'_>) {
     });
 }
 
-/// The bot sent `message` (a reply or a `BotService.Send`): CALLBACK_BOT_MESSAGE, except to
-/// `sender`, the plugin that sent it itself.
-pub fn on_bot_message(bot: &Arc<Bot>, backend: &str, message: Message, sender: Option<&str>) {
+/// The bot sent `content` to `to` through `gateway` (a reply or a `BotService.Send`):
+/// CALLBACK_BOT_MESSAGE, with the message from the bot to `to`, for the plugins that want it
+/// except `sender`, the plugin that sent it itself.
+pub fn on_bot_message(
+    bot: &Arc<Bot>,
+    gateway: &Gateway,
+    to: &Identifier,
+    content: &Content,
+    thread_id: &str,
+    sender: Option<&str>,
+) {
     let registry = bot.registry();
-    let message = &message;
+    if !wants_bot_messages(&registry) {
+        return;
+    }
+    let me = gateway
+        .current()
+        .and_then(|l| l.info.bot.clone())
+        .unwrap_or_default();
+    let message = Message {
+        from: Some(me),
+        to: Some(to.clone()),
+        body: content_text(content),
+        thread_id: thread_id.to_owned(),
+        from_self: true,
+        ..Default::default()
+    };
     send(bot, &registry, Callback::BotMessage, sender, || {
         EventRequest {
             callback: Callback::BotMessage as i32,
             message: Some(message.clone()),
-            subject: message.to.clone(),
-            backend: backend.to_owned(),
+            subject: Some(to.clone()),
+            backend: gateway.name.clone(),
             ..Default::default()
         }
     });
+}
+
+/// The text of a message of the bot as plugins see it: Markdown as it is, a card as its title
+/// and body.
+fn content_text(content: &Content) -> String {
+    match &content.kind {
+        Some(content::Kind::Markdown(text)) => text.clone(),
+        Some(content::Kind::Card(card)) => [card.title.as_str(), card.body.as_str()]
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Some(content::Kind::Template(t)) => format!("(template {})", t.name),
+        None => String::new(),
+    }
 }
 
 /// Whether any plugin wants the bot's own messages.
@@ -266,18 +306,6 @@ async fn drain(bot: Weak<Bot>, plugin: String, mut rx: mpsc::Receiver<EventReque
                 "callback did not finish within {} s", timeout.as_secs_f64()
             ),
         }
-    }
-}
-
-/// The bot's reply as the message CALLBACK_BOT_MESSAGE describes: from the bot to `to`.
-pub fn bot_message(bot_id: Identifier, to: Identifier, body: String, thread_id: &str) -> Message {
-    Message {
-        from: Some(bot_id),
-        to: Some(to),
-        body,
-        thread_id: thread_id.to_owned(),
-        from_self: true,
-        ..Default::default()
     }
 }
 

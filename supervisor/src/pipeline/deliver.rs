@@ -167,13 +167,7 @@ impl ReplySink {
             &self.thread_id
         };
         if let Some(bot) = &self.observer {
-            let me = self
-                .gateway
-                .current()
-                .and_then(|l| l.info.bot.clone())
-                .unwrap_or_default();
-            let message = callbacks::bot_message(me, to.clone(), content_text(&content), thread);
-            callbacks::on_bot_message(bot, &self.gateway.name, message, None);
+            callbacks::on_bot_message(bot, &self.gateway, to, &content, thread, None);
         }
         let delivery = self.gateway.deliver(
             self.limit,
@@ -191,21 +185,6 @@ impl ReplySink {
                 tracing::error!(backend = %self.gateway.name, "sending a reply failed: {}", e.message());
             }
         }
-    }
-}
-
-/// The text of a reply as plugins see the bot's messages: Markdown as it is, a card as its
-/// title and body.
-pub fn content_text(content: &Content) -> String {
-    match &content.kind {
-        Some(content::Kind::Markdown(text)) => text.clone(),
-        Some(content::Kind::Card(card)) => [card.title.as_str(), card.body.as_str()]
-            .into_iter()
-            .filter(|t| !t.is_empty())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Some(content::Kind::Template(t)) => format!("(template {})", t.name),
-        None => String::new(),
     }
 }
 

@@ -344,21 +344,7 @@ impl Irc {
         let shared = Arc::new(Shared::new(settings, &ctx.backend, ctx.events.clone()));
         let (first_tx, first_rx) = oneshot::channel();
         let task = tokio::spawn(client::run(shared.clone(), first_tx));
-        match first_rx.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                return Err(Status::unavailable(format!(
-                    "backend {} (irc): {e}",
-                    ctx.backend
-                )));
-            }
-            Err(_) => {
-                return Err(Status::internal(format!(
-                    "backend {} (irc): the connection task ended",
-                    ctx.backend
-                )));
-            }
-        }
+        super::first_connection("irc", &ctx.backend, first_rx).await?;
         Ok(Arc::new(Self {
             shared,
             task: tokio::sync::Mutex::new(Some(task)),

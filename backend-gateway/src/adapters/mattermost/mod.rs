@@ -243,21 +243,7 @@ impl Mattermost {
         });
         let (first_tx, first_rx) = oneshot::channel();
         let task = tokio::spawn(client::run(shared.clone(), first_tx));
-        match first_rx.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                return Err(Status::unavailable(format!(
-                    "backend {} (mattermost): {e}",
-                    ctx.backend
-                )));
-            }
-            Err(_) => {
-                return Err(Status::internal(format!(
-                    "backend {} (mattermost): the connection task ended",
-                    ctx.backend
-                )));
-            }
-        }
+        super::first_connection("mattermost", &ctx.backend, first_rx).await?;
         Ok(Arc::new(Self {
             shared,
             task: tokio::sync::Mutex::new(Some(task)),
