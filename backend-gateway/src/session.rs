@@ -66,6 +66,9 @@ struct Session {
 }
 
 /// What woke the session up.
+// A value that lives for one turn of the loop on the stack: boxing its events would cost an
+// allocation per event for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Step {
     Finished(Option<String>, SendResult),
     Event(Option<Result<BackendEvent, Status>>),

@@ -134,6 +134,7 @@ pub struct Event {
     backend: String,
     presence: Option<Presence>,
     reaction: Option<Reaction>,
+    membership: Option<Membership>,
     topic: Option<String>,
     runtime: Arc<Runtime>,
 }
@@ -160,6 +161,16 @@ pub struct Reaction {
     pub reaction: String,
     /// True when added, false when removed.
     pub added: bool,
+}
+
+/// Someone joining or leaving a room ([`CallbackKind::RoomJoined`], [`CallbackKind::RoomLeft`]);
+/// the room is [`Event::subject`].
+#[derive(Clone, Debug)]
+pub struct Membership {
+    /// Who joined or left; `None` when it is the bot itself.
+    pub who: Option<Identifier>,
+    /// Who added or removed them (Errbot's `invited_by`, `kicked_by`), when the service tells.
+    pub by: Option<Identifier>,
 }
 
 impl fmt::Debug for Event {
@@ -190,6 +201,27 @@ impl Event {
             reaction: r.reaction,
             added: r.added,
         });
+        let membership = request
+            .room
+            .as_ref()
+            .filter(|r| {
+                matches!(
+                    r.kind(),
+                    v1::room_event::Kind::Joined | v1::room_event::Kind::Left
+                )
+            })
+            .map(|r| Membership {
+                who: r
+                    .who
+                    .clone()
+                    .filter(|w| !w.person.is_empty())
+                    .map(Identifier),
+                by: r
+                    .by
+                    .clone()
+                    .filter(|b| !b.person.is_empty())
+                    .map(Identifier),
+            });
         let topic = request
             .room
             .filter(|r| r.kind() == v1::room_event::Kind::Topic)
@@ -202,6 +234,7 @@ impl Event {
             backend: request.backend,
             presence,
             reaction,
+            membership,
             topic,
             runtime,
         }
@@ -230,6 +263,10 @@ impl Event {
     /// The reaction, for `reaction`.
     pub fn reaction(&self) -> Option<&Reaction> {
         self.reaction.as_ref()
+    }
+    /// Who joined or left, and who made them, for `room_joined` and `room_left`.
+    pub fn membership(&self) -> Option<&Membership> {
+        self.membership.as_ref()
     }
     /// The new topic, for `room_topic`.
     pub fn topic(&self) -> Option<&str> {

@@ -299,7 +299,7 @@ pub use errbot_plugin_macros::{
     activate, callback, check_config, cmd_filter, command, deactivate, plugin, poller, re_command,
 };
 pub use event::{
-    ActivateContext, CallbackKind, CheckOutput, Event, HookOutput, Presence, Reaction,
+    ActivateContext, CallbackKind, CheckOutput, Event, HookOutput, Membership, Presence, Reaction,
 };
 pub use filter::{CommandCall, Filter, IntoFilter};
 pub use message::{Identifier, Message};

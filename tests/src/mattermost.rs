@@ -84,6 +84,36 @@ struct Inner {
     resumes: Vec<(String, String)>,
     /// Connections gone silent: they send nothing and read nothing, but stay open.
     frozen: BTreeSet<u64>,
+    /// The rate limiter, once a test turns it on.
+    window: Option<Window>,
+}
+
+/// A rate-limit window: `limit` requests per second (for every session together: the tests
+/// have one client at a time).
+#[derive(Default)]
+struct Window {
+    limit: u32,
+    used: u32,
+    started: Option<std::time::Instant>,
+}
+
+impl Window {
+    /// Counts a request: `Ok(remaining)`, or `Err(seconds until the window resets)`.
+    fn take(&mut self) -> Result<u32, u64> {
+        let now = std::time::Instant::now();
+        if self
+            .started
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            self.started = Some(now);
+            self.used = 0;
+        }
+        if self.used >= self.limit {
+            return Err(1);
+        }
+        self.used += 1;
+        Ok(self.limit - self.used)
+    }
 }
 
 impl Inner {
@@ -155,6 +185,64 @@ impl Inner {
                 let _ = conn.tx.send(WsMessage::text(envelope.to_string()));
             }
         }
+    }
+
+    /// Sends an event to every connection (`broadcast` names no channel: a user-wide event
+    /// such as `status_change` or `user_updated`), or only to `user_id`'s when not empty.
+    fn broadcast_users(&mut self, event: &str, data: Value, user_id: &str) {
+        for conn in self.conns.values() {
+            if user_id.is_empty() || conn.user_id == user_id {
+                let envelope = json!({
+                    "event": event,
+                    "data": data,
+                    "broadcast": {
+                        "omit_users": null, "user_id": user_id, "channel_id": "", "team_id": "",
+                        "connection_id": "", "omit_connection_id": "",
+                    },
+                    "seq": 0,
+                });
+                let _ = conn.tx.send(WsMessage::text(envelope.to_string()));
+            }
+        }
+    }
+
+    /// Adds `user_id` to a channel; a new member is announced (`user_added`) to the channel.
+    fn add_member(&mut self, channel_id: &str, user_id: &str) {
+        let added = self
+            .members
+            .entry(channel_id.to_owned())
+            .or_default()
+            .insert(user_id.to_owned());
+        if added {
+            let team_id = self.team["id"].clone();
+            self.broadcast(
+                "user_added",
+                json!({"team_id": team_id, "user_id": user_id}),
+                channel_id,
+            );
+        }
+    }
+
+    /// Removes `user_id` from a channel (by `remover_id`): `user_removed` goes to the channel's
+    /// remaining members and to the person removed, each in its own shape.
+    fn remove_member(&mut self, channel_id: &str, user_id: &str, remover_id: &str) -> bool {
+        let removed = self
+            .members
+            .get_mut(channel_id)
+            .is_some_and(|m| m.remove(user_id));
+        if removed {
+            self.broadcast(
+                "user_removed",
+                json!({"remover_id": remover_id, "user_id": user_id}),
+                channel_id,
+            );
+            self.broadcast_users(
+                "user_removed",
+                json!({"channel_id": channel_id, "remover_id": remover_id}),
+                user_id,
+            );
+        }
+        removed
     }
 
     fn posted_data(&self, post: &Value) -> Value {
@@ -443,6 +531,10 @@ impl Fake {
             .route("/api/v4/files", post(upload))
             .route("/api/v4/websocket", get(websocket))
             .fallback(not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                rate_limiter,
+            ))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -588,6 +680,90 @@ impl Fake {
         });
     }
 
+    /// `user` joins channel `name` (`user_added` is broadcast).
+    pub fn add_to_channel(&self, user: &User, name: &str) {
+        let id = self.channel_id(name);
+        self.with(|s| s.add_member(&id, &user.id));
+    }
+
+    /// `remover` removes `user` from channel `name` (`user_removed` is broadcast).
+    pub fn remove_from_channel(&self, user: &User, name: &str, remover: &User) {
+        let id = self.channel_id(name);
+        self.with(|s| s.remove_member(&id, &user.id, &remover.id));
+    }
+
+    /// `user`'s status changes (`status_change` goes to every connection).
+    pub fn set_status_as(&self, user: &User, status: &str) {
+        self.with(|s| {
+            s.statuses.insert(user.id.clone(), status.to_owned());
+            s.broadcast_users(
+                "status_change",
+                json!({"status": status, "user_id": user.id}),
+                "",
+            );
+        });
+    }
+
+    /// `user` takes the user name `new_name` (`user_updated` goes to every connection, with
+    /// the user sanitised as the server does: no e-mail address, no auth data).
+    pub fn rename(&self, user: &User, new_name: &str) -> User {
+        self.with(|s| {
+            let now = s.now();
+            let Some(u) = s.users.iter_mut().find(|u| u["id"] == user.id.as_str()) else {
+                return;
+            };
+            u["username"] = json!(new_name);
+            u["update_at"] = json!(now);
+            let mut public = u.clone();
+            public["email"] = json!("");
+            public["auth_data"] = json!("");
+            s.broadcast_users("user_updated", json!({"user": public}), "");
+        });
+        User {
+            id: user.id.clone(),
+            username: new_name.to_owned(),
+        }
+    }
+
+    /// Deletes a post: `delete_at` is set and `post_deleted` is broadcast.
+    pub fn delete_post(&self, post_id: &str) {
+        self.with(|s| {
+            let now = s.now();
+            let Some(post) = s.posts.get_mut(post_id) else {
+                return;
+            };
+            post["delete_at"] = json!(now);
+            post["update_at"] = json!(now);
+            let post = post.clone();
+            let channel = post["channel_id"].as_str().unwrap_or("").to_owned();
+            s.broadcast("post_deleted", json!({"post": post.to_string()}), &channel);
+        });
+    }
+
+    /// `user` writes `message` in the group message with `others` and the bot (the group
+    /// channel is made as the server would: type `G`, named after its members).
+    pub fn group_post_as(&self, user: &User, others: &[&User], message: &str) -> Value {
+        let mut ids: Vec<String> = others.iter().map(|u| u.id.clone()).collect();
+        ids.push(user.id.clone());
+        ids.push(self.bot.id.clone());
+        self.with(|s| {
+            let channel_id = group_channel(s, ids);
+            s.store_post(&user.id, &channel_id, message, "", json!({}), json!([]))
+        })
+    }
+
+    /// From now on every request counts against a window of `limit` requests per second and
+    /// session, reported in `X-Ratelimit-Limit`, `-Remaining` and `-Reset` on every answer,
+    /// as the server's rate limiter does; a request over the limit is answered 429.
+    pub fn rate_window(&self, limit: u32) {
+        self.with(|s| {
+            s.window = Some(Window {
+                limit,
+                ..Window::default()
+            })
+        });
+    }
+
     /// Every reaction, as the server stores them.
     pub fn reactions(&self) -> Vec<Value> {
         self.read(|s| s.reactions.clone())
@@ -727,6 +903,30 @@ fn direct_channel(s: &mut Inner, a: &str, b: &str) -> String {
     }
     let id = s.add_channel(&name, "", "D", "");
     s.members.insert(id.clone(), BTreeSet::from(pair));
+    id
+}
+
+/// The group channel of `ids` (3 to 8 people), made when missing. Its name is a 40-digit hex
+/// string that depends only on the members, as the server's (a SHA-1 there).
+fn group_channel(s: &mut Inner, mut ids: Vec<String>) -> String {
+    ids.sort();
+    ids.dedup();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in ids.join(",").bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let name = format!("{h:016x}{:024x}", h.rotate_left(17) as u128 * 0x9e37);
+    if let Some(id) = s
+        .channels
+        .values()
+        .find(|c| c["name"] == name.as_str())
+        .and_then(|c| c["id"].as_str())
+    {
+        return id.to_owned();
+    }
+    let id = s.add_channel(&name, "", "G", "");
+    s.members
+        .insert(id.clone(), ids.into_iter().collect::<BTreeSet<_>>());
     id
 }
 
@@ -970,14 +1170,14 @@ async fn add_member(
             ));
         }
         let members = s.members.entry(id.clone()).or_default();
-        if c["type"] == "P" && !members.contains(&uid) {
+        if c["type"] != "O" && !members.contains(&uid) {
             return Err(app_error(
                 StatusCode::FORBIDDEN,
                 "api.context.permissions.app_error",
                 "You do not have the appropriate permissions.",
             ));
         }
-        members.insert(user_id.clone());
+        s.add_member(&id, &user_id);
         Ok((
             StatusCode::CREATED,
             json!({
@@ -1307,6 +1507,59 @@ async fn serve_socket(
     }
 }
 
+/// The rate limiter, when a test turned it on ([`Fake::rate_window`]): each answer says what
+/// is left of the window; past it, 429 with `Retry-After`.
+async fn rate_limiter(
+    State((inner, n)): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let verdict = {
+        let mut s = inner.lock().expect("fake state");
+        let limit = s.window.as_ref().map(|w| w.limit);
+        match s.window.as_mut().map(Window::take) {
+            None => None,
+            Some(Ok(left)) => Some((limit.unwrap_or(0), Ok(left))),
+            Some(Err(wait)) => {
+                s.rate_limited += 1;
+                Some((limit.unwrap_or(0), Err(wait)))
+            }
+        }
+    };
+    let headers = |resp: &mut Response, limit: u32, left: u32, reset: u64| {
+        for (k, v) in [
+            ("x-ratelimit-limit", limit.to_string()),
+            ("x-ratelimit-remaining", left.to_string()),
+            ("x-ratelimit-reset", reset.to_string()),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                resp.headers_mut().insert(k, v);
+            }
+        }
+    };
+    match verdict {
+        None => next.run(request).await,
+        Some((limit, Ok(left))) => {
+            let mut resp = next.run(request).await;
+            headers(&mut resp, limit, left, 1);
+            resp
+        }
+        Some((limit, Err(wait))) => {
+            n.notify_waiters();
+            let mut resp = reply(Err(app_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "api.context.rate_limit",
+                "limit exceeded",
+            )));
+            headers(&mut resp, limit, 0, wait);
+            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                resp.headers_mut().insert("retry-after", v);
+            }
+            resp
+        }
+    }
+}
+
 fn forbidden() -> (StatusCode, Value) {
     app_error(
         StatusCode::FORBIDDEN,
@@ -1411,7 +1664,7 @@ async fn remove_member(
             if uid != user {
                 return Err(forbidden());
             }
-            if s.members.get_mut(&id).is_some_and(|m| m.remove(&user)) {
+            if s.remove_member(&id, &user, &uid) {
                 Ok((StatusCode::OK, json!({"status": "OK"})))
             } else {
                 Err(not_found_error())

@@ -119,6 +119,7 @@ async fn every_callback_reaches_the_plugins_that_declared_it_and_no_other() {
                 kind: kind as i32,
                 room: Some(room("lounge")),
                 topic: topic.into(),
+                ..Default::default()
             }),
         )
         .await;
@@ -139,9 +140,9 @@ async fn every_callback_reaches_the_plugins_that_declared_it_and_no_other() {
         "mention|test|#cbtest/alice||hello @bob",
         "presence|test|@carol|away:lunch|",
         "reaction|test|@dave|thumbsup:m42:true|",
-        "room_joined|test|#lounge||",
+        "room_joined|test|#lounge|- by -|",
         "room_topic|test|#lounge|new topic|",
-        "room_left|test|#lounge||",
+        "room_left|test|#lounge|- by -|",
         "connect|test|",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");

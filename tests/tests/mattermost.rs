@@ -14,11 +14,18 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// errbotd with a `mattermost` backend on `fake`, joined to town-square, once connected.
 async fn bot_on(fake: &Fake, auth: &str) -> TestBot {
+    bot_with(fake, auth, Options::default()).await
+}
+
+/// Like [`bot_on`], with more `options` (their `extra` TOML goes after the backend's table;
+/// their admins replace `@alice`).
+async fn bot_with(fake: &Fake, auth: &str, options: Options) -> TestBot {
     let extra = format!(
         "[backends.mm]\nkind = \"mattermost\"\nurl = {url:?}\nteam = {TEAM:?}\n{auth}\n\
          rooms = [\"~town-square\"]\nping_interval = 0.3\nsilence_timeout = 1.5\n\
-         reconnect_delay = 0.1\nreconnect_max = 1\n",
+         reconnect_delay = 0.1\nreconnect_max = 1\n{more}",
         url = fake.url(),
+        more = options.extra,
     );
     let bot = TestBot::start_with(Options {
         extra,
@@ -26,8 +33,8 @@ async fn bot_on(fake: &Fake, auth: &str) -> TestBot {
             ("ERRBOT_MM_TOKEN".into(), BOT_TOKEN.into()),
             ("ERRBOT_MM_PASSWORD".into(), BOT_PASSWORD.into()),
         ],
-        admins: Some(vec!["@alice".into()]),
-        ..Default::default()
+        admins: options.admins.or_else(|| Some(vec!["@alice".into()])),
+        ..options
     })
     .await;
     fake.wait_until(WAIT, |f| f.connections() == 1).await;
@@ -474,4 +481,173 @@ async fn room_commands_manage_channels() {
     ask("!room leave ~dev", "Left the room ~dev.").await;
     assert!(!fake.is_member("dev", &fake.bot.id));
     ask("!room join ~No_Such", "Cannot join ~No_Such").await;
+}
+
+/// What the `listener` test plugin recorded (tests/callback-plugins), asked by alice in a
+/// direct message until `done` holds.
+async fn events_until(fake: &Fake, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let before = fake.posts_by(&fake.bot.id).len();
+        fake.dm_as(&fake.alice, "!events");
+        fake.wait_until(WAIT, |f| f.posts_by(&f.bot.id).len() > before)
+            .await;
+        let events: Vec<String> = fake
+            .posts_by(&fake.bot.id)
+            .last()
+            .and_then(|p| p["message"].as_str())
+            .unwrap_or("")
+            .lines()
+            .filter(|l| !l.ends_with("!events"))
+            .map(str::to_owned)
+            .collect();
+        if done(&events) {
+            return events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting; the listener has:\n{}",
+            events.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn members_presence_and_deletions_reach_the_plugins() {
+    let fake = Fake::start().await;
+    let _bot = bot_with(
+        &fake,
+        "token_env = \"ERRBOT_MM_TOKEN\"",
+        Options {
+            plugin_dirs: vec!["tests/callback-plugins".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    let (alice, bob) = (fake.alice.clone(), fake.bob.clone());
+    fake.remove_from_channel(&bob, "town-square", &alice);
+    fake.add_to_channel(&bob, "town-square");
+    fake.set_status_as(&bob, "away");
+    // A deleted post is not a message, and is never caught up later.
+    let doomed = fake.post_as(&alice, "dev", "!echo never", "");
+    fake.delete_post(doomed["id"].as_str().unwrap_or_default());
+    let has = |events: &[String], want: &str| events.iter().any(|e| e.starts_with(want));
+    let events = events_until(&fake, |e| {
+        has(
+            e,
+            "room_left|mm|~town-square|~town-square/bob by ~town-square/alice",
+        ) && has(e, "room_joined|mm|~town-square|~town-square/bob by -")
+            && has(e, "presence|mm|@bob|away:")
+    })
+    .await;
+    // In that order, and the bot's own presence changes are not events.
+    let left = events.iter().position(|e| e.starts_with("room_left|"));
+    let joined = events.iter().position(|e| e.starts_with("room_joined|"));
+    assert!(left < joined, "{events:#?}");
+
+    // The bot removed from its channel: an event for the bot itself (no one joined), and it
+    // stays out after a reconnection instead of joining again.
+    let bot_user = fake.bot.clone();
+    fake.remove_from_channel(&bot_user, "town-square", &alice);
+    events_until(&fake, |e| {
+        has(e, "room_left|mm|~town-square|- by ~town-square/alice")
+    })
+    .await;
+    fake.reset_connections();
+    fake.wait_until(WAIT, |f| f.connections() == 1).await;
+    fake.dm_as(&alice, "!echo still here");
+    fake.wait_post(WAIT, |p| says(p, "still here")).await;
+    assert!(!fake.is_member("town-square", &bot_user.id));
+    assert_eq!(count(&fake, "never"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_and_access_rules_by_id_survive_a_rename() {
+    let fake = Fake::start().await;
+    let alice_id = fake.alice.id.clone();
+    let _bot = bot_with(
+        &fake,
+        "token_env = \"ERRBOT_MM_TOKEN\"",
+        Options {
+            // The seed's setup: one admin, and every command for the admins only; here the
+            // admin is named by id as well as by name.
+            admins: Some(vec!["@alice".into(), alice_id.clone()]),
+            extra: format!("[access.default]\nallowusers = [\"@alice\", {alice_id:?}]\n"),
+            ..Default::default()
+        },
+    )
+    .await;
+    fake.post_as(&fake.alice, "town-square", "!echo as alice", "");
+    fake.wait_post(WAIT, |p| says(p, "as alice")).await;
+    fake.post_as(&fake.bob, "town-square", "!echo as bob", "");
+    fake.wait_post(WAIT, |p| {
+        says(
+            p,
+            "You're not allowed to access this command from this user",
+        )
+    })
+    .await;
+
+    // alice becomes alice2: the rules that name her id still let her in, and she is still
+    // an admin (`!log tail` is for admins, in private).
+    let renamed = fake.rename(&fake.alice, "alice2");
+    fake.post_as(&renamed, "town-square", "!echo renamed", "");
+    fake.wait_post(WAIT, |p| says(p, "renamed")).await;
+    let before = fake.posts_by(&fake.bot.id).len();
+    fake.dm_as(&renamed, "!whoami");
+    fake.wait_until(WAIT, |f| f.posts_by(&f.bot.id).len() > before)
+        .await;
+    let whoami = fake
+        .posts_by(&fake.bot.id)
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    let text = whoami["message"].as_str().unwrap_or_default();
+    assert!(text.contains("@alice2"), "{text}");
+    let before = fake.posts_by(&fake.bot.id).len();
+    fake.dm_as(&renamed, "!log tail 2");
+    fake.wait_until(WAIT, |f| f.posts_by(&f.bot.id).len() > before)
+        .await;
+    let tail = fake
+        .posts_by(&fake.bot.id)
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    let text = tail["message"].as_str().unwrap_or_default();
+    assert!(
+        !text.starts_with("You're not allowed") && !text.starts_with("This command requires"),
+        "{text}"
+    );
+    assert_eq!(count(&fake, "as bob"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_message_is_answered_in_the_group() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    let bob = fake.bob.clone();
+    let post = fake.group_post_as(&fake.alice, &[&bob], "!echo to the group");
+    let reply = fake.wait_post(WAIT, |p| says(p, "to the group")).await;
+    assert_eq!(reply["channel_id"], post["channel_id"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rate_limit_window_is_followed_without_meeting_429s() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    // Five requests a second. Once the bot has seen the window (any answer tells), a burst of
+    // 12 replies written at once goes out five a second: the bot counts what is left of the
+    // window itself and waits for its reset instead of running into the limit.
+    fake.rate_window(5);
+    fake.post_as(&fake.alice, "town-square", "!echo first", "");
+    fake.wait_post(WAIT, |p| says(p, "first")).await;
+    for i in 0..12 {
+        fake.post_as(&fake.alice, "town-square", &format!("!echo paced {i}"), "");
+    }
+    for i in 0..12 {
+        fake.wait_post(WAIT, |p| says(p, &format!("paced {i}")))
+            .await;
+    }
+    assert_eq!(fake.rate_limited(), 0, "the bot met the limit");
 }

@@ -35,6 +35,9 @@ pub struct Invocation<'a> {
     pub args: Option<&'a str>,
     /// The sender's ACL string (`Identifier.acl`, else `person`).
     pub sender: &'a str,
+    /// The sender's stable id (`Identifier.person`) when it differs from `sender`: user rules
+    /// match it too, so that a rule naming a person's id outlives a rename.
+    pub sender_id: &'a str,
     /// The room's id when the command was written in a room; `None` in a direct message.
     pub room: Option<&'a str>,
     /// Name of the backend instance the message came from.
@@ -92,9 +95,22 @@ pub fn acl_of(who: &Identifier) -> &str {
     }
 }
 
-/// Whether `who` is an admin under `config` (`bot.admins` globs against the ACL attribute).
+/// The person's stable id when it is not the ACL attribute already (empty otherwise): on
+/// services where the ACL attribute is a name that can change (`@alice` on Mattermost), the
+/// rules and admins may name the id instead, which survives a rename.
+pub fn id_of(who: &Identifier) -> &str {
+    if who.acl.is_empty() || who.acl == who.person {
+        ""
+    } else {
+        &who.person
+    }
+}
+
+/// Whether `who` is an admin under `config` (`bot.admins` globs against the ACL attribute, or
+/// against the person's id).
 pub fn is_admin(config: &Config, who: &Identifier) -> bool {
     glob::matches_any(&config.bot.admins, acl_of(who))
+        || matches!(id_of(who), id if !id.is_empty() && glob::matches_any(&config.bot.admins, id))
 }
 
 /// Whether the sender of `message` may run `command` as far as the access rules tell without
@@ -130,6 +146,7 @@ pub fn invocation<'a>(
         command: &command.name,
         args,
         sender: from.map_or("", acl_of),
+        sender_id: from.map_or("", id_of),
         room,
         backend,
         admin_only: command.spec.admin_only,
@@ -180,18 +197,14 @@ pub fn check_rule(acl: &Rule, inv: &Invocation<'_>) -> Result<(), Denial> {
             return Err(Denial::Arguments);
         }
     }
-    if acl
-        .allowusers
-        .as_ref()
-        .is_some_and(|p| !p.matches(inv.sender))
-    {
+    // The name or the id: allowed when either is listed, denied when either is.
+    let names = |p: &Patterns| {
+        p.matches(inv.sender) || (!inv.sender_id.is_empty() && p.matches(inv.sender_id))
+    };
+    if acl.allowusers.as_ref().is_some_and(|p| !names(p)) {
         return Err(Denial::User);
     }
-    if acl
-        .denyusers
-        .as_ref()
-        .is_some_and(|p| p.matches(inv.sender))
-    {
+    if acl.denyusers.as_ref().is_some_and(names) {
         return Err(Denial::User);
     }
     match inv.room {

@@ -17,6 +17,7 @@ fn inv() -> Invocation<'static> {
         command: "hello",
         args: Some("world"),
         sender: "@alice",
+        sender_id: "",
         room: None,
         backend: "test",
         admin_only: false,
@@ -511,6 +512,7 @@ fn no_ordering_of_rules_lets_a_refused_person_through() {
             command: pick(&mut rng, COMMANDS),
             args: Some(pick(&mut rng, ARG_VALUES)),
             sender: pick(&mut rng, USERS),
+            sender_id: "",
             room: rng.random_bool(0.5).then(|| pick(&mut rng, ROOMS)),
             backend: pick(&mut rng, BACKENDS),
             admin_only: rng.random_bool(0.3),
@@ -566,4 +568,25 @@ fn no_ordering_of_rules_lets_a_refused_person_through() {
         refused_everywhere > 50,
         "only {refused_everywhere} refused cases"
     );
+}
+
+#[test]
+fn user_rules_match_the_id_as_well_as_the_name() {
+    // On Mattermost the ACL string is `@name` and the person's id never changes: a rule that
+    // names the id outlives a rename; one that names either form refuses.
+    let renamed = |i: &mut Invocation<'static>| {
+        i.sender = "@alice2";
+        i.sender_id = "u0000000000000000000000002";
+    };
+    let allow_id = settings("[default]\nallowusers = [\"u0000000000000000000000002\"]\n");
+    let mut i = inv();
+    renamed(&mut i);
+    assert_eq!(check(&allow_id, &i), Ok(()));
+    let mut other = inv();
+    other.sender_id = "u0000000000000000000000003";
+    assert_eq!(check(&allow_id, &other), Err(Denial::User));
+    let deny_id = settings("[default]\ndenyusers = [\"u0000000000000000000000002\"]\n");
+    assert_eq!(check(&deny_id, &i), Err(Denial::User));
+    let deny_name = settings("[default]\ndenyusers = [\"@alice2\"]\n");
+    assert_eq!(check(&deny_name, &i), Err(Denial::User));
 }

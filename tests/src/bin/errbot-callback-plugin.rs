@@ -37,6 +37,12 @@ fn line(event: &Event) -> String {
         format!("{}:{}:{}", r.reaction, r.message_id, r.added)
     } else if let Some(p) = event.presence() {
         format!("{}:{}", p.status, p.message)
+    } else if let Some(m) = event.membership() {
+        let name = |who: &Option<errbot_plugin_sdk::Identifier>| {
+            who.as_ref()
+                .map_or_else(|| "-".to_owned(), ToString::to_string)
+        };
+        format!("{} by {}", name(&m.who), name(&m.by))
     } else {
         event.detail().to_owned()
     };

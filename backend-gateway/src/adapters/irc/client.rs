@@ -633,6 +633,7 @@ impl Shared {
                 kind: kind as i32,
                 room: Some(self.ids.room(channel)),
                 topic,
+                ..Default::default()
             })),
         });
     }

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use errbot_proto::v1::{BackendEvent, Identifier, Message, ReactionEvent, backend_event};
+use errbot_proto::v1::{
+    BackendEvent, Identifier, Message, PresenceEvent, ReactionEvent, RoomEvent, backend_event,
+    room_event,
+};
 use futures::SinkExt;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -322,14 +325,126 @@ impl Shared {
                     tracing::debug!("post {} edited: not a new command", text(&post, "id"));
                 }
             }
+            "post_deleted" => {
+                // A deleted post is never read again: catching up skips it (`delete_at`).
+                if let Some(post) = embedded(data.get("post")) {
+                    tracing::debug!("post {} deleted", text(&post, "id"));
+                }
+            }
             "reaction_added" | "reaction_removed" => {
                 let added = text(v, "event") == "reaction_added";
                 if let Some(r) = embedded(data.get("reaction")) {
                     self.reaction(&r, added).await;
                 }
             }
+            "user_added" => {
+                let broadcast = v.get("broadcast").cloned().unwrap_or(Value::Null);
+                let channel_id = text(&broadcast, "channel_id");
+                self.membership(&channel_id, &text(&data, "user_id"), "", true)
+                    .await;
+            }
+            "user_removed" => {
+                // Sent to the channel (`data.user_id` left) and to the person removed
+                // (`data.channel_id`, `broadcast.user_id`).
+                let broadcast = v.get("broadcast").cloned().unwrap_or(Value::Null);
+                let (channel_id, user_id) = match text(&data, "channel_id") {
+                    id if id.is_empty() => (text(&broadcast, "channel_id"), text(&data, "user_id")),
+                    id => (id, text(&broadcast, "user_id")),
+                };
+                self.membership(&channel_id, &user_id, &text(&data, "remover_id"), false)
+                    .await;
+            }
+            "status_change" => self.presence(&data).await,
+            "user_updated" => {
+                // A rename: the cache learns the new name (access rules match the id too).
+                if let Some(user) = data.get("user").map(user_of).filter(|u| !u.id.is_empty()) {
+                    self.with_state(|st| {
+                        if st.me.id == user.id {
+                            st.me.username.clone_from(&user.username);
+                        }
+                        st.users.insert(user.id.clone(), user);
+                    });
+                }
+            }
             _ => {}
         }
+    }
+
+    /// Someone (or the bot) joined or left a channel: a room event for errbotd.
+    async fn membership(&self, channel_id: &str, user_id: &str, by: &str, joined: bool) {
+        if channel_id.is_empty() || user_id.is_empty() {
+            return;
+        }
+        let channel = self
+            .channel(&Channel {
+                id: channel_id.to_owned(),
+                ..Default::default()
+            })
+            .await;
+        if channel.name.is_empty() || channel.is_direct() {
+            return;
+        }
+        let me = self.with_state(|st| st.me.id.clone());
+        let who = if user_id == me {
+            self.with_state(|st| {
+                if joined {
+                    st.joined.entry(channel.id.clone()).or_insert(0);
+                } else {
+                    // Removed by someone: not joined again at the next connection.
+                    st.joined.remove(&channel.id);
+                    st.wanted.remove(&channel.name);
+                }
+            });
+            if !joined && !by.is_empty() && by != me {
+                tracing::warn!("removed from ~{} by {by}", channel.name);
+            }
+            None
+        } else {
+            let user = self.user(user_id, "").await;
+            Some(self.ids.occupant(&channel, &user))
+        };
+        let by = if by.is_empty() || by == user_id {
+            None
+        } else {
+            let user = self.user(by, "").await;
+            Some(self.ids.occupant(&channel, &user))
+        };
+        let kind = if joined {
+            room_event::Kind::Joined
+        } else {
+            room_event::Kind::Left
+        };
+        let event = BackendEvent {
+            kind: Some(backend_event::Kind::Room(RoomEvent {
+                kind: kind as i32,
+                room: Some(self.ids.room(&channel)),
+                topic: String::new(),
+                who,
+                by,
+            })),
+        };
+        self.push(event).await;
+    }
+
+    /// A person's status changed (`online`, `away`, `dnd`, `offline`).
+    async fn presence(&self, data: &Value) {
+        let user_id = text(data, "user_id");
+        let status = text(data, "status");
+        if user_id.is_empty()
+            || status.is_empty()
+            || user_id == self.with_state(|st| st.me.id.clone())
+        {
+            return;
+        }
+        let user = self.user(&user_id, "").await;
+        let event = BackendEvent {
+            kind: Some(backend_event::Kind::Presence(PresenceEvent {
+                who: Some(self.ids.person(&user)),
+                status,
+                message: String::new(),
+            })),
+        };
+        self.push(event).await;
     }
 
     /// A new post: a message for errbotd unless it is the bot's own, a system message, or one

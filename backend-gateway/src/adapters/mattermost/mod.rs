@@ -4,7 +4,8 @@
 //! - `transport`: REST requests (bearer token, login again on 401, 429 reported with its delay)
 //!   and the websocket (authentication challenge), rustls on ring.
 //! - `client`: set-up, the websocket session (hello, pings both ways, silence is death),
-//!   events (`posted`, `post_edited`, reactions), reconnection with backoff, catch-up.
+//!   events (`posted`, `post_edited`, `post_deleted`, reactions, `user_added`/`user_removed`,
+//!   `status_change`, `user_updated`), reconnection with backoff, catch-up.
 //! - `ids`: `@user`, `~channel`, `~channel/user`, the ACL form `@user`.
 //! - `seen`: posts seen (a redelivered post runs once; thread roots for replies).
 //! - `format`, `split`: Markdown passed through, cards as attachments, 16,383-character posts.

@@ -85,6 +85,46 @@ pub struct Api {
     base: String,
     auth: Auth,
     token: RwLock<String>,
+    /// The server's rate-limit window, as its answers report it.
+    window: std::sync::Mutex<Window>,
+}
+
+/// What is left of the server's rate-limit window (`X-Ratelimit-Limit`, `-Remaining`,
+/// `-Reset`), counted down by each request sent, so that a burst of concurrent requests waits
+/// for the reset instead of meeting 429s. Unknown until an answer tells.
+#[derive(Debug, Default)]
+struct Window {
+    limit: Option<u32>,
+    remaining: Option<u32>,
+    reset_at: Option<tokio::time::Instant>,
+}
+
+impl Window {
+    /// Takes one request from the window: `None` to go now, or the instant to wait for.
+    fn take(&mut self, now: tokio::time::Instant) -> Option<tokio::time::Instant> {
+        if self.reset_at.is_some_and(|t| now >= t) {
+            self.remaining = self.limit;
+            self.reset_at = None;
+        }
+        match self.remaining {
+            None => None,
+            Some(0) => Some(*self.reset_at.get_or_insert(now + Duration::from_secs(1))),
+            Some(n) => {
+                self.remaining = Some(n - 1);
+                None
+            }
+        }
+    }
+
+    /// Learns from an answer's headers (the lower count wins: requests still on their way
+    /// are not in the server's figure yet).
+    fn learn(&mut self, now: tokio::time::Instant, limit: Option<u32>, remaining: u32, reset: f64) {
+        if limit.is_some() {
+            self.limit = limit;
+        }
+        self.remaining = Some(self.remaining.map_or(remaining, |r| r.min(remaining)));
+        self.reset_at = Some(now + Duration::from_secs_f64(reset.clamp(0.0, 60.0)));
+    }
 }
 
 impl Api {
@@ -107,6 +147,7 @@ impl Api {
             base,
             auth: settings.auth.clone(),
             token: RwLock::new(token),
+            window: std::sync::Mutex::new(Window::default()),
         })
     }
 
@@ -180,6 +221,7 @@ impl Api {
     ) -> Result<Value, ApiError> {
         let mut relogged = false;
         loop {
+            self.wait_for_window().await;
             let token = self.token().await;
             let mut req = self
                 .http
@@ -193,6 +235,7 @@ impl Api {
                 .await
                 .map_err(|e| ApiError::Transport(chain(&e)))?;
             let status = resp.status();
+            self.note_window(resp.headers());
             if status == StatusCode::UNAUTHORIZED
                 && !relogged
                 && matches!(self.auth, Auth::Password { .. })
@@ -218,6 +261,46 @@ impl Api {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| ApiError::Transport(format!("the server's answer is not JSON: {e}")));
         }
+    }
+
+    /// Waits while the rate-limit window is used up, then takes one request from it.
+    async fn wait_for_window(&self) {
+        loop {
+            let wait = self
+                .window
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(tokio::time::Instant::now());
+            match wait {
+                None => return,
+                Some(until) => tokio::time::sleep_until(until).await,
+            }
+        }
+    }
+
+    /// Reads the window an answer reports.
+    fn note_window(&self, headers: &reqwest::header::HeaderMap) {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|n| n.is_finite() && *n >= 0.0)
+        };
+        let Some(remaining) = number("x-ratelimit-remaining") else {
+            return;
+        };
+        let limit = number("x-ratelimit-limit").map(|l| l.min(f64::from(u32::MAX)) as u32);
+        let reset = number("x-ratelimit-reset").unwrap_or(1.0);
+        self.window
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .learn(
+                tokio::time::Instant::now(),
+                limit,
+                remaining.min(f64::from(u32::MAX)) as u32,
+                reset,
+            );
     }
 
     /// `GET path`.
@@ -313,5 +396,30 @@ pub async fn next_json(socket: &mut Socket) -> Result<Option<Value>, String> {
             frame.map(|f| format!(": {}", f.reason)).unwrap_or_default()
         )),
         Some(Ok(_)) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    #[test]
+    fn the_window_is_counted_down_and_waits_for_its_reset() {
+        let now = Instant::now();
+        let mut w = Window::default();
+        // Unknown: go.
+        assert_eq!(w.take(now), None);
+        w.learn(now, Some(3), 2, 1.0);
+        assert_eq!(w.take(now), None);
+        assert_eq!(w.take(now), None);
+        // Used up: wait for the reset, then the whole limit again.
+        let reset = now + Duration::from_secs(1);
+        assert_eq!(w.take(now), Some(reset));
+        assert_eq!(w.take(reset), None);
+        assert_eq!(w.remaining, Some(2));
+        // The server's lower figure wins over the local count.
+        w.learn(reset, Some(3), 0, 0.5);
+        assert_eq!(w.take(reset), Some(reset + Duration::from_millis(500)));
     }
 }

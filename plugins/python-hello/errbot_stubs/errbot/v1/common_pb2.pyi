@@ -163,7 +163,7 @@ class PresenceEvent(_message.Message):
     def __init__(self, who: _Optional[_Union[Identifier, _Mapping]] = ..., status: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RoomEvent(_message.Message):
-    __slots__ = ("kind", "room", "topic")
+    __slots__ = ("kind", "room", "topic", "who", "by")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[RoomEvent.Kind]
@@ -177,10 +177,14 @@ class RoomEvent(_message.Message):
     KIND_FIELD_NUMBER: _ClassVar[int]
     ROOM_FIELD_NUMBER: _ClassVar[int]
     TOPIC_FIELD_NUMBER: _ClassVar[int]
+    WHO_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
     kind: RoomEvent.Kind
     room: Identifier
     topic: str
-    def __init__(self, kind: _Optional[_Union[RoomEvent.Kind, str]] = ..., room: _Optional[_Union[Identifier, _Mapping]] = ..., topic: _Optional[str] = ...) -> None: ...
+    who: Identifier
+    by: Identifier
+    def __init__(self, kind: _Optional[_Union[RoomEvent.Kind, str]] = ..., room: _Optional[_Union[Identifier, _Mapping]] = ..., topic: _Optional[str] = ..., who: _Optional[_Union[Identifier, _Mapping]] = ..., by: _Optional[_Union[Identifier, _Mapping]] = ...) -> None: ...
 
 class ReactionEvent(_message.Message):
     __slots__ = ("who", "message_id", "reaction", "added")
