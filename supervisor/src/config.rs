@@ -250,12 +250,35 @@ impl Default for PathSettings {
 pub struct LogSettings {
     /// Level or tracing filter ("info", "debug", "errbotd=debug,info") (BOT_LOG_LEVEL).
     pub level: String,
+    /// A file the log also goes to, besides stderr (the journal under systemd), with one audit
+    /// line per command (BOT_LOG_FILE); relative to the configuration file's directory.
+    pub file: Option<PathBuf>,
+    /// When the file is rotated: `daily`, `hourly` or `never`. A rotated file's name carries
+    /// its date (`errbot.2026-11-30.log`), and `file` is a link to the current one.
+    pub rotate: Rotate,
+    /// How many rotated files are kept (the oldest are deleted).
+    pub keep: usize,
+}
+
+/// When `[log] file` is rotated.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Rotate {
+    /// A new file every day (UTC).
+    Daily,
+    /// A new file every hour.
+    Hourly,
+    /// Never: one file that grows (for logrotate, with copytruncate).
+    Never,
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
         Self {
             level: "info".into(),
+            file: None,
+            rotate: Rotate::Daily,
+            keep: 14,
         }
     }
 }

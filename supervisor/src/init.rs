@@ -69,6 +69,12 @@ bundled_plugins = true
 [log]
 # Level or tracing filter: "error", "warn", "info", "debug", "errbotd=debug,info"...
 level = "info"
+# A file the log also goes to (besides stderr, the journal under systemd), with one audit line
+# per command: who, where, what, and how it ended (BOT_LOG_FILE). Rotated "daily", "hourly"
+# or "never"; `keep` rotated files are kept.
+# file = "errbot.log"
+# rotate = "daily"
+# keep = 14
 
 [limits]
 # Seconds a child has to answer its health check after it starts.

@@ -115,6 +115,8 @@ pub struct Options {
     pub extra: String,
     /// Extra lines for the `[bot]` table.
     pub bot: String,
+    /// Extra lines for the `[log]` table.
+    pub log: String,
     /// Load the bundled plugins (hello, python-hello).
     pub bundled: bool,
     /// Also load the test plugin (tests/plugins).
@@ -183,8 +185,9 @@ impl TestBot {
         let config = format!(
             "[bot]\nadmins = {admins:?}\n{bot}\n\n[paths]\ndata_dir = \"data\"\n\
              plugin_dirs = {plugin_dirs}\nbundled_plugins = {bundled}\nvenv_dir = {venvs:?}\n\n\
-             [log]\nlevel = \"info\"\n\n[backends.test]\nkind = \"test\"\ndriver_socket = {socket:?}\n\n{extra}\n",
+             [log]\nlevel = \"info\"\n{log}\n\n[backends.test]\nkind = \"test\"\ndriver_socket = {socket:?}\n\n{extra}\n",
             bot = options.bot,
+            log = options.log,
             bundled = options.bundled,
             venvs = venv_dir,
             socket = driver_socket.display().to_string(),

@@ -120,3 +120,57 @@ async fn restart_comes_back_with_every_plugin_active() {
         assert!(pid != 0 && !old_children.contains(&pid), "{child}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_command_leaves_an_audit_line_in_the_log_file() {
+    let mut bot = TestBot::start_with(Options {
+        test_plugin: true,
+        log: "file = \"logs/errbot.log\"\nrotate = \"daily\"\nkeep = 3\n".into(),
+        ..Default::default()
+    })
+    .await;
+    bot.say_as("alice", "#ops", "!echo hi there").await;
+    bot.say_as("alice", "#ops", "!secret").await;
+    bot.say_as(
+        "boss1",
+        "",
+        "!plugin config testplugin {\"token\": \"s3cr3t\"}",
+    )
+    .await;
+    bot.say_as("alice", "", "!refuse").await;
+    let link = bot.dir.path().join("logs/errbot.log");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let wanted = [
+        "audit: @alice in #ops on test: echo hi there -> done",
+        "audit: @alice in #ops on test: secret -> refused: This command requires bot-admin privileges",
+        "audit: @boss1 in direct on test: plugin config (configuration not logged) -> ",
+        "audit: @alice in direct on test: refuse -> ",
+    ];
+    loop {
+        let log = std::fs::read_to_string(&link).unwrap_or_default();
+        if wanted.iter().all(|w| log.contains(w)) {
+            assert!(!log.contains("s3cr3t"), "a secret reached the log:\n{log}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "missing audit lines in {}:\n{log}",
+            link.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The file is today's, dated; errbot.log links to it.
+    let dated: Vec<String> = std::fs::read_dir(bot.dir.path().join("logs"))
+        .expect("logs")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("errbot.") && n.ends_with(".log") && n != "errbot.log")
+        .collect();
+    assert_eq!(dated.len(), 1, "{dated:?}");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("errbot.log")
+            .file_type()
+            .is_symlink()
+    );
+}

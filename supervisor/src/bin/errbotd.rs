@@ -35,10 +35,73 @@ enum Cmd {
     },
 }
 
-/// Sets up the log on stderr. Records go through a lossy queue to a writer thread: errbotd never
-/// blocks on a slow or stuck stderr (a full pipe, a paused terminal), and so neither do the
-/// children whose output it forwards. Dropping the guard flushes what is queued.
-fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
+/// The log file of `[log] file`, rotated as configured, written by its own thread (never lossy:
+/// it holds the audit lines). `None` when no file is configured.
+fn log_file(
+    config: &Config,
+) -> Result<
+    Option<(
+        tracing_appender::non_blocking::NonBlocking,
+        tracing_appender::non_blocking::WorkerGuard,
+    )>,
+    String,
+> {
+    use errbotd::config::Rotate;
+    use tracing_appender::rolling::{Builder, Rotation};
+    let Some(file) = &config.log.file else {
+        return Ok(None);
+    };
+    let path = config.resolve(file);
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(format!("log.file: {} is not a file name", path.display()));
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("log.file: cannot make {}: {e}", dir.display()))?;
+    let name = name.to_string_lossy().into_owned();
+    let builder = match config.log.rotate {
+        Rotate::Never => Builder::new()
+            .rotation(Rotation::NEVER)
+            .filename_prefix(&name),
+        rotate => {
+            // errbot.log -> errbot.2026-11-30.log, with errbot.log linking to the current one.
+            let (stem, ext) = match name.rsplit_once('.') {
+                Some((stem, ext)) if !stem.is_empty() => (stem.to_owned(), ext.to_owned()),
+                _ => (name.clone(), "log".to_owned()),
+            };
+            let rotation = if rotate == Rotate::Hourly {
+                Rotation::HOURLY
+            } else {
+                Rotation::DAILY
+            };
+            Builder::new()
+                .rotation(rotation)
+                .filename_prefix(stem)
+                .filename_suffix(ext)
+                .max_log_files(config.log.keep.max(1))
+                .latest_symlink(&name)
+        }
+    };
+    let appender = builder
+        .build(dir)
+        .map_err(|e| format!("log.file: cannot open {}: {e}", path.display()))?;
+    Ok(Some(
+        tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(false)
+            .thread_name("errbotd-logfile")
+            .finish(appender),
+    ))
+}
+
+/// What the log's writer threads need kept alive (dropping them flushes what is queued).
+type LogGuards = (
+    tracing_appender::non_blocking::WorkerGuard,
+    Option<tracing_appender::non_blocking::WorkerGuard>,
+);
+
+/// Sets up the log on stderr, and in `[log] file` when set. Records go to stderr through a lossy
+/// queue to a writer thread: errbotd never blocks on a slow or stuck stderr (a full pipe, a
+/// paused terminal), and so neither do the children whose output it forwards.
+fn init_logging(config: &Config) -> Result<LogGuards, String> {
     // On an interactive console, only warnings reach the terminal unless the file asks for more.
     let interactive = std::io::stdin().is_terminal()
         && config
@@ -65,11 +128,24 @@ fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
     // The ring behind `errbotctl logs` and `!log tail` keeps the configured level even when the
     // terminal shows less.
     let ring = errbotd::logring::layer().with_filter(filter(&config.log.level));
+    let (file, file_guard) = match log_file(config)? {
+        Some((writer, guard)) => (
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(false)
+                    .with_filter(filter(&config.log.level)),
+            ),
+            Some(guard),
+        ),
+        None => (None, None),
+    };
     tracing_subscriber::registry()
         .with(stderr)
         .with(ring)
+        .with(file)
         .init();
-    guard
+    Ok((guard, file_guard))
 }
 
 fn main() -> ExitCode {
@@ -126,7 +202,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let _log = init_logging(&config);
+            let _log = match init_logging(&config) {
+                Ok(guards) => guards,
+                Err(e) => {
+                    eprintln!("{}: {e}", config.describe_source());
+                    return ExitCode::from(2);
+                }
+            };
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

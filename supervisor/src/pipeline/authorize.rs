@@ -6,18 +6,17 @@
 use std::sync::Arc;
 
 use super::Job;
+use super::audit::Outcome;
 use super::route::Call;
 use crate::acl;
 use crate::cmdfilter;
 use crate::registry::Command;
 
 /// Lets `call` through the access rules and the command filters: the call to run (perhaps
-/// rewritten by a filter), or `None` when it was refused or blocked (the sender was told, unless
-/// `hide_restricted_access`).
-pub async fn authorize(job: &Job<'_>, call: Call) -> Option<Call> {
-    if refused(job, &call.command, &call.checked_args).await {
-        return None;
-    }
+/// rewritten by a filter), or why not when it was refused or blocked (the sender was told,
+/// unless `hide_restricted_access`).
+pub async fn authorize(job: &Job<'_>, call: Call) -> Result<Call, Outcome> {
+    refused(job, &call.command, &call.checked_args).await?;
     // Boxed, as the command's own run: a message's future stays small, so that spawning and
     // finishing its task copies little (measured: a 12 KB future cost about 10% of errbotd's
     // CPU in memmove).
@@ -32,14 +31,14 @@ pub async fn authorize(job: &Job<'_>, call: Call) -> Option<Call> {
     ))
     .await;
     let call = match filtered {
-        cmdfilter::Outcome::Blocked => return None,
+        cmdfilter::Outcome::Blocked => return Err(Outcome::Blocked),
         cmdfilter::Outcome::Run {
             command,
             args,
             changed,
         } => {
-            if changed && refused(job, &command, &args).await {
-                return None;
+            if changed {
+                refused(job, &command, &args).await?;
             }
             if command.is_regex() {
                 Call { command, ..call }
@@ -51,16 +50,19 @@ pub async fn authorize(job: &Job<'_>, call: Call) -> Option<Call> {
         }
     };
     // Flow steps only run inside a flow; flows are not implemented yet, so never.
-    (!call.command.spec.flow_only).then_some(call)
+    if call.command.spec.flow_only {
+        return Err(Outcome::NotInFlow);
+    }
+    Ok(call)
 }
 
 /// Checks `command` with `args` against the access rules; when refused, tells the sender
-/// (unless `hide_restricted_access`) and returns true.
-async fn refused(job: &Job<'_>, command: &Arc<Command>, args: &str) -> bool {
+/// (unless `hide_restricted_access`) and answers why.
+async fn refused(job: &Job<'_>, command: &Arc<Command>, args: &str) -> Result<(), Outcome> {
     let backend = job.sink.backend();
     let inv = acl::invocation(command, job.message, backend, Some(args), job.is_admin);
     let Err(denial) = acl::check(&job.config.access, &inv) else {
-        return false;
+        return Ok(());
     };
     tracing::info!(
         command = %command.name, sender = %inv.sender, %backend,
@@ -69,5 +71,5 @@ async fn refused(job: &Job<'_>, command: &Arc<Command>, args: &str) -> bool {
     if !job.config.access.hide_restricted_access {
         job.sink.send_text(denial.reply(), false).await;
     }
-    true
+    Err(Outcome::Refused(denial.reply()))
 }

@@ -12,6 +12,7 @@ use errbot_proto::v1::{Content, ExecuteRequest, command_spec, content};
 use futures::future::BoxFuture;
 
 use super::Job;
+use super::audit::Outcome;
 use super::deliver::ReplySink;
 use super::route::Call;
 use crate::bot::Bot;
@@ -53,8 +54,8 @@ impl Executor for PluginExecutor<'_> {
     }
 }
 
-/// Runs `call` for `job.message` and sends its replies.
-pub async fn execute(job: &Job<'_>, call: Call) {
+/// Runs `call` for `job.message` and sends its replies; answers how it ended.
+pub async fn execute(job: &Job<'_>, call: Call) -> Outcome {
     let Call {
         command,
         args,
@@ -86,7 +87,7 @@ pub async fn execute(job: &Job<'_>, call: Call) {
             }
             Err(e) => {
                 sink.send_text(&e.reply(), false).await;
-                return;
+                return Outcome::BadArguments;
             }
         }
         if command.spec.historize {
@@ -112,11 +113,12 @@ pub async fn execute(job: &Job<'_>, call: Call) {
     };
     let outcome = tokio::time::timeout(timeout, executor.execute(job.bot, sink, request)).await;
     match outcome {
-        Ok(Ok(())) => {}
+        Ok(Ok(())) => Outcome::Done,
         Ok(Err(failure)) => {
             tracing::warn!(command = %command.name, "command failed: {failure}");
             let text = format!("Computer says nooo. See logs for details:\n{failure}");
             sink.send_text(&text, false).await;
+            Outcome::Failed
         }
         Err(_) => {
             let text = format!(
@@ -124,6 +126,7 @@ pub async fn execute(job: &Job<'_>, call: Call) {
                 timeout.as_secs_f64()
             );
             sink.send_text(&text, false).await;
+            Outcome::TimedOut
         }
     }
 }

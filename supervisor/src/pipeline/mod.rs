@@ -11,13 +11,15 @@
 //! [`route`] decides which commands a message asks for, [`authorize`] lets each through the
 //! access rules and the plugins' command filters, [`execute`] parses its arguments and runs it
 //! through one interface ([`execute::Executor`]) whether it is built in or served by a plugin,
-//! and [`deliver`] sends what it says. [`callbacks`] hands events to plugins beside the path.
+//! and [`deliver`] sends what it says. [`callbacks`] hands events to plugins beside the path;
+//! [`audit`] writes one line per command that reached authorize, whatever its outcome.
 //!
 //! Entries: a chat message enters at route ([`handle_message`]); the gateway's other events
 //! (presence, reactions, rooms, connection) go to [`callbacks`] only. Pollers call their plugin
 //! directly (they are not commands); webhooks and flow steps will enter at execute and
 //! authorize respectively.
 
+pub mod audit;
 pub mod authorize;
 pub mod callbacks;
 pub mod deliver;
@@ -136,9 +138,15 @@ async fn process(
     }
 }
 
-/// Authorizes one call and executes it when allowed.
+/// Authorizes one call and executes it when allowed, then writes its audit line.
 async fn run(job: &Job<'_>, call: route::Call) {
-    if let Some(call) = authorize::authorize(job, call).await {
-        execute::execute(job, call).await;
-    }
+    let asked = (call.command.clone(), call.checked_args.clone());
+    let (command, args, outcome) = match authorize::authorize(job, call).await {
+        Ok(call) => {
+            let (command, args) = (call.command.clone(), call.checked_args.clone());
+            (command, args, execute::execute(job, call).await)
+        }
+        Err(outcome) => (asked.0, asked.1, outcome),
+    };
+    audit::record(job, &command, &args, outcome);
 }
