@@ -108,6 +108,17 @@ impl Bot {
         self.send_text_on("", to, content.into()).await
     }
 
+    /// Sends `content` to `to` (`@user`, `#room`) on backend instance `backend` (empty: the
+    /// first configured one).
+    pub async fn send_on(
+        &self,
+        backend: &str,
+        to: &str,
+        content: impl Into<Reply>,
+    ) -> Result<String, BotError> {
+        self.send_text_on(backend, to, content.into()).await
+    }
+
     /// Sends a card to `to` (see [`send`](Self::send)).
     pub async fn send_card(&self, to: &str, card: Card) -> Result<String, BotError> {
         self.send(to, card).await
@@ -232,6 +243,32 @@ impl Bot {
             .unsupported)
     }
 
+    /// The bot's health, as `!status` shows it: errbotd's uptime, every plugin's state and
+    /// every child process.
+    pub async fn status(&self) -> Result<BotStatus, BotError> {
+        let r = self
+            .client
+            .clone()
+            .status(v1::BotStatusRequest {})
+            .await?
+            .into_inner();
+        Ok(BotStatus {
+            uptime: std::time::Duration::from_secs(r.uptime_seconds),
+            started_at: std::time::UNIX_EPOCH
+                + std::time::Duration::from_millis(u64::try_from(r.started_at_ms).unwrap_or(0)),
+            version: r.version,
+            plugins: r
+                .plugins
+                .into_iter()
+                .map(|p| PluginHealth {
+                    name: p.name,
+                    state: p.state,
+                    note: p.note,
+                })
+                .collect(),
+        })
+    }
+
     /// Sends `text` to every admin in `BOT_ADMINS_NOTIFICATIONS`.
     pub async fn warn_admins(&self, text: impl Into<String>) -> Result<(), BotError> {
         let request = v1::WarnAdminsRequest { text: text.into() };
@@ -353,5 +390,37 @@ impl Bot {
             .await?
             .into_inner()
             .message_id)
+    }
+}
+
+/// The bot's health ([`Bot::status`]).
+#[derive(Clone, Debug)]
+pub struct BotStatus {
+    /// How long errbotd has run.
+    pub uptime: std::time::Duration,
+    /// When errbotd started.
+    pub started_at: std::time::SystemTime,
+    /// errbotd's version.
+    pub version: String,
+    /// Every plugin, built-in ones included.
+    pub plugins: Vec<PluginHealth>,
+}
+
+/// One plugin's state in [`BotStatus`].
+#[derive(Clone, Debug)]
+pub struct PluginHealth {
+    /// The plugin's name.
+    pub name: String,
+    /// `running`, `builtin`, `starting`, `restarting`, `failed`, `deactivated`,
+    /// `unconfigured`, `blacklisted` or `stopped`.
+    pub state: String,
+    /// Why it failed or waits for a configuration, if it does.
+    pub note: String,
+}
+
+impl PluginHealth {
+    /// Whether the plugin is up (running, or built into errbotd).
+    pub fn is_up(&self) -> bool {
+        matches!(self.state.as_str(), "running" | "builtin")
     }
 }

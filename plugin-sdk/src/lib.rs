@@ -293,7 +293,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use bot::{Bot, BotError};
+pub use bot::{Bot, BotError, BotStatus, PluginHealth};
 pub use context::{Args, Context, Match, Rest};
 pub use errbot_plugin_macros::{
     activate, callback, check_config, cmd_filter, command, deactivate, plugin, poller, re_command,

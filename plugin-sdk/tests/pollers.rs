@@ -151,6 +151,12 @@ impl BotService for FakeBot {
     ) -> Result<Response<v1::WarnAdminsResponse>, Status> {
         Err(Status::unimplemented("warn_admins"))
     }
+    async fn status(
+        &self,
+        _: Request<v1::BotStatusRequest>,
+    ) -> Result<Response<v1::BotStatusResponse>, Status> {
+        Err(Status::unimplemented("status"))
+    }
     async fn build_identifier(
         &self,
         _: Request<v1::BotBuildIdentifierRequest>,

@@ -14,8 +14,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 proto_dir="$(cd "$here/../../proto" && pwd)"
 stubs="$here/errbot_stubs"
 # The files a plugin needs: its own service, the shared types, and errbotd's BotService and
-# StorageService.
-protos=(errbot/v1/common.proto errbot/v1/plugin.proto errbot/v1/bot.proto errbot/v1/storage.proto)
+# StorageService (and control.proto, whose plugin and process states BotService.Status answers).
+protos=(errbot/v1/common.proto errbot/v1/plugin.proto errbot/v1/bot.proto errbot/v1/storage.proto
+        errbot/v1/control.proto)
 
 check=false
 case "${1:-}" in

@@ -287,11 +287,9 @@ fn plugin_slots(bot: &Arc<Bot>, warnings: &mut Vec<String>) -> Vec<Arc<PluginSlo
     warnings.extend(problems);
     let slots: Vec<Arc<PluginSlot>> = found
         .into_iter()
-        .filter(|d| {
-            !config
-                .plugins
-                .get(&d.manifest.name)
-                .is_some_and(|s| s.disabled)
+        .filter(|d| match config.plugins.get(&d.manifest.name) {
+            Some(settings) => !settings.disabled,
+            None => !d.manifest.opt_in,
         })
         .map(|d| {
             let policy = Policy::from_settings(&config.plugin_supervision(&d.manifest.name));

@@ -41,6 +41,11 @@ pub struct Manifest {
     /// program is always a path relative to the plugin's directory.
     #[serde(default)]
     pub build: Option<Vec<String>>,
+    /// Started only when errbot.toml has a `[plugins.NAME]` table: for bundled plugins that not
+    /// every bot wants (daily-message), which would otherwise wait for a configuration in every
+    /// `!status`.
+    #[serde(default)]
+    pub opt_in: bool,
 }
 
 #[derive(Deserialize)]

@@ -145,8 +145,12 @@ pub fn plan(old: &Config, new: &Config, plugins: &[String]) -> Plan {
     if old.storage != new.storage {
         plan.needs_restart.push("storage".to_owned());
     }
-    plan.needs_restart
-        .extend(changed_fields!(old.log, new.log, "log", [level]));
+    plan.needs_restart.extend(changed_fields!(
+        old.log,
+        new.log,
+        "log",
+        [level, file, rotate, keep]
+    ));
 
     let names: BTreeSet<&String> = plugins
         .iter()
@@ -345,8 +349,17 @@ async fn apply_plugins(
                 slot.set_policy(Policy::from_settings(&config.plugin_supervision(name)));
                 follow_settings(bot, &slot).await
             }
-            (None, false) if old.plugins.get(name).is_some_and(|p| p.disabled) => {
-                start_plugin(bot, config, name).await.map(|()| "started")
+            // Enabled again, or an opt-in plugin given its table.
+            (None, false) if old.plugins.get(name).is_none_or(|p| p.disabled) => {
+                match start_plugin(bot, config, name).await {
+                    Err(why) if why == NOT_FOUND => {
+                        report.notes.push(format!(
+                            "plugin {name}: not in the plugin directories, its settings are kept"
+                        ));
+                        continue;
+                    }
+                    other => other.map(|()| "started"),
+                }
             }
             (None, _) => {
                 report.notes.push(format!(
@@ -401,11 +414,14 @@ async fn stop_plugin(bot: &Arc<Bot>, slot: &Arc<PluginSlot>) -> Result<(), Strin
     Ok(())
 }
 
+/// Why [`start_plugin`] started nothing.
+const NOT_FOUND: &str = "not found in the plugin directories";
+
 /// Starts a plugin that was disabled: found in the plugin directories, activated, supervised.
 async fn start_plugin(bot: &Arc<Bot>, config: &Config, name: &str) -> Result<(), String> {
     let (found, _) = crate::manifest::discover(&crate::daemon::plugin_dirs(config));
     let Some(discovered) = found.into_iter().find(|d| d.manifest.name == name) else {
-        return Err("not found in the plugin directories".to_owned());
+        return Err(NOT_FOUND.to_owned());
     };
     let policy = Policy::from_settings(&config.plugin_supervision(name));
     let slot = PluginSlot::new(discovered, policy);

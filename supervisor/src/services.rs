@@ -7,10 +7,11 @@ use std::sync::Arc;
 use errbot_proto::contract::TOKEN_HEADER;
 use errbot_proto::v1::{
     BotBuildIdentifierRequest, BotPresenceRequest, BotPresenceResponse, BotReactRequest,
-    BotReactResponse, BotSendRequest, BotSendResponse, BuildIdentifierRequest, Content, FileChunk,
-    Identifier, ListPollersRequest, ListPollersResponse, ReactRequest, SetPresenceRequest,
-    StartPollerRequest, StartPollerResponse, StopPollerRequest, StopPollerResponse,
-    WarnAdminsRequest, WarnAdminsResponse, bot_service_server, content, file_chunk,
+    BotReactResponse, BotSendRequest, BotSendResponse, BotStatusRequest, BotStatusResponse,
+    BuildIdentifierRequest, Content, FileChunk, Identifier, ListPollersRequest,
+    ListPollersResponse, ReactRequest, SetPresenceRequest, StartPollerRequest, StartPollerResponse,
+    StopPollerRequest, StopPollerResponse, WarnAdminsRequest, WarnAdminsResponse,
+    bot_service_server, content, file_chunk,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -102,6 +103,25 @@ impl bot_service_server::BotService for BotApi {
         tracing::debug!(%caller, "sent to {}", sent.to.display);
         Ok(Response::new(BotSendResponse {
             message_id: sent.message_id,
+        }))
+    }
+
+    async fn status(
+        &self,
+        req: Request<BotStatusRequest>,
+    ) -> Result<Response<BotStatusResponse>, Status> {
+        self.caller(&req)?;
+        let bot = &self.bot;
+        let started_at_ms = bot
+            .started_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Ok(Response::new(BotStatusResponse {
+            uptime_seconds: bot.started.elapsed().as_secs(),
+            started_at_ms,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            plugins: crate::builtins::plugin_entries(bot),
+            children: bot.child_statuses(),
         }))
     }
 

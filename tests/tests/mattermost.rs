@@ -651,3 +651,113 @@ async fn the_rate_limit_window_is_followed_without_meeting_429s() {
     }
     assert_eq!(fake.rate_limited(), 0, "the bot met the limit");
 }
+
+/// `HH:MM:SS` in UTC, `ahead` from now (waiting out the last seconds of a day first, so that
+/// the time is today's).
+async fn utc_time_in(ahead: Duration) -> String {
+    let day_secs = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() % 86_400)
+    };
+    if day_secs(std::time::SystemTime::now()) + ahead.as_secs() + 5 >= 86_400 {
+        tokio::time::sleep(ahead + Duration::from_secs(10)).await;
+    }
+    let s = day_secs(std::time::SystemTime::now() + ahead);
+    format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seeds_setup_works_end_to_end() {
+    // Seed 003: one admin who alone may run commands, the bot in chosen channels, everything
+    // in a log file, and DailyMessage sending the admin a status message at a set time (here
+    // two seconds from now).
+    let fake = Fake::start().await;
+    let at = utc_time_in(Duration::from_secs(2)).await;
+    let bot = bot_with(
+        &fake,
+        "token_env = \"ERRBOT_MM_TOKEN\"",
+        Options {
+            bundled: true,
+            log: "file = \"errbot.log\"\n".into(),
+            extra: format!(
+                "[access.default]\nallowusers = [\"@alice\"]\n\n\
+                 [plugins.daily-message]\nconfig = {{ TO = [\"@alice\"], AT = {at:?}, \
+                 UTC_OFFSET = \"+00:00\", BACKEND = \"mm\", CHECK_SECS = 0.2 }}\n"
+            ),
+            ..Default::default()
+        },
+    )
+    .await;
+    let town = fake.channel_id("town-square");
+    let answer = async |who: &errbot_tests::mattermost::User, text: &str| -> String {
+        let before = fake.posts_by(&fake.bot.id).len();
+        fake.post_as(who, "town-square", text, "");
+        fake.wait_until(WAIT, |f| {
+            f.posts_by(&f.bot.id)[before..]
+                .iter()
+                .any(|p| p["channel_id"] == town.as_str())
+        })
+        .await;
+        let posts = fake.posts_by(&fake.bot.id);
+        posts[before..]
+            .iter()
+            .find(|p| p["channel_id"] == town.as_str())
+            .and_then(|p| p["message"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let alice = fake.alice.clone();
+    let bob = fake.bob.clone();
+    let help = answer(&alice, "!help").await;
+    assert!(help.contains("daily stats"), "{help}");
+    let status = answer(&alice, "!status").await;
+    assert!(status.starts_with("Yes, I am alive"), "{status}");
+    assert!(status.contains("daily-message"), "{status}");
+    let list = answer(&alice, "!plugin list").await;
+    assert!(list.contains("daily-message"), "{list}");
+    let refused = answer(&bob, "!status").await;
+    assert_eq!(
+        refused,
+        "You're not allowed to access this command from this user"
+    );
+    let stats = answer(&alice, "!daily stats").await;
+    assert!(stats.starts_with("Manual stats:"), "{stats}");
+
+    // The daily message, in alice's direct channel.
+    let daily = fake
+        .wait_post(WAIT, |p| {
+            p["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Good morning! I'm alive and well."))
+        })
+        .await;
+    let text = daily["message"].as_str().unwrap_or_default();
+    assert!(text.contains("🕒 Uptime: 0d 0h"), "{text}");
+    assert!(text.contains("💡 Health: Healthy ✅"), "{text}");
+    assert_ne!(daily["channel_id"], town.as_str());
+    // Once.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let dailies = fake
+        .posts_by(&fake.bot.id)
+        .iter()
+        .filter(|p| {
+            p["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Good morning"))
+        })
+        .count();
+    assert_eq!(dailies, 1);
+
+    // Everything in the log file, with an audit line per command.
+    let log = std::fs::read_to_string(bot.dir.path().join("errbot.log")).unwrap_or_default();
+    for line in [
+        "audit: @alice in ~town-square on mm: status -> done",
+        "audit: @bob in ~town-square on mm: status -> refused",
+        "connected to Mattermost",
+    ] {
+        assert!(
+            log.contains(line),
+            "missing {line:?} in the log file:\n{log}"
+        );
+    }
+}

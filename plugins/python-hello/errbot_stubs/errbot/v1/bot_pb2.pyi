@@ -1,4 +1,5 @@
 from errbot.v1 import common_pb2 as _common_pb2
+from errbot.v1 import control_pb2 as _control_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -6,6 +7,24 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class BotStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class BotStatusResponse(_message.Message):
+    __slots__ = ("uptime_seconds", "started_at_ms", "version", "plugins", "children")
+    UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PLUGINS_FIELD_NUMBER: _ClassVar[int]
+    CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    uptime_seconds: int
+    started_at_ms: int
+    version: str
+    plugins: _containers.RepeatedCompositeFieldContainer[_control_pb2.PluginEntry]
+    children: _containers.RepeatedCompositeFieldContainer[_control_pb2.ChildStatus]
+    def __init__(self, uptime_seconds: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., version: _Optional[str] = ..., plugins: _Optional[_Iterable[_Union[_control_pb2.PluginEntry, _Mapping]]] = ..., children: _Optional[_Iterable[_Union[_control_pb2.ChildStatus, _Mapping]]] = ...) -> None: ...
 
 class BotReactRequest(_message.Message):
     __slots__ = ("to", "message_id", "reaction", "remove")

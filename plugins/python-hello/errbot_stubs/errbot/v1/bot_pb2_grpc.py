@@ -80,6 +80,11 @@ class BotServiceStub:
                 request_serializer=errbot_dot_v1_dot_bot__pb2.ListPollersRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_bot__pb2.ListPollersResponse.FromString,
                 _registered_method=True)
+        self.Status = channel.unary_unary(
+                '/errbot.v1.BotService/Status',
+                request_serializer=errbot_dot_v1_dot_bot__pb2.BotStatusRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_bot__pb2.BotStatusResponse.FromString,
+                _registered_method=True)
 
 
 class BotServiceServicer:
@@ -165,6 +170,14 @@ class BotServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Status(self, request, context):
+        """The bot's health, as `!status` shows it: how long errbotd has run, every plugin's state
+        and every child process (what Errbot plugins read from its plugin manager).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BotServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -212,6 +225,11 @@ def add_BotServiceServicer_to_server(servicer, server):
                     servicer.ListPollers,
                     request_deserializer=errbot_dot_v1_dot_bot__pb2.ListPollersRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_bot__pb2.ListPollersResponse.SerializeToString,
+            ),
+            'Status': grpc.unary_unary_rpc_method_handler(
+                    servicer.Status,
+                    request_deserializer=errbot_dot_v1_dot_bot__pb2.BotStatusRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_bot__pb2.BotStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -457,6 +475,33 @@ class BotService:
             '/errbot.v1.BotService/ListPollers',
             errbot_dot_v1_dot_bot__pb2.ListPollersRequest.SerializeToString,
             errbot_dot_v1_dot_bot__pb2.ListPollersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Status(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.BotService/Status',
+            errbot_dot_v1_dot_bot__pb2.BotStatusRequest.SerializeToString,
+            errbot_dot_v1_dot_bot__pb2.BotStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
