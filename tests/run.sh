@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of errbot-rs: unit tests, end-to-end tests against the built binaries, the
-# Python plugin's own test and the check that its generated stubs match proto/.
+# Python plugin's own test, the check that its generated stubs match proto/, and the oracle
+# tests (tests/oracles: official clients and Errbot's own backends against the fakes).
 # Needs only what a fresh machine has (Rust, Python 3 with pip and venv, network access to the
 # package registries); everything else is installed on the way.
 set -euo pipefail
@@ -62,3 +63,13 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r plugins/python-hello/requirements.txt pytest
 "$venv/bin/python" -m pytest -q plugins/python-hello
 bash plugins/python-hello/check_stubs.sh
+
+# The fakes' fidelity (official client libraries against them) and Errbot's own backends as
+# oracles (the same conversation, the same replies), in their own virtualenv.
+echo "==> Oracles and official clients against the fakes"
+oracle_venv="$CARGO_TARGET_DIR/oracle-venv"
+if [ ! -x "$oracle_venv/bin/python" ]; then
+    python3 -m venv "$oracle_venv"
+fi
+"$oracle_venv/bin/pip" install --quiet --disable-pip-version-check -r tests/oracles/requirements.txt
+"$oracle_venv/bin/python" -m pytest -q -p no:cacheprovider tests/oracles

@@ -507,6 +507,7 @@ impl Fake {
                 "/api/v4/teams/{team}/channels/name/{name}",
                 get(channel_by_name),
             )
+            .route("/api/v4/teams/{team}/channels", get(public_channels))
             .route("/api/v4/users", get(users_in_channel))
             .route("/api/v4/users/me/teams/{team}/channels", get(my_channels))
             .route("/api/v4/channels", post(create_channel))
@@ -1332,34 +1333,70 @@ async fn remove_reaction(
     reply(answer)
 }
 
+/// `POST /files`: the raw body with `?channel_id=&filename=`, or a multipart form with a
+/// `channel_id` field and one or more `files` parts (what the official clients send).
 async fn upload(
     State((inner, n)): State<Shared>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
+    let bad = || {
+        app_error(
+            StatusCode::BAD_REQUEST,
+            "api.file.upload_file.bad_parse.app_error",
+            "Unable to upload file.",
+        )
+    };
+    let multipart = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let mut channel_id = q.get("channel_id").cloned().unwrap_or_default();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    if multipart {
+        use axum::extract::FromRequest;
+        let Ok(mut form) = axum::extract::Multipart::from_request(request, &()).await else {
+            return reply(Err(bad()));
+        };
+        while let Ok(Some(field)) = form.next_field().await {
+            let name = field.name().unwrap_or("").to_owned();
+            let file_name = field.file_name().unwrap_or("").to_owned();
+            let Ok(data) = field.bytes().await else {
+                return reply(Err(bad()));
+            };
+            match name.as_str() {
+                "channel_id" => channel_id = String::from_utf8_lossy(&data).into_owned(),
+                "files" => files.push((file_name, data.to_vec())),
+                _ => {}
+            }
+        }
+    } else {
+        let Ok(body) = axum::body::to_bytes(request.into_body(), 64 << 20).await else {
+            return reply(Err(bad()));
+        };
+        files.push((q.get("filename").cloned().unwrap_or_default(), body.to_vec()));
+    }
     let mut s = inner.lock().expect("fake state");
     let answer = session(&mut s, &headers, "POST /files").and_then(|uid| {
-        let channel_id = q.get("channel_id").cloned().unwrap_or_default();
-        let name = q.get("filename").cloned().unwrap_or_default();
-        if !s.members.get(&channel_id).is_some_and(|m| m.contains(&uid)) || name.is_empty() {
-            return Err(app_error(
-                StatusCode::BAD_REQUEST,
-                "api.file.upload_file.bad_parse.app_error",
-                "Unable to upload file.",
-            ));
+        if !s.members.get(&channel_id).is_some_and(|m| m.contains(&uid))
+            || files.is_empty()
+            || files.iter().any(|(name, _)| name.is_empty())
+        {
+            return Err(bad());
         }
-        let id = s.id('f');
-        let now = s.now();
-        s.files.insert(id.clone(), (name.clone(), body.to_vec()));
+        let mut infos = Vec::new();
+        for (name, data) in files {
+            let id = s.id('f');
+            let now = s.now();
+            infos.push(json!({"id": id, "user_id": uid, "post_id": "", "create_at": now,
+                "update_at": now, "delete_at": 0, "name": name, "extension": "",
+                "size": data.len(), "mime_type": "application/octet-stream"}));
+            s.files.insert(id, (name, data));
+        }
         Ok((
             StatusCode::CREATED,
-            json!({
-                "file_infos": [{"id": id, "user_id": uid, "post_id": "", "create_at": now,
-                    "update_at": now, "delete_at": 0, "name": name, "extension": "",
-                    "size": body.len(), "mime_type": "application/octet-stream"}],
-                "client_ids": [],
-            }),
+            json!({"file_infos": infos, "client_ids": []}),
         ))
     });
     n.notify_waiters();
@@ -1585,6 +1622,36 @@ async fn users_in_channel(
             .collect();
         (StatusCode::OK, Value::Array(users))
     }))
+}
+
+/// `GET /teams/{team}/channels`: the team's public channels, not archived, a page at a time
+/// (`page` from 0, `per_page` default 60, at most 200).
+async fn public_channels(
+    State((inner, _)): State<Shared>,
+    headers: HeaderMap,
+    Path(team): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut s = inner.lock().expect("fake state");
+    reply(
+        session(&mut s, &headers, "GET /teams/{team}/channels").map(|_| {
+            let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let per_page: usize = q
+                .get("per_page")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(60)
+                .clamp(1, 200);
+            let public: Vec<Value> = s
+                .channels
+                .values()
+                .filter(|c| c["team_id"] == team.as_str() && c["type"] == "O" && c["delete_at"] == 0)
+                .skip(page * per_page)
+                .take(per_page)
+                .cloned()
+                .collect();
+            (StatusCode::OK, Value::Array(public))
+        }),
+    )
 }
 
 async fn my_channels(

@@ -1,0 +1,214 @@
+"""Errbot 6.2.1 with its own Mattermost backend (err-backend-mattermost from PyPI) and errbot-rs
+run the same conversation against the same fake Mattermost: the replies must be the same,
+apart from what errbot-rs does better on purpose (listed in DIFFERENCES and asserted).
+
+Errbot's backend 3.0.0 uses `asyncio.coroutine`, which Python 3.11 removed: the harness puts
+it back (a `sitecustomize` on Errbot's path) without touching the backend's code."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import program
+
+# What errbot-rs does differently on purpose, each asserted below.
+DIFFERENCES = {
+    "thread": "a command written in a thread is answered in the thread (Errbot answers in the "
+    "channel, out of the conversation)",
+    "mention": "`@errbot echo ...` is a command (Errbot's Mattermost backend ignores it unless "
+    "BOT_ALT_PREFIXES names the bot)",
+    "help": "the command lists name errbot-rs's own built-in plugins, with their arguments",
+    "status": "`!status` shows every process (pid, uptime, restarts) and errbotd's memory",
+    "unknown": "a command with no close match points to `!help` (Errbot says nothing more)",
+}
+
+SHIM = """
+import asyncio, functools
+if not hasattr(asyncio, "coroutine"):
+    def coroutine(f):
+        @functools.wraps(f)
+        async def run(*args, **kwargs):
+            return f(*args, **kwargs)
+        return run
+    asyncio.coroutine = coroutine
+"""
+
+
+def start_errbot(fake, tmp: Path):
+    import errbot as errbot_package
+
+    site = Path(errbot_package.__file__).resolve().parents[1]
+    backend_dir = site / "err-backend-mattermost"
+    shim = tmp / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(SHIM)
+    (tmp / "data").mkdir()
+    (tmp / "config.py").write_text(
+        textwrap.dedent(
+            f"""
+            import logging
+            BACKEND = "Mattermost"
+            BOT_EXTRA_BACKEND_DIR = {str(backend_dir)!r}
+            BOT_DATA_DIR = {str(tmp / "data")!r}
+            BOT_EXTRA_PLUGIN_DIR = None
+            BOT_LOG_FILE = {str(tmp / "errbot.log")!r}
+            BOT_LOG_LEVEL = logging.INFO
+            BOT_ADMINS = ("@alice",)
+            BOT_PREFIX = "!"
+            CHATROOM_PRESENCE = ("town-square",)
+            ACCESS_CONTROLS_DEFAULT = {{"allowusers": ("@alice",)}}
+            BOT_IDENTITY = {{
+                "token": {fake.bot_token!r},
+                "team": {fake.team!r},
+                "server": {fake.host!r},
+                "scheme": "http",
+                "port": {fake.port},
+                "timeout": 10,
+            }}
+            """
+        )
+    )
+    env = dict(os.environ, PYTHONPATH=str(shim))
+    errbot = Path(sys.executable).parent / "errbot"
+    return subprocess.Popen(
+        [str(errbot), "-c", str(tmp / "config.py")],
+        cwd=tmp,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def start_errbotd(fake, tmp: Path):
+    (tmp / "errbot.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [bot]
+            prefix = "!"
+            admins = ["@alice"]
+
+            [paths]
+            data_dir = "data"
+            bundled_plugins = false
+            plugin_dirs = []
+
+            [access.default]
+            allowusers = ["@alice"]
+
+            [backends.mattermost]
+            kind = "mattermost"
+            url = {fake.url!r}
+            team = {fake.team!r}
+            token_env = "MATTERMOST_TOKEN"
+            rooms = ["~town-square"]
+            """
+        ).replace("'", '"')
+    )
+    env = dict(os.environ, MATTERMOST_TOKEN=fake.bot_token)
+    return subprocess.Popen(
+        [str(program("errbotd")), "-c", str(tmp / "errbot.toml")],
+        cwd=tmp,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "errbotd.log", "w"),
+    )
+
+
+def wait_ready(fake, town):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if fake.replies_to("alice", town, "!echo ready", quiet=0.3, timeout=3):
+                return
+        except Exception:
+            time.sleep(0.5)
+    pytest.fail("the bot never answered")
+
+
+def texts(posts):
+    return [p["message"] for p in posts]
+
+
+def conversation(fake):
+    """The seed's conversation and the usual cases; what the bot posted for each step."""
+    town = fake.channel_id("town-square")
+    wait_ready(fake, town)
+    dm = fake.dm_channel("alice")
+    steps = {}
+    steps["echo"] = fake.replies_to("alice", town, "!echo hello world")
+    steps["unknown"] = fake.replies_to("alice", town, "!nosuch")
+    steps["not admin"] = fake.replies_to("bob", town, "!echo hi")
+    steps["dm"] = fake.replies_to("alice", dm, "!echo privately")
+    root = fake.post("bob", town, "a question")
+    steps["thread"] = fake.replies_to("alice", town, "!echo threaded", root_id=root["id"])
+    steps["thread root"] = root["id"]
+    steps["help"] = fake.replies_to("alice", town, "!help")
+    steps["status"] = fake.replies_to("alice", town, "!status")
+    steps["mention"] = fake.replies_to("alice", town, "@errbot echo mentioned", timeout=4)
+    return steps
+
+
+@pytest.fixture
+def both(tmp_path):
+    """The conversation with Errbot, then with errbot-rs, each on a fresh fake."""
+    from conftest import FakeMattermost
+
+    results = {}
+    for name, start in [("errbot", start_errbot), ("errbot-rs", start_errbotd)]:
+        fake = FakeMattermost()
+        work = tmp_path / name
+        work.mkdir()
+        proc = start(fake, work)
+        try:
+            results[name] = conversation(fake)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            fake.stop()
+    return results
+
+
+def test_errbot_and_errbot_rs_give_the_same_replies(both):
+    errbot, ours = both["errbot"], both["errbot-rs"]
+    report = "\n".join(
+        f"{step}:\n  errbot:    {texts(errbot[step])!r}\n  errbot-rs: {texts(ours[step])!r}"
+        for step in ["echo", "unknown", "not admin", "dm", "thread", "help", "status", "mention"]
+    )
+    print(report)
+    # The same texts, in the same place.
+    for step in ["echo", "not admin", "dm"]:
+        assert texts(errbot[step]) == texts(ours[step]), f"{step}\n{report}"
+        assert [p["channel_id"] for p in errbot[step]] == [
+            p["channel_id"] for p in ours[step]
+        ], f"{step}\n{report}"
+    assert texts(ours["echo"]) == ["hello world"]
+    assert texts(ours["not admin"]) == [
+        "You're not allowed to access this command from this user"
+    ]
+    # On purpose: the lead after an unknown command.
+    assert texts(errbot["unknown"]) == ['Command "nosuch" not found.'], report
+    assert texts(ours["unknown"]) == [
+        'Command "nosuch" not found.\n\nType "!help" for the list of commands.'
+    ], DIFFERENCES["unknown"]
+    # Both are alive, and list their commands, in the channel.
+    for bot in (errbot, ours):
+        status = texts(bot["status"])[0]
+        assert "Yes" in status and "I am alive" in status, report
+        assert "!echo" in "\n".join(texts(bot["help"])), report
+        assert "!status" in "\n".join(texts(bot["help"])), report
+    assert "| mattermost (backend) | running |" in texts(ours["status"])[0], DIFFERENCES["status"]
+    # On purpose: the thread.
+    assert texts(errbot["thread"]) == texts(ours["thread"]) == ["threaded"], report
+    assert not errbot["thread"][0]["root_id"], DIFFERENCES["thread"]
+    assert ours["thread"][0]["root_id"] == ours["thread root"], DIFFERENCES["thread"]
+    # On purpose: a mention of the bot.
+    assert texts(errbot["mention"]) == [], DIFFERENCES["mention"]
+    assert texts(ours["mention"]) == ["mentioned"], DIFFERENCES["mention"]
