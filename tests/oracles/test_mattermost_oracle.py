@@ -25,6 +25,8 @@ DIFFERENCES = {
     "help": "the command lists name errbot-rs's own built-in plugins, with their arguments",
     "status": "`!status` shows every process (pid, uptime, restarts) and errbotd's memory",
     "unknown": "a command with no close match points to `!help` (Errbot says nothing more)",
+    "plugin list": "`!plugin list` (the seed's command) lists the plugins; Errbot 6.2.1 has no "
+    "such command",
 }
 
 SHIM = """
@@ -149,6 +151,7 @@ def conversation(fake):
     steps["thread root"] = root["id"]
     steps["help"] = fake.replies_to("alice", town, "!help")
     steps["status"] = fake.replies_to("alice", town, "!status")
+    steps["plugin list"] = fake.replies_to("alice", town, "!plugin list")
     steps["mention"] = fake.replies_to("alice", town, "@errbot echo mentioned", timeout=4)
     return steps
 
@@ -180,7 +183,10 @@ def test_errbot_and_errbot_rs_give_the_same_replies(both):
     errbot, ours = both["errbot"], both["errbot-rs"]
     report = "\n".join(
         f"{step}:\n  errbot:    {texts(errbot[step])!r}\n  errbot-rs: {texts(ours[step])!r}"
-        for step in ["echo", "unknown", "not admin", "dm", "thread", "help", "status", "mention"]
+        for step in [
+            "echo", "unknown", "not admin", "dm", "thread", "help", "status", "plugin list",
+            "mention",
+        ]
     )
     print(report)
     # The same texts, in the same place.
@@ -209,6 +215,9 @@ def test_errbot_and_errbot_rs_give_the_same_replies(both):
     assert texts(errbot["thread"]) == texts(ours["thread"]) == ["threaded"], report
     assert not errbot["thread"][0]["root_id"], DIFFERENCES["thread"]
     assert ours["thread"][0]["root_id"] == ours["thread root"], DIFFERENCES["thread"]
+    # On purpose: the seed's `!plugin list`.
+    assert texts(errbot["plugin list"])[0].startswith('Command "plugin" / "plugin list" not found.'), report
+    assert "| A | Utils |" in texts(ours["plugin list"])[0], DIFFERENCES["plugin list"]
     # On purpose: a mention of the bot.
     assert texts(errbot["mention"]) == [], DIFFERENCES["mention"]
     assert texts(ours["mention"]) == ["mentioned"], DIFFERENCES["mention"]
