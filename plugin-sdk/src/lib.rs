@@ -267,6 +267,37 @@
 //! }
 //! # fn main() {}
 //! ```
+//!
+//! # Webhooks
+//!
+//! `#[webhook("/path/<param>")]` (Errbot's `@webhook`) on a method taking `&self` and optionally
+//! `&WebhookRequest` serves that path on errbotd's web server (`[web]` in errbot.toml). Options:
+//! `methods = ["POST", "GET"]` (default POST), `body = "json"` (default: the JSON body, or a
+//! form's fields, as [`WebhookRequest::json`]), `"form"` or `"raw"` (only
+//! [`WebhookRequest::body`]), `name = "..."`. Return text (200), a `serde_json::Value` (200,
+//! JSON), `()` (204), a [`WebhookResponse`] (any status, headers, body) or a `Result` of those:
+//! an `Err` is logged and answered 500 without its text. errbotd answers 404, 405, 413 and 504
+//! itself, and waits for a restarting plugin.
+//!
+//! ```no_run
+//! use errbot_plugin_sdk::prelude::*;
+//! use errbot_plugin_sdk::BotError;
+//!
+//! pub struct Deploys;
+//!
+//! #[plugin(name = "deploys")]
+//! impl Deploys {
+//!     /// GitHub tells us about a push.
+//!     #[webhook("/github/<repo>")]
+//!     async fn push(&self, request: &WebhookRequest) -> Result<&'static str, BotError> {
+//!         let repo = request.param("repo").unwrap_or("?");
+//!         let pusher = request.json_value()["pusher"]["name"].as_str().unwrap_or("someone").to_owned();
+//!         request.bot().send("#deploys", format!("{pusher} pushed to {repo}")).await?;
+//!         Ok("thanks")
+//!     }
+//! }
+//! # fn main() {}
+//! ```
 
 #![warn(missing_docs)]
 
@@ -284,6 +315,7 @@ mod poll;
 mod reply;
 mod server;
 mod storage;
+mod webhook;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -297,6 +329,7 @@ pub use bot::{Bot, BotError, BotStatus, PluginHealth};
 pub use context::{Args, Context, Match, Rest};
 pub use errbot_plugin_macros::{
     activate, callback, check_config, cmd_filter, command, deactivate, plugin, poller, re_command,
+    webhook,
 };
 pub use event::{
     ActivateContext, CallbackKind, CheckOutput, Event, HookOutput, Membership, Presence, Reaction,
@@ -309,6 +342,7 @@ pub use reply::{
 };
 pub use server::{serve, serve_with_shutdown};
 pub use storage::{Storage, StorageError};
+pub use webhook::{IntoWebhookResponse, WebhookRequest, WebhookResponse};
 
 /// The JSON library of configurations ([`ActivateContext::config`], `#[check_config]`).
 pub use serde_json;
@@ -321,8 +355,8 @@ pub mod prelude {
     pub use crate::{
         ActivateContext, Args, Bot, BotError, Card, CommandCall, CommandError, Context, Event,
         Filter, Identifier, Match, Message, PollContext, Reply, Rest, Storage, StorageError,
-        activate, callback, check_config, cmd_filter, command, deactivate, plugin, poller,
-        re_command,
+        WebhookRequest, WebhookResponse, activate, callback, check_config, cmd_filter, command,
+        deactivate, plugin, poller, re_command, webhook,
     };
 }
 
@@ -373,6 +407,16 @@ pub trait Plugin: Send + Sync + 'static {
     /// Runs one tick of the `#[poller]` method named `ctx.method()`; `None` when there is none.
     fn poll(self: Arc<Self>, ctx: PollContext) -> Option<BoxFuture<Result<(), BoxError>>> {
         let _ = ctx;
+        None
+    }
+
+    /// Answers a request to the `#[webhook]` named `request.webhook()`; `None` when there is
+    /// none.
+    fn webhook(
+        self: Arc<Self>,
+        request: WebhookRequest,
+    ) -> Option<BoxFuture<Result<WebhookResponse, BoxError>>> {
+        let _ = request;
         None
     }
 }

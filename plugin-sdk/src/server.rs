@@ -158,6 +158,29 @@ impl<P: Plugin> PluginService for Service<P> {
         }
     }
 
+    async fn webhook(
+        &self,
+        request: Request<v1::WebhookRequest>,
+    ) -> Result<Response<v1::WebhookResponse>, Status> {
+        let request = crate::WebhookRequest::new(request.into_inner(), self.runtime.clone());
+        let name = request.webhook().to_owned();
+        let Some(answer) = self.plugin.clone().webhook(request) else {
+            return Err(Status::not_found(format!(
+                "this plugin has no webhook {name:?}"
+            )));
+        };
+        // A panic fails that request only, as for commands.
+        let mut task = AbortOnDrop(tokio::spawn(answer));
+        match (&mut task.0).await {
+            Ok(Ok(response)) => Ok(Response::new(response.into_proto())),
+            Ok(Err(e)) => Err(hook_failure(&format!("webhook {name}"), &e)),
+            Err(e) => {
+                tracing::error!("webhook {name} failed: {e}");
+                Err(Status::internal(format!("webhook {name} panicked")))
+            }
+        }
+    }
+
     async fn event(
         &self,
         request: Request<v1::EventRequest>,

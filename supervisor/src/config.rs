@@ -44,6 +44,9 @@ pub struct Config {
     /// Where persistent state is stored (`[storage]`).
     #[serde(default)]
     pub storage: crate::storage::settings::StorageSettings,
+    /// The web server (webhooks, health): off unless the `[web]` table is present.
+    #[serde(default)]
+    pub web: Option<WebSettings>,
     /// The file this came from, if any (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -279,6 +282,32 @@ impl Default for LogSettings {
             file: None,
             rotate: Rotate::Daily,
             keep: 14,
+        }
+    }
+}
+
+/// Settings of `[web]`: errbotd's HTTP server (Errbot's Webserver plugin), for the plugins'
+/// webhooks and the health endpoints.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSettings {
+    /// Address and port to listen on (Errbot's default port is 3141).
+    pub listen: String,
+    /// Largest request body, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Seconds a webhook may take before it is answered 504.
+    pub request_timeout_secs: f64,
+    /// Requests handled at once; more are answered 503 with Retry-After.
+    pub max_in_flight: usize,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:3141".into(),
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30.0,
+            max_in_flight: 256,
         }
     }
 }

@@ -142,6 +142,11 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
         }
     });
 
+    // The web server (webhooks, health) before the children: /readyz says when they are up.
+    if let Some(web) = bot.config().web.clone() {
+        crate::web::start(bot.clone(), web).await?;
+    }
+
     // Children: plugins and gateways start concurrently.
     let mut startup_warnings = Vec::new();
     let slots = plugin_slots(&bot, &mut startup_warnings);

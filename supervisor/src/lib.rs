@@ -63,3 +63,4 @@ pub mod storage;
 pub mod supervise;
 pub mod systemd;
 pub mod templates;
+pub mod web;

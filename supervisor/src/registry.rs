@@ -88,6 +88,8 @@ pub struct Registry {
     plugins: Vec<PluginEntry>,
     ordered: Vec<Arc<Command>>,
     max_words: usize,
+    /// The plugins' webhooks, in description order (a later clashing rule is left out).
+    webhooks: Vec<crate::web::routes::Route>,
 }
 
 /// A problem found while registering a plugin's commands (reported to admins, not fatal).
@@ -134,6 +136,23 @@ impl Registry {
                         name: f.name.clone(),
                         catch_unprocessed: f.catch_unprocessed,
                     }));
+                for spec in &desc.webhooks {
+                    match crate::web::routes::Route::new(plugin, spec) {
+                        Err(e) => warnings.push(Warning(format!("{}: {e}; ignored", desc.name))),
+                        Ok(route) => {
+                            if let Some(other) =
+                                reg.webhooks.iter().find(|r| r.shape() == route.shape())
+                            {
+                                warnings.push(Warning(format!(
+                                    "{}: webhook {} is served by {} already; ignored",
+                                    desc.name, spec.uri_rule, other.plugin
+                                )));
+                            } else {
+                                reg.webhooks.push(route);
+                            }
+                        }
+                    }
+                }
             }
             for spec in &desc.commands {
                 match reg.add(desc, owner.clone(), spec) {
@@ -247,6 +266,21 @@ impl Registry {
     /// Command filters of the plugin processes, in the order they run.
     pub fn filters(&self) -> &[FilterRef] {
         &self.filters
+    }
+
+    /// The plugins' webhooks.
+    pub fn webhooks(&self) -> &[crate::web::routes::Route] {
+        &self.webhooks
+    }
+
+    /// The webhook serving `path`, with the rule's parameters.
+    pub fn webhook_route(
+        &self,
+        path: &str,
+    ) -> Option<(&crate::web::routes::Route, HashMap<String, String>)> {
+        self.webhooks
+            .iter()
+            .find_map(|r| r.matches(path).map(|params| (r, params)))
     }
 
     /// Every plugin, built-ins first.

@@ -145,6 +145,9 @@ pub fn plan(old: &Config, new: &Config, plugins: &[String]) -> Plan {
     if old.storage != new.storage {
         plan.needs_restart.push("storage".to_owned());
     }
+    if old.web != new.web {
+        plan.needs_restart.push("web".to_owned());
+    }
     plan.needs_restart.extend(changed_fields!(
         old.log,
         new.log,

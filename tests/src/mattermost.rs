@@ -1375,7 +1375,10 @@ async fn upload(
         let Ok(body) = axum::body::to_bytes(request.into_body(), 64 << 20).await else {
             return reply(Err(bad()));
         };
-        files.push((q.get("filename").cloned().unwrap_or_default(), body.to_vec()));
+        files.push((
+            q.get("filename").cloned().unwrap_or_default(),
+            body.to_vec(),
+        ));
     }
     let mut s = inner.lock().expect("fake state");
     let answer = session(&mut s, &headers, "POST /files").and_then(|uid| {
@@ -1389,9 +1392,11 @@ async fn upload(
         for (name, data) in files {
             let id = s.id('f');
             let now = s.now();
-            infos.push(json!({"id": id, "user_id": uid, "post_id": "", "create_at": now,
+            infos.push(
+                json!({"id": id, "user_id": uid, "post_id": "", "create_at": now,
                 "update_at": now, "delete_at": 0, "name": name, "extension": "",
-                "size": data.len(), "mime_type": "application/octet-stream"}));
+                "size": data.len(), "mime_type": "application/octet-stream"}),
+            );
             s.files.insert(id, (name, data));
         }
         Ok((
@@ -1644,7 +1649,9 @@ async fn public_channels(
             let public: Vec<Value> = s
                 .channels
                 .values()
-                .filter(|c| c["team_id"] == team.as_str() && c["type"] == "O" && c["delete_at"] == 0)
+                .filter(|c| {
+                    c["team_id"] == team.as_str() && c["type"] == "O" && c["delete_at"] == 0
+                })
                 .skip(page * per_page)
                 .take(per_page)
                 .cloned()

@@ -80,6 +80,12 @@ pub fn poller(_attr: TokenStream, item: TokenStream) -> TokenStream {
     misplaced("poller", item)
 }
 
+/// Marks a webhook handler (inside a `#[plugin]` impl block).
+#[proc_macro_attribute]
+pub fn webhook(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    misplaced("webhook", item)
+}
+
 /// Collects several errors so that one compilation reports them all.
 #[derive(Default)]
 struct Errors(Option<syn::Error>);
@@ -231,6 +237,17 @@ struct Model {
     callbacks: Vec<(Vec<CallbackName>, Hook)>,
     filters: Vec<FilterMethod>,
     pollers: Vec<PollerMethod>,
+    webhooks: Vec<WebhookMethod>,
+}
+
+/// A `#[webhook]` method: its URL rule, methods, body kind and the method.
+struct WebhookMethod {
+    name: String,
+    rule: String,
+    methods: Vec<String>,
+    body: String,
+    span: Span,
+    hook: Hook,
 }
 
 /// A `#[poller]` method: the name it is started under, and the method.
@@ -401,6 +418,7 @@ enum Role {
     Callback(Attribute),
     CmdFilter(Attribute),
     Poller(Attribute),
+    Webhook(Attribute),
 }
 
 const ROLE_NAMES: &[&str] = &[
@@ -412,6 +430,7 @@ const ROLE_NAMES: &[&str] = &[
     "callback",
     "cmd_filter",
     "poller",
+    "webhook",
 ];
 
 fn take_roles(attrs: &mut Vec<Attribute>) -> Vec<Role> {
@@ -429,6 +448,7 @@ fn take_roles(attrs: &mut Vec<Attribute>) -> Vec<Role> {
             "callback" => Role::Callback(attr.clone()),
             "cmd_filter" => Role::CmdFilter(attr.clone()),
             "poller" => Role::Poller(attr.clone()),
+            "webhook" => Role::Webhook(attr.clone()),
             _ => return true,
         };
         roles.push(role);
@@ -592,7 +612,100 @@ fn read_method(f: &mut ImplItemFn, model: &mut Model, errors: &mut Errors) {
                 });
             }
         }
+        Role::Webhook(attr) => match webhook_options(&attr, f.sig.ident.unraw().to_string()) {
+            Err(e) => errors.push(e),
+            Ok(mut webhook) => {
+                if model.webhooks.iter().any(|w| w.name == webhook.name) {
+                    errors.at(
+                        attr.span(),
+                        format!("two webhooks are named {:?}", webhook.name),
+                    );
+                }
+                if model.webhooks.iter().any(|w| w.rule == webhook.rule) {
+                    errors.at(
+                        attr.span(),
+                        format!("two webhooks serve {:?}", webhook.rule),
+                    );
+                }
+                if let Some(hook) = hook(f, &attr, "WebhookRequest", errors) {
+                    webhook.hook = hook;
+                    webhook.span = f.sig.ident.span();
+                    model.webhooks.push(webhook);
+                }
+            }
+        },
     }
+}
+
+/// `#[webhook("/rule")]` or `#[webhook("/rule", methods = ["POST", "GET"], body = "raw",
+/// name = "...")]`.
+fn webhook_options(attr: &Attribute, default_name: String) -> syn::Result<WebhookMethod> {
+    use syn::parse::ParseStream;
+    let mut rule = String::new();
+    let mut methods = Vec::new();
+    let mut body = "json".to_owned();
+    let mut name = default_name;
+    attr.parse_args_with(|input: ParseStream| {
+        if input.peek(LitStr) {
+            rule = input.parse::<LitStr>()?.value();
+            if !input.is_empty() {
+                input.parse::<syn::Token![,]>()?;
+            }
+        }
+        while !input.is_empty() {
+            let key: syn::Ident = input.parse()?;
+            input.parse::<syn::Token![=]>()?;
+            match key.to_string().as_str() {
+                "path" => rule = input.parse::<LitStr>()?.value(),
+                "name" => name = input.parse::<LitStr>()?.value(),
+                "body" => {
+                    let lit = input.parse::<LitStr>()?;
+                    body = lit.value();
+                    if !matches!(body.as_str(), "json" | "form" | "raw") {
+                        return Err(syn::Error::new(
+                            lit.span(),
+                            "body is \"json\", \"form\" or \"raw\"",
+                        ));
+                    }
+                }
+                "methods" => {
+                    let list;
+                    syn::bracketed!(list in input);
+                    let items = list.parse_terminated(|i| i.parse::<LitStr>(), syn::Token![,])?;
+                    methods = items.iter().map(|m| m.value().to_uppercase()).collect();
+                }
+                _ => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        "unknown option; expected a path, `methods = [...]`, `body = \"...\"` \
+                         or `name = \"...\"`",
+                    ));
+                }
+            }
+            if !input.is_empty() {
+                input.parse::<syn::Token![,]>()?;
+            }
+        }
+        Ok(())
+    })?;
+    if !rule.starts_with('/') {
+        return Err(syn::Error::new(
+            attr.span(),
+            "the webhook's path starts with `/`: #[webhook(\"/hooks/github\")]",
+        ));
+    }
+    Ok(WebhookMethod {
+        name,
+        rule,
+        methods,
+        body,
+        span: attr.span(),
+        hook: Hook {
+            method: format_ident!("_unused"),
+            is_async: false,
+            takes_arg: false,
+        },
+    })
 }
 
 fn set_hook(slot: &mut Option<Hook>, hook: Option<Hook>, attr: &Attribute, errors: &mut Errors) {
@@ -610,6 +723,7 @@ fn hook(f: &ImplItemFn, attr: &Attribute, arg: &str, errors: &mut Errors) -> Opt
         && !attr.path().is_ident("callback")
         && !attr.path().is_ident("cmd_filter")
         && !attr.path().is_ident("poller")
+        && !attr.path().is_ident("webhook")
     {
         errors.at(attr.span(), "this attribute takes no options");
     }
@@ -1259,6 +1373,47 @@ fn generate(imp: &ItemImpl, options: &PluginOptions, model: &Model) -> TokenStre
         }
     });
 
+    let webhook_specs = model.webhooks.iter().map(|w| {
+        let (name, rule, body) = (&w.name, &w.rule, &w.body);
+        let methods = &w.methods;
+        quote! {
+            #v1::WebhookSpec {
+                name: ::std::string::String::from(#name),
+                uri_rule: ::std::string::String::from(#rule),
+                methods: ::std::vec![#(::std::string::String::from(#methods)),*],
+                body: ::std::string::String::from(#body),
+            }
+        }
+    });
+    let webhook = (!model.webhooks.is_empty()).then(|| {
+        let arms = model.webhooks.iter().map(|w| {
+            let name = &w.name;
+            let call = call(&w.hook, quote!(&request));
+            let future = quote_spanned! {w.span=>
+                ::std::boxed::Box::pin(async move {
+                    #sdk::IntoWebhookResponse::into_webhook_response(#call)
+                })
+            };
+            quote! {
+                #name => ::core::option::Option::Some(#future),
+            }
+        });
+        quote! {
+            fn webhook(
+                self: ::std::sync::Arc<Self>,
+                request: #sdk::WebhookRequest,
+            ) -> ::core::option::Option<
+                #sdk::BoxFuture<::core::result::Result<#sdk::WebhookResponse, #sdk::BoxError>>,
+            > {
+                let name = ::std::string::ToString::to_string(request.webhook());
+                match name.as_str() {
+                    #(#arms)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+    });
+
     quote! {
         impl #impl_generics #sdk::Plugin for #self_ty #where_clause {
             fn describe(&self) -> #v1::PluginDescription {
@@ -1271,7 +1426,7 @@ fn generate(imp: &ItemImpl, options: &PluginOptions, model: &Model) -> TokenStre
                     callbacks: ::std::vec![#(#callbacks),*],
                     config_template_json: ::std::string::String::from(#config_template),
                     depends_on: ::std::vec![#(::std::string::String::from(#depends_on)),*],
-                    webhooks: ::std::vec::Vec::new(),
+                    webhooks: ::std::vec![#(#webhook_specs),*],
                     command_filters: ::std::vec![#(#filter_specs),*],
                 }
             }
@@ -1292,6 +1447,7 @@ fn generate(imp: &ItemImpl, options: &PluginOptions, model: &Model) -> TokenStre
             #event
             #filter
             #poll
+            #webhook
         }
     }
 }

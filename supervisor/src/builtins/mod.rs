@@ -183,6 +183,16 @@ pub fn descriptions() -> Vec<PluginDescription> {
             ],
         ),
         rooms::description(|name, help, admin_only| cmd(name, help, admin_only, vec![])),
+        plugin(
+            "Webserver",
+            "errbotd's web server: the plugins' webhooks.",
+            vec![cmd(
+                "webstatus",
+                "Show whether the web server runs, where, and the webhooks it serves.",
+                false,
+                vec![],
+            )],
+        ),
     ]
 }
 
@@ -225,11 +235,46 @@ async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Resu
         "history" => history(bot, request),
         "log_tail" => log_tail(&request.args),
         "plugin_info" => plugin_info::plugin_info(bot, &request.args),
+        "webstatus" => webstatus(bot),
         name if plugins::handles(name) => return plugins::run(bot, sink, request).await,
         other => return Err(format!("unknown built-in command {other}")),
     };
     sink.send_text(&text, false).await;
     Ok(())
+}
+
+/// `!webstatus`: the server's address and every webhook route.
+fn webstatus(bot: &Bot) -> String {
+    let config = bot.config();
+    let Some(web) = &config.web else {
+        return "The web server is off: add a `[web]` table to errbot.toml (`listen = \
+                \"127.0.0.1:3141\"`) to serve webhooks."
+            .to_owned();
+    };
+    let registry = bot.registry();
+    let mut out = format!("Web server listening on http://{}\n\n", web.listen);
+    if registry.webhooks().is_empty() {
+        out.push_str("No plugin serves a webhook.");
+        return out;
+    }
+    out.push_str("| Route | Methods | Body | Plugin | Webhook |\n");
+    out.push_str("| ----- | ------- | ---- | ------ | ------- |\n");
+    for route in registry.webhooks() {
+        let body = if route.spec.body.is_empty() {
+            "json"
+        } else {
+            route.spec.body.as_str()
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {body} | {} | {} |",
+            route.spec.uri_rule,
+            route.methods().join(", "),
+            route.plugin,
+            route.spec.name
+        );
+    }
+    out
 }
 
 fn about() -> String {

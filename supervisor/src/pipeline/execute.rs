@@ -172,6 +172,64 @@ async fn run_plugin(
     }
 }
 
+/// Why a webhook request got no answer from its plugin.
+#[derive(Debug)]
+pub enum WebhookFailure {
+    /// The plugin is not serving (deactivated, failed, or restarting for too long): 503.
+    Unavailable(String),
+    /// It missed the deadline: 504.
+    TimedOut,
+    /// It does not serve that webhook (any more): 404.
+    NotServed,
+    /// It failed (logged; 500 without the text).
+    Failed(String),
+}
+
+/// The webhooks' entry into the pipeline: a request already routed by the web server
+/// ([`crate::web`]) runs on `plugin`, waited for (bounded) while it restarts, with `deadline`.
+pub async fn webhook(
+    bot: &Bot,
+    plugin: &str,
+    request: errbot_proto::v1::WebhookRequest,
+    deadline: Duration,
+) -> Result<errbot_proto::v1::WebhookResponse, WebhookFailure> {
+    let slot = bot
+        .plugin(plugin)
+        .ok_or_else(|| WebhookFailure::Unavailable(format!("plugin {plugin} is not running")))?;
+    let started = tokio::time::Instant::now();
+    let mut retried = false;
+    loop {
+        let instance = slot.instance().await.map_err(WebhookFailure::Unavailable)?;
+        let _inflight = instance.begin();
+        let left = deadline.saturating_sub(started.elapsed());
+        let status = match tokio::time::timeout(
+            left,
+            instance.client.clone().webhook(request.clone()),
+        )
+        .await
+        {
+            Err(_) => return Err(WebhookFailure::TimedOut),
+            Ok(Ok(answer)) => return Ok(answer.into_inner()),
+            Ok(Err(status)) => status,
+        };
+        if status.code() == tonic::Code::NotFound {
+            return Err(WebhookFailure::NotServed);
+        }
+        let failure = plugin_failure(&instance, status.clone()).await;
+        if instance.process.exit_reason().is_some() {
+            // A process that had died before the request could reach it (the connection was
+            // refused): the request goes, once, to the process that replaces it. One that died
+            // with the request may have acted on it: the client is told to try again.
+            if !retried && status.code() == tonic::Code::Unavailable {
+                retried = true;
+                continue;
+            }
+            return Err(WebhookFailure::Unavailable(failure));
+        }
+        return Err(WebhookFailure::Failed(failure));
+    }
+}
+
 /// What to tell the sender when `plugin` failed with `status`: its exit when it died, else the
 /// status's message.
 pub async fn plugin_failure(plugin: &Instance, status: tonic::Status) -> String {

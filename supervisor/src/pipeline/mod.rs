@@ -16,8 +16,8 @@
 //!
 //! Entries: a chat message enters at route ([`handle_message`]); the gateway's other events
 //! (presence, reactions, rooms, connection) go to [`callbacks`] only. Pollers call their plugin
-//! directly (they are not commands); webhooks and flow steps will enter at execute and
-//! authorize respectively.
+//! directly (they are not commands); webhooks enter at execute ([`execute::webhook`], from
+//! [`crate::web`]); flow steps will enter at authorize.
 
 pub mod audit;
 pub mod authorize;

@@ -424,6 +424,61 @@ impl TestPlugin {
         pollers::record(ctx).await
     }
 
+    /// Answers the JSON it got, with the path and query (a JSON webhook).
+    #[webhook("/echo/<what>", methods = ["POST", "PUT"])]
+    async fn echo_hook(&self, request: &WebhookRequest) -> Value {
+        serde_json::json!({
+            "got": request.json_value(),
+            "what": request.param("what"),
+            "q": request.query("q"),
+            "method": request.method(),
+        })
+    }
+
+    /// A form's fields, as JSON.
+    #[webhook("/form", body = "form")]
+    async fn form_hook(&self, request: &WebhookRequest) -> Value {
+        request.json_value()
+    }
+
+    /// The raw body's length and a header, as text; also tells the chat.
+    #[webhook("/raw", body = "raw", methods = ["POST", "GET"])]
+    async fn raw_hook(&self, request: &WebhookRequest) -> Result<String, BotError> {
+        let text = format!(
+            "{} bytes, x-test={}",
+            request.body().len(),
+            request.header("X-Test").unwrap_or("-")
+        );
+        if request.method() == "POST" {
+            request
+                .bot()
+                .send("#webhooks", format!("raw: {text}"))
+                .await?;
+        }
+        Ok(text)
+    }
+
+    /// Fails with a message that must not reach the client.
+    #[webhook("/boom")]
+    async fn boom_hook(&self) -> Result<String, String> {
+        Err("secret internals".into())
+    }
+
+    /// A status, a header and a body of its own.
+    #[webhook("/teapot", methods = ["GET"])]
+    async fn teapot_hook(&self) -> WebhookResponse {
+        WebhookResponse::new(418)
+            .header("x-pot", "yes")
+            .body("short and stout")
+    }
+
+    /// Takes longer than the tests' deadline.
+    #[webhook("/slow")]
+    async fn slow_hook(&self) -> &'static str {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        "late"
+    }
+
     #[re_command(pattern = r"#(\d+)", prefixed = false)]
     async fn tickets(&self, matches: &[Match]) -> String {
         let ids: Vec<&str> = matches.iter().filter_map(|m| m.group(1)).collect();

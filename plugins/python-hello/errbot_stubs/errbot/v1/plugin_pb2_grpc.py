@@ -74,6 +74,11 @@ class PluginServiceStub:
                 request_serializer=errbot_dot_v1_dot_plugin__pb2.PollRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_plugin__pb2.PollResponse.FromString,
                 _registered_method=True)
+        self.Webhook = channel.unary_unary(
+                '/errbot.v1.PluginService/Webhook',
+                request_serializer=errbot_dot_v1_dot_plugin__pb2.WebhookRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_plugin__pb2.WebhookResponse.FromString,
+                _registered_method=True)
 
 
 class PluginServiceServicer:
@@ -153,6 +158,19 @@ class PluginServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Webhook(self, request, context):
+        """Answer an HTTP request to one of the webhooks the plugin declared in
+        PluginDescription.webhooks (Errbot's @webhook), received by errbotd's web server (`[web]` in
+        errbot.toml). errbotd matched the route and the method and read the body (within its size
+        limit); the plugin's answer becomes the HTTP response. Called on the process serving at
+        that moment (errbotd waits, bounded, while the plugin restarts, else answers 503), with the
+        plugin's command deadline (504 when missed). An error status is answered 500 without its
+        text (it is logged). A name the plugin does not serve should answer NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PluginServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -195,6 +213,11 @@ def add_PluginServiceServicer_to_server(servicer, server):
                     servicer.Poll,
                     request_deserializer=errbot_dot_v1_dot_plugin__pb2.PollRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_plugin__pb2.PollResponse.SerializeToString,
+            ),
+            'Webhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.Webhook,
+                    request_deserializer=errbot_dot_v1_dot_plugin__pb2.WebhookRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_plugin__pb2.WebhookResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -413,6 +436,33 @@ class PluginService:
             '/errbot.v1.PluginService/Poll',
             errbot_dot_v1_dot_plugin__pb2.PollRequest.SerializeToString,
             errbot_dot_v1_dot_plugin__pb2.PollResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Webhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.PluginService/Webhook',
+            errbot_dot_v1_dot_plugin__pb2.WebhookRequest.SerializeToString,
+            errbot_dot_v1_dot_plugin__pb2.WebhookResponse.FromString,
             options,
             channel_credentials,
             insecure,

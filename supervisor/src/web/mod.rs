@@ -1,0 +1,244 @@
+//! errbotd's web server (`[web]`, off unless configured; Errbot's Webserver plugin): the
+//! plugins' webhooks, which enter the pipeline at execute ([`crate::pipeline::execute::webhook`]),
+//! and the operations endpoints `/healthz` and `/readyz`.
+//!
+//! - `routes`: the webhook rules and their matching (the registry holds the routes, so that
+//!   they come and go with their plugins).
+//!
+//! Every request is bounded: its body (`max_body_bytes`: 413), the requests in flight
+//! (`max_in_flight`: 503 with Retry-After), the plugin's answer (`request_timeout_secs`: 504).
+//! A plugin's failure is a 500 without its text (which is logged); a route no plugin serves,
+//! a 404; a method it does not take, a 405.
+
+pub mod routes;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use errbot_proto::v1::WebhookRequest;
+use tokio::sync::Semaphore;
+
+use crate::bot::Bot;
+use crate::config::WebSettings;
+use crate::pipeline::execute::{self, WebhookFailure};
+
+struct Web {
+    bot: Arc<Bot>,
+    settings: WebSettings,
+    in_flight: Semaphore,
+}
+
+/// Binds `[web] listen` and serves until errbotd stops; fails when the address cannot be bound.
+pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("web.listen: cannot listen on {}: {e}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(Web {
+        in_flight: Semaphore::new(settings.max_in_flight.max(1)),
+        bot,
+        settings,
+    });
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(webhook)
+        .with_state(state);
+    tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
+            tracing::error!("the web server stopped: {e}");
+        }
+    });
+    tracing::info!("web server on http://{addr}");
+    Ok(addr)
+}
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    (
+        status,
+        [("content-type", "text/plain; charset=utf-8")],
+        format!("{text}\n"),
+    )
+        .into_response()
+}
+
+/// Liveness: errbotd answers.
+async fn healthz() -> Response {
+    plain(StatusCode::OK, "ok")
+}
+
+/// Readiness: every gateway connected and no plugin starting or restarting.
+async fn readyz(State(web): State<Arc<Web>>) -> Response {
+    let waiting: Vec<String> = web
+        .bot
+        .child_statuses()
+        .into_iter()
+        .filter(|c| c.state != "running" && (c.kind == "backend" || c.state.ends_with("ing")))
+        .map(|c| format!("{} ({}) {}", c.name, c.kind, c.state))
+        .collect();
+    if waiting.is_empty() {
+        plain(StatusCode::OK, "ready")
+    } else {
+        plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("not ready: {}", waiting.join(", ")),
+        )
+    }
+}
+
+/// Any other path: a plugin's webhook, or 404.
+async fn webhook(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let Ok(_permit) = web.in_flight.try_acquire() else {
+        let mut busy = plain(StatusCode::SERVICE_UNAVAILABLE, "busy, try again");
+        busy.headers_mut()
+            .insert("retry-after", HeaderValue::from_static("1"));
+        return busy;
+    };
+    let registry = web.bot.registry();
+    let path = request.uri().path().to_owned();
+    let Some((route, params)) = registry.webhook_route(&path) else {
+        return plain(StatusCode::NOT_FOUND, "not found");
+    };
+    let method = request.method().clone();
+    let methods = route.methods();
+    if !methods.iter().any(|m| m == method.as_str()) {
+        let mut refused = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        if let Ok(allow) = HeaderValue::from_str(&methods.join(", ")) {
+            refused.headers_mut().insert("allow", allow);
+        }
+        return refused;
+    }
+    let query: HashMap<String, String> = request
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let headers = headers_of(request.headers());
+    let body = match axum::body::to_bytes(request.into_body(), web.settings.max_body_bytes).await {
+        Ok(body) => body,
+        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+    };
+    let body_json = match read_body(&route.spec.body, &headers, &body) {
+        Ok(json) => json,
+        Err(why) => return plain(StatusCode::BAD_REQUEST, &why),
+    };
+    let call = WebhookRequest {
+        webhook: route.spec.name.clone(),
+        method: method.to_string(),
+        path,
+        params,
+        query,
+        headers,
+        body: body.to_vec(),
+        body_json,
+        remote: remote.to_string(),
+    };
+    let plugin = route.plugin.clone();
+    let deadline = Duration::from_secs_f64(web.settings.request_timeout_secs.max(0.001));
+    drop(registry);
+    match execute::webhook(&web.bot, &plugin, call, deadline).await {
+        Ok(answer) => response_of(answer),
+        Err(WebhookFailure::NotServed) => plain(StatusCode::NOT_FOUND, "not found"),
+        Err(WebhookFailure::Unavailable(why)) => {
+            tracing::warn!(%plugin, "webhook {}: {why}", route_name(&method));
+            let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, "unavailable, try again");
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from_static("5"));
+            r
+        }
+        Err(WebhookFailure::TimedOut) => {
+            tracing::warn!(%plugin, "webhook did not answer within {deadline:?}");
+            plain(
+                StatusCode::GATEWAY_TIMEOUT,
+                "the plugin did not answer in time",
+            )
+        }
+        Err(WebhookFailure::Failed(why)) => {
+            tracing::warn!(%plugin, "webhook failed: {why}");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+fn route_name(method: &Method) -> String {
+    method.to_string()
+}
+
+/// Header names in lower case; repeated ones joined by ", ".
+fn headers_of(headers: &HeaderMap) -> HashMap<String, String> {
+    let mut out: HashMap<String, String> = HashMap::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        out.entry(name.as_str().to_owned())
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    out
+}
+
+/// The body as JSON text, as the webhook's `body` asks (`json`: JSON, or a form's fields,
+/// or null when empty; `form`: a form's fields; `raw`: nothing).
+fn read_body(kind: &str, headers: &HashMap<String, String>, body: &[u8]) -> Result<String, String> {
+    let form = || {
+        let fields: serde_json::Map<String, serde_json::Value> = form_urlencoded::parse(body)
+            .into_owned()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        serde_json::Value::Object(fields).to_string()
+    };
+    let content_type = headers.get("content-type").map_or("", String::as_str);
+    match kind {
+        "raw" => Ok(String::new()),
+        "form" => Ok(form()),
+        _ if content_type.starts_with("application/x-www-form-urlencoded") => Ok(form()),
+        _ if body.iter().all(u8::is_ascii_whitespace) => Ok("null".to_owned()),
+        _ => serde_json::from_slice::<serde_json::Value>(body)
+            .map(|v| v.to_string())
+            .map_err(|e| format!("the body is not JSON: {e}")),
+    }
+}
+
+/// The plugin's answer as an HTTP response (bad header names or values are left out).
+fn response_of(answer: errbot_proto::v1::WebhookResponse) -> Response {
+    let status = match answer.status {
+        0 => StatusCode::OK,
+        code => u16::try_from(code)
+            .ok()
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    for (name, value) in answer.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    if !headers.contains_key("content-type") {
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    response
+}
