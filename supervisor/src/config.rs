@@ -299,6 +299,37 @@ pub struct WebSettings {
     pub request_timeout_secs: f64,
     /// Requests handled at once; more are answered 503 with Retry-After.
     pub max_in_flight: usize,
+    /// Signatures or tokens required on some paths (`[[web.auth]]`), checked before any plugin
+    /// sees the request: the first entry whose `path` matches applies.
+    pub auth: Vec<WebAuth>,
+}
+
+/// One `[[web.auth]]`: how requests to some paths prove where they come from.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebAuth {
+    /// Glob over the request path (`/github/*`).
+    pub path: String,
+    /// How the request is signed.
+    pub scheme: AuthScheme,
+    /// The environment variable holding the shared secret (never the secret itself).
+    pub secret_env: String,
+    /// For `token`: the header carrying it (default `x-webhook-token`).
+    #[serde(default)]
+    pub header: Option<String>,
+}
+
+/// How a webhook request is signed.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthScheme {
+    /// GitHub's: `X-Hub-Signature-256: sha256=` HMAC-SHA256 of the body, in hex.
+    Github,
+    /// Slack's: `X-Slack-Signature: v0=` HMAC-SHA256 of `v0:{X-Slack-Request-Timestamp}:{body}`,
+    /// the timestamp within 5 minutes.
+    Slack,
+    /// A header equal to the secret.
+    Token,
 }
 
 impl Default for WebSettings {
@@ -308,6 +339,7 @@ impl Default for WebSettings {
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 30.0,
             max_in_flight: 256,
+            auth: Vec::new(),
         }
     }
 }

@@ -161,7 +161,7 @@ async fn help_apropos_and_not_found() {
     );
     assert_eq!(
         bot.one("!stauts plugins").await,
-        "Command \"stauts\" / \"stauts plugins\" not found.\n\nDid you mean \"!status\" or \"!status gc\" or \"!restart\" or \"!status plugins\" ?"
+        "Command \"stauts\" / \"stauts plugins\" not found.\n\nDid you mean \"!status\" or \"!status gc\" or \"!webstatus\" or \"!status plugins\" ?"
     );
     // Unprefixed chatter is not a command.
     assert!(bot.say("hello there").await.is_empty());

@@ -17,17 +17,32 @@ fn free_port() -> u16 {
 }
 
 async fn bot_with_web() -> (TestBot, String) {
+    bot_with_web_and("", vec![]).await
+}
+
+/// errbotd with `[web]` on a free port, `more` TOML after it, `env` in its environment.
+async fn bot_with_web_and(more: &str, env: Vec<(String, String)>) -> (TestBot, String) {
     let port = free_port();
     let bot = TestBot::start_with(Options {
         test_plugin: true,
         extra: format!(
             "[web]\nlisten = \"127.0.0.1:{port}\"\nmax_body_bytes = 4096\n\
-             request_timeout_secs = 1.0\n"
+             request_timeout_secs = 1.0\n{more}"
         ),
+        env,
         ..Default::default()
     })
     .await;
     (bot, format!("http://127.0.0.1:{port}"))
+}
+
+fn hmac_hex(secret: &str, message: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    ring::hmac::sign(&key, message)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 async fn json_of(r: reqwest::Response) -> Value {
@@ -195,4 +210,71 @@ async fn health_and_readiness() {
     assert_eq!(r.status(), 200);
     let r = http.get(format!("{base}/readyz")).send().await.expect("r");
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signatures_and_tokens_are_checked_before_the_plugin() {
+    let (_bot, base) = bot_with_web_and(
+        "\n[[web.auth]]\npath = \"/echo/*\"\nscheme = \"github\"\nsecret_env = \"GH_SECRET\"\n\
+         \n[[web.auth]]\npath = \"/form\"\nscheme = \"slack\"\nsecret_env = \"SLACK_SECRET\"\n\
+         \n[[web.auth]]\npath = \"/teapot\"\nscheme = \"token\"\nsecret_env = \"POT_TOKEN\"\n\
+         header = \"X-Token\"\n",
+        vec![
+            ("GH_SECRET".into(), "gh-s3cret".into()),
+            ("SLACK_SECRET".into(), "slack-s3cret".into()),
+            ("POT_TOKEN".into(), "pot-s3cret".into()),
+        ],
+    )
+    .await;
+    let http = client();
+    let body = r#"{"zen":"Design for failure."}"#;
+    let github = |signature: String| {
+        http.post(format!("{base}/echo/push"))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", signature)
+            .body(body)
+            .send()
+    };
+    let good = format!("sha256={}", hmac_hex("gh-s3cret", body.as_bytes()));
+    assert_eq!(github(good).await.expect("r").status(), 200);
+    let forged = format!("sha256={}", hmac_hex("guess", body.as_bytes()));
+    assert_eq!(github(forged).await.expect("r").status(), 401);
+    let r = http
+        .post(format!("{base}/echo/push"))
+        .body(body)
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(r.status(), 401);
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let slack = |stamp: u64, secret: &str| {
+        let form = "token=x&team_id=T1";
+        let signature = hmac_hex(secret, format!("v0:{stamp}:{form}").as_bytes());
+        http.post(format!("{base}/form"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", stamp.to_string())
+            .header("x-slack-signature", format!("v0={signature}"))
+            .body(form)
+            .send()
+    };
+    assert_eq!(slack(now, "slack-s3cret").await.expect("r").status(), 200);
+    assert_eq!(
+        slack(now - 600, "slack-s3cret").await.expect("r").status(),
+        401
+    );
+    assert_eq!(slack(now, "other").await.expect("r").status(), 401);
+
+    let pot = |token: &str| {
+        http.get(format!("{base}/teapot"))
+            .header("x-token", token)
+            .send()
+    };
+    assert_eq!(pot("pot-s3cret").await.expect("r").status(), 418);
+    assert_eq!(pot("pot-s3cre").await.expect("r").status(), 401);
+    // Paths no rule names are open.
+    let r = http.post(format!("{base}/boom")).send().await.expect("r");
+    assert_eq!(r.status(), 500);
 }

@@ -4,12 +4,15 @@
 //!
 //! - `routes`: the webhook rules and their matching (the registry holds the routes, so that
 //!   they come and go with their plugins).
+//! - `auth`: `[[web.auth]]`, signatures (GitHub's, Slack's) or tokens checked before any plugin
+//!   sees the request (401).
 //!
 //! Every request is bounded: its body (`max_body_bytes`: 413), the requests in flight
 //! (`max_in_flight`: 503 with Retry-After), the plugin's answer (`request_timeout_secs`: 504).
 //! A plugin's failure is a 500 without its text (which is logged); a route no plugin serves,
 //! a 404; a method it does not take, a 405.
 
+pub mod auth;
 pub mod routes;
 
 use std::collections::HashMap;
@@ -34,16 +37,19 @@ struct Web {
     bot: Arc<Bot>,
     settings: WebSettings,
     in_flight: Semaphore,
+    guards: Vec<auth::Guard>,
 }
 
 /// Binds `[web] listen` and serves until errbotd stops; fails when the address cannot be bound.
 pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<SocketAddr> {
+    let guards = auth::Guard::load(&settings.auth)?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| anyhow::anyhow!("web.listen: cannot listen on {}: {e}", settings.listen))?;
     let addr = listener.local_addr()?;
     let state = Arc::new(Web {
         in_flight: Semaphore::new(settings.max_in_flight.max(1)),
+        guards,
         bot,
         settings,
     });
@@ -131,6 +137,15 @@ async fn webhook(
         Ok(body) => body,
         Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
     };
+    if let Some(guard) = auth::Guard::for_path(&web.guards, &path) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        if let Err(why) = guard.check(&headers, &body, now) {
+            tracing::warn!(%path, %remote, "webhook refused: {why}");
+            return plain(StatusCode::UNAUTHORIZED, "unauthorized");
+        }
+    }
     let body_json = match read_body(&route.spec.body, &headers, &body) {
         Ok(json) => json,
         Err(why) => return plain(StatusCode::BAD_REQUEST, &why),
