@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of errbot-rs: unit tests, end-to-end tests against the built binaries, the
-# Python plugin's own test and the check that its generated stubs match proto/.
+# Python plugin's own test, the Errbot compatibility host's, and the checks that their generated
+# stubs match proto/.
 # Needs only what a fresh machine has (Rust, Python 3 with pip and venv, network access to the
 # package registries); everything else is installed on the way.
 set -euo pipefail
@@ -62,3 +63,8 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r plugins/python-hello/requirements.txt pytest
 "$venv/bin/python" -m pytest -q plugins/python-hello
 bash plugins/python-hello/check_stubs.sh
+
+echo "==> Errbot compatibility host (plugin-sdk/python)"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r plugin-sdk/python/requirements.txt
+"$venv/bin/python" -m pytest -q plugin-sdk/python
+bash plugin-sdk/python/check_stubs.sh

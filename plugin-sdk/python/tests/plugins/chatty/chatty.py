@@ -1,0 +1,43 @@
+"""An Errbot plugin that acts unprompted: callbacks, a poller, a timer thread."""
+
+import threading
+
+from errbot import BotPlugin, botcmd
+
+
+class Chatty(BotPlugin):
+    def activate(self):
+        super().activate()
+        self.seen = []
+        self.start_poller(30, self.tick, args=["#ops"])
+
+    def deactivate(self):
+        self.stop_poller(self.tick, args=["#ops"])
+        super().deactivate()
+
+    def tick(self, room):
+        self["ticks"] = self.get("ticks", 0) + 1
+        self.send(self.build_identifier(room), f"tick {self['ticks']}")
+
+    def callback_message(self, msg):
+        self.seen.append(msg.body)
+
+    def callback_mention(self, msg, people):
+        self.seen.append("mention " + ",".join(str(p) for p in people))
+
+    @botcmd
+    def seen_list(self, msg, args):
+        return "; ".join(self.seen) or "nothing"
+
+    @botcmd
+    def later(self, msg, args):
+        """Send a message from a timer thread, as DailyMessage does"""
+        timer = threading.Timer(0.05, lambda: self.send(msg.frm, "later: " + args))
+        timer.daemon = True
+        timer.start()
+        return "will do"
+
+    @botcmd
+    def admins(self, msg, args):
+        self.warn_admins(args)
+        return "warned"
