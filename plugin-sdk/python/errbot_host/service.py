@@ -15,7 +15,7 @@ from concurrent import futures
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from errbot.backends.base import Message, identifier
+from errbot.backends.base import Message, Presence, Reaction, identifier
 from errbot.botplugin import BotPlugin, CommandError, ValidationException
 from errbot.v1 import common_pb2, plugin_pb2, plugin_pb2_grpc
 
@@ -31,8 +31,13 @@ CALLBACKS = {
     plugin_pb2.CALLBACK_MESSAGE: ("callback_message", lambda e: (Message.from_proto(e.message),)),
     plugin_pb2.CALLBACK_MENTION: ("callback_mention", lambda e: (
         Message.from_proto(e.message), [identifier(m) for m in e.message.mentions])),
-    plugin_pb2.CALLBACK_PRESENCE: ("callback_presence", lambda e: (e.presence,)),
-    plugin_pb2.CALLBACK_REACTION: ("callback_reaction", lambda e: (e.reaction,)),
+    plugin_pb2.CALLBACK_PRESENCE: ("callback_presence", lambda e: (Presence(
+        identifier(e.presence.who), e.presence.status, e.presence.message or None),)),
+    plugin_pb2.CALLBACK_REACTION: ("callback_reaction", lambda e: (Reaction(
+        reactor=identifier(e.reaction.who), action="added" if e.reaction.added else "removed",
+        reaction_name=e.reaction.reaction, reacted_to=e.reaction.message_id),)),
+    # Errbot 6.2 passes the room and who joined or left (here: the bot); older plugins take the
+    # room only (see _room_arguments).
     plugin_pb2.CALLBACK_ROOM_JOINED: ("callback_room_joined", lambda e: (identifier(e.room.room),)),
     plugin_pb2.CALLBACK_ROOM_LEFT: ("callback_room_left", lambda e: (identifier(e.room.room),)),
     plugin_pb2.CALLBACK_ROOM_TOPIC: ("callback_room_topic", lambda e: (identifier(e.room.room),)),
@@ -185,12 +190,26 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             self.bot.learn(request.message)
         if request.callback == plugin_pb2.CALLBACK_CONNECT and request.HasField("bot"):
             self.bot.bot_identifier = identifier(request.bot)
+        args = arguments(request)
+        if name in ("callback_room_joined", "callback_room_left"):
+            args = self._room_arguments(method, args[0])
         try:
-            method(*arguments(request))
+            method(*args)
         except Exception as e:
             log.exception("%s failed", name)
             context.abort(grpc.StatusCode.INTERNAL, f"{name} failed: {type(e).__name__}: {e}")
         return plugin_pb2.EventResponse()
+
+    def _room_arguments(self, method, room):
+        """(room, who, by) cut to what the plugin's callback_room_joined / _left takes."""
+        try:
+            params = inspect.signature(method).parameters.values()
+        except (TypeError, ValueError):
+            return (room,)
+        if any(p.kind == p.VAR_POSITIONAL for p in params):
+            return (room, self.bot.bot_identifier, None)
+        taken = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        return (room, self.bot.bot_identifier, None)[:max(1, taken)]
 
     def Poll(self, request, context):
         method = None if request.method.startswith("_") else getattr(self.plugin, request.method,

@@ -333,7 +333,8 @@ def test_callbacks_pollers_and_threads():
     try:
         d = host.describe()
         assert list(d.depends_on) == ["Notebook"]
-        assert set(d.callbacks) == {plugin_pb2.CALLBACK_MESSAGE, plugin_pb2.CALLBACK_MENTION}
+        assert set(d.callbacks) == {plugin_pb2.CALLBACK_MESSAGE, plugin_pb2.CALLBACK_MENTION,
+                                    plugin_pb2.CALLBACK_PRESENCE, plugin_pb2.CALLBACK_ROOM_JOINED}
         host.activate()
         [(_, start)] = [c for c in host.errbotd.calls if c[0] == "StartPoller"]
         assert (start.method, start.interval_secs) == ("tick", 30)
@@ -348,7 +349,15 @@ def test_callbacks_pollers_and_threads():
         host.stub.Event(plugin_pb2.EventRequest(
             callback=plugin_pb2.CALLBACK_MENTION,
             message=message("hi @bob", room="#ops", mentions=[bob])))
-        assert host.say("seen_list") == ["hello all; mention @bob"]
+        host.stub.Event(plugin_pb2.EventRequest(
+            callback=plugin_pb2.CALLBACK_PRESENCE,
+            presence=common_pb2.PresenceEvent(who=bob, status="away")))
+        ops = common_pb2.Identifier(backend="test", room="#ops", display="#ops")
+        host.stub.Event(plugin_pb2.EventRequest(
+            callback=plugin_pb2.CALLBACK_ROOM_JOINED,
+            room=common_pb2.RoomEvent(kind=common_pb2.RoomEvent.KIND_JOINED, room=ops)))
+        assert host.say("seen_list") == [
+            "hello all; mention @bob; presence @bob away; joined #ops"]
         # A plugin's own thread sends, as DailyMessage's timer does.
         assert host.say("later", "tea") == ["will do"]
         deadline = time.monotonic() + 5

@@ -183,3 +183,29 @@ class Card(Message):
         super().__init__(body=body, frm=frm, to=to, parent=parent)
         self.summary, self.title, self.link = summary, title, link
         self.image, self.thumbnail, self.color, self.fields = image, thumbnail, color, fields
+
+
+class Presence:
+    """A person's presence changed (Errbot's Presence): identifier, status, message."""
+
+    def __init__(self, identifier=None, status=None, message=None):
+        self.identifier, self.status, self.message = identifier, status, message
+
+    def get_identifier(self):
+        return self.identifier
+
+    def get_status(self):
+        return self.status
+
+    def get_message(self):
+        return self.message
+
+
+class Reaction:
+    """A reaction added or removed (Errbot's Reaction): reactor, reacted_to (the message id
+    here), action ("added" / "removed"), reaction_name."""
+
+    def __init__(self, reactor=None, reacted_to_owner=None, action=None, timestamp=None,
+                 reaction_name=None, reacted_to=None):
+        self.reactor, self.reacted_to_owner, self.action = reactor, reacted_to_owner, action
+        self.timestamp, self.reaction_name, self.reacted_to = timestamp, reaction_name, reacted_to

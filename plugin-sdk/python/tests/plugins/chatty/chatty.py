@@ -41,3 +41,9 @@ class Chatty(BotPlugin):
     def admins(self, msg, args):
         self.warn_admins(args)
         return "warned"
+
+    def callback_presence(self, presence):
+        self.seen.append(f"presence {presence.identifier} {presence.status}")
+
+    def callback_room_joined(self, room):
+        self.seen.append(f"joined {room}")
