@@ -166,7 +166,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             # As Errbot: configure() even with None, then activate().
             self.plugin.configure(config)
             self.plugin.activate()
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
             log.exception("activation failed")
             context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                           f"activation failed: {type(e).__name__}: {e}")
@@ -177,7 +177,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         self.bot.deactivating.set()
         try:
             self.plugin.deactivate()
-        except Exception:
+        except (Exception, SystemExit):
             log.exception("deactivate() failed")
         return plugin_pb2.DeactivateResponse()
 
@@ -195,7 +195,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             args = self._room_arguments(method, args[0])
         try:
             method(*args)
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
             log.exception("%s failed", name)
             context.abort(grpc.StatusCode.INTERNAL, f"{name} failed: {type(e).__name__}: {e}")
         return plugin_pb2.EventResponse()
@@ -219,7 +219,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         try:
             arguments = json.loads(request.args_json) if request.args_json else {}
             method(*arguments.get("args", []), **arguments.get("kwargs", {}))
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
             log.exception("poller %s failed", request.method)
             context.abort(grpc.StatusCode.INTERNAL,
                           f"{request.method} failed: {type(e).__name__}: {e}")
@@ -277,7 +277,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             else:
                 content = common_pb2.Content(markdown=str(reason))
             yield plugin_pb2.Reply(content=content, error=True)
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
             log.exception("command %s failed", request.command)
             context.abort(grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}")
 

@@ -367,6 +367,12 @@ def test_callbacks_pollers_and_threads():
         assert host.errbotd.sent[-1].to.person == "@ana"
         assert host.say("admins", "disk full") == ["warned"]
         assert host.errbotd.calls[-1][1].text == "disk full"
+        # sys.exit() in a command fails that command only.
+        with pytest.raises(grpc.RpcError) as failure:
+            host.say("quit")
+        assert (failure.value.code(), failure.value.details()) == (grpc.StatusCode.INTERNAL,
+                                                                   "SystemExit: 3")
+        assert host.say("admins", "still here") == ["warned"]
         # errbotd stops the pollers of a deactivated plugin itself: the plugin's stop_poller in
         # deactivate() must not stop the ones a reloaded process started again.
         host.stub.Deactivate(plugin_pb2.DeactivateRequest())

@@ -1,5 +1,6 @@
 """An Errbot plugin that acts unprompted: callbacks, a poller, a timer thread."""
 
+import sys
 import threading
 
 from errbot import BotPlugin, botcmd
@@ -47,3 +48,8 @@ class Chatty(BotPlugin):
 
     def callback_room_joined(self, room):
         self.seen.append(f"joined {room}")
+
+    @botcmd
+    def quit(self, msg, args):
+        """Exit, as a careless plugin does"""
+        sys.exit(3)
