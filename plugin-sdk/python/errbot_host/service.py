@@ -279,7 +279,9 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             yield plugin_pb2.Reply(content=content, error=True)
         except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
             log.exception("command %s failed", request.command)
-            context.abort(grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}")
+            # errbotd says "Computer says nooo. See logs for details:\n" and this, as Errbot
+            # says it with str(e).
+            context.abort(grpc.StatusCode.INTERNAL, str(e) or type(e).__name__)
 
     @staticmethod
     def _reply(method, reply):
