@@ -225,6 +225,12 @@ class BotPlugin(StoreMixin):
                     thumbnail=thumbnail, color=color, fields=fields)
         return self._bot.send(to, card=card, in_reply_to=in_reply_to)
 
+    def send_stream_request(self, user, fsource, name=None, size=None, stream_type=None):
+        """Sends a file (a file-like object) to a person or a room, where the chat service takes
+        uploads; errbotd refuses it (UNIMPLEMENTED) where it does not. Sent at once: returns
+        the message id (Errbot returns a Stream it sends in the background)."""
+        return self._bot.send_file(user, fsource, name, size, stream_type)
+
     def warn_admins(self, warning):
         self._bot.warn_admins(warning)
 

@@ -142,6 +142,25 @@ class Bot:
                 request.backend = in_reply_to._proto.to.backend
         return self._stub.Send(request, metadata=self._metadata, timeout=TIMEOUT).message_id
 
+    def send_file(self, to, fsource, name, size, content_type, chunk=64 * 1024):
+        """Streams a file-like object's bytes to BotService.SendFile; returns the message id."""
+        header = common_pb2.FileHeader(name=name or "file", size=size or 0,
+                                       content_type=content_type or "")
+        if isinstance(to, Identifier):
+            header.to.CopyFrom(to._proto)
+        else:
+            header.to_text = str(to)
+
+        def chunks():
+            yield common_pb2.FileChunk(header=header)
+            while True:
+                data = fsource.read(chunk)
+                if not data:
+                    return
+                yield common_pb2.FileChunk(data=data if isinstance(data, bytes) else data.encode())
+
+        return self._stub.SendFile(chunks(), metadata=self._metadata, timeout=60.0).message_id
+
     def warn_admins(self, text):
         self._stub.WarnAdmins(bot_pb2.WarnAdminsRequest(text=str(text)),
                               metadata=self._metadata, timeout=TIMEOUT)

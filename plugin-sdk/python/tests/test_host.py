@@ -55,7 +55,7 @@ class FakeErrbotd(bot_pb2_grpc.BotServiceServicer, storage_pb2_grpc.StorageServi
     asked for, checking its token on every call."""
 
     def __init__(self):
-        self.store, self.sent, self.calls = {}, [], []
+        self.store, self.sent, self.calls, self.files = {}, [], [], []
         self.lock = threading.Lock()
 
     def _check(self, name, request, context):
@@ -69,6 +69,13 @@ class FakeErrbotd(bot_pb2_grpc.BotServiceServicer, storage_pb2_grpc.StorageServi
         with self.lock:
             self.sent.append(request)
         return bot_pb2.BotSendResponse(message_id=f"sent-{len(self.sent)}")
+
+    def SendFile(self, request_iterator, context):
+        chunks = list(request_iterator)
+        self._check("SendFile", chunks[0].header, context)
+        with self.lock:
+            self.files.append((chunks[0].header, b"".join(c.data for c in chunks[1:])))
+        return bot_pb2.BotSendResponse(message_id="file-1")
 
     def WarnAdmins(self, request, context):
         self._check("WarnAdmins", request, context)
@@ -367,6 +374,12 @@ def test_callbacks_pollers_and_threads():
         assert host.errbotd.sent[-1].to.person == "@ana"
         assert host.say("admins", "disk full") == ["warned"]
         assert host.errbotd.calls[-1][1].text == "disk full"
+        # send_stream_request: the file streamed in chunks to SendFile, header first.
+        assert host.say("report") == ["uploaded"]
+        [(header, data)] = host.errbotd.files
+        assert (header.to.person, header.name, header.size, header.content_type) == (
+            "@ana", "report.txt", 150000, "text/plain")
+        assert data == b"line\n" * 30000
         # sys.exit() in a command fails that command only.
         with pytest.raises(grpc.RpcError) as failure:
             host.say("quit")

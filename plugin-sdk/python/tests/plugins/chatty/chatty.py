@@ -1,5 +1,6 @@
 """An Errbot plugin that acts unprompted: callbacks, a poller, a timer thread."""
 
+import io
 import sys
 import threading
 
@@ -53,3 +54,10 @@ class Chatty(BotPlugin):
     def quit(self, msg, args):
         """Exit, as a careless plugin does"""
         sys.exit(3)
+
+    @botcmd
+    def report(self, msg, args):
+        """Upload a small report"""
+        self.send_stream_request(msg.frm, io.BytesIO(b"line\n" * 30000), name="report.txt",
+                                 size=150000, stream_type="text/plain")
+        return "uploaded"
