@@ -37,6 +37,11 @@ if [ -z "${ERRBOT_TEST_POSTGRES_URL:-}" ]; then
     fi
 fi
 
+# Errbot 6.2.1 itself, which errbot_compat.rs runs the Errbot plugins of tests/errbot-plugins on
+# to compare its replies with errbot-rs's (made once, shared with the benchmarks).
+echo "==> Errbot 6.2.1's virtualenv"
+bash tests/bench/errbot-venv.sh >/dev/null
+
 echo "==> building every binary (the end-to-end tests run them)"
 cargo build --workspace --bins
 
