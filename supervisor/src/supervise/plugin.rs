@@ -490,7 +490,9 @@ impl PluginSlot {
         });
         *write(&self.current) = Some(instance);
         let was = self.life.state();
-        self.life.set(State::Running);
+        // The table first, then Running: whoever sees Running (`!plugin config` answering
+        // "done", `!plugin activate`) can already reach the commands. The state before
+        // (Starting, Restarting) is routable too.
         if changed || !matches!(was, State::Running | State::Restarting) {
             let warnings = bot.rebuild_registry();
             // At start-up errbotd reports the warnings of the complete table once.
@@ -500,6 +502,7 @@ impl PluginSlot {
                 }
             }
         }
+        self.life.set(State::Running);
     }
 
     /// Takes the serving instance out of routing.
