@@ -73,3 +73,9 @@ echo "==> Errbot compatibility host (plugin-sdk/python)"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r plugin-sdk/python/requirements.txt
 "$venv/bin/python" -m pytest -q plugin-sdk/python
 bash plugin-sdk/python/check_stubs.sh
+# An Errbot plugin's own tests (errbot.backends.test's testbot), unchanged: on errbot-rs (the
+# built errbotd, the compatibility `errbot` first on the path), then on Errbot 6.2.1 itself.
+PYTHONPATH=plugin-sdk/python ERRBOT_BIN_DIR="$CARGO_TARGET_DIR/debug" \
+    ERRBOT_TESTBOT_VENVS="$CARGO_TARGET_DIR/debug/test-venvs" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/errbot-plugins/notebook
+"$(bash tests/bench/errbot-venv.sh)" -m pytest -q -p no:cacheprovider tests/errbot-plugins/notebook

@@ -11,7 +11,8 @@
 # (plugin-sdk/python/errbot, see its generate_stubs.sh).
 #
 # Environment: PYTHON (default python3) creates the virtualenv; STUBS_VENV, when set, is a
-# virtualenv directory to create once and reuse instead of a temporary one.
+# virtualenv directory to create once and reuse instead of a temporary one; STUBS_PROTOS names
+# more .proto files (relative to proto/) to generate.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,7 +20,9 @@ proto_dir="$(cd "$here/../../proto" && pwd)"
 package="$here/errbot_stubs/errbot"
 # The files a plugin needs: its own service, the shared types, and errbotd's BotService and
 # StorageService.
-protos=(errbot/v1/common.proto errbot/v1/plugin.proto errbot/v1/bot.proto errbot/v1/storage.proto)
+# STUBS_PROTOS (space-separated) adds more: the compatibility host also drives the test gateway.
+protos=(errbot/v1/common.proto errbot/v1/plugin.proto errbot/v1/bot.proto errbot/v1/storage.proto
+        ${STUBS_PROTOS:-})
 
 check=false
 if [ "${1:-}" = --check ]; then
