@@ -7,6 +7,7 @@ import threading
 import grpc
 
 from errbot.backends.base import Card, Identifier, Message, identifier
+from errbot.botplugin import decode_value, encode_value
 from errbot.v1 import bot_pb2, bot_pb2_grpc, common_pb2, storage_pb2, storage_pb2_grpc
 
 TOKEN_HEADER = "x-errbot-token"
@@ -83,10 +84,17 @@ class Storage:
 
 
 def _poller_args(args, kwargs):
-    """Errbot's poller arguments as StartPollerRequest.args_json ("" when none)."""
+    """Errbot's poller arguments as StartPollerRequest.args_json ("" when none): JSON, or
+    pickled as stored values are when JSON cannot hold them (a message's sender, say)."""
     if not args and not kwargs:
         return ""
-    return json.dumps({"args": list(args or []), "kwargs": dict(kwargs or {})})
+    return encode_value({"args": list(args or []), "kwargs": dict(kwargs or {})})
+
+
+def poller_arguments(args_json):
+    """The (args, kwargs) of a PollRequest's args_json."""
+    arguments = decode_value(args_json) if args_json else {}
+    return arguments.get("args", []), arguments.get("kwargs", {})
 
 
 class Bot:

@@ -19,7 +19,7 @@ from errbot.backends.base import Message, Presence, Reaction, identifier
 from errbot.botplugin import BotPlugin, CommandError, ValidationException
 from errbot.v1 import common_pb2, plugin_pb2, plugin_pb2_grpc
 
-from .bot import Bot
+from .bot import Bot, poller_arguments
 from .plug import PlugError, load_class, read_plug
 
 PROTOCOL_VERSION = "errbot.v1"
@@ -217,8 +217,8 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         if not callable(method):
             context.abort(grpc.StatusCode.NOT_FOUND, f"no poller method {request.method!r}")
         try:
-            arguments = json.loads(request.args_json) if request.args_json else {}
-            method(*arguments.get("args", []), **arguments.get("kwargs", {}))
+            args, kwargs = poller_arguments(request.args_json)
+            method(*args, **kwargs)
         except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
             log.exception("poller %s failed", request.method)
             context.abort(grpc.StatusCode.INTERNAL,

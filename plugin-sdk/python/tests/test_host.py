@@ -380,6 +380,15 @@ def test_callbacks_pollers_and_threads():
         assert (header.to.person, header.name, header.size, header.content_type) == (
             "@ana", "report.txt", 150000, "text/plain")
         assert data == b"line\n" * 30000
+        # Poller arguments JSON cannot hold (the sender) are pickled, and come back.
+        assert host.say("remind", "stretch") == ["ok"]
+        [*_, (_, remind)] = [c for c in host.errbotd.calls if c[0] == "StartPoller"]
+        assert remind.method == "remind_tick" and remind.times == 1
+        assert list(json.loads(remind.args_json)) == [PICKLED]
+        host.stub.Poll(plugin_pb2.PollRequest(method="remind_tick", args_json=remind.args_json,
+                                              tick=1))
+        assert (host.errbotd.sent[-1].to.person,
+                host.errbotd.sent[-1].content.markdown) == ("@ana", "reminder: stretch")
         # sys.exit() in a command fails that command only.
         with pytest.raises(grpc.RpcError) as failure:
             host.say("quit")

@@ -90,16 +90,19 @@ class TestBot:
         self.dir = tempfile.mkdtemp(prefix="errbot-testbot-", dir="/tmp")
         socket = os.path.join(self.dir, "driver.sock")
         # errbotd looks for plugins in the sub-directories of a plugins directory; Errbot also
-        # takes a plugin's own directory (`extra_plugin_dir = "."`): such a one is linked in.
+        # takes a plugin's own directory (`extra_plugin_dir = "."`), and looks further down.
         plugin_dirs, links = [], os.path.join(self.dir, "plugins")
-        for d in self.plugin_dirs:
-            if any(name.endswith(".plug") for name in os.listdir(d)):
+        # Errbot also finds plugins deeper down: every directory holding a .plug is linked in.
+        for top in self.plugin_dirs:
+            for d, subdirs, files in os.walk(top):
+                subdirs[:] = [s for s in subdirs if not s.startswith((".", "__"))]
+                if not any(name.endswith(".plug") for name in files):
+                    continue
                 os.makedirs(links, exist_ok=True)
-                os.symlink(d, os.path.join(links, os.path.basename(d)))
-                if links not in plugin_dirs:
-                    plugin_dirs.append(links)
-            else:
-                plugin_dirs.append(d)
+                link = os.path.join(links, f"{len(os.listdir(links))}-{os.path.basename(d)}")
+                os.symlink(d, link)
+        if os.path.isdir(links):
+            plugin_dirs.append(links)
         venvs = os.environ.get("ERRBOT_TESTBOT_VENVS") or os.path.expanduser(
             "~/.cache/errbot-rs/testbot-venvs")
         bot = {"admins": ["@" + SENDER]}

@@ -61,3 +61,12 @@ class Chatty(BotPlugin):
         self.send_stream_request(msg.frm, io.BytesIO(b"line\n" * 30000), name="report.txt",
                                  size=150000, stream_type="text/plain")
         return "uploaded"
+
+    @botcmd
+    def remind(self, msg, args):
+        """A poller whose argument is the sender (a Person, which JSON cannot hold)"""
+        self.start_poller(60, self.remind_tick, times=1, args=(msg.frm, args))
+        return "ok"
+
+    def remind_tick(self, who, text):
+        self.send(who, "reminder: " + text)
