@@ -67,7 +67,8 @@ def _toml(value):
 
 class TestBot:
     """errbotd with the test gateway and the plugins of `extra_plugin_dir`. Messages are pushed
-    as SENDER in a direct message; every reply is queued for pop_message, in order."""
+    as SENDER in a direct message; every message the bot sends is queued for pop_message, in
+    order."""
 
     __test__ = False  # not a test class for pytest
 
@@ -79,7 +80,6 @@ class TestBot:
         self.loglevel = loglevel
         self.process = None
         self.replies = queue.Queue()
-        self._inbox = queue.Queue()
         self._worker = None
 
     @property
@@ -147,7 +147,11 @@ class TestBot:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"errbotd did not become ready:\n{self.log()}")
                 time.sleep(0.05)
-        self._worker = threading.Thread(target=self._deliver, daemon=True)
+        # Everything the bot sends from now on (replies, and what plugins send on their own, as
+        # Errbot's Test backend queues it), read by a thread into `replies`.
+        self._outbox = self.driver.Outbox(testing_pb2.OutboxRequest())
+        self._outbox.initial_metadata()  # the stream is open: nothing sent from now on is missed
+        self._worker = threading.Thread(target=self._collect, daemon=True)
         self._worker.start()
 
     def _converse(self, body, timeout):
@@ -155,17 +159,13 @@ class TestBot:
                                             **{"from": SENDER})
         return self.driver.Converse(request, timeout=timeout + 5)
 
-    def _deliver(self):
-        """Sends the pushed messages one at a time, in order; queues their replies."""
-        while True:
-            body = self._inbox.get()
-            if body is None:
-                return
-            try:
-                for reply in self._converse(body, 30).replies:
-                    self.replies.put(reply.text)
-            except grpc.RpcError as e:
-                log.error("message %r: %s", body, e)
+    def _collect(self):
+        try:
+            for sent in self._outbox:
+                if not (sent.HasField("reaction") or sent.HasField("presence")):
+                    self.replies.put(sent.text)
+        except grpc.RpcError:
+            pass  # the stream ends with errbotd
 
     def log(self):
         """errbotd's log so far."""
@@ -174,8 +174,8 @@ class TestBot:
 
     def stop(self):
         if self._worker is not None:
-            self._inbox.put(None)
-            self._worker.join(timeout=35)
+            self._outbox.cancel()
+            self._worker.join(timeout=10)
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -191,7 +191,7 @@ class TestBot:
 
     # Errbot's TestBot API.
     def push_message(self, msg, extras=""):
-        self._inbox.put(msg)
+        self.driver.Inject(testing_pb2.InjectRequest(body=msg, **{"from": SENDER}), timeout=10)
 
     def pop_message(self, timeout=5, block=True):
         return self.replies.get(timeout=timeout, block=block)
