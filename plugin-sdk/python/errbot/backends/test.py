@@ -86,6 +86,10 @@ class TestBot:
     def bot(self):
         return self  # Errbot's testbot.bot.push_message / pop_message
 
+    @property
+    def outgoing_message_queue(self):
+        return self.replies  # Errbot's name for the queue of what the bot sent
+
     def start(self, timeout=120):
         self.dir = tempfile.mkdtemp(prefix="errbot-testbot-", dir="/tmp")
         socket = os.path.join(self.dir, "driver.sock")
