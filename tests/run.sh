@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of errbot-rs: unit tests, end-to-end tests against the built binaries, the
-# Python plugin's own test, the check that its generated stubs match proto/, and the oracle
-# tests (tests/oracles: official clients and Errbot's own backends against the fakes).
+# Python plugin's own test, the Errbot compatibility host's, the checks that their generated
+# stubs match proto/, and the oracle tests (tests/oracles: official clients and Errbot's own
+# backends against the fakes).
 # Needs only what a fresh machine has (Rust, Python 3 with pip and venv, network access to the
 # package registries); everything else is installed on the way.
 set -euo pipefail
@@ -37,6 +38,11 @@ if [ -z "${ERRBOT_TEST_POSTGRES_URL:-}" ]; then
     fi
 fi
 
+# Errbot 6.2.1 itself, which errbot_compat.rs runs the Errbot plugins of tests/errbot-plugins on
+# to compare its replies with errbot-rs's (made once, shared with the benchmarks).
+echo "==> Errbot 6.2.1's virtualenv"
+bash tests/bench/errbot-venv.sh >/dev/null
+
 echo "==> building every binary (the end-to-end tests run them)"
 cargo build --workspace --bins
 
@@ -63,6 +69,17 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r plugins/python-hello/requirements.txt pytest
 "$venv/bin/python" -m pytest -q plugins/python-hello
 bash plugins/python-hello/check_stubs.sh
+
+echo "==> Errbot compatibility host (plugin-sdk/python)"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r plugin-sdk/python/requirements.txt
+"$venv/bin/python" -m pytest -q plugin-sdk/python
+bash plugin-sdk/python/check_stubs.sh
+# An Errbot plugin's own tests (errbot.backends.test's testbot), unchanged: on errbot-rs (the
+# built errbotd, the compatibility `errbot` first on the path), then on Errbot 6.2.1 itself.
+PYTHONPATH=plugin-sdk/python ERRBOT_BIN_DIR="$CARGO_TARGET_DIR/debug" \
+    ERRBOT_TESTBOT_VENVS="$CARGO_TARGET_DIR/debug/test-venvs" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/errbot-plugins/notebook
+"$(bash tests/bench/errbot-venv.sh)" -m pytest -q -p no:cacheprovider tests/errbot-plugins/notebook
 
 # The fakes' fidelity (official client libraries against them) and Errbot's own backends as
 # oracles (the same conversation, the same replies), in their own virtualenv.

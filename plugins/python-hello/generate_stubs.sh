@@ -1,29 +1,41 @@
 #!/usr/bin/env bash
-# Generates the Python stubs of the errbot.v1 protocol into errbot_stubs/ from ../../proto, with
-# the grpcio-tools pinned in requirements-tools.txt, in a throw-away virtualenv.
+# Generates the Python stubs of the errbot.v1 protocol (the package errbot.v1) from ../../proto,
+# with the grpcio-tools pinned in requirements-tools.txt, in a throw-away virtualenv.
 #
-#   ./generate_stubs.sh           regenerate errbot_stubs/ (commit the result)
-#   ./generate_stubs.sh --check   regenerate into a temporary directory and compare with
-#                                 errbot_stubs/; exits 1 when they differ (what CI runs)
+#   ./generate_stubs.sh [DIR]           regenerate DIR/v1 (commit the result)
+#   ./generate_stubs.sh --check [DIR]   regenerate into a temporary directory and compare with
+#                                       DIR/v1; exits 1 when they differ (what CI runs)
+#
+# DIR is the `errbot` package that holds the stubs: by default errbot_stubs/errbot, this
+# plugin's; the Errbot compatibility host keeps them in its own `errbot` package
+# (plugin-sdk/python/errbot, see its generate_stubs.sh).
 #
 # Environment: PYTHON (default python3) creates the virtualenv; STUBS_VENV, when set, is a
-# virtualenv directory to create once and reuse instead of a temporary one.
+# virtualenv directory to create once and reuse instead of a temporary one; STUBS_PROTOS names
+# more .proto files (relative to proto/) to generate.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 proto_dir="$(cd "$here/../../proto" && pwd)"
-stubs="$here/errbot_stubs"
+package="$here/errbot_stubs/errbot"
 # The files a plugin needs: its own service, the shared types, and errbotd's BotService and
 # StorageService (and control.proto, whose plugin and process states BotService.Status answers).
+# STUBS_PROTOS (space-separated) adds more: the compatibility host also drives the test gateway.
 protos=(errbot/v1/common.proto errbot/v1/plugin.proto errbot/v1/bot.proto errbot/v1/storage.proto
-        errbot/v1/control.proto)
+        errbot/v1/control.proto ${STUBS_PROTOS:-})
 
 check=false
-case "${1:-}" in
-    "") ;;
-    --check) check=true ;;
-    *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+if [ "${1:-}" = --check ]; then
+    check=true
+    shift
+fi
+case "$#:${1:-}" in
+    0:) ;;
+    1:-*) echo "usage: $0 [--check] [DIR]" >&2; exit 2 ;;
+    1:*) package="$(cd "$1" && pwd)" ;;
+    *) echo "usage: $0 [--check] [DIR]" >&2; exit 2 ;;
 esac
+stubs="$package/v1"
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -52,14 +64,14 @@ from grpc_health.v1 import health_pb2_grpc
 ')
 
 if $check; then
-    if diff -r -x __pycache__ "$out" "$stubs"; then
-        echo "errbot_stubs/ is up to date with proto/"
+    if diff -r -x __pycache__ "$out/errbot/v1" "$stubs"; then
+        echo "$stubs is up to date with proto/"
     else
-        echo "errbot_stubs/ is stale: run plugins/python-hello/generate_stubs.sh and commit the result" >&2
+        echo "$stubs is stale: run $0 ${1:-} and commit the result" >&2
         exit 1
     fi
 else
     rm -rf "$stubs"
-    cp -r "$out" "$stubs"
+    cp -r "$out/errbot/v1" "$stubs"
     echo "wrote $stubs"
 fi

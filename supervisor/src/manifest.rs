@@ -1,4 +1,6 @@
-//! Plugin discovery: every sub-directory of a plugins directory holding a `plugin.toml`.
+//! Plugin discovery: every sub-directory of a plugins directory holding a `plugin.toml`, or an
+//! Errbot plugin (a `.plug` file and its module, no `plugin.toml`), which runs on the Python
+//! compatibility host (`plugin-sdk/python/host.py`, see [`compat_host_dir`]).
 //!
 //! ```toml
 //! [plugin]
@@ -46,6 +48,10 @@ pub struct Manifest {
     /// `!status`.
     #[serde(default)]
     pub opt_in: bool,
+    /// For an Errbot plugin: its `.plug` file. The plugin then runs as `python3 host.py DIR` in
+    /// a virtualenv with the host's requirements and the directory's `requirements.txt`.
+    #[serde(skip)]
+    pub errbot_plug: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +73,19 @@ impl Discovered {
     /// The program to execute and its arguments, resolved as documented on [`Manifest::command`].
     /// `venv_python` replaces `python3`/`python` when the plugin has a virtualenv.
     pub fn program(&self, venv_python: Option<&Path>) -> Result<(PathBuf, Vec<String>), String> {
+        if self.manifest.errbot_plug.is_some() {
+            let host = compat_host_dir()
+                .ok_or(
+                    "the Errbot compatibility host (plugin-sdk/python) is not found: set \
+                        ERRBOT_PYTHON_COMPAT_DIR to its directory",
+                )?
+                .join("host.py");
+            let python = venv_python.map_or_else(|| PathBuf::from("python3"), Path::to_owned);
+            return Ok((
+                python,
+                vec![host.display().to_string(), self.dir.display().to_string()],
+            ));
+        }
         let (first, args) = self
             .manifest
             .command
@@ -106,19 +125,49 @@ impl Discovered {
         })
     }
 
-    /// Path of the manifest file.
+    /// Path of the manifest file (an Errbot plugin's `.plug`).
     pub fn manifest_path(&self) -> PathBuf {
-        self.dir.join("plugin.toml")
+        self.manifest
+            .errbot_plug
+            .clone()
+            .unwrap_or_else(|| self.dir.join("plugin.toml"))
     }
 
-    /// Reads the manifest again (a reload picks up a changed `plugin.toml`); the plugin must keep
-    /// its name.
+    /// The pip requirements files to install into the plugin's virtualenv, in order; empty when
+    /// the plugin needs none. An Errbot plugin gets the compatibility host's, then its own
+    /// `requirements.txt` when it has one (Errbot's AUTOINSTALL_DEPS).
+    pub fn python_requirements(&self) -> Result<Vec<PathBuf>, String> {
+        if self.manifest.errbot_plug.is_none() {
+            return Ok(self
+                .manifest
+                .python_requirements
+                .iter()
+                .map(|r| self.dir.join(r))
+                .collect());
+        }
+        let host = compat_host_dir().ok_or(
+            "the Errbot compatibility host (plugin-sdk/python) is not found: set \
+             ERRBOT_PYTHON_COMPAT_DIR to its directory",
+        )?;
+        let own = self.dir.join("requirements.txt");
+        Ok([host.join("requirements.txt")]
+            .into_iter()
+            .chain(own.is_file().then_some(own))
+            .collect())
+    }
+
+    /// Reads the manifest again (a reload picks up a changed `plugin.toml` or `.plug`); the
+    /// plugin must keep its name.
     pub fn reread(&self) -> Result<Discovered, String> {
-        let manifest = load(&self.manifest_path())?;
+        let path = self.manifest_path();
+        let manifest = match &self.manifest.errbot_plug {
+            Some(plug) => load_plug(plug)?,
+            None => load(&path)?,
+        };
         if manifest.name != self.manifest.name {
             return Err(format!(
                 "{}: the plugin was renamed from {:?} to {:?}; restart errbotd to load it",
-                self.manifest_path().display(),
+                path.display(),
                 self.manifest.name,
                 manifest.name
             ));
@@ -181,10 +230,14 @@ pub fn discover(dirs: &[PathBuf]) -> (Vec<Discovered>, Vec<String>) {
         subdirs.sort();
         for sub in subdirs {
             let path = sub.join("plugin.toml");
-            if !path.is_file() {
+            let loaded = if path.is_file() {
+                load(&path)
+            } else if let Some(plug) = plug_file(&sub) {
+                load_plug(&plug)
+            } else {
                 continue;
-            }
-            match load(&path) {
+            };
+            match loaded {
                 Ok(manifest) => {
                     if let Some(other) = found.iter().find(|d| d.manifest.name == manifest.name) {
                         problems.push(format!(
@@ -243,6 +296,104 @@ fn load(path: &Path) -> Result<Manifest, String> {
     Ok(m)
 }
 
+/// Where the Errbot compatibility host is (the directory of `host.py`):
+/// `$ERRBOT_PYTHON_COMPAT_DIR`, else beside an installed errbotd
+/// (`../share/errbot-rs/python`), else the source tree's `plugin-sdk/python`.
+pub fn compat_host_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("ERRBOT_PYTHON_COMPAT_DIR") {
+        return Some(crate::config::absolute(Path::new(&dir)));
+    }
+    let installed = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("../share/errbot-rs/python")));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk/python");
+    installed
+        .into_iter()
+        .chain([source])
+        .find(|d| d.join("host.py").is_file())
+}
+
+/// The `.plug` file of an Errbot plugin directory: the only one (several are ambiguous, none
+/// means it is not an Errbot plugin).
+fn plug_file(dir: &Path) -> Option<PathBuf> {
+    let mut plugs = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "plug") && p.is_file());
+    let first = plugs.next()?;
+    plugs.next().is_none().then_some(first)
+}
+
+/// An Errbot `.plug` file (INI, as Python's configparser reads it) as a manifest: `[Core] Name`,
+/// `DependsOn` (comma-separated) and `[Documentation] Description`.
+fn load_plug(path: &Path) -> Result<Manifest, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let ini = parse_ini(&text);
+    let get = |section: &str, key: &str| {
+        ini.iter()
+            .find(|(s, k, _)| s == section && k.eq_ignore_ascii_case(key))
+            .map(|(_, _, v)| v.trim().to_owned())
+    };
+    let name = get("Core", "Name").unwrap_or_default();
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '/') {
+        return Err(format!(
+            "{}: `[Core] Name`: expected a name without spaces or '/'",
+            path.display()
+        ));
+    }
+    if get("Core", "Module").is_none_or(|m| m.is_empty()) {
+        return Err(format!(
+            "{}: `[Core] Module`: expected the plugin's Python module",
+            path.display()
+        ));
+    }
+    Ok(Manifest {
+        name,
+        description: get("Documentation", "Description").unwrap_or_default(),
+        command: Vec::new(),
+        depends_on: get("Core", "DependsOn")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        python_requirements: None,
+        build: None,
+        opt_in: false,
+        errbot_plug: Some(path.to_owned()),
+    })
+}
+
+/// (section, key, value) of an INI text: `[section]`, `key = value` or `key: value`, `#` and `;`
+/// comment lines, indented lines continuing the previous value (configparser's rules).
+fn parse_ini(text: &str) -> Vec<(String, String, String)> {
+    let mut entries: Vec<(String, String, String)> = Vec::new();
+    let mut section = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        if line.starts_with([' ', '\t'])
+            && let Some((_, _, value)) = entries.last_mut()
+        {
+            value.push('\n');
+            value.push_str(trimmed);
+        } else if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            section = name.trim().to_owned();
+        } else if let Some(at) = trimmed.find(['=', ':']) {
+            entries.push((
+                section.clone(),
+                trimmed[..at].trim().to_owned(),
+                trimmed[at + 1..].trim().to_owned(),
+            ));
+        }
+    }
+    entries
+}
+
 /// The line (from 1) where `key = ...` is set in a manifest, 1 when not found.
 fn line_of_key(text: &str, key: &str) -> usize {
     text.lines()
@@ -287,6 +438,68 @@ mod tests {
         assert!(problems[1].contains("already provided"), "{problems:?}");
         let (prog, _) = found[0].program(None).expect("program");
         assert_eq!(prog, PathBuf::from("run-a"));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A directory with a `.plug` and no plugin.toml is an Errbot plugin: name, description and
+    /// dependencies from the `.plug`, run by the compatibility host in a virtualenv with the
+    /// host's requirements and its own.
+    #[test]
+    fn errbot_plugins_are_discovered_from_their_plug_file() {
+        let root = std::env::temp_dir().join(format!("errbot-plug-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let plug = "[Core]\nName = Weather\nModule = weather\nDependsOn = Geo, Units\n\n\
+                    # a comment\n[Documentation]\ndescription: Forecasts\n  for every city.\n\
+                    [Python]\nVersion = 3\n";
+        for (dir, file, body) in [
+            ("weather", "weather.plug", plug),
+            ("weather", "requirements.txt", "requests\n"),
+            ("broken", "broken.plug", "[Core]\nModule = broken\n"),
+            ("two", "a.plug", plug),
+            ("two", "b.plug", plug),
+            ("both", "both.plug", "[Core]\nName = Both\nModule = both\n"),
+            (
+                "both",
+                "plugin.toml",
+                "[plugin]\nname = \"both\"\ncommand = [\"b\"]\n",
+            ),
+        ] {
+            std::fs::create_dir_all(root.join(dir)).expect("mkdir");
+            std::fs::write(root.join(dir).join(file), body).expect("write");
+        }
+        let (found, problems) = discover(std::slice::from_ref(&root));
+        // plugin.toml wins over a .plug; two .plug files are not a plugin.
+        let names: Vec<_> = found.iter().map(|d| d.manifest.name.as_str()).collect();
+        assert_eq!(names, ["both", "Weather"]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .ends_with("broken.plug: `[Core] Name`: expected a name without spaces or '/'"),
+            "{problems:?}"
+        );
+        let weather = &found[1];
+        assert_eq!(weather.manifest.description, "Forecasts\nfor every city.");
+        assert_eq!(weather.manifest.depends_on, ["Geo", "Units"]);
+        assert_eq!(weather.manifest_path(), weather.dir.join("weather.plug"));
+        let host = compat_host_dir().expect("the source tree's plugin-sdk/python");
+        assert_eq!(
+            weather.python_requirements().expect("requirements"),
+            [
+                host.join("requirements.txt"),
+                weather.dir.join("requirements.txt")
+            ]
+        );
+        let venv = Path::new("/venvs/Weather/bin/python3");
+        let (program, args) = weather.program(Some(venv)).expect("program");
+        assert_eq!(program, venv);
+        assert_eq!(
+            args,
+            [
+                host.join("host.py").display().to_string(),
+                weather.dir.display().to_string()
+            ]
+        );
+        assert_eq!(weather.reread().expect("reread").manifest.name, "Weather");
         let _ = std::fs::remove_dir_all(&root);
     }
 

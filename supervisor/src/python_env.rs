@@ -7,12 +7,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use tokio::process::Command;
 
-/// Makes sure `<root>/<name>` is a virtualenv with `requirements` installed; returns its python.
-/// The path returned is absolute: the plugin runs in its own directory, not errbotd's.
-pub async fn ensure(root: &Path, name: &str, requirements: &Path) -> anyhow::Result<PathBuf> {
+/// Makes sure `<root>/<name>` is a virtualenv with the `requirements` files installed (in one
+/// pip run, in order); returns its python. The path returned is absolute: the plugin runs in
+/// its own directory, not errbotd's.
+pub async fn ensure(root: &Path, name: &str, requirements: &[PathBuf]) -> anyhow::Result<PathBuf> {
     let root = &crate::config::absolute(root);
-    let wanted = std::fs::read(requirements)
-        .with_context(|| format!("reading {}", requirements.display()))?;
+    // What the stamp compares: every file's contents, in order.
+    let mut wanted = Vec::new();
+    for file in requirements {
+        wanted.extend(std::fs::read(file).with_context(|| format!("reading {}", file.display()))?);
+        wanted.push(b'\n');
+    }
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     let venv = root.join(name);
     let python = venv.join("bin").join("python3");
@@ -40,17 +45,18 @@ pub async fn ensure(root: &Path, name: &str, requirements: &Path) -> anyhow::Res
         .arg("--clear")
         .arg(&venv))
     .await?;
-    run(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--quiet",
-            "-r",
-        ])
-        .arg(requirements))
-    .await?;
+    let mut pip = Command::new(&python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+    ]);
+    for file in requirements {
+        pip.arg("-r").arg(file);
+    }
+    run(&mut pip).await?;
     std::fs::write(&stamp, &wanted).with_context(|| format!("writing {}", stamp.display()))?;
     Ok(python)
 }

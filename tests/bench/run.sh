@@ -14,18 +14,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 echo "==> building the release binaries" >&2
 cargo build --release --quiet --workspace --bins
 
-venv="$CARGO_TARGET_DIR/bench/errbot-6.2.1-venv"
-requirements="tests/bench/errbot-requirements.txt"
-if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$venv/requirements.txt"; then
-    echo "==> creating Errbot's virtualenv in $venv" >&2
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-    cp "$requirements" "$venv/requirements.txt"
-fi
+errbot_python="$(bash tests/bench/errbot-venv.sh)"
 
 echo "==> benchmarking" >&2
 exec "$CARGO_TARGET_DIR/release/errbot-bench" \
-    --errbot-python "$venv/bin/python" \
+    --errbot-python "$errbot_python" \
     --command "$(printf '%s' "tests/bench/run.sh${*:+ $*}")" \
     "$@"

@@ -356,13 +356,15 @@ impl PluginSlot {
             .map_err(|_| "plugin source unavailable".to_owned())?;
         let name = &self.name;
         self.build_if_needed(bot, &source).await?;
-        let venv_python = match &source.manifest.python_requirements {
-            Some(req) => Some(
-                python_env::ensure(&bot.config().venv_dir(), name, &source.dir.join(req))
+        let requirements = source.python_requirements()?;
+        let venv_python = if requirements.is_empty() {
+            None
+        } else {
+            Some(
+                python_env::ensure(&bot.config().venv_dir(), name, &requirements)
                     .await
                     .map_err(|e| format!("{e:#}"))?,
-            ),
-            None => None,
+            )
         };
         let (program, args) = source.program(venv_python.as_deref())?;
         let spec = Spec {
@@ -404,8 +406,13 @@ impl PluginSlot {
         }
         if description.name != *name {
             let reason = format!(
-                "describes itself as {:?} but its plugin.toml names it {name:?}",
-                description.name
+                "describes itself as {:?} but {} names it {name:?}",
+                description.name,
+                source
+                    .manifest_path()
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default()
             );
             self.discard(bot, process).await;
             return Err(StartError::permanent(reason));
@@ -483,7 +490,9 @@ impl PluginSlot {
         });
         *write(&self.current) = Some(instance);
         let was = self.life.state();
-        self.life.set(State::Running);
+        // The table first, then Running: whoever sees Running (`!plugin config` answering
+        // "done", `!plugin activate`) can already reach the commands. The state before
+        // (Starting, Restarting) is routable too.
         if changed || !matches!(was, State::Running | State::Restarting) {
             let warnings = bot.rebuild_registry();
             // At start-up errbotd reports the warnings of the complete table once.
@@ -493,6 +502,7 @@ impl PluginSlot {
                 }
             }
         }
+        self.life.set(State::Running);
     }
 
     /// Takes the serving instance out of routing.

@@ -1,0 +1,361 @@
+"""errbot.v1.PluginService for one Errbot plugin instance, and the process around it (the
+child contract: socket, token, health, SIGTERM)."""
+
+import inspect
+import json
+import logging
+import os
+import platform
+import re
+import signal
+import sys
+import threading
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from errbot.backends.base import Message, Presence, Reaction, identifier
+from errbot.botplugin import BotPlugin, CommandError, ValidationException
+from errbot.v1 import common_pb2, plugin_pb2, plugin_pb2_grpc
+
+from .bot import Bot, poller_arguments
+from .plug import PlugError, load_class, read_plug
+
+PROTOCOL_VERSION = "errbot.v1"
+log = logging.getLogger("errbot_host")
+
+# Errbot's callbacks a plugin may define, and what each is called with from the EventRequest.
+CALLBACKS = {
+    plugin_pb2.CALLBACK_CONNECT: ("callback_connect", lambda e: ()),
+    plugin_pb2.CALLBACK_MESSAGE: ("callback_message", lambda e: (Message.from_proto(e.message),)),
+    plugin_pb2.CALLBACK_MENTION: ("callback_mention", lambda e: (
+        Message.from_proto(e.message), [identifier(m) for m in e.message.mentions])),
+    plugin_pb2.CALLBACK_PRESENCE: ("callback_presence", lambda e: (Presence(
+        identifier(e.presence.who), e.presence.status, e.presence.message or None),)),
+    plugin_pb2.CALLBACK_REACTION: ("callback_reaction", lambda e: (Reaction(
+        reactor=identifier(e.reaction.who), action="added" if e.reaction.added else "removed",
+        reaction_name=e.reaction.reaction, reacted_to=e.reaction.message_id),)),
+    # Errbot 6.2 passes the room and who joined or left (here: the bot); older plugins take the
+    # room only (see _room_arguments).
+    plugin_pb2.CALLBACK_ROOM_JOINED: ("callback_room_joined", lambda e: (identifier(e.room.room),)),
+    plugin_pb2.CALLBACK_ROOM_LEFT: ("callback_room_left", lambda e: (identifier(e.room.room),)),
+    plugin_pb2.CALLBACK_ROOM_TOPIC: ("callback_room_topic", lambda e: (identifier(e.room.room),)),
+    plugin_pb2.CALLBACK_BOT_MESSAGE: ("callback_botmessage",
+                                      lambda e: (Message.from_proto(e.message),)),
+}
+
+# Python's re flags errbotd's regex engine has; re.VERBOSE becomes an inline (?x).
+_REGEX_FLAGS = {"case_insensitive": re.IGNORECASE, "dot_all": re.DOTALL,
+                "multi_line": re.MULTILINE}
+
+
+def command_spec(method):
+    """The CommandSpec of a method tagged by errbot's decorators. Plain commands are sent raw:
+    splitting and argparse happen here, with Python's own rules, as in Errbot."""
+    doc = method._err_command_parser.description if method._err_arg_command else method.__doc__
+    spec = plugin_pb2.CommandSpec(
+        name=method._err_command_name,
+        help=inspect.cleandoc(doc or "(undocumented)"),
+        hidden=bool(method._err_command_hidden),
+        admin_only=bool(method._err_command_admin_only),
+        historize=bool(method._err_command_historize),
+        flow_only=bool(method._err_command_flow_only),
+        template=method._err_command_template or "",
+    )
+    if method._err_re_command:
+        pattern = method._err_command_re_pattern
+        spec.regex.pattern = ("(?x)" if pattern.flags & re.VERBOSE else "") + pattern.pattern
+        for field, flag in _REGEX_FLAGS.items():
+            setattr(spec.regex, field, bool(pattern.flags & flag))
+        spec.regex.match_all = bool(method._err_command_matchall)
+        spec.regex.prefixed = bool(method._err_command_prefix_required)
+        spec.help = inspect.cleandoc(method._err_command_re_name_help or doc or "(undocumented)")
+    else:
+        spec.plain.arg_mode = plugin_pb2.ARG_MODE_RAW
+        spec.syntax = method._err_command_syntax or ""
+    return spec
+
+
+def split_args(args, split_args_with):
+    """Errbot's split_args_with: '' keeps the string; a parser (parse_args), a callable, or a
+    str.split separator (None: whitespace) makes the arguments."""
+    if split_args_with == "":
+        return args
+    if hasattr(split_args_with, "parse_args"):
+        return split_args_with.parse_args(args)
+    if callable(split_args_with):
+        return split_args_with(args)
+    return args.split(split_args_with)
+
+
+class _Match:
+    """A regex match errbotd found that Python's re cannot find again in the message (a
+    pattern that means something else to the two engines): group(), groups(), groupdict()."""
+
+    def __init__(self, found):
+        self._found = found
+        self.string = found.text
+
+    def group(self, *which):
+        values = [self._group(w) for w in (which or (0,))]
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def _group(self, which):
+        if isinstance(which, str):
+            return self._found.named.get(which)
+        return self._found.text if which == 0 else (self._found.groups[which - 1] or None)
+
+    def __getitem__(self, which):
+        return self._group(which)
+
+    def groups(self):
+        return tuple(g or None for g in self._found.groups)
+
+    def groupdict(self):
+        return dict(self._found.named)
+
+
+class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
+    """Serves one plugin instance. gRPC runs each call on its own thread: commands run
+    concurrently, as in Errbot's thread pool."""
+
+    def __init__(self, info, plugin, bot):
+        self.info, self.plugin, self.bot = info, plugin, bot
+        self.commands = {}
+        for _, method in inspect.getmembers(plugin, inspect.ismethod):
+            if getattr(method, "_err_command", False):
+                self.commands[method._err_command_name.lower()] = method
+        bot.all_commands = dict(self.commands)
+        # The callbacks the plugin's class overrides: only those are declared.
+        self.callbacks = {
+            callback: (name, arguments, getattr(plugin, name))
+            for callback, (name, arguments) in CALLBACKS.items()
+            if getattr(type(plugin), name, None) is not getattr(BotPlugin, name)
+        }
+
+    def Describe(self, request, context):
+        if request.protocol_versions and PROTOCOL_VERSION not in request.protocol_versions:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          f"the Errbot host speaks {PROTOCOL_VERSION}")
+        template = self.plugin.get_configuration_template()
+        return plugin_pb2.PluginDescription(
+            name=self.info.name,
+            description=self.info.description or inspect.cleandoc(type(self.plugin).__doc__ or ""),
+            version=self.info.version,
+            protocol_version=PROTOCOL_VERSION,
+            commands=[command_spec(m) for m in self.commands.values()],
+            callbacks=list(self.callbacks),
+            config_template_json="" if template is None else json.dumps(template),
+            depends_on=self.info.depends_on,
+        )
+
+    def CheckConfig(self, request, context):
+        config = json.loads(request.config_json) if request.config_json else None
+        try:
+            self.plugin.check_configuration(config)
+        except ValidationException as e:
+            return plugin_pb2.CheckConfigResponse(error=str(e) or "invalid configuration")
+        return plugin_pb2.CheckConfigResponse()
+
+    def Activate(self, request, context):
+        self.bot.bot_config.BOT_PREFIX = request.bot_prefix or "!"
+        self.bot.deactivating.clear()
+        config = json.loads(request.config_json) if request.config_json else None
+        try:
+            # As Errbot: configure() even with None, then activate().
+            self.plugin.configure(config)
+            self.plugin.activate()
+        except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
+            log.exception("activation failed")
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          f"activation failed: {type(e).__name__}: {e}")
+        log.info("activated %s", self.info.name)
+        return plugin_pb2.ActivateResponse()
+
+    def Deactivate(self, request, context):
+        self.bot.deactivating.set()
+        try:
+            self.plugin.deactivate()
+        except (Exception, SystemExit):
+            log.exception("deactivate() failed")
+        return plugin_pb2.DeactivateResponse()
+
+    def Event(self, request, context):
+        entry = self.callbacks.get(request.callback)
+        if entry is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, "callback not declared")
+        name, arguments, method = entry
+        if request.HasField("message"):
+            self.bot.learn(request.message)
+        if request.callback == plugin_pb2.CALLBACK_CONNECT and request.HasField("bot"):
+            self.bot.bot_identifier = identifier(request.bot)
+        args = arguments(request)
+        if name in ("callback_room_joined", "callback_room_left"):
+            args = self._room_arguments(method, args[0])
+        try:
+            method(*args)
+        except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
+            log.exception("%s failed", name)
+            context.abort(grpc.StatusCode.INTERNAL, f"{name} failed: {type(e).__name__}: {e}")
+        return plugin_pb2.EventResponse()
+
+    def _room_arguments(self, method, room):
+        """(room, who, by) cut to what the plugin's callback_room_joined / _left takes."""
+        try:
+            params = inspect.signature(method).parameters.values()
+        except (TypeError, ValueError):
+            return (room,)
+        if any(p.kind == p.VAR_POSITIONAL for p in params):
+            return (room, self.bot.bot_identifier, None)
+        taken = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        return (room, self.bot.bot_identifier, None)[:max(1, taken)]
+
+    def Poll(self, request, context):
+        method = None if request.method.startswith("_") else getattr(self.plugin, request.method,
+                                                                     None)
+        if not callable(method):
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no poller method {request.method!r}")
+        try:
+            args, kwargs = poller_arguments(request.args_json)
+            method(*args, **kwargs)
+        except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
+            log.exception("poller %s failed", request.method)
+            context.abort(grpc.StatusCode.INTERNAL,
+                          f"{request.method} failed: {type(e).__name__}: {e}")
+        return plugin_pb2.PollResponse()
+
+    def _regex_argument(self, method, request):
+        """Errbot's `match` argument: Python's own re.Match (a list of them with matchall),
+        found again in the text errbotd matched."""
+        pattern = method._err_command_re_pattern
+        body = request.message.body
+        candidates = []
+        if method._err_command_prefix_required and body.startswith(self.bot.prefix):
+            candidates.append(body[len(self.bot.prefix):])
+        if request.matches and request.matches[0].text in body:
+            candidates.append(body[body.index(request.matches[0].text):])
+        candidates.append(body)
+        for text in candidates:
+            if method._err_command_matchall:
+                found = list(pattern.finditer(text))
+                if found:
+                    return found
+            else:
+                found = pattern.search(text)
+                if found:
+                    return found
+        matches = [_Match(m) for m in request.matches]
+        return matches if method._err_command_matchall else (matches[0] if matches else None)
+
+    def Execute(self, request, context):
+        method = self.commands.get(request.command.lower())
+        if method is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no command {request.command!r}")
+        self.bot.learn(request.message)
+        msg = Message.from_proto(request.message)
+        try:
+            if method._err_re_command:
+                result = method(msg, self._regex_argument(method, request))
+            elif method._err_arg_command:
+                result = method(msg, request.args)
+            else:
+                result = method(msg, split_args(request.args,
+                                                method._err_command_split_args_with))
+            replies = result if inspect.isgenerator(result) else [result]
+            for reply in replies:
+                if not reply:  # Errbot sends nothing for None or ""
+                    continue
+                if not context.is_active():  # errbotd gave up (deadline, shutdown)
+                    return
+                yield self._reply(method, reply)
+        except CommandError as e:
+            reason = e.reason
+            if e.template:
+                content = common_pb2.Content(template=common_pb2.Template(
+                    name=e.template, params_json=json.dumps({"reason": str(reason)})))
+            else:
+                content = common_pb2.Content(markdown=str(reason))
+            yield plugin_pb2.Reply(content=content, error=True)
+        except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
+            log.exception("command %s failed", request.command)
+            # errbotd says "Computer says nooo. See logs for details:\n" and this, as Errbot
+            # says it with str(e).
+            context.abort(grpc.StatusCode.INTERNAL, str(e) or type(e).__name__)
+
+    @staticmethod
+    def _reply(method, reply):
+        """One reply: with a declared template the parameters (a dict) errbotd renders it with,
+        else the text."""
+        if method._err_command_template and isinstance(reply, dict):
+            return plugin_pb2.Reply(content=common_pb2.Content(template=common_pb2.Template(
+                name="", params_json=json.dumps(reply, default=str))))
+        return plugin_pb2.Reply(content=common_pb2.Content(markdown=str(reply)))
+
+
+class _LinePerRecordFormatter(logging.Formatter):
+    """errbotd guesses each stderr line's level from how it starts: every line of a multi-line
+    record (a traceback) repeats the level."""
+
+    def format(self, record):
+        first, *rest = super().format(record).split("\n")
+        return "\n".join([first] + [f"{record.levelname}   {line}" for line in rest])
+
+
+def serve(plugin_dir, environ=os.environ):
+    """Loads the plugin in `plugin_dir` and serves it until SIGTERM; returns the exit status."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LinePerRecordFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    sys.stdout = sys.stderr  # stdout is not ours: a plugin's print() goes to the log
+
+    missing = [v for v in ("ERRBOT_SOCKET", "ERRBOT_BOT_SOCKET", "ERRBOT_TOKEN", "ERRBOT_NAME")
+               if not environ.get(v)]
+    if missing:
+        log.error("environment variable %s is not set: this program is started by errbotd "
+                  "(put the plugin's directory in a plugins directory of errbot.toml)",
+                  missing[0])
+        return 2
+    address = environ["ERRBOT_SOCKET"]
+    if not address.startswith("unix:/"):
+        log.error("ERRBOT_SOCKET=%r: expected unix:/absolute/path", address)
+        return 2
+    try:
+        info = read_plug(plugin_dir)
+        plugin_class = load_class(info)
+    except PlugError as e:
+        log.error("%s", e)
+        return 1
+    if environ["ERRBOT_NAME"] != info.name:
+        log.warning("started as %r but the .plug names the plugin %r",
+                    environ["ERRBOT_NAME"], info.name)
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    bot = Bot(environ["ERRBOT_BOT_SOCKET"], environ["ERRBOT_TOKEN"], info.directory)
+    plugin = plugin_class(bot, name=info.name)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="rpc"))
+    plugin_pb2_grpc.add_PluginServiceServicer_to_server(PluginServicer(info, plugin, bot), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    socket_path = address[len("unix:"):]
+    if os.path.exists(socket_path):
+        os.unlink(socket_path)
+    try:
+        server.add_insecure_port(address)
+    except RuntimeError as e:
+        log.error("cannot serve on %s: %s", address, e)
+        return 1
+    server.start()
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    log.info("Errbot plugin %s (%s) serving on %s (Python %s)", info.name, plugin_class.__name__,
+             address, platform.python_version())
+    stop.wait()
+    health_servicer.enter_graceful_shutdown()
+    server.stop(grace=2).wait()
+    bot.close()
+    if os.path.exists(socket_path):
+        os.unlink(socket_path)
+    return 0

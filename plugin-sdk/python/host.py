@@ -1,0 +1,17 @@
+#!/usr/bin/env python3
+"""Runs an unmodified Errbot plugin under errbotd: `python3 host.py PLUGIN_DIR` (errbotd starts
+it for a plugin directory with a `.plug` file). This directory goes first on sys.path, so that
+`import errbot` is the compatibility package beside this file."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from errbot_host.service import serve  # noqa: E402
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print("usage: host.py PLUGIN_DIR", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(serve(sys.argv[1]))
