@@ -165,7 +165,9 @@ def cmdfilter(*args, **kwargs):
 
 
 def webhook(*args, methods=("POST", "GET"), form_param=None, raw=False):
-    """A webhook: accepted, not yet served by errbot-rs's host (see README)."""
+    """A webhook served by errbotd's web server (`[web]` in errbot.toml), as Errbot's: the rule's
+    `<name>` parts come as keyword arguments; the function gets the JSON body (or the form's
+    fields, or the text), a form field read as JSON (`form_param`), or the request (`raw`)."""
 
     def tag(func, uri_rule):
         func._err_webhook_uri_rule = uri_rule

@@ -46,15 +46,31 @@ class BotConfig:
 
 
 class PluginManager:
-    """The parts of Errbot's plugin manager plugins reach for. errbotd does not tell plugins
-    about the others (each runs in its own process): these raise NotImplementedError."""
+    """The parts of Errbot's plugin manager plugins reach for, answered from errbotd's
+    BotService.Status (names and states: the other plugins run in their own processes, so
+    their objects are out of reach)."""
+
+    def __init__(self, status):
+        self._status = status
+
+    def _plugins(self):
+        return self._status().plugins
+
+    def get_all_active_plugin_names(self):
+        """The plugins up: running, or built into errbotd."""
+        return [p.name for p in self._plugins() if p.state in ("running", "builtin")]
+
+    def get_blacklisted_plugin(self):
+        return [p.name for p in self._plugins() if p.state == "blacklisted"]
+
+    def get_all_plugin_names(self):
+        return [p.name for p in self._plugins()]
 
     def _unsupported(self, *args, **kwargs):
-        raise NotImplementedError("errbot-rs: a plugin cannot list the other plugins "
-                                  "(ask `!status plugins`)")
+        raise NotImplementedError("errbot-rs: another plugin's object is in another process "
+                                  "(its name and state: get_all_active_plugin_names)")
 
-    get_all_active_plugin_names = get_all_active_plugins = _unsupported
-    get_blacklisted_plugin = get_plugin_obj_by_name = _unsupported
+    get_all_active_plugins = get_plugin_obj_by_name = _unsupported
 
 
 class Storage:
@@ -109,7 +125,7 @@ class Bot:
         self.storage = Storage(self.channel, token)
         self.plugin_dir = plugin_dir
         self.bot_config = BotConfig(plugin_dir)
-        self.plugin_manager = PluginManager()
+        self.plugin_manager = PluginManager(self.status)
         self.mode = "errbot-rs"
         self.bot_identifier = None  # learnt from the first direct message or connection
         self.all_commands = {}  # this plugin's commands, by name (set by the service)
@@ -168,6 +184,11 @@ class Bot:
                 yield common_pb2.FileChunk(data=data if isinstance(data, bytes) else data.encode())
 
         return self._stub.SendFile(chunks(), metadata=self._metadata, timeout=60.0).message_id
+
+    def status(self):
+        """errbotd's BotService.Status: uptime, every plugin's state, every process."""
+        return self._stub.Status(bot_pb2.BotStatusRequest(), metadata=self._metadata,
+                                 timeout=TIMEOUT)
 
     def warn_admins(self, text):
         self._stub.WarnAdmins(bot_pb2.WarnAdminsRequest(text=str(text)),

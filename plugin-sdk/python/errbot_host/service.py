@@ -116,6 +116,114 @@ class _Match:
         return dict(self._found.named)
 
 
+class WebRequest:
+    """What a `raw=True` webhook gets: the parts of Flask's request Errbot plugins use."""
+
+    def __init__(self, proto):
+        self._proto = proto
+        self.method = proto.method
+        self.path = proto.path
+        self.args = dict(proto.query)
+        self.headers = _Headers(proto.headers)
+        self.data = bytes(proto.body)
+        self.remote_addr = proto.remote.rsplit(":", 1)[0]
+        self.content_type = self.headers.get("content-type", "")
+        self.form = (_form(self.data) if self.content_type.startswith(
+            "application/x-www-form-urlencoded") else {})
+
+    def get_data(self, as_text=False):
+        return self.data.decode("utf-8", "replace") if as_text else self.data
+
+    def get_json(self, force=False, silent=False):
+        try:
+            return json.loads(self.data)
+        except ValueError:
+            if silent:
+                return None
+            raise
+
+    @property
+    def json(self):
+        return self.get_json(silent=True) if "json" in self.content_type else None
+
+
+class _Headers(dict):
+    """Header names in any case."""
+
+    def __init__(self, headers):
+        super().__init__((k.lower(), v) for k, v in headers.items())
+
+    def get(self, key, default=None):
+        return super().get(key.lower(), default)
+
+    def __getitem__(self, key):
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key):
+        return super().__contains__(key.lower())
+
+
+def _form(data):
+    from urllib.parse import parse_qsl
+    return dict(parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def webhook_data(method, proto):
+    """What Errbot's webhook view passes the function: the request itself (raw), a form field
+    read as JSON (form_param), else the JSON body, or the form's fields, or the text."""
+    request = WebRequest(proto)
+    if method._err_webhook_raw:
+        return request
+    if method._err_webhook_form_param:
+        content = request.form.get(method._err_webhook_form_param)
+        if content is None:
+            raise ValueError(f"the form has no {method._err_webhook_form_param!r} field")
+        try:
+            return json.loads(content)
+        except ValueError:
+            return content
+    try:
+        data = json.loads(request.data) if request.data.strip() else None
+    except ValueError:
+        data = None
+    if not data:
+        data = request.form or request.get_data(as_text=True)
+    return data
+
+
+def webhook_response(result):
+    """The function's answer as Flask would send it: text or bytes (200, text/html), a dict or
+    list (JSON), a (body, status[, headers]) or (body, headers) tuple, a Response-like object,
+    or None ("" with 200)."""
+    status, headers = 200, {}
+    if isinstance(result, tuple):
+        body, *rest = result
+        for extra in rest:
+            if isinstance(extra, int):
+                status = extra
+            elif isinstance(extra, dict):
+                headers.update({str(k): str(v) for k, v in extra.items()})
+            elif isinstance(extra, (list, tuple)):
+                headers.update({str(k): str(v) for k, v in extra})
+        result = body
+    if hasattr(result, "status_code") and hasattr(result, "get_data"):
+        status = result.status_code
+        headers.update({str(k): str(v) for k, v in getattr(result, "headers", {}).items()})
+        result = result.get_data()
+    if result is None:
+        result = ""
+    if isinstance(result, (dict, list)):
+        headers.setdefault("content-type", "application/json")
+        body = json.dumps(result).encode()
+    elif isinstance(result, bytes):
+        body = result
+    else:
+        body = str(result).encode()
+    headers = {k.lower(): v for k, v in headers.items()}
+    headers.setdefault("content-type", "text/html; charset=utf-8")
+    return plugin_pb2.WebhookResponse(status=status, headers=headers, body=body)
+
+
 class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
     """Serves one plugin instance. gRPC runs each call on its own thread: commands run
     concurrently, as in Errbot's thread pool."""
@@ -127,6 +235,12 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             if getattr(method, "_err_command", False):
                 self.commands[method._err_command_name.lower()] = method
         bot.all_commands = dict(self.commands)
+        # Webhooks by name (the method's); errbotd routes by their URL rules.
+        self.webhooks = {
+            method.__name__: method
+            for _, method in inspect.getmembers(plugin, inspect.ismethod)
+            if getattr(method, "_err_webhook_uri_rule", None)
+        }
         # The callbacks the plugin's class overrides: only those are declared.
         self.callbacks = {
             callback: (name, arguments, getattr(plugin, name))
@@ -148,6 +262,12 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             callbacks=list(self.callbacks),
             config_template_json="" if template is None else json.dumps(template),
             depends_on=self.info.depends_on,
+            # Errbot's decoding (JSON, else the form, else text) is done here: errbotd passes
+            # the body as it came.
+            webhooks=[plugin_pb2.WebhookSpec(name=name, uri_rule=m._err_webhook_uri_rule,
+                                             methods=[x.upper() for x in m._err_webhook_methods],
+                                             body="raw")
+                      for name, m in self.webhooks.items()],
         )
 
     def CheckConfig(self, request, context):
@@ -210,6 +330,18 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             return (room, self.bot.bot_identifier, None)
         taken = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
         return (room, self.bot.bot_identifier, None)[:max(1, taken)]
+
+    def Webhook(self, request, context):
+        method = self.webhooks.get(request.webhook)
+        if method is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no webhook {request.webhook!r}")
+        try:
+            result = method(webhook_data(method, request), **dict(request.params))
+            return webhook_response(result)
+        except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
+            log.exception("webhook %s failed", request.webhook)
+            context.abort(grpc.StatusCode.INTERNAL,
+                          f"{request.webhook} failed: {type(e).__name__}: {e}")
 
     def Poll(self, request, context):
         method = None if request.method.startswith("_") else getattr(self.plugin, request.method,

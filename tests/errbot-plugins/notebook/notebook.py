@@ -4,7 +4,7 @@
 import re
 
 from errbot import (BotPlugin, CommandError, ValidationException, arg_botcmd, botcmd, botmatch,
-                    re_botcmd)
+                    re_botcmd, webhook)
 
 CONFIG_TEMPLATE = {"GREETING": "Hello", "MAX_NOTES": 3}
 
@@ -102,6 +102,19 @@ class Notebook(BotPlugin):
     def additions(self, msg, matches):
         return ", ".join(f"{m.group(1)}+{m.group(2)}={int(m.group(1)) + int(m.group(2))}"
                          for m in matches)
+
+    @webhook("/notebook/<kind>")
+    def note_hook(self, payload, kind):
+        """A note from outside: a JSON body with "text", or a form with a "text" field"""
+        text = payload.get("text") if isinstance(payload, dict) else str(payload)
+        with self.mutable("notes", []) as notes:
+            notes.append(f"{kind}: {text}")
+        return {"noted": len(notes)}
+
+    @webhook("/notebook-raw", methods=("PUT",), raw=True)
+    def raw_hook(self, request):
+        """The request itself"""
+        return f"{request.method} {len(request.get_data())} {request.headers.get('X-Test')}", 202
 
     @botcmd
     def whereami(self, msg, args):
