@@ -7,6 +7,7 @@
 pub mod console;
 pub mod irc;
 pub mod mattermost;
+pub mod slack;
 pub mod test_driver;
 
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use crate::events::EventQueue;
 use crate::settings::Problem;
 
 /// Backend kinds this gateway serves.
-pub const KINDS: &[&str] = &["console", "irc", "mattermost", "test"];
+pub const KINDS: &[&str] = &["console", "irc", "mattermost", "slack", "test"];
 
 /// Checks the settings of a backend of `kind` without connecting: every problem names its key.
 /// An unknown kind is a problem with the key `kind`.
@@ -34,6 +35,7 @@ pub fn check(kind: &str, settings: &serde_json::Map<String, serde_json::Value>) 
         "console" => console::check(settings),
         "irc" => irc::check(settings),
         "mattermost" => mattermost::check(settings),
+        "slack" => slack::check(settings),
         "test" => test_driver::check(settings),
         other => vec![Problem {
             key: "kind".into(),
@@ -184,6 +186,7 @@ pub async fn start(ctx: Context) -> Result<Arc<dyn Adapter>, Status> {
         "console" => Ok(console::Console::start(ctx).await?),
         "irc" => Ok(irc::Irc::start(ctx).await?),
         "mattermost" => Ok(mattermost::Mattermost::start(ctx).await?),
+        "slack" => Ok(slack::Slack::start(ctx).await?),
         "test" => Ok(test_driver::TestDriver::start(ctx).await?),
         other => Err(Status::unimplemented(format!(
             "backend kind {other:?} is not served by errbot-gateway (kinds: {})",
