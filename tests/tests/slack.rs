@@ -1,0 +1,494 @@
+//! End-to-end: the Slack gateway in Socket Mode against the fake Slack of
+//! `errbot_tests::slack` (the Web API over HTTP and a real Socket Mode websocket on
+//! 127.0.0.1), with the real errbotd and its built-in commands. People write on the fake; the
+//! tests read what the bot posted there, and what reached the fake (acknowledgements, pings,
+//! connections).
+
+use std::time::{Duration, Instant};
+
+use errbot_tests::slack::{ALICE, APP_TOKEN, BOB, BOT_TOKEN, Fake};
+use errbot_tests::{Options, TestBot};
+use serde_json::Value;
+
+/// How long any expected message may take to arrive.
+const WAIT: Duration = Duration::from_secs(20);
+
+const GENERAL: &str = "C0GENERAL";
+
+/// The `[backends.slack]` table for `fake` (short timeouts: a silent socket is dead after 1 s).
+fn table(fake: &Fake, post_interval: f64) -> String {
+    format!(
+        "[backends.slack]\nkind = \"slack\"\nbot_token_env = \"ERRBOT_SLACK_BOT\"\n\
+         app_token_env = \"ERRBOT_SLACK_APP\"\napi_url = {url:?}\ntimeout = 5\n\
+         ping_interval = 0.2\nsilence_timeout = 1\nreconnect_delay = 0.05\nreconnect_max = 0.5\n\
+         post_interval = {post_interval:?}\n",
+        url = fake.api_url(),
+    )
+}
+
+fn tokens() -> Vec<(String, String)> {
+    vec![
+        ("ERRBOT_SLACK_BOT".into(), BOT_TOKEN.into()),
+        ("ERRBOT_SLACK_APP".into(), APP_TOKEN.into()),
+    ]
+}
+
+/// errbotd with a `slack` backend on `fake`, once connected; alice is the admin (by id).
+async fn bot_paced(fake: &Fake, post_interval: f64) -> TestBot {
+    let bot = TestBot::start_with(Options {
+        extra: table(fake, post_interval),
+        env: tokens(),
+        admins: Some(vec![ALICE.into()]),
+        ..Default::default()
+    })
+    .await;
+    fake.wait_until(WAIT, |f| f.connections() == 1).await;
+    bot
+}
+
+async fn bot(fake: &Fake) -> TestBot {
+    bot_paced(fake, 0.0).await
+}
+
+fn says(post: &Value, text: &str) -> bool {
+    post["text"] == text
+}
+
+/// Slack's escapes of `&`, `<` and `>`.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn ts(message: &Value) -> String {
+    message["ts"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Waits a little for anything that should not happen, then checks each text was said once.
+async fn once_each(fake: &Fake, texts: &[&str]) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for text in texts {
+        assert_eq!(fake.count(text), 1, "{text:?} in {:#?}", fake.posts());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_in_channels_private_channels_dms_threads_and_mentions() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+
+    // A channel: the reply in the channel, not in a thread.
+    fake.say(ALICE, GENERAL, "!echo hello there", "");
+    let reply = fake.wait_post(WAIT, |p| says(p, "hello there")).await;
+    assert_eq!(reply["channel"], GENERAL);
+    assert!(reply.get("thread_ts").is_none(), "{reply}");
+
+    // A private channel and a multi-person DM.
+    fake.say(BOB, "G0SECRET", "!echo in secret", "");
+    let reply = fake.wait_post(WAIT, |p| says(p, "in secret")).await;
+    assert_eq!(reply["channel"], "G0SECRET");
+    fake.say(ALICE, "G0MPIM", "!echo in a group", "");
+    let reply = fake.wait_post(WAIT, |p| says(p, "in a group")).await;
+    assert_eq!(reply["channel"], "G0MPIM");
+
+    // A thread: the reply stays in it.
+    let root = fake.say(BOB, GENERAL, "a question", "");
+    fake.say(ALICE, GENERAL, "an answer", &ts(&root));
+    fake.say(ALICE, GENERAL, "!echo threaded", &ts(&root));
+    let reply = fake.wait_post(WAIT, |p| says(p, "threaded")).await;
+    assert_eq!(reply["thread_ts"], ts(&root).as_str());
+
+    // A mention of the bot is the prefix; it arrives as `message` and as `app_mention` and
+    // runs once.
+    let mention = fake.say(ALICE, GENERAL, "<@U0ERRBOT> echo mentioned", "");
+    assert_eq!(fake.envelopes_of(&ts(&mention)).len(), 2);
+    fake.wait_post(WAIT, |p| says(p, "mentioned")).await;
+
+    // A direct message: answered in the DM.
+    let dm = fake.dm(BOB, "!echo privately");
+    let reply = fake.wait_post(WAIT, |p| says(p, "privately")).await;
+    assert_eq!(reply["channel"], dm["channel"]);
+
+    // The bot's own messages come back as events and never run: `!echo !echo loop` makes the
+    // bot say `!echo loop`, which must not make it say `loop`.
+    fake.say(ALICE, GENERAL, "!echo !echo loop", "");
+    fake.wait_post(WAIT, |p| says(p, "!echo loop")).await;
+
+    // Another app's bot (a B id, looked up with bots.info).
+    fake.bot_says(GENERAL, "!echo from a bot");
+    fake.wait_post(WAIT, |p| says(p, "from a bot")).await;
+    assert!(fake.calls("bots.info") >= 1);
+
+    fake.say(ALICE, GENERAL, "!echo last", "");
+    fake.wait_post(WAIT, |p| says(p, "last")).await;
+    once_each(
+        &fake,
+        &[
+            "hello there",
+            "threaded",
+            "mentioned",
+            "privately",
+            "!echo loop",
+            "last",
+        ],
+    )
+    .await;
+    assert_eq!(fake.count("loop"), 0);
+
+    // Every envelope was acknowledged, promptly; pings went both ways.
+    fake.wait_until(WAIT, |f| f.unacked() == 0).await;
+    let (acks, slowest) = fake.acks();
+    assert!(acks >= 10, "{acks}");
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+    assert!(fake.pings_received() > 0);
+    // People were looked up one by one, never the whole workspace.
+    assert_eq!(fake.calls("users.list"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edits_unfurls_deletions_and_redeliveries_run_nothing_twice() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    let first = fake.say(ALICE, GENERAL, "!echo first", "");
+    fake.wait_post(WAIT, |p| says(p, "first")).await;
+
+    fake.edit(GENERAL, &ts(&first), "!echo edited");
+    fake.unfurl(GENERAL, &ts(&first));
+    // Slack sends an envelope again when its acknowledgement was late.
+    for envelope in fake.envelopes_of(&ts(&first)) {
+        fake.redeliver(&envelope);
+    }
+    fake.delete(GENERAL, &ts(&first));
+
+    fake.say(ALICE, GENERAL, "!echo later", "");
+    fake.wait_post(WAIT, |p| says(p, "later")).await;
+    once_each(&fake, &["first", "later"]).await;
+    assert_eq!(fake.count("edited"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_requested_opens_the_new_connection_first_and_loses_nothing() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    fake.say(ALICE, GENERAL, "!echo before", "");
+    fake.wait_post(WAIT, |p| says(p, "before")).await;
+
+    let started = Instant::now();
+    fake.disconnect("refresh_requested");
+    let texts: Vec<String> = (0..10).map(|i| format!("during {i}")).collect();
+    for text in &texts {
+        fake.say(ALICE, GENERAL, &format!("!echo {text}"), "");
+    }
+    fake.wait_until(WAIT, |f| f.opened() == 2 && f.connections() == 1)
+        .await;
+    let switched = started.elapsed();
+    for text in &texts {
+        fake.wait_post(WAIT, |p| says(p, text)).await;
+    }
+    let answered = started.elapsed();
+    // Both were open at once: the new connection before the old one closed.
+    assert_eq!(fake.peak(), 2);
+    eprintln!(
+        "refresh_requested: new connection in {:.0} ms, the 10 messages sent meanwhile \
+         answered in {:.0} ms",
+        switched.as_secs_f64() * 1000.0,
+        answered.as_secs_f64() * 1000.0
+    );
+
+    // `warning` does the same.
+    fake.disconnect("warning");
+    fake.say(ALICE, GENERAL, "!echo after the warning", "");
+    fake.wait_until(WAIT, |f| f.opened() == 3 && f.connections() == 1)
+        .await;
+    fake.wait_post(WAIT, |p| says(p, "after the warning")).await;
+    let mut all: Vec<&str> = texts.iter().map(String::as_str).collect();
+    all.extend(["before", "after the warning"]);
+    once_each(&fake, &all).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_connection_comes_back_and_what_was_said_meanwhile_is_answered_once() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    fake.say(ALICE, GENERAL, "!echo before", "");
+    fake.wait_post(WAIT, |p| says(p, "before")).await;
+    fake.reset();
+    fake.say(ALICE, GENERAL, "!echo meanwhile", "");
+    fake.dm(BOB, "!echo privately meanwhile");
+    fake.wait_until(WAIT, |f| f.opened() == 2 && f.connections() == 1)
+        .await;
+    fake.wait_post(WAIT, |p| says(p, "meanwhile")).await;
+    fake.wait_post(WAIT, |p| says(p, "privately meanwhile"))
+        .await;
+    fake.say(ALICE, GENERAL, "!echo after", "");
+    fake.wait_post(WAIT, |p| says(p, "after")).await;
+    once_each(
+        &fake,
+        &["before", "meanwhile", "privately meanwhile", "after"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_half_open_connection_is_taken_for_dead_and_replaced() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    fake.freeze();
+    let frozen = Instant::now();
+    fake.say(ALICE, GENERAL, "!echo through the silence", "");
+    // Nothing heard for 1 s (silence_timeout): a new connection, and the envelope left
+    // unacknowledged on the silent one comes again there.
+    fake.wait_until(WAIT, |f| f.opened() == 2).await;
+    fake.wait_post(WAIT, |p| says(p, "through the silence"))
+        .await;
+    assert!(frozen.elapsed() >= Duration::from_millis(900));
+    once_each(&fake, &["through the silence"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn open_failures_back_off_too_many_websockets_waits_link_disabled_stops() {
+    let fake = Fake::start().await;
+    // apps.connections.open fails three times at start: the bot tries again.
+    fake.fail_opens(3);
+    let bot = bot(&fake).await;
+    assert_eq!(fake.calls("apps.connections.open"), 4);
+
+    // Too many websockets: refused, the bot waits and tries again.
+    fake.max_connections(0);
+    fake.reset();
+    fake.wait_until(WAIT, |f| f.calls("apps.connections.open") >= 6)
+        .await;
+    fake.max_connections(10);
+    fake.wait_until(WAIT, |f| f.connections() == 1).await;
+    fake.say(ALICE, GENERAL, "!echo back", "");
+    fake.wait_post(WAIT, |p| says(p, "back")).await;
+    assert!(bot.log().contains("too many websockets"), "{}", bot.log());
+
+    // Socket Mode turned off: the bot says why and stops trying.
+    fake.disconnect("link_disabled");
+    fake.wait_until(WAIT, |f| f.connections() == 0).await;
+    let _ = bot.wait_for_log("link_disabled", 1);
+    let opens = fake.calls("apps.connections.open");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.calls("apps.connections.open"), opens);
+    assert!(bot.log().contains("Socket Mode on"), "{}", bot.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_storm_is_waited_out_and_nothing_is_lost() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    fake.rate_limit("chat.postMessage", 3, 1);
+    let started = Instant::now();
+    let texts: Vec<String> = (0..5).map(|i| format!("storm {i}")).collect();
+    for text in &texts {
+        fake.say(ALICE, GENERAL, &format!("!echo {text}"), "");
+    }
+    for text in &texts {
+        fake.wait_post(WAIT, |p| says(p, text)).await;
+    }
+    assert_eq!(fake.rate_limited(), 3);
+    // Retry-After: 1, three times in a row.
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    once_each(&fake, &texts).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replies_to_one_channel_are_paced() {
+    let fake = Fake::start().await;
+    let _bot = bot_paced(&fake, 0.2).await;
+    let started = Instant::now();
+    for i in 0..6 {
+        fake.say(ALICE, GENERAL, &format!("!echo paced {i}"), "");
+    }
+    fake.wait_until(WAIT, |f| {
+        f.posts()
+            .iter()
+            .filter(|p| p["text"].as_str().is_some_and(|t| t.starts_with("paced")))
+            .count()
+            == 6
+    })
+    .await;
+    // Three at once (post_burst), then one each 0.2 s.
+    let spent = started.elapsed();
+    assert!(spent >= Duration::from_millis(550), "{spent:?}");
+    eprintln!(
+        "6 replies to one channel with post_interval 0.2 s: {:.0} ms",
+        spent.as_secs_f64() * 1000.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_reply_is_split_with_code_blocks_balanced() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    let lines: Vec<String> = (0..400)
+        .map(|i| format!("line {i:03} of a long code block & <more>"))
+        .collect();
+    // Slack escapes `&`, `<` and `>` in the text of events.
+    let escaped: Vec<String> = lines.iter().map(|l| escape(l)).collect();
+    fake.say(
+        ALICE,
+        GENERAL,
+        &format!("!echo ```\n{}\n```", escaped.join("\n")),
+        "",
+    );
+    fake.wait_post(WAIT, |p| {
+        p["text"].as_str().is_some_and(|t| t.contains("line 399"))
+    })
+    .await;
+    let parts: Vec<String> = fake
+        .posts()
+        .iter()
+        .filter_map(|p| p["text"].as_str().map(str::to_owned))
+        .filter(|t| t.contains("of a long code block"))
+        .collect();
+    assert!(parts.len() >= 3, "{}", parts.len());
+    let mut seen = Vec::new();
+    for part in &parts {
+        assert!(part.chars().count() <= 4000, "{}", part.chars().count());
+        assert!(part.starts_with("```"), "{part:.40}");
+        assert_eq!(part.matches("```").count() % 2, 0, "{part}");
+        seen.extend(
+            part.lines()
+                .filter(|l| l.starts_with("line "))
+                .map(str::to_owned),
+        );
+    }
+    // Every line once, in order, with Slack's escapes.
+    assert_eq!(seen, escaped);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identifiers_are_errbots_and_the_bot_finds_people_and_channels_by_name() {
+    let fake = Fake::start().await;
+    let bot = bot(&fake).await;
+    fake.say(BOB, GENERAL, "!whoami", "");
+    let reply = fake
+        .wait_post(WAIT, |p| {
+            p["text"]
+                .as_str()
+                .is_some_and(|m| m.contains("#general/bob"))
+        })
+        .await;
+    let text = reply["text"].as_str().unwrap_or_default();
+    for needle in [
+        "person   | U0BOB",
+        "acl      | U0BOB",
+        "room     | #general",
+        "`#general/bob`",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in {text}");
+    }
+    // In a DM the person is `<@U0BOB>` (escaped by Slack's rules inside the code span).
+    fake.dm(BOB, "!whoami");
+    fake.wait_post(WAIT, |p| {
+        p["text"]
+            .as_str()
+            .is_some_and(|m| m.contains("`&lt;@U0BOB&gt;`"))
+    })
+    .await;
+
+    // Admins match the person's id: bob is not one.
+    fake.say(BOB, GENERAL, "!plugin list", "");
+    fake.wait_post(WAIT, |p| {
+        p["text"].as_str().is_some_and(|m| m.contains("admin"))
+    })
+    .await;
+
+    // `@name` and `#name`, resolved when first used.
+    let (code, _, err) = bot.ctl(&["send", "--backend", "slack", "--to", "@alice", "hi alice"]);
+    assert_eq!(code, 0, "{err}");
+    let dm = fake.wait_post(WAIT, |p| says(p, "hi alice")).await;
+    assert!(
+        dm["channel"].as_str().is_some_and(|c| c.starts_with('D')),
+        "{dm}"
+    );
+    let (code, _, err) = bot.ctl(&[
+        "send",
+        "--backend",
+        "slack",
+        "--to",
+        "#general",
+        "hello all",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let post = fake.wait_post(WAIT, |p| says(p, "hello all")).await;
+    assert_eq!(post["channel"], GENERAL);
+    let (code, _, err) = bot.ctl(&["send", "--backend", "slack", "--to", "~town", "x"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("#channel"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_legacy_token_stops_errbotd_saying_what_to_create() {
+    let fake = Fake::start().await;
+    fake.legacy_token();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("errbot.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[bot]\nadmins = [\"U0ALICE\"]\n\n[paths]\ndata_dir = \"data\"\n\n{}",
+            table(&fake, 0.0)
+        ),
+    )
+    .expect("write config");
+    let mut command = tokio::process::Command::new(errbot_tests::binary("errbotd"));
+    command
+        .arg("-c")
+        .arg(&path)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (k, v) in tokens() {
+        command.env(k, v);
+    }
+    let run = tokio::time::timeout(WAIT, command.output())
+        .await
+        .expect("errbotd stops")
+        .expect("run errbotd");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_ne!(run.status.code(), Some(0), "{err}");
+    assert!(err.contains("legacy token"), "{err}");
+    assert!(
+        err.contains("xapp-") && err.contains("Socket Mode"),
+        "{err}"
+    );
+    assert_eq!(fake.opened(), 0);
+}
+
+#[test]
+fn check_config_names_each_wrong_slack_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("errbot.toml");
+    std::fs::write(
+        &path,
+        "[bot]\nadmins = [\"U0ALICE\"]\n\n[backends.slack]\nkind = \"slack\"\n\
+         token = \"xoxb-in-the-file\"\nbot_token_env = \"ERRBOT_SURELY_UNSET_VARIABLE\"\n\
+         api_url = \"ftp://slack\"\n",
+    )
+    .expect("write config");
+    let check = std::process::Command::new(errbot_tests::binary("errbotd"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .expect("run check-config");
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{err}");
+    for needle in [
+        ":6:",
+        "bot_token_env",
+        "ERRBOT_SURELY_UNSET_VARIABLE is not set",
+        "app_token_env",
+        "api_url",
+        "http:// or https://",
+    ] {
+        assert!(err.contains(needle), "{needle:?} in {err}");
+    }
+}
