@@ -93,6 +93,8 @@ struct Inner {
     requests: Vec<String>,
     reactions: Vec<Value>,
     presence: String,
+    /// Files by id: name, declared length, bytes (once uploaded).
+    files: HashMap<String, (String, usize, Option<Vec<u8>>)>,
     last_ts: u64,
 }
 
@@ -314,6 +316,7 @@ impl Fake {
         let app = Router::new()
             .route("/api/{method}", post(api))
             .route("/link/", get(link))
+            .route("/upload/{id}", post(upload))
             .with_state(state);
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -564,6 +567,38 @@ impl Fake {
         self.read(|s| s.reactions.clone())
     }
 
+    /// A file the bot uploaded: its name and bytes.
+    pub fn file(&self, id: &str) -> Option<(String, Vec<u8>)> {
+        self.read(|s| {
+            s.files
+                .get(id)
+                .and_then(|(name, _, bytes)| Some((name.clone(), bytes.clone()?)))
+        })
+    }
+
+    /// The messages of the bot that share files.
+    pub fn file_shares(&self) -> Vec<Value> {
+        self.posts()
+            .into_iter()
+            .filter(|p| p["files"].is_array())
+            .collect()
+    }
+
+    /// `user` reacts to a message with `name`: `reaction_added`.
+    pub fn react_as(&self, user: &str, channel: &str, ts: &str, name: &str) {
+        self.with(|s| {
+            let item_user = s
+                .message(channel, ts)
+                .map_or(Value::Null, |m| m["user"].clone());
+            let now = s.ts();
+            s.emit(
+                json!({"type": "reaction_added", "user": user, "reaction": name,
+                "item_user": item_user, "item": {"type": "message", "channel": channel, "ts": ts},
+                "event_ts": now}),
+            );
+        });
+    }
+
     /// The bot's presence (`auto` or `away`).
     pub fn presence(&self) -> String {
         self.read(|s| s.presence.clone())
@@ -680,6 +715,7 @@ async fn api(
 ) -> Response {
     let mut f = query;
     f.extend(fields(&headers, &body));
+    f.insert("__addr".to_owned(), addr.to_string());
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -894,6 +930,54 @@ fn call(
                 }
             }
         }
+        "files.getUploadURLExternal" => {
+            let name = field("filename");
+            let Ok(length) = field("length").parse::<usize>() else {
+                return Err("invalid_arguments");
+            };
+            if name.is_empty() {
+                return Err("invalid_arguments");
+            }
+            let id = s.id("F");
+            s.files.insert(id.clone(), (name, length, None));
+            let addr = field("__addr");
+            ok(json!({"upload_url": format!("http://{addr}/upload/{id}"), "file_id": id}))
+        }
+        "files.completeUploadExternal" => {
+            let files: Value =
+                serde_json::from_str(&field("files")).map_err(|_| "invalid_arguments")?;
+            let channel = field("channel_id");
+            let Some(list) = files.as_array().filter(|l| !l.is_empty()) else {
+                return Err("invalid_arguments");
+            };
+            if !channel.is_empty() && !s.is_member(&channel, BOT_USER) {
+                return Err(if s.channels.contains_key(&channel) {
+                    "not_in_channel"
+                } else {
+                    "channel_not_found"
+                });
+            }
+            let mut done = Vec::new();
+            for f in list {
+                let id = f["id"].as_str().unwrap_or("");
+                match s.files.get(id) {
+                    Some((name, _, Some(bytes))) => done.push(json!({"id": id, "name": name,
+                        "title": f["title"].as_str().unwrap_or(name), "size": bytes.len()})),
+                    _ => return Err("file_not_found"),
+                }
+            }
+            if !channel.is_empty() {
+                let mut msg = json!({"subtype": "file_share", "user": BOT_USER, "bot_id": BOT_ID,
+                    "text": field("initial_comment"), "channel": channel, "files": done,
+                    "upload": true});
+                let thread_ts = field("thread_ts");
+                if !thread_ts.is_empty() {
+                    msg["thread_ts"] = json!(thread_ts);
+                }
+                s.store_message(msg);
+            }
+            ok(json!({"files": done}))
+        }
         "users.setPresence" => match field("presence").as_str() {
             p @ ("auto" | "away") => {
                 s.presence = p.to_owned();
@@ -903,6 +987,28 @@ fn call(
         },
         _ => Err("unknown_method"),
     }
+}
+
+/// The upload address of a file: the bytes, as many as announced.
+async fn upload(
+    State((inner, n, _)): State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let mut s = inner.lock().expect("fake state");
+    let answer = match s.files.get_mut(&id) {
+        None => (StatusCode::NOT_FOUND, "file not found".to_owned()),
+        Some((_, length, _)) if *length != body.len() => {
+            (StatusCode::BAD_REQUEST, "length mismatch".to_owned())
+        }
+        Some((_, _, bytes)) => {
+            *bytes = Some(body.to_vec());
+            (StatusCode::OK, format!("OK - {}", body.len()))
+        }
+    };
+    drop(s);
+    n.notify_waiters();
+    answer.into_response()
 }
 
 /// The Socket Mode websocket.

@@ -492,3 +492,93 @@ fn check_config_names_each_wrong_slack_key() {
         assert!(err.contains(needle), "{needle:?} in {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn threads_files_reactions_presence_and_cards() {
+    let fake = Fake::start().await;
+    let _bot = TestBot::start_with(Options {
+        extra: table(&fake, 0.0),
+        env: tokens(),
+        admins: Some(vec![ALICE.into()]),
+        test_plugin: true,
+        plugin_dirs: vec![errbot_tests::repo_root().join("tests/callback-plugins")],
+        ..Default::default()
+    })
+    .await;
+    fake.wait_until(WAIT, |f| f.connections() == 1).await;
+
+    // A reply a plugin puts in a thread starts one under the command's message.
+    let command = fake.say(ALICE, GENERAL, "!threaded", "");
+    let reply = fake.wait_post(WAIT, |p| says(p, "in a thread")).await;
+    assert_eq!(reply["thread_ts"], command["ts"]);
+
+    // A file, through Slack's upload flow: the URL, the bytes, the completion.
+    fake.say(ALICE, GENERAL, "!upload", "");
+    fake.wait_until(WAIT, |f| !f.file_shares().is_empty()).await;
+    let share = fake.file_shares().remove(0);
+    assert_eq!(share["channel"], GENERAL);
+    let file_id = share["files"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        fake.file(&file_id),
+        Some(("report.txt".to_owned(), b"hello file".to_vec()))
+    );
+    let said = format!("uploaded as {file_id}");
+    fake.wait_post(WAIT, |p| says(p, &said)).await;
+
+    // A reaction by the bot on the command's message.
+    let thumbs = fake.say(ALICE, GENERAL, "!thumbs", "");
+    fake.wait_post(WAIT, |p| says(p, "reacted")).await;
+    assert!(
+        fake.reactions()
+            .iter()
+            .any(|r| r["timestamp"] == thumbs["ts"]
+                && r["channel"] == GENERAL
+                && r["name"] == "thumbsup"),
+        "{:?}",
+        fake.reactions()
+    );
+
+    // A reaction by someone reaches the plugins' reaction callbacks.
+    fake.react_as(BOB, GENERAL, &ts(&thumbs), "tada");
+    let expected = format!("tada:{}:true", ts(&thumbs));
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let before = fake.posts().len();
+        fake.say(ALICE, GENERAL, "!events", "");
+        fake.wait_until(WAIT, |f| f.posts().len() > before).await;
+        let last = fake.posts().pop().unwrap_or_default();
+        let text = last["text"].as_str().unwrap_or("").to_owned();
+        if text.contains(&expected) {
+            assert!(text.contains("reaction|slack|<@U0BOB>|"), "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The bot's presence.
+    fake.say(ALICE, GENERAL, "!away", "");
+    fake.wait_post(WAIT, |p| {
+        p["text"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("presence set"))
+    })
+    .await;
+    assert_eq!(fake.presence(), "away");
+
+    // A card is a message attachment, as Errbot sends it.
+    fake.say(ALICE, GENERAL, "!card 2", "");
+    let card = fake.wait_post(WAIT, |p| p["attachments"].is_array()).await;
+    let a = &card["attachments"][0];
+    assert_eq!(a["title"], "Build #42");
+    assert_eq!(a["title_link"], "https://ci.example/42");
+    assert_eq!(a["color"], "#008000");
+    assert_eq!(a["fields"][1]["title"], "key1");
+    assert!(
+        a["text"].as_str().is_some_and(|t| t.contains("*green*")),
+        "{a}"
+    );
+}

@@ -8,7 +8,7 @@
 //! ping a channel by accident. (`@here` as plain text pings nobody: messages are posted without
 //! `link_names`.)
 
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, TextMergeStream};
 
 /// Escapes Slack's three control characters.
 pub fn escape(text: &str) -> String {
@@ -335,7 +335,8 @@ pub fn mrkdwn(markdown: &str) -> String {
         table: None,
         links: Vec::new(),
     };
-    for event in Parser::new_ext(markdown, options) {
+    // Adjacent texts merged: the parser splits text at `<`, which would hide mentions.
+    for event in TextMergeStream::new(Parser::new_ext(markdown, options)) {
         r.event(event);
     }
     r.out.trim_end().to_owned()
@@ -383,5 +384,9 @@ mod tests {
             "a &lt;!subteam^S1&gt; &amp; b"
         );
         assert_eq!(escape_keeping_mentions("<@u1> <@U1"), "&lt;@u1&gt; &lt;@U1");
+        assert_eq!(
+            mrkdwn("reaction|slack|<@U0BOB>|tada"),
+            "reaction|slack|<@U0BOB>|tada"
+        );
     }
 }

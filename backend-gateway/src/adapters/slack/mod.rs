@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use errbot_proto::v1::{
-    BackendInfo, Card, Identifier, ProcessedRequest, ReactRequest, SendRequest, content,
+    BackendInfo, Card, FileHeader, Identifier, ProcessedRequest, ReactRequest, SendRequest, content,
 };
 use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
@@ -572,6 +572,51 @@ impl Adapter for Slack {
             }
             Err(s) => Err(s),
         }
+    }
+
+    /// Slack's upload flow (`files.upload` is gone): `files.getUploadURLExternal`, the bytes to
+    /// the address it gave, `files.completeUploadExternal` into the channel (and the thread,
+    /// when asked). Answers the file's id.
+    async fn upload(&self, header: FileHeader, data: Vec<u8>) -> Result<String, Status> {
+        let to = header
+            .to
+            .as_ref()
+            .ok_or_else(|| Status::invalid_argument("`to` is required"))?;
+        let channel = self.shared.channel_for(to).await?;
+        let name = if header.name.trim().is_empty() {
+            "file".to_owned()
+        } else {
+            header.name.clone()
+        };
+        let length = data.len().to_string();
+        let v = self
+            .shared
+            .call(
+                "files.getUploadURLExternal",
+                &[("filename", &name), ("length", &length)],
+            )
+            .await?;
+        let (url, file_id) = (text(&v, "upload_url"), text(&v, "file_id"));
+        if url.is_empty() || file_id.is_empty() {
+            return Err(Status::unavailable(
+                "Slack: files.getUploadURLExternal gave no upload_url or file_id",
+            ));
+        }
+        let shared = &self.shared;
+        shared
+            .outbox
+            .call("file upload", || {
+                shared.api.upload_bytes(&url, data.clone())
+            })
+            .await
+            .map_err(|e| Shared::failed("file upload", &e))?;
+        let files = json!([{"id": file_id, "title": name}]).to_string();
+        let mut params = vec![("files", files.as_str()), ("channel_id", channel.as_str())];
+        if !header.thread_id.is_empty() {
+            params.push(("thread_ts", header.thread_id.as_str()));
+        }
+        shared.call("files.completeUploadExternal", &params).await?;
+        Ok(file_id)
     }
 
     async fn set_presence(&self, status: &str, _message: &str) -> Result<(), Status> {

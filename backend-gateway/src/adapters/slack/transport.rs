@@ -183,6 +183,33 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Sends a file's bytes to the address `files.getUploadURLExternal` gave (no token: the
+    /// address is the permission). Slack answers 200 with a short text.
+    pub async fn upload_bytes(&self, url: &str, data: Vec<u8>) -> Result<(), ApiError> {
+        let resp = self
+            .http
+            .post(url)
+            .header("content-type", "application/octet-stream")
+            .body(data)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(format!("file upload: {}", chain(&e))))?;
+        let status = resp.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(ApiError::RateLimited(retry_after(resp.headers())));
+        }
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(ApiError::Transport(format!(
+                "file upload: HTTP {}",
+                status.as_u16()
+            )))
+        }
+    }
+}
+
 /// An error with its causes (reqwest's own text leaves the cause out).
 pub fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
