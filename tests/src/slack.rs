@@ -599,6 +599,23 @@ impl Fake {
         });
     }
 
+    /// A channel as the fake has it now, by name.
+    pub fn channel(&self, name: &str) -> Value {
+        self.read(|s| {
+            s.channels
+                .values()
+                .find(|c| c["name"] == name)
+                .cloned()
+                .unwrap_or(Value::Null)
+        })
+    }
+
+    /// Whether `user` is in the channel named `name`.
+    pub fn is_member(&self, name: &str, user: &str) -> bool {
+        let c = self.channel(name);
+        self.read(|s| s.is_member(c["id"].as_str().unwrap_or(""), user))
+    }
+
     /// The bot's presence (`auto` or `away`).
     pub fn presence(&self) -> String {
         self.read(|s| s.presence.clone())
@@ -789,6 +806,25 @@ async fn api(
     resp
 }
 
+/// One page of `all` under `key`, by `limit` and `cursor`, with the next cursor.
+fn page(all: &[Value], key: &str, field: &dyn Fn(&str) -> String) -> Value {
+    let limit = field("limit")
+        .parse::<usize>()
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    let start = field("cursor")
+        .strip_prefix("fake-cursor-")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    let items: Vec<Value> = all.iter().skip(start).take(limit).cloned().collect();
+    let next = if start + limit < all.len() {
+        format!("fake-cursor-{}", start + limit)
+    } else {
+        String::new()
+    };
+    json!({key: items, "response_metadata": {"next_cursor": next}})
+}
+
 /// The methods called with the bot token.
 fn call(
     s: &mut Inner,
@@ -876,36 +912,129 @@ fn call(
             let id = im_with(s, &users);
             ok(json!({"channel": {"id": id}}))
         }
-        "conversations.list" | "users.list" => {
+        "conversations.list" | "users.list" | "users.conversations" => {
+            let exclude_archived = field("exclude_archived") == "true";
             let all: Vec<Value> = if method == "users.list" {
                 s.users.clone()
             } else {
                 s.channels
                     .values()
                     .filter(|c| c["is_im"] != true && c["is_mpim"] != true)
+                    .filter(|c| !(exclude_archived && c["is_archived"] == true))
+                    .filter(|c| {
+                        method == "conversations.list"
+                            || s.is_member(c["id"].as_str().unwrap_or(""), BOT_USER)
+                    })
                     .cloned()
                     .collect()
-            };
-            let limit = field("limit")
-                .parse::<usize>()
-                .unwrap_or(100)
-                .clamp(1, 1000);
-            let start = field("cursor")
-                .strip_prefix("fake-cursor-")
-                .and_then(|n| n.parse::<usize>().ok())
-                .unwrap_or(0);
-            let page: Vec<Value> = all.iter().skip(start).take(limit).cloned().collect();
-            let next = if start + limit < all.len() {
-                format!("fake-cursor-{}", start + limit)
-            } else {
-                String::new()
             };
             let key = if method == "users.list" {
                 "members"
             } else {
                 "channels"
             };
-            ok(json!({key: page, "response_metadata": {"next_cursor": next}}))
+            ok(page(&all, key, field))
+        }
+        "conversations.members" => {
+            let channel = field("channel");
+            let Some(members) = s.members.get(&channel) else {
+                return Err("channel_not_found");
+            };
+            let all: Vec<Value> = members.iter().map(|m| json!(m)).collect();
+            ok(page(&all, "members", field))
+        }
+        "conversations.join" => {
+            let id = field("channel");
+            let Some(c) = s.channels.get(&id).cloned() else {
+                return Err("channel_not_found");
+            };
+            if c["is_archived"] == true {
+                return Err("is_archived");
+            }
+            if c["is_private"] == true || c["is_im"] == true {
+                return Err("method_not_supported_for_channel_type");
+            }
+            s.members.entry(id).or_default().insert(BOT_USER.to_owned());
+            ok(json!({"channel": c}))
+        }
+        "conversations.leave" => {
+            let id = field("channel");
+            if !s.channels.contains_key(&id) {
+                return Err("channel_not_found");
+            }
+            let was = s.members.get_mut(&id).is_some_and(|m| m.remove(BOT_USER));
+            if was {
+                ok(json!({}))
+            } else {
+                ok(json!({"not_in_channel": true}))
+            }
+        }
+        "conversations.create" => {
+            let name = field("name");
+            let valid = !name.is_empty()
+                && name.chars().count() <= 80
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c));
+            if !valid {
+                return Err("invalid_name_specials");
+            }
+            if s.channels.values().any(|c| c["name"] == name.as_str()) {
+                return Err("name_taken");
+            }
+            let id = s.id("C");
+            let private = field("is_private") == "true";
+            let c = channel(&id, &name, private, false);
+            s.channels.insert(id.clone(), c.clone());
+            s.members.insert(id, BTreeSet::from([BOT_USER.to_owned()]));
+            ok(json!({"channel": c}))
+        }
+        "conversations.archive" => {
+            let id = field("channel");
+            let Some(c) = s.channels.get_mut(&id) else {
+                return Err("channel_not_found");
+            };
+            if c["is_archived"] == true {
+                return Err("already_archived");
+            }
+            c["is_archived"] = json!(true);
+            ok(json!({}))
+        }
+        "conversations.setTopic" => {
+            let id = field("channel");
+            let topic = field("topic");
+            if !s.is_member(&id, BOT_USER) {
+                return Err(if s.channels.contains_key(&id) {
+                    "not_in_channel"
+                } else {
+                    "channel_not_found"
+                });
+            }
+            let Some(c) = s.channels.get_mut(&id) else {
+                return Err("channel_not_found");
+            };
+            c["topic"] = json!({"value": topic, "creator": BOT_USER, "last_set": 1_700_000_000});
+            ok(json!({"channel": c.clone()}))
+        }
+        "conversations.invite" => {
+            let id = field("channel");
+            if !s.channels.contains_key(&id) {
+                return Err("channel_not_found");
+            }
+            if !s.is_member(&id, BOT_USER) {
+                return Err("not_in_channel");
+            }
+            let users: Vec<String> = field("users").split(',').map(str::to_owned).collect();
+            for u in &users {
+                if !s.users.iter().any(|x| x["id"] == u.as_str()) {
+                    return Err("user_not_found");
+                }
+                if s.is_member(&id, u) {
+                    return Err("already_in_channel");
+                }
+            }
+            s.members.entry(id.clone()).or_default().extend(users);
+            ok(json!({"channel": s.channels[&id].clone()}))
         }
         "reactions.add" | "reactions.remove" => {
             let (channel, ts, name) = (field("channel"), field("timestamp"), field("name"));

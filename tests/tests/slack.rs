@@ -582,3 +582,91 @@ async fn threads_files_reactions_presence_and_cards() {
         "{a}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn room_commands_manage_channels() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    // Room commands are for admins, in a direct message.
+    let ask = |text: &'static str, answer: &'static str| {
+        let fake = fake.clone();
+        async move {
+            fake.dm(ALICE, text);
+            fake.wait_post(WAIT, |p| {
+                p["text"].as_str().is_some_and(|m| m.contains(answer))
+            })
+            .await
+        }
+    };
+    ask("!room join #random", "Joined the room #random.").await;
+    assert!(fake.is_member("random", "U0ERRBOT"));
+    let list = ask("!room list", "I'm currently in these rooms").await;
+    let text = list["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("#random") && text.contains("#general") && text.contains("#secret"),
+        "{text}"
+    );
+    assert!(!text.contains("mpdm"), "{text}");
+
+    ask(
+        "!room topic #random Release on Friday",
+        "Topic for #random set.",
+    )
+    .await;
+    assert_eq!(
+        fake.channel("random")["topic"]["value"],
+        "Release on Friday"
+    );
+    ask(
+        "!room topic #random",
+        "Topic for #random: Release on Friday.",
+    )
+    .await;
+
+    let occupants = ask("!room occupants #random", "Occupants in #random").await;
+    let text = occupants["text"].as_str().unwrap_or_default();
+    assert!(text.contains(ALICE) && text.contains("U0ERRBOT"), "{text}");
+
+    ask("!room create #new-room", "Created the room #new-room.").await;
+    assert!(fake.is_member("new-room", "U0ERRBOT"));
+    ask(
+        "!room invite #new-room @bob",
+        "Invited @bob into the room #new-room.",
+    )
+    .await;
+    assert!(fake.is_member("new-room", BOB));
+    ask("!room destroy #new-room", "Destroyed the room #new-room.").await;
+    assert_eq!(fake.channel("new-room")["is_archived"], true);
+
+    ask("!room leave #random", "Left the room #random.").await;
+    assert!(!fake.is_member("random", "U0ERRBOT"));
+    ask("!room join #No_Such", "Cannot join #No_Such").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replies_to_one_person_in_one_place_keep_their_order() {
+    let fake = Fake::start().await;
+    let _bot = TestBot::start_with(Options {
+        extra: table(&fake, 0.0),
+        env: tokens(),
+        admins: Some(vec![ALICE.into()]),
+        test_plugin: true,
+        ..Default::default()
+    })
+    .await;
+    fake.wait_until(WAIT, |f| f.connections() == 1).await;
+    // A slow command, then a quick one: the quick answer waits for the slow one.
+    fake.say(ALICE, GENERAL, "!slow 500", "");
+    fake.say(ALICE, GENERAL, "!echo quick", "");
+    // Someone else is not held up.
+    fake.say(BOB, GENERAL, "!echo bob is quick", "");
+    fake.wait_post(WAIT, |p| says(p, "quick")).await;
+    let texts: Vec<String> = fake
+        .posts()
+        .iter()
+        .filter_map(|p| p["text"].as_str().map(str::to_owned))
+        .collect();
+    let at = |t: &str| texts.iter().position(|x| x == t);
+    assert!(at("slept 500 ms") < at("quick"), "{texts:?}");
+    assert!(at("bob is quick") < at("slept 500 ms"), "{texts:?}");
+}

@@ -7,6 +7,7 @@
 pub mod console;
 pub mod irc;
 pub mod mattermost;
+pub mod order;
 pub mod slack;
 pub mod test_driver;
 

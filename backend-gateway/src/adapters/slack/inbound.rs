@@ -212,6 +212,9 @@ impl Shared {
             extras.insert("thread_ts".to_owned(), thread_ts.clone());
         }
         extras.insert("slack_event".to_owned(), ev.to_string());
+        // One person in one place (a channel, a thread, a DM): replies keep the messages' order.
+        let conversation = format!("{}/{}/{}", channel.id, thread_ts, sender.id);
+        self.order.arrived(&ts, &conversation);
         let message = Message {
             id: ts.clone(),
             from: Some(from),

@@ -12,13 +12,16 @@
 //! - `ids`: `<@U123>`, `#channel`, `#channel/user`, ACL form `U123`.
 //! - `format`, `split`: Markdown to mrkdwn, channel pings escaped, 4,000-character parts with
 //!   code blocks balanced.
-//! - `outbox`: 429s per method, pacing per channel, replies in order.
+//! - `outbox`: 429s per method, pacing per channel; replies in the order of the messages they
+//!   answer (`adapters::order`, shared with IRC).
 //! - `seen`: what was handled (event ids, envelopes, messages).
+//! - `rooms`: the `!room` calls (join or create, leave, archive, topic, members, invite).
 
 mod format;
 mod ids;
 mod inbound;
 mod outbox;
+mod rooms;
 mod seen;
 pub mod settings;
 mod socket;
@@ -30,12 +33,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use errbot_proto::v1::{
-    BackendInfo, Card, FileHeader, Identifier, ProcessedRequest, ReactRequest, SendRequest, content,
+    BackendInfo, Card, FileHeader, Identifier, ProcessedRequest, ReactRequest, RoomInfo,
+    SendRequest, content,
 };
 use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
 use tonic::Status;
 
+use super::order::ReplyOrder;
 use super::{Adapter, Context};
 use crate::events::EventQueue;
 use crate::settings::{Problem, describe, parse_json};
@@ -113,6 +118,8 @@ struct Shared {
     prefix: String,
     state: Mutex<State>,
     stop: watch::Sender<bool>,
+    /// Replies in the order of the messages they answer, per person and place.
+    order: ReplyOrder,
 }
 
 impl Shared {
@@ -413,6 +420,7 @@ impl Slack {
             prefix: ctx.request.bot_prefix.clone(),
             state: Mutex::new(State::default()),
             stop: watch::channel(false).0,
+            order: ReplyOrder::default(),
             settings,
         });
         let (first_tx, first_rx) = oneshot::channel();
@@ -481,12 +489,17 @@ impl Adapter for Slack {
             }
         };
         let channel = self.shared.channel_for(to).await?;
+        if !request.in_reply_to.is_empty() {
+            self.shared.order.wait_turn(&request.in_reply_to).await;
+        }
         self.shared
             .post(&channel, &parts, &request.thread_id, attachments.as_deref())
             .await
     }
 
-    fn processed(&self, _request: &ProcessedRequest) {}
+    fn processed(&self, request: &ProcessedRequest) {
+        self.shared.order.processed(&request.message_id);
+    }
 
     fn build_identifier(&self, text: &str) -> Result<Identifier, Status> {
         let parsed = ids::parse(text).map_err(Status::invalid_argument)?;
@@ -542,6 +555,34 @@ impl Adapter for Slack {
         if let Some(task) = self.task.lock().await.take() {
             let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
         }
+    }
+
+    async fn list_rooms(&self) -> Result<Vec<RoomInfo>, Status> {
+        self.shared.rooms().await
+    }
+
+    async fn join_room(&self, room: &str, _password: &str) -> Result<RoomInfo, Status> {
+        self.shared.join_room(room).await
+    }
+
+    async fn leave_room(&self, room: &str, _reason: &str) -> Result<(), Status> {
+        self.shared.leave_room(room).await
+    }
+
+    async fn get_room(&self, room: &str) -> Result<RoomInfo, Status> {
+        self.shared.room(room).await
+    }
+
+    async fn set_room_topic(&self, room: &str, topic: &str) -> Result<RoomInfo, Status> {
+        self.shared.set_topic(room, topic).await
+    }
+
+    async fn invite_to_room(&self, room: &str, people: &[String]) -> Result<(), Status> {
+        self.shared.invite(room, people).await
+    }
+
+    async fn destroy_room(&self, room: &str) -> Result<(), Status> {
+        self.shared.archive(room).await
     }
 
     async fn react(&self, request: ReactRequest) -> Result<(), Status> {

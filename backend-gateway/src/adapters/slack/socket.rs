@@ -64,6 +64,11 @@ pub fn legacy_message(scopes: &[String]) -> String {
     )
 }
 
+/// What the bot says when Slack turned Socket Mode off for the app (`link_disabled`).
+const LINK_DISABLED: &str = "Slack turned this app's Socket Mode off (disconnect reason \
+     link_disabled), so the bot hears nothing: turn Socket Mode on again in the app's settings \
+     (Settings > Socket Mode), then restart the backend";
+
 /// Why a connection could not be opened.
 enum OpenError {
     /// Trying again cannot help (a refused token, Socket Mode turned off).
@@ -185,12 +190,7 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<(), S
                         c.close();
                     }
                     shared.set_connected(false);
-                    tracing::error!(
-                        "Slack turned this app's Socket Mode off (disconnect reason \
-                         link_disabled): the bot no longer hears anything. Turn Socket Mode on \
-                         again in the app's settings (Settings > Socket Mode), then restart \
-                         the backend"
-                    );
+                    tracing::error!("{LINK_DISABLED}");
                     let _ = stop.changed().await;
                     return;
                 }
@@ -446,12 +446,7 @@ impl Shared {
                     let reason = text(&v, "reason");
                     let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
                     return Err(match reason.as_str() {
-                        "link_disabled" => OpenError::Fatal(
-                            "Socket Mode is turned off for this app (disconnect reason \
-                             link_disabled): turn it on in the app's settings (Settings > \
-                             Socket Mode)"
-                                .into(),
-                        ),
+                        "link_disabled" => OpenError::Fatal(LINK_DISABLED.into()),
                         "too_many_websockets" => OpenError::Retry(
                             "too many websockets for this app (at most 10; is the bot running \
                              elsewhere too?)"
