@@ -8,6 +8,8 @@
 //!   `Retry-After`) and the websocket.
 //! - `socket`: `auth.test` (legacy tokens refused), Socket Mode connections (acks before
 //!   anything else, `disconnect` reasons, pings both ways, silence is death, backoff).
+//! - `events_api`: the Events API instead (`/slack/events`, signatures checked, acknowledged at
+//!   once, retries dropped by event id).
 //! - `inbound`: events to messages (subtypes, threads, mentions, DMs), once each.
 //! - `ids`: `<@U123>`, `#channel`, `#channel/user`, ACL form `U123`.
 //! - `format`, `split`: Markdown to mrkdwn, channel pings escaped, 4,000-character parts with
@@ -17,6 +19,7 @@
 //! - `seen`: what was handled (event ids, envelopes, messages).
 //! - `rooms`: the `!room` calls (join or create, leave, archive, topic, members, invite).
 
+mod events_api;
 mod format;
 mod ids;
 mod inbound;
@@ -424,7 +427,18 @@ impl Slack {
             settings,
         });
         let (first_tx, first_rx) = oneshot::channel();
-        let task = tokio::spawn(socket::run(shared.clone(), first_tx));
+        let task = match &shared.settings.mode {
+            settings::Mode::Socket { .. } => tokio::spawn(socket::run(shared.clone(), first_tx)),
+            settings::Mode::Events {
+                listen,
+                signing_secret,
+            } => tokio::spawn(events_api::run(
+                shared.clone(),
+                first_tx,
+                *listen,
+                signing_secret.0.clone(),
+            )),
+        };
         super::first_connection("slack", &ctx.backend, first_rx).await?;
         Ok(Arc::new(Self {
             shared,
@@ -445,7 +459,11 @@ impl Adapter for Slack {
             message_size_limit: split::TEXT_LIMIT as u32,
             limit_in_bytes: false,
             description: format!(
-                "Slack (Socket Mode, {}{})",
+                "Slack ({}, {}{})",
+                match self.shared.settings.mode {
+                    settings::Mode::Socket { .. } => "Socket Mode",
+                    settings::Mode::Events { .. } => "Events API",
+                },
                 self.shared.settings.api_url,
                 if self.shared.with_state(|st| st.connected) {
                     ""

@@ -18,13 +18,32 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// How Slack's events reach the bot.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Socket Mode: the bot opens websockets with the app-level token (`xapp-`, scope
+    /// `connections:write`).
+    Socket {
+        /// The app-level token.
+        app_token: Secret,
+    },
+    /// The Events API: Slack posts events to `/slack/events` on this address (behind a proxy
+    /// with TLS); each request is checked against the signing secret.
+    Events {
+        /// Where the gateway listens.
+        listen: std::net::SocketAddr,
+        /// The app's signing secret.
+        signing_secret: Secret,
+    },
+}
+
 /// Everything the Slack backend needs to connect and behave.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// The bot token (`xoxb-`): every Web API call but `apps.connections.open`.
     pub bot_token: Secret,
-    /// The app-level token (`xapp-`, scope `connections:write`): opens Socket Mode connections.
-    pub app_token: Secret,
+    /// How Slack's events reach the bot.
+    pub mode: Mode,
     /// The Web API's base URL, without a trailing slash (`https://slack.com/api`; a test server's
     /// otherwise).
     pub api_url: url::Url,
@@ -79,13 +98,6 @@ impl Settings {
             }
         });
         let app_token = f.secret_env("app_token_env");
-        if !f.has("app_token_env") {
-            f.problem(
-                "app_token_env",
-                "required: the environment variable holding the app-level token (xapp-...) \
-                 with the connections:write scope, for Socket Mode",
-            );
-        }
         let app_token = app_token.filter(|t| match app_token_problem(t) {
             None => true,
             Some(why) => {
@@ -93,9 +105,55 @@ impl Settings {
                 false
             }
         });
-        // The signing secret serves the Events API's request URL, which is not built yet: it is
-        // checked (set, not empty) and unused, as Errbot ignores it when an app token is given.
-        let _ = f.secret_env("signing_secret_env");
+        let signing_secret = f.secret_env("signing_secret_env");
+        let listen = f.string("events_listen").and_then(|a| match a.parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                f.problem(
+                    "events_listen",
+                    format!("expected an address and port such as \"127.0.0.1:3000\", found {a:?}"),
+                );
+                None
+            }
+        });
+        let mode = match (f.has("app_token_env"), f.has("events_listen")) {
+            (true, true) => {
+                f.problem(
+                    "events_listen",
+                    "give either app_token_env (Socket Mode) or events_listen (the Events API), \
+                     not both",
+                );
+                None
+            }
+            (true, false) => app_token.map(|t| Mode::Socket {
+                app_token: Secret(t),
+            }),
+            (false, true) => {
+                if !f.has("signing_secret_env") {
+                    f.problem(
+                        "signing_secret_env",
+                        "required with events_listen: the environment variable holding the \
+                         app's signing secret (Basic Information > App Credentials)",
+                    );
+                }
+                match (listen, signing_secret) {
+                    (Some(listen), Some(secret)) => Some(Mode::Events {
+                        listen,
+                        signing_secret: Secret(secret),
+                    }),
+                    _ => None,
+                }
+            }
+            (false, false) => {
+                f.problem(
+                    "app_token_env",
+                    "required: the environment variable holding the app-level token (xapp-...) \
+                     with the connections:write scope, for Socket Mode (or events_listen and \
+                     signing_secret_env for the Events API)",
+                );
+                None
+            }
+        };
         let api_url = f
             .string("api_url")
             .unwrap_or_else(|| "https://slack.com/api".to_owned());
@@ -123,14 +181,14 @@ impl Settings {
         let post_interval = f.seconds("post_interval", 0.0, 60.0).unwrap_or(1.0);
         let post_burst = f.integer("post_burst", 1, 100).unwrap_or(3);
         let problems = f.finish();
-        let (Some(bot_token), Some(app_token), Some(api_url), true) =
-            (bot_token, app_token, api_url, problems.is_empty())
+        let (Some(bot_token), Some(mode), Some(api_url), true) =
+            (bot_token, mode, api_url, problems.is_empty())
         else {
             return Err(problems);
         };
         Ok(Self {
             bot_token: Secret(bot_token),
-            app_token: Secret(app_token),
+            mode,
             api_url,
             timeout: Duration::from_secs_f64(timeout),
             ping_interval: Duration::from_secs_f64(ping_interval),
@@ -234,5 +292,21 @@ mod tests {
         assert!(problems[1].message.contains("is not set"));
         let problems = read(json!({})).unwrap_err();
         assert_eq!(keys(&problems), ["bot_token_env", "app_token_env"]);
+        let problems = read(json!({"bot_token_env": "ERRBOT_SURELY_UNSET_BOT",
+            "app_token_env": "ERRBOT_SURELY_UNSET_APP", "events_listen": "nowhere"}))
+        .unwrap_err();
+        assert_eq!(
+            keys(&problems),
+            [
+                "bot_token_env",
+                "app_token_env",
+                "events_listen",
+                "events_listen"
+            ]
+        );
+        let problems = read(json!({"bot_token_env": "ERRBOT_SURELY_UNSET_BOT",
+            "events_listen": "127.0.0.1:3000"}))
+        .unwrap_err();
+        assert_eq!(keys(&problems), ["bot_token_env", "signing_secret_env"]);
     }
 }

@@ -107,29 +107,10 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<(), S
     let mut stop = shared.stop.subscribe();
     let started = Instant::now();
     let s = shared.settings.clone();
-    let mut delay = s.reconnect_delay;
-    // Who the bot is.
-    loop {
-        match shared.identify().await {
-            Ok(()) => break,
-            Err(OpenError::Fatal(e)) => {
-                fail(&shared, &mut first, &e);
-                return;
-            }
-            Err(OpenError::Retry(e, at_least)) => {
-                if first.is_some() && started.elapsed() > s.timeout {
-                    fail(&shared, &mut first, &e);
-                    return;
-                }
-                tracing::warn!("auth.test failed ({e}); trying again in {delay:?}");
-                if pause(&mut stop, delay.max(at_least)).await {
-                    return;
-                }
-                delay = (delay * 2).min(s.reconnect_max);
-            }
-        }
+    if !identified(&shared, &mut first, &mut stop).await {
+        return;
     }
-    delay = s.reconnect_delay;
+    let mut delay = s.reconnect_delay;
     let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Note)>();
     let mut next_id = 0u64;
     let mut current: Option<Conn> = None;
@@ -246,9 +227,46 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<(), S
     }
 }
 
+/// Asks Slack who the bot is (`auth.test`), again with backoff while it fails on Slack's side
+/// (within `timeout` at start); false when the task must end (a refused or legacy token, or
+/// the adapter stopped).
+pub(super) async fn identified(
+    shared: &Shared,
+    first: &mut Option<oneshot::Sender<Result<(), String>>>,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    let s = &shared.settings;
+    let started = Instant::now();
+    let mut delay = s.reconnect_delay;
+    loop {
+        match shared.identify().await {
+            Ok(()) => return true,
+            Err(OpenError::Fatal(e)) => {
+                fail(shared, first, &e);
+                return false;
+            }
+            Err(OpenError::Retry(e, at_least)) => {
+                if first.is_some() && started.elapsed() > s.timeout {
+                    fail(shared, first, &e);
+                    return false;
+                }
+                tracing::warn!("auth.test failed ({e}); trying again in {delay:?}");
+                if pause(stop, delay.max(at_least)).await {
+                    return false;
+                }
+                delay = (delay * 2).min(s.reconnect_max);
+            }
+        }
+    }
+}
+
 /// Reports a failure that ends the connection task: to `Start` if it is still waiting, else
 /// to the log.
-fn fail(shared: &Shared, first: &mut Option<oneshot::Sender<Result<(), String>>>, why: &str) {
+pub(super) fn fail(
+    shared: &Shared,
+    first: &mut Option<oneshot::Sender<Result<(), String>>>,
+    why: &str,
+) {
     shared.set_connected(false);
     match first.take() {
         Some(f) => {

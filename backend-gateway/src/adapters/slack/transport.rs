@@ -110,7 +110,10 @@ impl Api {
             http,
             base: settings.api_url.as_str().trim_end_matches('/').to_owned(),
             bot_token: settings.bot_token.0.clone(),
-            app_token: settings.app_token.0.clone(),
+            app_token: match &settings.mode {
+                super::settings::Mode::Socket { app_token } => app_token.0.clone(),
+                super::settings::Mode::Events { .. } => String::new(),
+            },
         })
     }
 
