@@ -56,6 +56,8 @@ struct Conn {
 
 #[derive(Default)]
 struct Inner {
+    /// The fake itself (for the tasks that post to the Events API).
+    me: Option<(Arc<Mutex<Inner>>, Arc<Notify>)>,
     users: Vec<Value>,
     bots: Vec<Value>,
     channels: BTreeMap<String, Value>,
@@ -93,6 +95,11 @@ struct Inner {
     requests: Vec<String>,
     reactions: Vec<Value>,
     presence: String,
+    /// The Events API's request URL and signing secret, when events go there instead of
+    /// Socket Mode.
+    events_api: Option<(String, String)>,
+    /// Status codes the request URL answered, per event id (retries included).
+    answers: Vec<(String, u16)>,
     /// Files by id: name, declared length, bytes (once uploaded).
     files: HashMap<String, (String, usize, Option<Vec<u8>>)>,
     last_ts: u64,
@@ -166,8 +173,22 @@ impl Inner {
         self.deliver(envelope);
     }
 
-    /// Sends an envelope on the newest live connection, or keeps it until one opens.
+    /// Sends an envelope on the newest live connection, or keeps it until one opens; with the
+    /// Events API, posts its payload to the request URL instead.
     fn deliver(&mut self, envelope: Value) {
+        if let Some((url, secret)) = self.events_api.clone() {
+            let body = envelope["payload"].to_string();
+            let event_id = envelope["payload"]["event_id"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            self.sent.insert(
+                envelope["envelope_id"].as_str().unwrap_or("").to_owned(),
+                envelope,
+            );
+            tokio::spawn(post_event(self.me.clone(), url, secret, event_id, body));
+            return;
+        }
         let id = envelope["envelope_id"].as_str().unwrap_or("").to_owned();
         self.sent.insert(id.clone(), envelope.clone());
         let live = self
@@ -312,6 +333,7 @@ impl Fake {
         let addr = listener.local_addr().expect("its address");
         let inner = Arc::new(Mutex::new(inner));
         let changed = Arc::new(Notify::new());
+        inner.lock().expect("fake state").me = Some((inner.clone(), changed.clone()));
         let state: Shared = (inner.clone(), changed.clone(), addr);
         let app = Router::new()
             .route("/api/{method}", post(api))
@@ -616,6 +638,73 @@ impl Fake {
         self.read(|s| s.is_member(c["id"].as_str().unwrap_or(""), user))
     }
 
+    /// Events go to the Events API's request URL (`http://127.0.0.1:PORT/slack/events`),
+    /// signed with `secret`, instead of Socket Mode.
+    pub fn events_to(&self, url: &str, secret: &str) {
+        self.with(|s| s.events_api = Some((url.to_owned(), secret.to_owned())));
+    }
+
+    /// What the request URL answered, per event id, in order (retries included).
+    pub fn answers(&self) -> Vec<(String, u16)> {
+        self.read(|s| s.answers.clone())
+    }
+
+    /// Posts an envelope's payload to the request URL again, as Slack's retry `retry_num`.
+    pub async fn retry_event(&self, envelope_id: &str, retry_num: u32) -> u16 {
+        let (url, secret, body) = self.read(|s| {
+            let (url, secret) = s.events_api.clone().unwrap_or_default();
+            let body = s.sent.get(envelope_id).map(|e| e["payload"].to_string());
+            (url, secret, body.unwrap_or_default())
+        });
+        let ts = now_secs().to_string();
+        let sig = sign(&secret, &ts, body.as_bytes());
+        let retry = retry_num.to_string();
+        let headers = [
+            ("X-Slack-Request-Timestamp", ts.as_str()),
+            ("X-Slack-Signature", sig.as_str()),
+            ("X-Slack-Retry-Num", retry.as_str()),
+            ("X-Slack-Retry-Reason", "http_timeout"),
+        ];
+        http_post(&url, &headers, body.as_bytes())
+            .await
+            .map_or(0, |(status, _)| status)
+    }
+
+    /// Posts `body` to the request URL with the given timestamp and signature (forgeries);
+    /// answers the status and body.
+    pub async fn post_raw(&self, body: &str, timestamp: &str, signature: &str) -> (u16, String) {
+        let url = self.read(|s| s.events_api.clone().unwrap_or_default().0);
+        let headers = [
+            ("X-Slack-Request-Timestamp", timestamp),
+            ("X-Slack-Signature", signature),
+        ];
+        http_post(&url, &headers, body.as_bytes())
+            .await
+            .unwrap_or((0, String::new()))
+    }
+
+    /// Posts `body` signed as Slack would (now, with the secret); answers status and body.
+    pub async fn post_signed(&self, body: &str) -> (u16, String) {
+        let secret = self.read(|s| s.events_api.clone().unwrap_or_default().1);
+        let ts = now_secs().to_string();
+        let sig = sign(&secret, &ts, body.as_bytes());
+        self.post_raw(body, &ts, &sig).await
+    }
+
+    /// The payload of a message event, as Slack would post it (for forged requests).
+    pub fn message_payload(&self, user: &str, channel: &str, text: &str) -> String {
+        self.with(|s| {
+            let ts = s.ts();
+            let event_id = s.id("Ev");
+            json!({"token": "fake-verification-token", "team_id": "T0FAKE",
+                "api_app_id": "A0FAKE", "type": "event_callback", "event_id": event_id,
+                "event_time": now_secs(),
+                "event": {"type": "message", "user": user, "text": text, "channel": channel,
+                    "channel_type": "channel", "ts": ts, "event_ts": ts}})
+            .to_string()
+        })
+    }
+
     /// The bot's presence (`auto` or `away`).
     pub fn presence(&self) -> String {
         self.read(|s| s.presence.clone())
@@ -664,6 +753,111 @@ impl Fake {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `v0=` and the hex HMAC-SHA256 of `v0:{ts}:{body}` with `secret`, as Slack signs requests.
+pub fn sign(secret: &str, ts: &str, body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(format!("v0:{ts}:").as_bytes());
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("v0={hex}")
+}
+
+/// A plain HTTP/1.1 POST of JSON to `url` (`http://host:port/path`); answers status and body.
+async fn http_post(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, String), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").ok_or("not http")?;
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\nUser-Agent: Slackbot 1.0 (+https://api.slack.com/robots)\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    stream.write_all(body).await.map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .await
+        .map_err(|e| e.to_string())?;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| format!("no status in {answer:?}"))?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_owned());
+    Ok((status, body))
+}
+
+/// Posts an event to the request URL as Slack does: signed, and tried again (at most three
+/// retries, with `X-Slack-Retry-Num` and `X-Slack-Retry-Reason`) while the answer is not 2xx.
+async fn post_event(
+    me: Option<(Arc<Mutex<Inner>>, Arc<Notify>)>,
+    url: String,
+    secret: String,
+    event_id: String,
+    body: String,
+) {
+    let Some((inner, n)) = me else { return };
+    for attempt in 0..4u32 {
+        let ts = now_secs().to_string();
+        let sig = sign(&secret, &ts, body.as_bytes());
+        let retry = attempt.to_string();
+        let mut headers = vec![
+            ("X-Slack-Request-Timestamp", ts.as_str()),
+            ("X-Slack-Signature", sig.as_str()),
+        ];
+        if attempt > 0 {
+            headers.push(("X-Slack-Retry-Num", retry.as_str()));
+            headers.push(("X-Slack-Retry-Reason", "http_error"));
+        }
+        let status = http_post(&url, &headers, body.as_bytes())
+            .await
+            .map_or(0, |(s, _)| s);
+        inner
+            .lock()
+            .expect("fake state")
+            .answers
+            .push((event_id.clone(), status));
+        n.notify_waiters();
+        if (200..300).contains(&status) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

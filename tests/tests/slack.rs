@@ -4,7 +4,7 @@
 //! tests read what the bot posted there, and what reached the fake (acknowledgements, pings,
 //! connections).
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use errbot_tests::slack::{ALICE, APP_TOKEN, BOB, BOT_TOKEN, Fake};
 use errbot_tests::{Options, TestBot};
@@ -669,4 +669,99 @@ async fn replies_to_one_person_in_one_place_keep_their_order() {
     let at = |t: &str| texts.iter().position(|x| x == t);
     assert!(at("slept 500 ms") < at("quick"), "{texts:?}");
     assert!(at("bob is quick") < at("slept 500 ms"), "{texts:?}");
+}
+
+/// The signing secret of the Events API tests.
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_events_api_runs_signed_events_once_and_refuses_forged_ones() {
+    let fake = Fake::start().await;
+    // A free port for the gateway's request URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    fake.events_to(&format!("http://127.0.0.1:{port}/slack/events"), SECRET);
+    let extra = format!(
+        "[backends.slack]\nkind = \"slack\"\nbot_token_env = \"ERRBOT_SLACK_BOT\"\n\
+         signing_secret_env = \"ERRBOT_SLACK_SECRET\"\nevents_listen = \"127.0.0.1:{port}\"\n\
+         api_url = {url:?}\ntimeout = 5\npost_interval = 0\n",
+        url = fake.api_url(),
+    );
+    let _bot = TestBot::start_with(Options {
+        extra,
+        env: vec![
+            ("ERRBOT_SLACK_BOT".into(), BOT_TOKEN.into()),
+            ("ERRBOT_SLACK_SECRET".into(), SECRET.into()),
+        ],
+        admins: Some(vec![ALICE.into()]),
+        ..Default::default()
+    })
+    .await;
+
+    // Slack checks the URL first.
+    let (status, body) = fake
+        .post_signed(r#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"),
+        "{body}"
+    );
+
+    // Events: a command, a mention (message and app_mention), a DM.
+    let first = fake.say(ALICE, GENERAL, "!echo over http", "");
+    fake.wait_post(WAIT, |p| says(p, "over http")).await;
+    fake.say(ALICE, GENERAL, "<@U0ERRBOT> echo mentioned over http", "");
+    fake.wait_post(WAIT, |p| says(p, "mentioned over http"))
+        .await;
+    fake.dm(BOB, "!echo privately over http");
+    fake.wait_post(WAIT, |p| says(p, "privately over http"))
+        .await;
+
+    // Slack's retries of an event it had are acknowledged and dropped.
+    for envelope in fake.envelopes_of(&ts(&first)) {
+        assert_eq!(fake.retry_event(&envelope, 1).await, 200);
+    }
+
+    // Forged and replayed requests are refused and never run.
+    let forged = fake.message_payload(ALICE, GENERAL, "!echo forged");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let bad = errbot_tests::slack::sign("not the secret", &now.to_string(), forged.as_bytes());
+    assert_eq!(fake.post_raw(&forged, &now.to_string(), &bad).await.0, 401);
+    let old = (now - 600).to_string();
+    let stale = errbot_tests::slack::sign(SECRET, &old, forged.as_bytes());
+    assert_eq!(fake.post_raw(&forged, &old, &stale).await.0, 401);
+    assert_eq!(fake.post_raw(&forged, &now.to_string(), "").await.0, 401);
+    let tampered = forged.replace("forged", "tampered");
+    let good = errbot_tests::slack::sign(SECRET, &now.to_string(), forged.as_bytes());
+    assert_eq!(
+        fake.post_raw(&tampered, &now.to_string(), &good).await.0,
+        401
+    );
+
+    fake.say(ALICE, GENERAL, "!echo last over http", "");
+    fake.wait_post(WAIT, |p| says(p, "last over http")).await;
+    once_each(
+        &fake,
+        &[
+            "over http",
+            "mentioned over http",
+            "privately over http",
+            "last over http",
+        ],
+    )
+    .await;
+    assert_eq!(fake.count("forged"), 0);
+    assert_eq!(fake.count("tampered"), 0);
+    // Every event was acknowledged at the first attempt.
+    assert!(
+        fake.answers().iter().all(|(_, s)| *s == 200),
+        "{:?}",
+        fake.answers()
+    );
 }
