@@ -33,17 +33,22 @@ fn tokens() -> Vec<(String, String)> {
     ]
 }
 
-/// errbotd with a `slack` backend on `fake`, once connected; alice is the admin (by id).
-async fn bot_paced(fake: &Fake, post_interval: f64) -> TestBot {
+/// errbotd with a `slack` backend on `fake` (and `more`'s plugins), once connected; alice is
+/// the admin (by id).
+async fn start(fake: &Fake, post_interval: f64, more: Options) -> TestBot {
     let bot = TestBot::start_with(Options {
         extra: table(fake, post_interval),
         env: tokens(),
         admins: Some(vec![ALICE.into()]),
-        ..Default::default()
+        ..more
     })
     .await;
     fake.wait_until(WAIT, |f| f.connections() == 1).await;
     bot
+}
+
+async fn bot_paced(fake: &Fake, post_interval: f64) -> TestBot {
+    start(fake, post_interval, Options::default()).await
 }
 
 async fn bot(fake: &Fake) -> TestBot {
@@ -496,16 +501,12 @@ fn check_config_names_each_wrong_slack_key() {
 #[tokio::test(flavor = "multi_thread")]
 async fn threads_files_reactions_presence_and_cards() {
     let fake = Fake::start().await;
-    let _bot = TestBot::start_with(Options {
-        extra: table(&fake, 0.0),
-        env: tokens(),
-        admins: Some(vec![ALICE.into()]),
+    let plugins = Options {
         test_plugin: true,
         plugin_dirs: vec![errbot_tests::repo_root().join("tests/callback-plugins")],
         ..Default::default()
-    })
-    .await;
-    fake.wait_until(WAIT, |f| f.connections() == 1).await;
+    };
+    let _bot = start(&fake, 0.0, plugins).await;
 
     // A reply a plugin puts in a thread starts one under the command's message.
     let command = fake.say(ALICE, GENERAL, "!threaded", "");
@@ -646,15 +647,11 @@ async fn room_commands_manage_channels() {
 #[tokio::test(flavor = "multi_thread")]
 async fn replies_to_one_person_in_one_place_keep_their_order() {
     let fake = Fake::start().await;
-    let _bot = TestBot::start_with(Options {
-        extra: table(&fake, 0.0),
-        env: tokens(),
-        admins: Some(vec![ALICE.into()]),
+    let plugins = Options {
         test_plugin: true,
         ..Default::default()
-    })
-    .await;
-    fake.wait_until(WAIT, |f| f.connections() == 1).await;
+    };
+    let _bot = start(&fake, 0.0, plugins).await;
     // A slow command, then a quick one: the quick answer waits for the slow one.
     fake.say(ALICE, GENERAL, "!slow 500", "");
     fake.say(ALICE, GENERAL, "!echo quick", "");

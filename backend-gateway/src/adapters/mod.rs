@@ -79,6 +79,25 @@ impl Context {
         serde_json::from_value(value).map_err(|e| self.bad_settings(e))
     }
 
+    /// Reads the settings with a kind's key-by-key reader (`Settings::read`); its problems
+    /// become one INVALID_ARGUMENT naming the backend and each key.
+    pub fn checked_settings<T>(
+        &self,
+        read: impl FnOnce(&serde_json::Map<String, serde_json::Value>) -> Result<T, Vec<Problem>>,
+    ) -> Result<T, Status> {
+        let refused = |problems: &[Problem]| {
+            Status::invalid_argument(format!(
+                "backend {} ({}): {}",
+                self.backend,
+                self.request.kind,
+                crate::settings::describe(problems)
+            ))
+        };
+        let map =
+            crate::settings::parse_json(&self.request.settings_json).map_err(|p| refused(&[p]))?;
+        read(&map).map_err(|problems| refused(&problems))
+    }
+
     fn bad_settings(&self, e: serde_json::Error) -> Status {
         Status::invalid_argument(format!(
             "backend {} ({}): invalid settings: {e}",
@@ -194,6 +213,22 @@ pub async fn start(ctx: Context) -> Result<Arc<dyn Adapter>, Status> {
             KINDS.join(", ")
         ))),
     }
+}
+
+/// An error with its causes ("error sending request: ...: invalid peer certificate: ..."):
+/// reqwest's own text leaves the cause out.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Hands out message ids unique within the gateway's lifetime.

@@ -37,7 +37,7 @@ use tonic::Status;
 use super::order::ReplyOrder;
 use super::{Adapter, Context};
 use crate::events::EventQueue;
-use crate::settings::{Problem, describe, parse_json};
+use crate::settings::Problem;
 use channels::Channels;
 use ids::{Ids, Mask, fold, is_channel, valid_nick};
 use outbox::Outbox;
@@ -331,15 +331,7 @@ pub struct Irc {
 impl Irc {
     /// Connects and registers; fails when the first connection fails.
     pub async fn start(ctx: Context) -> Result<Arc<Self>, Status> {
-        let refused = |problems: &[Problem]| {
-            Status::invalid_argument(format!(
-                "backend {} (irc): {}",
-                ctx.backend,
-                describe(problems)
-            ))
-        };
-        let map = parse_json(&ctx.request.settings_json).map_err(|p| refused(&[p]))?;
-        let settings = Settings::read(&map).map_err(|problems| refused(&problems))?;
+        let settings = ctx.checked_settings(Settings::read)?;
         let shared = Arc::new(Shared::new(settings, &ctx.backend, ctx.events.clone()));
         let (first_tx, first_rx) = oneshot::channel();
         let task = tokio::spawn(client::run(shared.clone(), first_tx));

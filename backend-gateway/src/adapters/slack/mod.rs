@@ -46,7 +46,7 @@ use tonic::Status;
 use super::order::ReplyOrder;
 use super::{Adapter, Context};
 use crate::events::EventQueue;
-use crate::settings::{Problem, describe, parse_json};
+use crate::settings::Problem;
 use ids::{Channel, Ids, Kind, Parsed, User, Where, Who};
 use outbox::Outbox;
 use seen::Seen;
@@ -243,35 +243,18 @@ impl Shared {
         if let Some(u) = self.with_state(find) {
             return Ok(u);
         }
-        let mut cursor = String::new();
-        loop {
-            let mut params = vec![("limit", "200")];
-            if !cursor.is_empty() {
-                params.push(("cursor", cursor.as_str()));
-            }
-            let v = self.call("users.list", &params).await?;
-            for u in v
-                .get("members")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+        self.paged("users.list", &[], "members", |page| {
+            for u in page {
                 let user = user_of(u);
                 if !user.id.is_empty() {
                     self.remember_user(&user);
                 }
             }
-            if let Some(u) = self.with_state(find) {
-                return Ok(u);
-            }
-            cursor = v
-                .get("response_metadata")
-                .map(|m| text(m, "next_cursor"))
-                .unwrap_or_default();
-            if cursor.is_empty() {
-                return Err(Status::not_found(format!("Slack: no user @{name}")));
-            }
-        }
+            self.with_state(find).is_some()
+        })
+        .await?;
+        self.with_state(find)
+            .ok_or_else(|| Status::not_found(format!("Slack: no user @{name}")))
     }
 
     /// A channel by name: the cache, else the pages of `conversations.list`.
@@ -280,37 +263,54 @@ impl Shared {
         if let Some(c) = self.with_state(find) {
             return Ok(c);
         }
-        let mut cursor = String::new();
-        loop {
-            let mut params = vec![
-                ("limit", "200"),
-                ("exclude_archived", "true"),
-                ("types", "public_channel,private_channel"),
-            ];
-            if !cursor.is_empty() {
-                params.push(("cursor", cursor.as_str()));
-            }
-            let v = self.call("conversations.list", &params).await?;
-            for c in v
-                .get("channels")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+        let params = [
+            ("exclude_archived", "true"),
+            ("types", "public_channel,private_channel"),
+        ];
+        self.paged("conversations.list", &params, "channels", |page| {
+            for c in page {
                 let channel = channel_of(c);
                 if !channel.id.is_empty() {
                     self.with_state(|st| st.channels.insert(channel.id.clone(), channel));
                 }
             }
-            if let Some(c) = self.with_state(find) {
-                return Ok(c);
+            self.with_state(find).is_some()
+        })
+        .await?;
+        self.with_state(find)
+            .ok_or_else(|| Status::not_found(format!("Slack: no channel #{name}")))
+    }
+
+    /// Calls a cursor-paginated method (`limit` 200, then `cursor`) page by page, handing each
+    /// page's `key` list to `each` until it says it has what it wanted or the pages end.
+    async fn paged(
+        &self,
+        method: &str,
+        params: &[(&str, &str)],
+        key: &str,
+        mut each: impl FnMut(&[Value]) -> bool,
+    ) -> Result<(), Status> {
+        let mut cursor = String::new();
+        loop {
+            let mut all = params.to_vec();
+            all.push(("limit", "200"));
+            if !cursor.is_empty() {
+                all.push(("cursor", cursor.as_str()));
+            }
+            let v = self.call(method, &all).await?;
+            let page = v
+                .get(key)
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice);
+            if each(page) {
+                return Ok(());
             }
             cursor = v
                 .get("response_metadata")
                 .map(|m| text(m, "next_cursor"))
                 .unwrap_or_default();
             if cursor.is_empty() {
-                return Err(Status::not_found(format!("Slack: no channel #{name}")));
+                return Ok(());
             }
         }
     }
@@ -403,15 +403,7 @@ impl Slack {
     /// Connects; fails when the first connection fails (a legacy token says what to create
     /// instead).
     pub async fn start(ctx: Context) -> Result<Arc<Self>, Status> {
-        let refused = |problems: &[Problem]| {
-            Status::invalid_argument(format!(
-                "backend {} (slack): {}",
-                ctx.backend,
-                describe(problems)
-            ))
-        };
-        let map = parse_json(&ctx.request.settings_json).map_err(|p| refused(&[p]))?;
-        let settings = Settings::read(&map).map_err(|problems| refused(&problems))?;
+        let settings = ctx.checked_settings(Settings::read)?;
         let api = Api::new(&settings).map_err(Status::internal)?;
         let shared = Arc::new(Shared {
             api,

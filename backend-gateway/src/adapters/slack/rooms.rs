@@ -55,23 +55,12 @@ impl Shared {
     /// The channels the bot is in (direct messages aside).
     pub(super) async fn rooms(&self) -> Result<Vec<RoomInfo>, Status> {
         let mut out = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let mut params = vec![
-                ("limit", "200"),
-                ("exclude_archived", "true"),
-                ("types", "public_channel,private_channel"),
-            ];
-            if !cursor.is_empty() {
-                params.push(("cursor", cursor.as_str()));
-            }
-            let v = self.call("users.conversations", &params).await?;
-            for c in v
-                .get("channels")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+        let params = [
+            ("exclude_archived", "true"),
+            ("types", "public_channel,private_channel"),
+        ];
+        self.paged("users.conversations", &params, "channels", |page| {
+            for c in page {
                 let channel = channel_of(c);
                 if channel.id.is_empty() || matches!(channel.kind, Kind::Im | Kind::Mpim) {
                     continue;
@@ -79,14 +68,10 @@ impl Shared {
                 self.remember_channel(&channel);
                 out.push(self.room_info(&channel, topic_of(c)));
             }
-            cursor = v
-                .get("response_metadata")
-                .map(|m| text(m, "next_cursor"))
-                .unwrap_or_default();
-            if cursor.is_empty() {
-                return Ok(out);
-            }
-        }
+            false
+        })
+        .await?;
+        Ok(out)
     }
 
     /// Joins `room`, creating it (public) when there is no channel of that name.
@@ -129,20 +114,9 @@ impl Shared {
             .call("conversations.info", &[("channel", &channel.id)])
             .await?;
         let mut info = self.room_info(&channel, v.get("channel").map(topic_of).unwrap_or_default());
-        let mut cursor = String::new();
-        loop {
-            let mut params = vec![("channel", channel.id.as_str()), ("limit", "200")];
-            if !cursor.is_empty() {
-                params.push(("cursor", cursor.as_str()));
-            }
-            let v = self.call("conversations.members", &params).await?;
-            for id in v
-                .get("members")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
+        let params = [("channel", channel.id.as_str())];
+        self.paged("conversations.members", &params, "members", |page| {
+            for id in page.iter().filter_map(Value::as_str) {
                 let user = self
                     .with_state(|st| st.users.get(id).cloned())
                     .unwrap_or_else(|| User {
@@ -151,14 +125,10 @@ impl Shared {
                     });
                 info.occupants.push(self.ids.occupant(&channel, &user));
             }
-            cursor = v
-                .get("response_metadata")
-                .map(|m| text(m, "next_cursor"))
-                .unwrap_or_default();
-            if cursor.is_empty() {
-                return Ok(info);
-            }
-        }
+            false
+        })
+        .await?;
+        Ok(info)
     }
 
     /// Sets a room's topic.

@@ -143,7 +143,9 @@ impl Api {
             .body(body)
             .send()
             .await
-            .map_err(|e| ApiError::Transport(format!("{method}: {}", chain(&e))))?;
+            .map_err(|e| {
+                ApiError::Transport(format!("{method}: {}", crate::adapters::error_chain(&e)))
+            })?;
         let status = resp.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(ApiError::RateLimited(retry_after(resp.headers())));
@@ -158,10 +160,9 @@ impl Api {
                     .filter(|s| !s.is_empty())
                     .collect()
             });
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ApiError::Transport(format!("{method}: {}", chain(&e))))?;
+        let bytes = resp.bytes().await.map_err(|e| {
+            ApiError::Transport(format!("{method}: {}", crate::adapters::error_chain(&e)))
+        })?;
         if !status.is_success() {
             let text: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
             return Err(ApiError::Transport(format!(
@@ -197,7 +198,9 @@ impl Api {
             .body(data)
             .send()
             .await
-            .map_err(|e| ApiError::Transport(format!("file upload: {}", chain(&e))))?;
+            .map_err(|e| {
+                ApiError::Transport(format!("file upload: {}", crate::adapters::error_chain(&e)))
+            })?;
         let status = resp.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(ApiError::RateLimited(retry_after(resp.headers())));
@@ -211,21 +214,6 @@ impl Api {
             )))
         }
     }
-}
-
-/// An error with its causes (reqwest's own text leaves the cause out).
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// An open Socket Mode websocket.
