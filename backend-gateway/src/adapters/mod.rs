@@ -8,6 +8,7 @@ pub mod console;
 pub mod irc;
 pub mod mattermost;
 pub mod order;
+pub mod patience;
 pub mod slack;
 pub mod test_driver;
 

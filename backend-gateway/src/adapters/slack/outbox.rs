@@ -18,12 +18,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::transport::ApiError;
-
-/// How many times a call is tried when Slack does not answer or fails on its side.
-pub const ATTEMPTS: u32 = 6;
-
-/// Longest a call waits in all (rate limits included).
-pub const PATIENCE: Duration = Duration::from_secs(600);
+use crate::adapters::patience::{self, Failure, Gate};
 
 struct Bucket {
     tokens: f64,
@@ -90,10 +85,6 @@ impl Outbox {
         }
     }
 
-    fn gate(&self, method: &str) -> Option<Instant> {
-        lock(&self.gates).get(method).copied()
-    }
-
     /// Closes `method`'s gate for `delay` (a later reopening wins).
     pub fn hold(&self, method: &str, delay: Duration) {
         let until = Instant::now() + delay;
@@ -104,44 +95,51 @@ impl Outbox {
         }
     }
 
-    /// Runs `attempt` (a call of `method`) until it succeeds, fails for good, or the patience
-    /// runs out.
-    pub async fn call<T, F, Fut>(&self, method: &str, mut attempt: F) -> Result<T, ApiError>
+    /// Runs `attempt` (a call of `method`) behind the method's gate until it succeeds, fails
+    /// for good, or the patience runs out (`adapters::patience`).
+    pub async fn call<T, F, Fut>(&self, method: &str, attempt: F) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        let started = Instant::now();
-        let mut failures = 0u32;
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            if let Some(until) = self.gate(method) {
-                tokio::time::sleep_until(until).await;
-            }
-            match attempt().await {
-                Ok(v) => return Ok(v),
-                Err(ApiError::RateLimited(delay)) => {
-                    tracing::info!(
-                        "Slack rate limit on {method}: waiting {:.1} s",
-                        delay.as_secs_f64()
-                    );
-                    self.hold(method, delay);
-                }
-                Err(e) if e.is_transient() && failures + 1 < ATTEMPTS => {
-                    failures += 1;
-                    tracing::warn!("{method} failed ({e}); trying again in {backoff:?}");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-                Err(e) => return Err(e),
-            }
-            if started.elapsed() > PATIENCE {
-                return Err(ApiError::Transport(format!(
-                    "{method}: gave up after {} s of rate limits and failures",
-                    PATIENCE.as_secs()
-                )));
-            }
+        let gate = MethodGate {
+            outbox: self,
+            method,
+        };
+        patience::persist(&format!("Slack {method}"), &gate, attempt).await
+    }
+}
+
+/// One method's gate.
+struct MethodGate<'a> {
+    outbox: &'a Outbox,
+    method: &'a str,
+}
+
+impl Gate for MethodGate<'_> {
+    fn opens_at(&self) -> Option<Instant> {
+        lock(&self.outbox.gates).get(self.method).copied()
+    }
+
+    fn close_for(&self, delay: Duration) {
+        self.outbox.hold(self.method, delay);
+    }
+}
+
+impl Failure for ApiError {
+    fn rate_limit(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited(d) => Some(*d),
+            _ => None,
         }
+    }
+
+    fn is_transient(&self) -> bool {
+        ApiError::is_transient(self)
+    }
+
+    fn gave_up(text: String) -> Self {
+        Self::Transport(text)
     }
 }
 
