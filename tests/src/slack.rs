@@ -252,6 +252,14 @@ impl Inner {
         msg
     }
 
+    /// `member_joined_channel` or `member_left_channel` for `user` in `channel`.
+    fn member_event(&mut self, kind: &str, channel: &str, user: &str) {
+        let now = self.ts();
+        let channel_type = if channel.starts_with('G') { "G" } else { "C" };
+        self.emit(json!({"type": kind, "user": user, "channel": channel,
+            "channel_type": channel_type, "team": "T0FAKE", "event_ts": now}));
+    }
+
     fn message(&self, channel: &str, ts: &str) -> Option<Value> {
         self.messages
             .iter()
@@ -1148,7 +1156,13 @@ fn call(
             if c["is_private"] == true || c["is_im"] == true {
                 return Err("method_not_supported_for_channel_type");
             }
-            s.members.entry(id).or_default().insert(BOT_USER.to_owned());
+            if s.members
+                .entry(id.clone())
+                .or_default()
+                .insert(BOT_USER.to_owned())
+            {
+                s.member_event("member_joined_channel", &id, BOT_USER);
+            }
             ok(json!({"channel": c}))
         }
         "conversations.leave" => {
@@ -1158,6 +1172,7 @@ fn call(
             }
             let was = s.members.get_mut(&id).is_some_and(|m| m.remove(BOT_USER));
             if was {
+                s.member_event("member_left_channel", &id, BOT_USER);
                 ok(json!({}))
             } else {
                 ok(json!({"not_in_channel": true}))
@@ -1180,7 +1195,9 @@ fn call(
             let private = field("is_private") == "true";
             let c = channel(&id, &name, private, false);
             s.channels.insert(id.clone(), c.clone());
-            s.members.insert(id, BTreeSet::from([BOT_USER.to_owned()]));
+            s.members
+                .insert(id.clone(), BTreeSet::from([BOT_USER.to_owned()]));
+            s.member_event("member_joined_channel", &id, BOT_USER);
             ok(json!({"channel": c}))
         }
         "conversations.archive" => {
@@ -1208,7 +1225,13 @@ fn call(
                 return Err("channel_not_found");
             };
             c["topic"] = json!({"value": topic, "creator": BOT_USER, "last_set": 1_700_000_000});
-            ok(json!({"channel": c.clone()}))
+            let c = c.clone();
+            // Slack posts the change in the channel.
+            s.store_message(
+                json!({"subtype": "channel_topic", "user": BOT_USER, "channel": id,
+                "topic": topic, "text": format!("set the channel topic: {topic}")}),
+            );
+            ok(json!({"channel": c}))
         }
         "conversations.invite" => {
             let id = field("channel");

@@ -587,7 +587,11 @@ async fn threads_files_reactions_presence_and_cards() {
 #[tokio::test(flavor = "multi_thread")]
 async fn room_commands_manage_channels() {
     let fake = Fake::start().await;
-    let _bot = bot(&fake).await;
+    let plugins = Options {
+        plugin_dirs: vec![errbot_tests::repo_root().join("tests/callback-plugins")],
+        ..Default::default()
+    };
+    let _bot = start(&fake, 0.0, plugins).await;
     // Room commands are for admins, in a direct message.
     let ask = |text: &'static str, answer: &'static str| {
         let fake = fake.clone();
@@ -642,6 +646,30 @@ async fn room_commands_manage_channels() {
     ask("!room leave #random", "Left the room #random.").await;
     assert!(!fake.is_member("random", "U0ERRBOT"));
     ask("!room join #No_Such", "Cannot join #No_Such").await;
+
+    // The plugins heard the bot join and leave, and the topic change (callbacks are delivered
+    // on their own queue: asked again until they are all there).
+    let needles = [
+        "room_joined|slack|#random",
+        "room_topic|slack|#random|Release on Friday",
+        "room_joined|slack|#new-room",
+        "room_left|slack|#random",
+    ];
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let before = fake.posts().len();
+        fake.dm(ALICE, "!events");
+        fake.wait_until(WAIT, |f| f.posts().len() > before).await;
+        let text = fake.posts().pop().unwrap_or_default()["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if needles.iter().all(|n| text.contains(n)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{needles:?} in {text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 
-use errbot_proto::v1::{BackendEvent, Identifier, Message, ReactionEvent, backend_event};
+use errbot_proto::v1::{
+    BackendEvent, Identifier, Message, ReactionEvent, RoomEvent, backend_event, room_event,
+};
 use serde_json::Value;
 
 use super::Shared;
@@ -123,6 +125,9 @@ impl Shared {
                 let event = payload.get("event").cloned().unwrap_or(Value::Null);
                 match text(&event, "type").as_str() {
                     "message" | "app_mention" => self.message(&event).await,
+                    "member_joined_channel" | "member_left_channel" => {
+                        self.membership(&event).await;
+                    }
                     "reaction_added" => self.reaction(&event, true).await,
                     "reaction_removed" => self.reaction(&event, false).await,
                     other => tracing::debug!("Slack event {other:?} not handled"),
@@ -135,6 +140,18 @@ impl Shared {
     /// A `message` or `app_mention` event.
     async fn message(&self, ev: &Value) {
         let subtype = text(ev, "subtype");
+        if matches!(subtype.as_str(), "channel_topic" | "group_topic") {
+            let channel_id = text(ev, "channel");
+            let channel = self
+                .channel(
+                    &channel_id,
+                    Kind::of(&text(ev, "channel_type"), &channel_id),
+                )
+                .await;
+            self.room_event(room_event::Kind::Topic, &channel, text(ev, "topic"))
+                .await;
+            return;
+        }
         if !NEW_MESSAGE_SUBTYPES.contains(&subtype.as_str()) {
             match subtype.as_str() {
                 "message_changed" => tracing::debug!(
@@ -229,6 +246,36 @@ impl Shared {
             extras,
         };
         self.push(crate::adapters::message_event(message)).await;
+    }
+
+    /// The bot joined or left a channel (`member_joined_channel`, `member_left_channel`; the
+    /// `channel_join` messages that come too are not counted twice).
+    async fn membership(&self, ev: &Value) {
+        if text(ev, "user") != self.with_state(|st| st.me.id.clone()) {
+            return;
+        }
+        let channel_id = text(ev, "channel");
+        if channel_id.is_empty() {
+            return;
+        }
+        let channel = self.channel(&channel_id, Kind::of("", &channel_id)).await;
+        let kind = if text(ev, "type") == "member_joined_channel" {
+            room_event::Kind::Joined
+        } else {
+            room_event::Kind::Left
+        };
+        self.room_event(kind, &channel, String::new()).await;
+    }
+
+    async fn room_event(&self, kind: room_event::Kind, channel: &Channel, topic: String) {
+        self.push(BackendEvent {
+            kind: Some(backend_event::Kind::Room(RoomEvent {
+                kind: kind as i32,
+                room: Some(self.ids.room(channel)),
+                topic,
+            })),
+        })
+        .await;
     }
 
     /// A reaction added or removed, for errbotd.
