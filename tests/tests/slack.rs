@@ -790,3 +790,22 @@ async fn the_events_api_runs_signed_events_once_and_refuses_forged_ones() {
         fake.answers()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn divert_to_thread_starts_a_thread_and_never_threads_twice() {
+    let fake = Fake::start().await;
+    let config = Options {
+        bot: "divert_to_thread = [\"echo\"]".into(),
+        ..Default::default()
+    };
+    let _bot = start(&fake, 0.0, config).await;
+    // At the top of the channel: the reply starts a thread under the command.
+    let command = fake.say(ALICE, GENERAL, "!echo diverted", "");
+    let reply = fake.wait_post(WAIT, |p| says(p, "diverted")).await;
+    assert_eq!(reply["thread_ts"], command["ts"]);
+    // In a thread already: the reply stays in that thread, under its root.
+    let root = fake.say(BOB, GENERAL, "a thread", "");
+    fake.say(ALICE, GENERAL, "!echo in the thread", &ts(&root));
+    let reply = fake.wait_post(WAIT, |p| says(p, "in the thread")).await;
+    assert_eq!(reply["thread_ts"], root["ts"]);
+}
