@@ -809,3 +809,24 @@ async fn divert_to_thread_starts_a_thread_and_never_threads_twice() {
     let reply = fake.wait_post(WAIT, |p| says(p, "in the thread")).await;
     assert_eq!(reply["thread_ts"], root["ts"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_never_pings_a_channel() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    // `<!channel>` typed as text arrives escaped; `<!here>` as Slack's markup: neither comes
+    // back as a ping.
+    fake.say(
+        ALICE,
+        GENERAL,
+        "!echo hi &lt;!channel&gt; and <!here> **now**",
+        "",
+    );
+    let reply = fake
+        .wait_post(WAIT, |p| {
+            p["text"].as_str().is_some_and(|t| t.ends_with("*now*"))
+        })
+        .await;
+    assert_eq!(reply["text"], "hi &lt;!channel&gt; and @here *now*");
+    assert!(reply.get("link_names").is_none());
+}
