@@ -7,6 +7,9 @@
 pub mod console;
 pub mod irc;
 pub mod mattermost;
+pub mod order;
+pub mod patience;
+pub mod slack;
 pub mod test_driver;
 
 use std::sync::Arc;
@@ -25,7 +28,7 @@ use crate::events::EventQueue;
 use crate::settings::Problem;
 
 /// Backend kinds this gateway serves.
-pub const KINDS: &[&str] = &["console", "irc", "mattermost", "test"];
+pub const KINDS: &[&str] = &["console", "irc", "mattermost", "slack", "test"];
 
 /// Checks the settings of a backend of `kind` without connecting: every problem names its key.
 /// An unknown kind is a problem with the key `kind`.
@@ -34,6 +37,7 @@ pub fn check(kind: &str, settings: &serde_json::Map<String, serde_json::Value>) 
         "console" => console::check(settings),
         "irc" => irc::check(settings),
         "mattermost" => mattermost::check(settings),
+        "slack" => slack::check(settings),
         "test" => test_driver::check(settings),
         other => vec![Problem {
             key: "kind".into(),
@@ -74,6 +78,25 @@ impl Context {
             }
         }
         serde_json::from_value(value).map_err(|e| self.bad_settings(e))
+    }
+
+    /// Reads the settings with a kind's key-by-key reader (`Settings::read`); its problems
+    /// become one INVALID_ARGUMENT naming the backend and each key.
+    pub fn checked_settings<T>(
+        &self,
+        read: impl FnOnce(&serde_json::Map<String, serde_json::Value>) -> Result<T, Vec<Problem>>,
+    ) -> Result<T, Status> {
+        let refused = |problems: &[Problem]| {
+            Status::invalid_argument(format!(
+                "backend {} ({}): {}",
+                self.backend,
+                self.request.kind,
+                crate::settings::describe(problems)
+            ))
+        };
+        let map =
+            crate::settings::parse_json(&self.request.settings_json).map_err(|p| refused(&[p]))?;
+        read(&map).map_err(|problems| refused(&problems))
     }
 
     fn bad_settings(&self, e: serde_json::Error) -> Status {
@@ -184,12 +207,29 @@ pub async fn start(ctx: Context) -> Result<Arc<dyn Adapter>, Status> {
         "console" => Ok(console::Console::start(ctx).await?),
         "irc" => Ok(irc::Irc::start(ctx).await?),
         "mattermost" => Ok(mattermost::Mattermost::start(ctx).await?),
+        "slack" => Ok(slack::Slack::start(ctx).await?),
         "test" => Ok(test_driver::TestDriver::start(ctx).await?),
         other => Err(Status::unimplemented(format!(
             "backend kind {other:?} is not served by errbot-gateway (kinds: {})",
             KINDS.join(", ")
         ))),
     }
+}
+
+/// An error with its causes ("error sending request: ...: invalid peer certificate: ..."):
+/// reqwest's own text leaves the cause out.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Hands out message ids unique within the gateway's lifetime.

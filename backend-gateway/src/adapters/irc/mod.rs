@@ -7,8 +7,8 @@
 //! - `channels`: members and topics of the channels the bot is in (mentions, occupants).
 //! - `ids`: `nick!user@host`, `#chan`, `#chan/nick` identifiers and the ACL pattern.
 //! - `format`, `split`: Markdown to IRC formatting, lines cut to fit 512 bytes.
-//! - `outbox`, `order`: pacing per channel and for private messages; replies kept in the order
-//!   of the messages they answer.
+//! - `outbox`, `order` (`adapters::order`, shared with Slack): pacing per channel and for
+//!   private messages; replies kept in the order of the messages they answer.
 //!
 //! The protocol model (parsing and serialising lines) is the irc crate's own, `irc-proto`. Its
 //! client half is not used: it brings a second TLS provider (aws-lc-rs) through tokio-rustls's
@@ -20,7 +20,6 @@ mod channels;
 mod client;
 pub mod format;
 mod ids;
-mod order;
 mod outbox;
 pub mod settings;
 mod split;
@@ -35,12 +34,12 @@ use irc_proto::Command;
 use tokio::sync::{oneshot, watch};
 use tonic::Status;
 
+use super::order::ReplyOrder;
 use super::{Adapter, Context};
 use crate::events::EventQueue;
-use crate::settings::{Problem, describe, parse_json};
+use crate::settings::Problem;
 use channels::Channels;
 use ids::{Ids, Mask, fold, is_channel, valid_nick};
-use order::ReplyOrder;
 use outbox::Outbox;
 use settings::{Room, Settings};
 
@@ -332,15 +331,7 @@ pub struct Irc {
 impl Irc {
     /// Connects and registers; fails when the first connection fails.
     pub async fn start(ctx: Context) -> Result<Arc<Self>, Status> {
-        let refused = |problems: &[Problem]| {
-            Status::invalid_argument(format!(
-                "backend {} (irc): {}",
-                ctx.backend,
-                describe(problems)
-            ))
-        };
-        let map = parse_json(&ctx.request.settings_json).map_err(|p| refused(&[p]))?;
-        let settings = Settings::read(&map).map_err(|problems| refused(&problems))?;
+        let settings = ctx.checked_settings(Settings::read)?;
         let shared = Arc::new(Shared::new(settings, &ctx.backend, ctx.events.clone()));
         let (first_tx, first_rx) = oneshot::channel();
         let task = tokio::spawn(client::run(shared.clone(), first_tx));

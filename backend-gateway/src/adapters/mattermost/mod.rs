@@ -36,7 +36,7 @@ use tonic::Status;
 
 use super::{Adapter, Context};
 use crate::events::EventQueue;
-use crate::settings::{Problem, describe, parse_json};
+use crate::settings::Problem;
 use client::text;
 use ids::{Channel, Ids, Parsed, User};
 use outbox::Outbox;
@@ -216,15 +216,7 @@ pub struct Mattermost {
 impl Mattermost {
     /// Connects; fails when the first connection fails.
     pub async fn start(ctx: Context) -> Result<Arc<Self>, Status> {
-        let refused = |problems: &[Problem]| {
-            Status::invalid_argument(format!(
-                "backend {} (mattermost): {}",
-                ctx.backend,
-                describe(problems)
-            ))
-        };
-        let map = parse_json(&ctx.request.settings_json).map_err(|p| refused(&[p]))?;
-        let settings = Settings::read(&map).map_err(|problems| refused(&problems))?;
+        let settings = ctx.checked_settings(Settings::read)?;
         let api = Api::new(&settings).map_err(Status::internal)?;
         let state = State {
             wanted: settings.rooms.iter().cloned().collect(),

@@ -10,13 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::transport::ApiError;
-
-/// How many times a post is tried when the server does not answer or fails (5xx). Rate limits
-/// do not count: a rate-limited post waits as long as the server says.
-pub const ATTEMPTS: u32 = 6;
-
-/// Longest the outbox waits in all for one post (rate limits included).
-pub const PATIENCE: Duration = Duration::from_secs(600);
+use crate::adapters::patience::{self, Failure, Gate};
 
 /// The gate every post passes.
 #[derive(Default)]
@@ -24,21 +18,32 @@ pub struct Outbox {
     not_before: Mutex<Option<Instant>>,
 }
 
-impl Outbox {
-    /// A new outbox, open.
-    pub fn new() -> Self {
-        Self::default()
+impl Failure for ApiError {
+    fn rate_limit(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited(d) => Some(*d),
+            _ => None,
+        }
     }
 
-    fn wait_until(&self) -> Option<Instant> {
+    fn is_transient(&self) -> bool {
+        ApiError::is_transient(self)
+    }
+
+    fn gave_up(text: String) -> Self {
+        Self::Transport(text)
+    }
+}
+
+impl Gate for Outbox {
+    fn opens_at(&self) -> Option<Instant> {
         *self
             .not_before
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Closes the gate for `delay` (a later reopening wins).
-    pub fn hold(&self, delay: Duration) {
+    fn close_for(&self, delay: Duration) {
         let until = Instant::now() + delay;
         let mut gate = self
             .not_before
@@ -48,44 +53,22 @@ impl Outbox {
             *gate = Some(until);
         }
     }
+}
 
-    /// Runs `attempt` until it succeeds, fails for good, or the patience runs out.
-    pub async fn deliver<T, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T, ApiError>
+impl Outbox {
+    /// A new outbox, open.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the patience runs out
+    /// (`adapters::patience`).
+    pub async fn deliver<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        let started = Instant::now();
-        let mut failures = 0u32;
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            if let Some(until) = self.wait_until() {
-                tokio::time::sleep_until(until).await;
-            }
-            match attempt().await {
-                Ok(v) => return Ok(v),
-                Err(ApiError::RateLimited(delay)) => {
-                    tracing::info!(
-                        "Mattermost rate limit: {what} waits {:.1} s",
-                        delay.as_secs_f64()
-                    );
-                    self.hold(delay);
-                }
-                Err(e) if e.is_transient() && failures + 1 < ATTEMPTS => {
-                    failures += 1;
-                    tracing::warn!("{what} failed ({e}); trying again in {backoff:?}");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-                Err(e) => return Err(e),
-            }
-            if started.elapsed() > PATIENCE {
-                return Err(ApiError::Transport(format!(
-                    "{what}: gave up after {} s of rate limits and failures",
-                    PATIENCE.as_secs()
-                )));
-            }
-        }
+        patience::persist(&format!("Mattermost {what}"), self, attempt).await
     }
 }
 

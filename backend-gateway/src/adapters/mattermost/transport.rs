@@ -46,22 +46,6 @@ impl ApiError {
     }
 }
 
-/// An error with its causes ("error sending request: ...: invalid peer certificate: ..."):
-/// reqwest's own text leaves the cause out.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// The delay a 429 answer asks for: `Retry-After` (seconds), else `X-Ratelimit-Reset`
 /// (seconds until the window resets), else one second; at most ten minutes.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
@@ -180,7 +164,7 @@ impl Api {
             .body(json!({"login_id": login, "password": password}).to_string())
             .send()
             .await
-            .map_err(|e| ApiError::Transport(chain(&e)))?;
+            .map_err(|e| ApiError::Transport(crate::adapters::error_chain(&e)))?;
         let status = resp.status();
         if !status.is_success() {
             return Err(error_of(status, resp).await);
@@ -233,7 +217,7 @@ impl Api {
             let resp = req
                 .send()
                 .await
-                .map_err(|e| ApiError::Transport(chain(&e)))?;
+                .map_err(|e| ApiError::Transport(crate::adapters::error_chain(&e)))?;
             let status = resp.status();
             self.note_window(resp.headers());
             if status == StatusCode::UNAUTHORIZED
@@ -254,7 +238,7 @@ impl Api {
             let bytes = resp
                 .bytes()
                 .await
-                .map_err(|e| ApiError::Transport(chain(&e)))?;
+                .map_err(|e| ApiError::Transport(crate::adapters::error_chain(&e)))?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Value::Null);
             }
