@@ -126,10 +126,17 @@ def wait_ready(fake, town):
     while time.monotonic() < deadline:
         try:
             if fake.replies_to("alice", town, "!echo ready", quiet=0.3, timeout=3):
-                return
+                break
         except Exception:
             time.sleep(0.5)
-    pytest.fail("the bot never answered")
+    else:
+        pytest.fail("the bot never answered")
+    # Late answers to the earlier tries must not count as the next step's.
+    stable, count = time.monotonic(), len(fake.bot_posts(town))
+    while time.monotonic() - stable < 2.0:
+        time.sleep(0.1)
+        if len(fake.bot_posts(town)) != count:
+            stable, count = time.monotonic(), len(fake.bot_posts(town))
 
 
 def texts(posts):

@@ -344,7 +344,8 @@ impl Fake {
         inner.lock().expect("fake state").me = Some((inner.clone(), changed.clone()));
         let state: Shared = (inner.clone(), changed.clone(), addr);
         let app = Router::new()
-            .route("/api/{method}", post(api))
+            // Slack takes every method as a POST (form or JSON) or a GET (query string).
+            .route("/api/{method}", post(api).get(api))
             .route("/link/", get(link))
             .route("/upload/{id}", post(upload))
             .with_state(state);
@@ -1076,6 +1077,16 @@ fn call(
             }
             let stored = s.store_message(msg);
             ok(json!({"channel": channel, "ts": stored["ts"], "message": stored}))
+        }
+        "team.info" => {
+            let team = field("team");
+            if !team.is_empty() && team != "T0FAKE" {
+                return Err("team_not_found");
+            }
+            ok(
+                json!({"team": {"id": "T0FAKE", "name": "Fake Team", "domain": "fake",
+                "email_domain": "example.com", "icon": {"image_default": true}}}),
+            )
         }
         "users.info" => {
             let id = field("user");

@@ -576,6 +576,9 @@ impl PluginSlot {
             phase = match phase {
                 Phase::Launch(reply) => match self.launch(&bot).await {
                     Ok(instance) => {
+                        // Serving (Running, its commands routed) before the caller hears of
+                        // it: `!plugin config` and `!plugin activate` read the state next.
+                        self.serve(&bot, instance.clone());
                         answer(reply, Ok(()));
                         Phase::Serve(instance)
                     }
