@@ -385,7 +385,7 @@ async fn identifiers_are_errbots_and_the_bot_finds_people_and_channels_by_name()
     let text = reply["text"].as_str().unwrap_or_default();
     for needle in [
         "person   | U0BOB",
-        "acl      | U0BOB",
+        "acl      | @bob",
         "room     | #general",
         "`#general/bob`",
     ] {
@@ -829,4 +829,34 @@ async fn a_reply_never_pings_a_channel() {
         .await;
     assert_eq!(reply["text"], "hi &lt;!channel&gt; and @here *now*");
     assert!(reply.get("link_names").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_and_admins_name_people_by_id_or_by_name() {
+    let fake = Fake::start().await;
+    // The default rule names alice by her handle and bob by his id; carol is not there.
+    let bot = TestBot::start_with(Options {
+        extra: format!(
+            "{}\n[access.default]\nallowusers = [\"@alice\", \"{BOB}\"]\n",
+            table(&fake, 0.0)
+        ),
+        env: tokens(),
+        admins: Some(vec!["@alice".into()]),
+        ..Default::default()
+    })
+    .await;
+    fake.wait_until(WAIT, |f| f.connections() == 1).await;
+    fake.say(ALICE, GENERAL, "!echo by name", "");
+    fake.wait_post(WAIT, |p| says(p, "by name")).await;
+    fake.say(BOB, GENERAL, "!echo by id", "");
+    fake.wait_post(WAIT, |p| says(p, "by id")).await;
+    // alice is an admin by name: `!log tail` (admins only) answers her in private.
+    fake.dm(ALICE, "!log tail 1");
+    fake.wait_post(WAIT, |p| {
+        p["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("```") && t.contains("audit: @bob"))
+    })
+    .await;
+    drop(bot);
 }

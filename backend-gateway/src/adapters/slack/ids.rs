@@ -214,7 +214,13 @@ impl Ids {
             nick: user.nick().to_owned(),
             fullname: user.real_name.clone(),
             email: user.email.clone(),
-            acl: user.id.clone(),
+            // `@name` for the rules, which match the id too (errbotd's `acl::id_of`): admins
+            // and access rules may name people either way, as Errbot's users write them.
+            acl: if user.name.is_empty() {
+                user.id.clone()
+            } else {
+                format!("@{}", user.name)
+            },
             display,
             ..Default::default()
         }
