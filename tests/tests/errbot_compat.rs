@@ -105,6 +105,9 @@ async fn an_unmodified_errbot_plugin_runs_on_the_compatibility_host() {
         ]
     );
     assert_eq!(bot.say("!shout ana 'bob jr'").await, ["ANA BOB JR!"]);
+    // The plugin's cmdfilter: a rewrite, and a block (nothing said).
+    assert_eq!(bot.say("!greet everyone").await, ["Hi, world!"]);
+    assert!(bot.say("!shout NOW please").await.is_empty());
 
     // re_botcmd (prefixed, re.IGNORECASE) with Python's match groups; storage of a dict.
     assert_eq!(
@@ -216,6 +219,7 @@ const CONVERSATION: &[&str] = &[
     r#"!plugin config Notebook {"GREETING": "Hi", "MAX_NOTES": 0}"#,
     r#"!plugin config Notebook {"GREETING": "Hi", "MAX_NOTES": 2}"#,
     "!greet Ana Maria",
+    "!greet everyone",
     "!note add",
     "!note add buy  milk",
     "!note_add call mum",

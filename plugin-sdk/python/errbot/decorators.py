@@ -154,7 +154,9 @@ def arg_botcmd(*args, hidden=None, name=None, admin_only=False, historize=True, 
 
 
 def cmdfilter(*args, **kwargs):
-    """A command filter: accepted, not yet run by errbot-rs's host (see README)."""
+    """A command filter, run by errbotd before every command (once the access rules allowed
+    it): `f(msg, cmd, args, dry_run)` answers `(msg, cmd, args)`, changed to rewrite the
+    command, or None to block it."""
 
     def decorate(func):
         func._err_command_filter = True

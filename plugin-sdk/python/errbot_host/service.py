@@ -235,6 +235,12 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             if getattr(method, "_err_command", False):
                 self.commands[method._err_command_name.lower()] = method
         bot.all_commands = dict(self.commands)
+        # Command filters by name (the method's), in Errbot's order (by name).
+        self.filters = {
+            method.__name__: method
+            for _, method in sorted(inspect.getmembers(plugin, inspect.ismethod))
+            if getattr(method, "_err_command_filter", False)
+        }
         # Webhooks by name (the method's); errbotd routes by their URL rules.
         self.webhooks = {
             method.__name__: method
@@ -262,6 +268,10 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             callbacks=list(self.callbacks),
             config_template_json="" if template is None else json.dumps(template),
             depends_on=self.info.depends_on,
+            command_filters=[plugin_pb2.CommandFilterSpec(
+                name=name, help=inspect.cleandoc(m.__doc__ or ""),
+                catch_unprocessed=bool(getattr(m, "catch_unprocessed", False)))
+                for name, m in self.filters.items()],
             # Errbot's decoding (JSON, else the form, else text) is done here: errbotd passes
             # the body as it came.
             webhooks=[plugin_pb2.WebhookSpec(name=name, uri_rule=m._err_webhook_uri_rule,
@@ -330,6 +340,32 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             return (room, self.bot.bot_identifier, None)
         taken = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
         return (room, self.bot.bot_identifier, None)[:max(1, taken)]
+
+    def FilterCommand(self, request, context):
+        """Errbot's cmdfilter: `f(msg, cmd, args, dry_run)` answers `(msg, cmd, args)` to let
+        the command run (rewritten when `cmd` or `args` changed), or None to block it."""
+        method = self.filters.get(request.filter)
+        if method is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no command filter {request.filter!r}")
+        self.bot.learn(request.message)
+        msg = Message.from_proto(request.message)
+        try:
+            result = method(msg, request.command, request.args, False)
+        except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
+            log.exception("command filter %s failed", request.filter)
+            context.abort(grpc.StatusCode.INTERNAL,
+                          f"{request.filter} failed: {type(e).__name__}: {e}")
+        if result is None or not isinstance(result, tuple) or result[0] is None:
+            return plugin_pb2.FilterResponse(action=plugin_pb2.FilterResponse.ACTION_BLOCK)
+        _, cmd, args = (tuple(result) + (None, None, None))[:3]
+        answer = plugin_pb2.FilterResponse(action=plugin_pb2.FilterResponse.ACTION_CONTINUE)
+        if cmd is not None and str(cmd) != request.command:
+            answer.command = str(cmd)
+        if args is not None:
+            text = " ".join(map(str, args)) if isinstance(args, (list, tuple)) else str(args)
+            if text != request.args:
+                answer.args = text
+        return answer
 
     def Webhook(self, request, context):
         method = self.webhooks.get(request.webhook)

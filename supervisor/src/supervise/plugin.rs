@@ -185,7 +185,12 @@ impl PluginSlot {
     /// is neither failed nor deactivated.
     pub fn routable_description(&self) -> Option<PluginDescription> {
         match self.life.state() {
-            State::Running | State::Restarting | State::Starting => read(&self.description).clone(),
+            State::Running | State::Restarting => read(&self.description).clone(),
+            // Starting with no process serving yet: the first launch may still end unconfigured
+            // or failed, and its commands and filters must not be reached before; `serve`
+            // publishes them once it serves.
+            State::Starting if read(&self.current).is_none() => None,
+            State::Starting => read(&self.description).clone(),
             State::Failed
             | State::Deactivated
             | State::Stopped

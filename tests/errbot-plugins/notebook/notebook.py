@@ -4,7 +4,7 @@
 import re
 
 from errbot import (BotPlugin, CommandError, ValidationException, arg_botcmd, botcmd, botmatch,
-                    re_botcmd, webhook)
+                    cmdfilter, re_botcmd, webhook)
 
 CONFIG_TEMPLATE = {"GREETING": "Hello", "MAX_NOTES": 3}
 
@@ -102,6 +102,15 @@ class Notebook(BotPlugin):
     def additions(self, msg, matches):
         return ", ".join(f"{m.group(1)}+{m.group(2)}={int(m.group(1)) + int(m.group(2))}"
                          for m in matches)
+
+    @cmdfilter
+    def quiet_hours(self, msg, cmd, args, dry_run):
+        """No shouting NOW; greeting "everyone" greets the world"""
+        if cmd == "shout" and "NOW" in str(args):
+            return None
+        if cmd == "greet" and args == "everyone":
+            return msg, cmd, "world"
+        return msg, cmd, args
 
     @webhook("/notebook/<kind>")
     def note_hook(self, payload, kind):
