@@ -316,7 +316,7 @@ mod tests {
         let p = ids.person(&user);
         assert_eq!(
             (p.display.as_str(), p.acl.as_str(), p.nick.as_str()),
-            ("<@U0ALICE>", "U0ALICE", "Alice L")
+            ("<@U0ALICE>", "@alice", "Alice L")
         );
         let o = ids.occupant(&channel, &user);
         assert_eq!(o.display, "#general/alice");
