@@ -1,7 +1,8 @@
 //! End-to-end: errbotd's web server (`[web]`) with a real HTTP client: the test plugin's
 //! webhooks (JSON, form and raw bodies, path parameters, methods, its own statuses), the
 //! failures (404, 405, 413, 400, a failing plugin's 500 without internals, a missed deadline's
-//! 504, a killed plugin answered after its restart), and `/healthz`, `/readyz`.
+//! 504, a killed plugin answered after its restart), `/healthz`, `/readyz`, and `/metrics`
+//! read with a Prometheus text-format parser while commands and webhooks move its counters.
 
 use std::time::Duration;
 
@@ -277,4 +278,191 @@ async fn signatures_and_tokens_are_checked_before_the_plugin() {
     // Paths no rule names are open.
     let r = http.post(format!("{base}/boom")).send().await.expect("r");
     assert_eq!(r.status(), 500);
+}
+
+/// `/metrics`, parsed as Prometheus reads the text format.
+async fn scrape(http: &reqwest::Client, base: &str) -> prometheus_parse::Scrape {
+    let r = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(r.status(), 200);
+    let content_type = r.headers()["content-type"].to_str().unwrap_or_default();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let text = r.text().await.expect("text");
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("parses")
+}
+
+/// The value of the counter or gauge `metric` whose labels include `labels` (0 when absent).
+fn value(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => panic!("{metric} is not a single value"),
+        })
+        .sum()
+}
+
+/// The `+Inf` bucket of the histogram `metric` with `labels`, with its bucket counts checked
+/// to rise with their bounds.
+fn observations(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    let mut total = 0.0;
+    for sample in scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+    {
+        let prometheus_parse::Value::Histogram(buckets) = &sample.value else {
+            panic!("{metric} is not a histogram: {sample:?}");
+        };
+        assert!(
+            buckets
+                .windows(2)
+                .all(|w| w[0].less_than < w[1].less_than && w[0].count <= w[1].count),
+            "{buckets:?}"
+        );
+        total += buckets.last().map_or(0.0, |b| b.count);
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_follow_the_traffic() {
+    let (mut bot, base) = bot_with_web().await;
+    let http = client();
+    let before = scrape(&http, &base).await;
+    let counted = |s: &prometheus_parse::Scrape, plugin: &str, command: &str, outcome: &str| {
+        value(
+            s,
+            "errbot_commands_total",
+            &[
+                ("plugin", plugin),
+                ("command", command),
+                ("outcome", outcome),
+            ],
+        )
+    };
+    // The children's state is read when scraped.
+    let running = [
+        ("kind", "plugin"),
+        ("name", "testplugin"),
+        ("state", "running"),
+    ];
+    assert_eq!(value(&before, "errbot_child_state", &running), 1.0);
+    let backend = [("kind", "backend"), ("name", "test"), ("state", "running")];
+    assert_eq!(value(&before, "errbot_child_state", &backend), 1.0);
+    let restarting = [("name", "testplugin"), ("state", "restarting")];
+    assert_eq!(value(&before, "errbot_child_state", &restarting), 0.0);
+
+    // Commands: done (an error reply is the command's answer), bad arguments, a built-in; one
+    // that uses the store.
+    assert_eq!(bot.one("!sum 1 2").await, "3");
+    assert_eq!(bot.one("!sum 4 5").await, "9");
+    assert_eq!(bot.one("!refuse").await, "I won't do that.");
+    bot.say("!sum x").await;
+    bot.one("!webstatus").await;
+    assert_eq!(bot.one("!incr hits").await, "1");
+    // Webhooks: answered, unmatched, failed.
+    let r = http
+        .post(format!("{base}/echo/m"))
+        .header("content-type", "application/json")
+        .body("1")
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(r.status(), 200);
+    let r = http
+        .post(format!("{base}/nowhere"))
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(r.status(), 404);
+    let r = http.post(format!("{base}/boom")).send().await.expect("r");
+    assert_eq!(r.status(), 500);
+
+    let after = scrape(&http, &base).await;
+    let moved = |metric: &str, labels: &[(&str, &str)]| {
+        value(&after, metric, labels) - value(&before, metric, labels)
+    };
+    let sum_done = counted(&after, "testplugin", "sum", "done")
+        - counted(&before, "testplugin", "sum", "done");
+    assert_eq!(sum_done, 2.0);
+    assert_eq!(counted(&after, "testplugin", "refuse", "done"), 1.0);
+    assert_eq!(counted(&after, "testplugin", "sum", "bad_arguments"), 1.0);
+    assert_eq!(counted(&after, "builtin", "webstatus", "done"), 1.0);
+    assert_eq!(
+        moved("errbot_messages_received_total", &[("backend", "test")]),
+        6.0
+    );
+    assert!(moved("errbot_messages_sent_total", &[("backend", "test")]) >= 6.0);
+    let latency = |s| {
+        observations(
+            s,
+            "errbot_command_duration_seconds",
+            &[("plugin", "testplugin")],
+        )
+    };
+    assert_eq!(latency(&after) - latency(&before), 5.0);
+    assert!(
+        moved(
+            "errbot_storage_operations_total",
+            &[("op", "set"), ("result", "ok")]
+        ) >= 1.0
+    );
+    let storage = |s| {
+        observations(
+            s,
+            "errbot_storage_operation_duration_seconds",
+            &[("op", "get")],
+        )
+    };
+    assert!(storage(&after) > storage(&before));
+    assert_eq!(
+        moved(
+            "errbot_webhook_requests_total",
+            &[("route", "/echo/<what>"), ("status", "200")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        moved(
+            "errbot_webhook_requests_total",
+            &[("route", "unmatched"), ("status", "404")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        moved(
+            "errbot_webhook_requests_total",
+            &[("route", "/boom"), ("status", "500")]
+        ),
+        1.0
+    );
+    let webhooks = |s| observations(s, "errbot_webhook_duration_seconds", &[("route", "/boom")]);
+    assert_eq!(webhooks(&after) - webhooks(&before), 1.0);
+
+    // A plugin that dies in a command: the command failed, the restart is counted.
+    bot.say("!die").await;
+    let restarts = [("kind", "plugin"), ("name", "testplugin")];
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = scrape(&http, &base).await;
+        if value(&now, "errbot_child_restarts_total", &restarts) >= 1.0
+            && value(&now, "errbot_child_state", &running) == 1.0
+        {
+            assert_eq!(counted(&now, "testplugin", "die", "failed"), 1.0);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no restart counted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -1,6 +1,7 @@
 //! errbotd's web server (`[web]`, off unless configured; Errbot's Webserver plugin): the
 //! plugins' webhooks, which enter the pipeline at execute ([`crate::pipeline::execute::webhook`]),
-//! and the operations endpoints `/healthz` and `/readyz`.
+//! and the operations endpoints `/healthz`, `/readyz` and `/metrics` (Prometheus text format,
+//! [`crate::telemetry`]).
 //!
 //! - `routes`: the webhook rules and their matching (the registry holds the routes, so that
 //!   they come and go with their plugins).
@@ -35,6 +36,7 @@ use crate::pipeline::execute::{self, WebhookFailure};
 
 struct Web {
     bot: Arc<Bot>,
+    metrics: &'static metrics_exporter_prometheus::PrometheusHandle,
     settings: WebSettings,
     in_flight: Semaphore,
     guards: Vec<auth::Guard>,
@@ -43,6 +45,7 @@ struct Web {
 /// Binds `[web] listen` and serves until errbotd stops; fails when the address cannot be bound.
 pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<SocketAddr> {
     let guards = auth::Guard::load(&settings.auth)?;
+    let metrics = crate::telemetry::install()?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| anyhow::anyhow!("web.listen: cannot listen on {}: {e}", settings.listen))?;
@@ -51,11 +54,13 @@ pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<Socke
         in_flight: Semaphore::new(settings.max_in_flight.max(1)),
         guards,
         bot,
+        metrics,
         settings,
     });
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(scrape))
         .fallback(webhook)
         .with_state(state);
     tokio::spawn(async move {
@@ -101,11 +106,36 @@ async fn readyz(State(web): State<Arc<Web>>) -> Response {
     }
 }
 
-/// Any other path: a plugin's webhook, or 404.
+/// The metrics, in Prometheus text format (version 0.0.4).
+async fn scrape(State(web): State<Arc<Web>>) -> Response {
+    let text = crate::telemetry::render(web.metrics, &web.bot);
+    (
+        StatusCode::OK,
+        [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// Any other path: a plugin's webhook, or 404; counted by route and status.
 async fn webhook(
     State(web): State<Arc<Web>>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     request: Request,
+) -> Response {
+    let started = std::time::Instant::now();
+    let mut route = "unmatched".to_owned();
+    let response = answer_webhook(&web, remote, request, &mut route).await;
+    crate::telemetry::webhook(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// Answers a webhook request; `route` becomes the rule of the webhook it matched.
+async fn answer_webhook(
+    web: &Web,
+    remote: SocketAddr,
+    request: Request,
+    route_rule: &mut String,
 ) -> Response {
     let Ok(_permit) = web.in_flight.try_acquire() else {
         let mut busy = plain(StatusCode::SERVICE_UNAVAILABLE, "busy, try again");
@@ -118,6 +148,7 @@ async fn webhook(
     let Some((route, params)) = registry.webhook_route(&path) else {
         return plain(StatusCode::NOT_FOUND, "not found");
     };
+    route_rule.clone_from(&route.spec.uri_rule);
     let method = request.method().clone();
     let methods = route.methods();
     if !methods.iter().any(|m| m == method.as_str()) {
