@@ -2,7 +2,8 @@
 //! webhooks (JSON, form and raw bodies, path parameters, methods, its own statuses), the
 //! failures (404, 405, 413, 400, a failing plugin's 500 without internals, a missed deadline's
 //! 504, a killed plugin answered after its restart), `/healthz`, `/readyz`, and `/metrics`
-//! read with a Prometheus text-format parser while commands and webhooks move its counters.
+//! read with a Prometheus text-format parser while commands and webhooks move its counters, and
+//! HTTPS with a certificate made for the test.
 
 use std::time::Duration;
 
@@ -465,4 +466,67 @@ async fn metrics_follow_the_traffic() {
         assert!(std::time::Instant::now() < deadline, "no restart counted");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_with_a_certificate_made_for_the_test() {
+    let certs = tempfile::tempdir().expect("a temporary directory");
+    errbot_tests::self_signed_certificate(certs.path());
+    let port = free_port();
+    let _bot = TestBot::start_with(Options {
+        test_plugin: true,
+        extra: format!(
+            "[web]\nlisten = \"127.0.0.1:{port}\"\ntls_cert_file = {:?}\ntls_key_file = {:?}\n",
+            certs.path().join("cert.pem"),
+            certs.path().join("key.pem"),
+        ),
+        ..Default::default()
+    })
+    .await;
+    let pem = std::fs::read(certs.path().join("cert.pem")).expect("cert.pem");
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("a PEM certificate"))
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    for host in ["127.0.0.1", "localhost"] {
+        let r = trusting
+            .get(format!("https://{host}:{port}/healthz"))
+            .send()
+            .await
+            .expect("an HTTPS answer");
+        assert_eq!(r.status(), 200);
+    }
+    let r = trusting
+        .post(format!("https://127.0.0.1:{port}/echo/secure"))
+        .header("content-type", "application/json")
+        .body(r#"{"over": "tls"}"#)
+        .send()
+        .await
+        .expect("an HTTPS answer");
+    assert_eq!(r.status(), 200);
+    assert_eq!(json_of(r).await["got"], json!({"over": "tls"}));
+    // A client that does not trust the certificate, and one speaking plain HTTP, get nothing;
+    // the server goes on answering.
+    let stranger = client();
+    assert!(
+        stranger
+            .get(format!("https://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        stranger
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+    let r = trusting
+        .get(format!("https://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .expect("an HTTPS answer");
+    assert_eq!(r.status(), 200);
 }

@@ -7,6 +7,7 @@
 //!   they come and go with their plugins).
 //! - `auth`: `[[web.auth]]`, signatures (GitHub's, Slack's) or tokens checked before any plugin
 //!   sees the request (401).
+//! - `tls`: HTTPS when `[web]` names a certificate and its key (rustls on ring).
 //!
 //! Every request is bounded: its body (`max_body_bytes`: 413), the requests in flight
 //! (`max_in_flight`: 503 with Retry-After), the plugin's answer (`request_timeout_secs`: 504).
@@ -15,6 +16,7 @@
 
 pub mod auth;
 pub mod routes;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,6 +29,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use errbot_proto::v1::WebhookRequest;
 use tokio::sync::Semaphore;
 
@@ -45,6 +48,15 @@ struct Web {
 /// Binds `[web] listen` and serves until errbotd stops; fails when the address cannot be bound.
 pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<SocketAddr> {
     let guards = auth::Guard::load(&settings.auth)?;
+    let tls = match (&settings.tls_cert_file, &settings.tls_key_file) {
+        (Some(cert), Some(key)) => {
+            let config = bot.config();
+            Some(tls::acceptor(&config.resolve(cert), &config.resolve(key))?)
+        }
+        (Some(_), None) => anyhow::bail!("web.tls_key_file: missing (web.tls_cert_file is set)"),
+        (None, Some(_)) => anyhow::bail!("web.tls_cert_file: missing (web.tls_key_file is set)"),
+        (None, None) => None,
+    };
     let metrics = crate::telemetry::install()?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
@@ -63,13 +75,28 @@ pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<Socke
         .route("/metrics", get(scrape))
         .fallback(webhook)
         .with_state(state);
-    tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, service).await {
-            tracing::error!("the web server stopped: {e}");
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    match tls {
+        None => {
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, service).await {
+                    tracing::error!("the web server stopped: {e}");
+                }
+            });
         }
-    });
-    tracing::info!("web server on http://{addr}");
+        Some(acceptor) => {
+            // Tapped (doing nothing): axum gives the remote address of a tapped listener's
+            // connections to ConnectInfo.
+            let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, service).await {
+                    tracing::error!("the web server stopped: {e}");
+                }
+            });
+        }
+    }
+    tracing::info!("web server on {scheme}://{addr}");
     Ok(addr)
 }
 
