@@ -489,6 +489,7 @@ pub fn self_signed_certificate(dir: &Path) {
         ])
         .args(["-subj", "/CN=localhost"])
         .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        // A server certificate, not a CA (rustls refuses a CA as the server's).
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .arg("-keyout")
         .arg(dir.join("key.pem"))
@@ -498,7 +499,7 @@ pub fn self_signed_certificate(dir: &Path) {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
-        .expect("run openssl");
+        .expect("run openssl (.ci/run installs it)");
     assert!(made.success(), "openssl could not make a certificate");
 }
 
