@@ -147,8 +147,9 @@ pub fn webhook(route: &str, status: u16, took: Duration) {
 }
 
 /// The metrics in Prometheus text format, with the children's state and restarts and the
-/// messages in progress read now from `bot`.
-pub fn render(handle: &PrometheusHandle, bot: &Bot) -> String {
+/// messages in progress read now from `bot`; `None` before [`install`].
+pub fn render(bot: &Bot) -> Option<String> {
+    let handle = HANDLE.get()?;
     for child in bot.child_statuses() {
         for state in CHILD_STATES {
             gauge!(
@@ -168,5 +169,5 @@ pub fn render(handle: &PrometheusHandle, bot: &Bot) -> String {
     }
     gauge!("errbot_messages_in_progress").set(*bot.inflight.borrow() as f64);
     handle.run_upkeep();
-    handle.render()
+    Some(handle.render())
 }

@@ -1,5 +1,6 @@
 //! End-to-end: errbotd's web server (`[web]`) with a real HTTP client: the test plugin's
-//! webhooks (JSON, form and raw bodies, path parameters, methods, its own statuses), the
+//! webhooks (JSON, form and raw bodies, path parameters, methods, its own statuses, and
+//! `!webhook test` from the chat), the
 //! failures (404, 405, 413, 400, a failing plugin's 500 without internals, a missed deadline's
 //! 504, a killed plugin answered after its restart), `/healthz`, `/readyz`, and `/metrics`
 //! read with a Prometheus text-format parser while commands and webhooks move its counters, and
@@ -138,6 +139,30 @@ async fn webhooks_reach_their_plugin_and_its_answer_comes_back() {
         assert!(status.contains(rule), "{status}");
     }
     assert!(status.contains("testplugin"), "{status}");
+
+    // !webhook test (admins): a POST made inside errbotd, its status and body shown.
+    let report = bot
+        .say_as("admin", "", r#"!webhook test /echo/chat {"from": "chat"}"#)
+        .await;
+    let report = report.join("\n");
+    assert!(report.contains("sent as application/json"), "{report}");
+    assert!(report.contains("**Status**: 200 OK"), "{report}");
+    assert!(report.contains(r#""got":{"from":"chat"}"#), "{report}");
+    assert!(report.contains(r#""what":"chat""#), "{report}");
+    let report = bot.say_as("admin", "", "!webhook test /form a=1&b=2").await;
+    let report = report.join("\n");
+    assert!(report.contains("x-www-form-urlencoded"), "{report}");
+    assert!(report.contains(r#"{"a":"1","b":"2"}"#), "{report}");
+    let report = bot
+        .say_as("admin", "", "!webhook test /nowhere")
+        .await
+        .join("\n");
+    assert!(report.contains("404 Not Found"), "{report}");
+    let refused = bot
+        .say_as("tester", "", "!webhook test /echo/x 1")
+        .await
+        .join("\n");
+    assert!(!refused.contains("Status"), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -39,7 +39,6 @@ use crate::pipeline::execute::{self, WebhookFailure};
 
 struct Web {
     bot: Arc<Bot>,
-    metrics: &'static metrics_exporter_prometheus::PrometheusHandle,
     settings: WebSettings,
     in_flight: Semaphore,
     guards: Vec<auth::Guard>,
@@ -57,7 +56,7 @@ pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<Socke
         (None, Some(_)) => anyhow::bail!("web.tls_cert_file: missing (web.tls_key_file is set)"),
         (None, None) => None,
     };
-    let metrics = crate::telemetry::install()?;
+    crate::telemetry::install()?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| anyhow::anyhow!("web.listen: cannot listen on {}: {e}", settings.listen))?;
@@ -66,7 +65,6 @@ pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<Socke
         in_flight: Semaphore::new(settings.max_in_flight.max(1)),
         guards,
         bot,
-        metrics,
         settings,
     });
     let app = Router::new()
@@ -135,7 +133,9 @@ async fn readyz(State(web): State<Arc<Web>>) -> Response {
 
 /// The metrics, in Prometheus text format (version 0.0.4).
 async fn scrape(State(web): State<Arc<Web>>) -> Response {
-    let text = crate::telemetry::render(web.metrics, &web.bot);
+    let Some(text) = crate::telemetry::render(&web.bot) else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "no metrics recorder");
+    };
     (
         StatusCode::OK,
         [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
@@ -150,14 +150,63 @@ async fn webhook(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    counted(&web, remote, request).await
+}
+
+/// Answers a webhook request and counts it by route and status.
+async fn counted(web: &Web, remote: SocketAddr, request: Request) -> Response {
     let started = std::time::Instant::now();
     let mut route = "unmatched".to_owned();
-    let response = answer_webhook(&web, remote, request, &mut route).await;
+    let response = answer_webhook(web, remote, request, &mut route).await;
     crate::telemetry::webhook(&route, response.status().as_u16(), started.elapsed());
     response
 }
 
-/// Answers a webhook request; `route` becomes the rule of the webhook it matched.
+/// What `!webhook test` shows of a request.
+#[derive(Debug)]
+pub struct TestAnswer {
+    /// The status, with its reason (`200 OK`).
+    pub status: String,
+    /// The body, as text (invalid UTF-8 replaced).
+    pub body: String,
+}
+
+/// A POST of `body` (sent as `content_type`) to `path`, made inside errbotd through the same
+/// handling as a client's (routing, `[[web.auth]]`, the plugin, the limits), from 127.0.0.1
+/// (Errbot's `!webhook test`).
+pub async fn test_request(
+    bot: &Arc<Bot>,
+    settings: WebSettings,
+    path: &str,
+    content_type: &str,
+    body: String,
+) -> anyhow::Result<TestAnswer> {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("content-type", content_type)
+        .body(Body::from(body))?;
+    let web = Web {
+        in_flight: Semaphore::new(1),
+        guards: auth::Guard::load(&settings.auth)?,
+        bot: bot.clone(),
+        settings,
+    };
+    let response = counted(&web, SocketAddr::from(([127, 0, 0, 1], 0)), request).await;
+    let status = response.status().to_string();
+    let body = axum::body::to_bytes(
+        response.into_body(),
+        web.settings.max_body_bytes.max(1 << 16),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("reading the answer: {e}"))?;
+    Ok(TestAnswer {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+/// Answers a webhook request; `route_rule` becomes the rule of the webhook it matched.
 async fn answer_webhook(
     web: &Web,
     remote: SocketAddr,
