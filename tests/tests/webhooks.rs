@@ -555,3 +555,55 @@ async fn https_with_a_certificate_made_for_the_test() {
         .expect("an HTTPS answer");
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generate_certificate_makes_one_that_serves_https() {
+    let (mut maker, _) = bot_with_web().await;
+    let refused = maker.say("!generate certificate").await.join("\n");
+    assert!(!refused.contains("tls_cert_file"), "{refused}");
+    let reply = maker
+        .say_as("admin", "", "!generate certificate errbot.test")
+        .await
+        .join("\n");
+    assert!(reply.contains("errbot.test"), "{reply}");
+    let file_of = |key: &str| {
+        let line = reply
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} in {reply}"));
+        std::path::PathBuf::from(line.split('"').nth(1).expect("a quoted path"))
+    };
+    let (cert, key) = (file_of("tls_cert_file"), file_of("tls_key_file"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key)
+        .expect("the key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // Another bot serves HTTPS with it, for every name it was made for.
+    let port = free_port();
+    let _server = TestBot::start_with(Options {
+        extra: format!(
+            "[web]\nlisten = \"127.0.0.1:{port}\"\ntls_cert_file = {cert:?}\ntls_key_file = {key:?}\n"
+        ),
+        ..Default::default()
+    })
+    .await;
+    let pem = std::fs::read(&cert).expect("the certificate");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("a PEM certificate"))
+        .resolve("errbot.test", addr)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    for host in ["127.0.0.1", "localhost", "errbot.test"] {
+        let r = trusting
+            .get(format!("https://{host}:{port}/healthz"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{host}: {e}"));
+        assert_eq!(r.status(), 200);
+    }
+}

@@ -11,6 +11,7 @@ use errbot_proto::v1::{
     PluginDescription, PluginEntry, command_spec,
 };
 
+mod certificate;
 mod health;
 mod rooms;
 
@@ -185,12 +186,20 @@ pub fn descriptions() -> Vec<PluginDescription> {
         rooms::description(|name, help, admin_only| cmd(name, help, admin_only, vec![])),
         plugin(
             "Webserver",
-            "errbotd's web server: the plugins' webhooks.",
+            "errbotd's web server: the plugins' webhooks, and its certificate.",
             vec![
                 cmd(
                     "webstatus",
                     "Show whether the web server runs, where, and the webhooks it serves.",
                     false,
+                    vec![],
+                ),
+                cmd(
+                    "generate_certificate",
+                    "Make a self-signed certificate and key for the web server's HTTPS in the \
+                     data directory: `!generate certificate [NAME ...]` (for localhost, \
+                     127.0.0.1, the listen address and the NAMEs).",
+                    true,
                     vec![],
                 ),
                 cmd(
@@ -247,6 +256,7 @@ async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Resu
         "plugin_info" => plugin_info::plugin_info(bot, &request.args),
         "webstatus" => webstatus(bot),
         "webhook_test" => webhook_test(bot, &request.args).await,
+        "generate_certificate" => certificate::generate(bot, &request.args)?,
         name if plugins::handles(name) => return plugins::run(bot, sink, request).await,
         other => return Err(format!("unknown built-in command {other}")),
     };
