@@ -607,3 +607,55 @@ async fn generate_certificate_makes_one_that_serves_https() {
         assert_eq!(r.status(), 200);
     }
 }
+
+/// The load check, bounded and on loopback: 64 clients at once, 25 requests each, every
+/// one answered right (the figures beside Errbot's Flask server are for the benchmark).
+#[tokio::test(flavor = "multi_thread")]
+async fn sixty_four_concurrent_clients_lose_no_request() {
+    const CLIENTS: usize = 64;
+    const EACH: usize = 25;
+    let port = free_port();
+    // A deadline for a loaded machine (CI runs other tests beside this one).
+    let _bot = TestBot::start_with(Options {
+        test_plugin: true,
+        extra: format!("[web]\nlisten = \"127.0.0.1:{port}\"\nrequest_timeout_secs = 30.0\n"),
+        ..Default::default()
+    })
+    .await;
+    let base = format!("http://127.0.0.1:{port}");
+    let http = client();
+    let before = scrape(&http, &base).await;
+    let started = std::time::Instant::now();
+    let clients = (0..CLIENTS).map(|c| {
+        let (http, base) = (http.clone(), base.clone());
+        tokio::spawn(async move {
+            for n in 0..EACH {
+                let r = http
+                    .post(format!("{base}/echo/load?q={n}"))
+                    .header("content-type", "application/json")
+                    .body(json!({"client": c, "n": n}).to_string())
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("client {c}, request {n}: {e}"));
+                assert_eq!(r.status(), 200, "client {c}, request {n}");
+                let body = json_of(r).await;
+                assert_eq!(body["got"], json!({"client": c, "n": n}));
+                assert_eq!(body["q"], n.to_string());
+            }
+        })
+    });
+    for done in futures::future::join_all(clients).await {
+        done.expect("a client finished");
+    }
+    let took = started.elapsed();
+    eprintln!(
+        "{} webhook requests from {CLIENTS} clients in {took:?} ({:.0}/s, debug build)",
+        CLIENTS * EACH,
+        (CLIENTS * EACH) as f64 / took.as_secs_f64()
+    );
+    let after = scrape(&http, &base).await;
+    let ok = [("route", "/echo/<what>"), ("status", "200")];
+    let counted = value(&after, "errbot_webhook_requests_total", &ok)
+        - value(&before, "errbot_webhook_requests_total", &ok);
+    assert_eq!(counted, (CLIENTS * EACH) as f64);
+}
