@@ -2,7 +2,8 @@
 //! webhooks (JSON, form and raw bodies, path parameters, methods, its own statuses, and
 //! `!webhook test` from the chat), the
 //! failures (404, 405, 413, 400, a failing plugin's 500 without internals, a missed deadline's
-//! 504, a killed plugin answered after its restart), `/healthz`, `/readyz`, and `/metrics`
+//! 504, a killed plugin answered after its restart), `/healthz`, `/readyz` (not ready while a
+//! gateway restarts), and `/metrics`
 //! read with a Prometheus text-format parser while commands and webhooks move its counters, and
 //! HTTPS with a certificate made for the test.
 
@@ -237,6 +238,44 @@ async fn health_and_readiness() {
     assert_eq!(r.status(), 200);
     let r = http.get(format!("{base}/readyz")).send().await.expect("r");
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_ready_while_a_gateway_is_not_connected() {
+    let (bot, base) = bot_with_web().await;
+    let http = client();
+    let ready = || http.get(format!("{base}/readyz")).send();
+    assert_eq!(ready().await.expect("r").status(), 200);
+    // The gateway dies: not ready until its replacement is connected, alive all along.
+    let pid = bot.child_pid("test");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut waited = None;
+    loop {
+        let r = ready().await.expect("r");
+        match r.status().as_u16() {
+            503 => {
+                let text = r.text().await.expect("text");
+                assert!(text.contains("test (backend)"), "{text}");
+                waited = Some(text);
+            }
+            200 if waited.is_some() => break,
+            200 => {}
+            other => panic!("/readyz answered {other}"),
+        }
+        let r = http.get(format!("{base}/healthz")).send().await.expect("r");
+        assert_eq!(r.status(), 200);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ready again: {waited:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_ne!(bot.child_pid("test"), pid);
 }
 
 #[tokio::test(flavor = "multi_thread")]
