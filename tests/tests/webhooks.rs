@@ -1,11 +1,10 @@
 //! End-to-end: errbotd's web server (`[web]`) with a real HTTP client: the test plugin's
 //! webhooks (JSON, form and raw bodies, path parameters, methods, its own statuses, and
-//! `!webhook test` from the chat), the
-//! failures (404, 405, 413, 400, a failing plugin's 500 without internals, a missed deadline's
-//! 504, a killed plugin answered after its restart), `/healthz`, `/readyz` (not ready while a
-//! gateway restarts), and `/metrics`
-//! read with a Prometheus text-format parser while commands and webhooks move its counters, and
-//! HTTPS with a certificate made for the test.
+//! `!webhook test` from the chat), the failures (404, 405, 413, 400, a failing plugin's 500
+//! without internals, a missed deadline's 504, a killed plugin answered after its restart),
+//! `/healthz`, `/readyz` (not ready while a gateway restarts), `/metrics` read with a Prometheus
+//! text-format parser while commands and webhooks move its counters, HTTPS with certificates
+//! made by openssl and by `!generate certificate`, and 64 clients at once.
 
 use std::time::Duration;
 
