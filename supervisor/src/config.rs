@@ -302,6 +302,11 @@ pub struct WebSettings {
     /// Signatures or tokens required on some paths (`[[web.auth]]`), checked before any plugin
     /// sees the request: the first entry whose `path` matches applies.
     pub auth: Vec<WebAuth>,
+    /// HTTPS: the certificate chain, PEM (with `tls_key_file`; relative paths from errbot.toml's
+    /// folder). Unset: plain HTTP.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key of `tls_cert_file`, PEM.
+    pub tls_key_file: Option<PathBuf>,
 }
 
 /// One `[[web.auth]]`: how requests to some paths prove where they come from.
@@ -340,6 +345,8 @@ impl Default for WebSettings {
             request_timeout_secs: 30.0,
             max_in_flight: 256,
             auth: Vec::new(),
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -753,6 +760,25 @@ impl Config {
                 "key `backends`: expected at least one backend table".into(),
             ));
         }
+        if let Some(web) = &self.web {
+            match (&web.tls_cert_file, &web.tls_key_file) {
+                (Some(_), None) => {
+                    return Err(invalid(
+                        "tls_cert_file",
+                        "key `web.tls_cert_file`: goes with `web.tls_key_file`, which is missing"
+                            .into(),
+                    ));
+                }
+                (None, Some(_)) => {
+                    return Err(invalid(
+                        "tls_key_file",
+                        "key `web.tls_key_file`: goes with `web.tls_cert_file`, which is missing"
+                            .into(),
+                    ));
+                }
+                _ => {}
+            }
+        }
         crate::storage::settings::validate(self, text, path)?;
         crate::plugin_config::validate_settings(self, text, path)?;
         Ok(())
@@ -982,6 +1008,27 @@ mod tests {
         assert_eq!(c.backend_supervision("test").max_restarts, Some(2));
         let (_, _, b) = c.backend_instances().next().expect("one backend");
         assert!(!b.settings.contains_key("supervision"));
+    }
+
+    #[test]
+    fn web_tls_needs_the_certificate_and_its_key() {
+        let text = "[web]\nlisten = \"127.0.0.1:0\"\ntls_cert_file = \"cert.pem\"\n";
+        let err = Config::parse(text, Path::new("e.toml")).expect_err("a certificate alone");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("e.toml:3:1: key `web.tls_cert_file`"),
+            "{msg}"
+        );
+        let text = "[web]\ntls_key_file = \"key.pem\"\n";
+        let err = Config::parse(text, Path::new("e.toml")).expect_err("a key alone");
+        assert!(err.to_string().contains("`web.tls_key_file`"), "{err}");
+        let text = "[web]\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\n";
+        let c = Config::parse(text, Path::new("/etc/errbot/e.toml")).expect("both");
+        let web = c.web.clone().unwrap_or_default();
+        assert_eq!(
+            web.tls_cert_file.map(|p| c.resolve(&p)),
+            Some(PathBuf::from("/etc/errbot/c.pem"))
+        );
     }
 
     #[test]

@@ -62,5 +62,6 @@ pub mod split;
 pub mod storage;
 pub mod supervise;
 pub mod systemd;
+pub mod telemetry;
 pub mod templates;
 pub mod web;

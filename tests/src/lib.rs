@@ -480,6 +480,29 @@ pub fn errbotctl(config: &Path, args: &[&str], stdin: &str) -> (i32, String, Str
     )
 }
 
+/// Makes a self-signed certificate for `localhost` and 127.0.0.1 with openssl, valid two days:
+/// `dir/cert.pem` (which a client may be told to trust) and `dir/key.pem`.
+pub fn self_signed_certificate(dir: &Path) {
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        // A server certificate, not a CA (rustls refuses a CA as the server's).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run openssl (.ci/run installs it)");
+    assert!(made.success(), "openssl could not make a certificate");
+}
+
 /// An inject request.
 pub fn inject(body: &str, from: &str, room: &str) -> InjectRequest {
     InjectRequest {

@@ -425,23 +425,7 @@ impl Fake {
     /// Starts a server over HTTPS with a self-signed certificate for 127.0.0.1, made by
     /// openssl into `dir` (`cert.pem`, which a client may be told to trust).
     pub async fn start_tls(dir: &std::path::Path) -> Self {
-        let made = std::process::Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .arg("-keyout")
-            .arg(dir.join("key.pem"))
-            .arg("-out")
-            .arg(dir.join("cert.pem"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("run openssl");
-        assert!(made.success(), "openssl could not make a certificate");
+        crate::self_signed_certificate(dir);
         use rustls::pki_types::pem::PemObject;
         let certs = rustls::pki_types::CertificateDer::pem_file_iter(dir.join("cert.pem"))
             .expect("cert.pem")

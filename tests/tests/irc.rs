@@ -70,24 +70,7 @@ impl Ngircd {
         let mut tls_port = None;
         let mut ssl = String::new();
         if tls {
-            let made = Command::new("openssl")
-                .args([
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                ])
-                .args(["-subj", "/CN=localhost"])
-                .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-                // A server certificate, not a CA (rustls refuses a CA as the server's).
-                .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-                .arg("-keyout")
-                .arg(dir.path().join("key.pem"))
-                .arg("-out")
-                .arg(dir.path().join("cert.pem"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("run openssl (.ci/run installs it)");
-            assert!(made.success(), "openssl could not make a certificate");
+            errbot_tests::self_signed_certificate(dir.path());
             let port = free_port();
             tls_port = Some(port);
             ssl = format!(

@@ -11,6 +11,7 @@ use errbot_proto::v1::{
     PluginDescription, PluginEntry, command_spec,
 };
 
+mod certificate;
 mod health;
 mod rooms;
 
@@ -185,13 +186,31 @@ pub fn descriptions() -> Vec<PluginDescription> {
         rooms::description(|name, help, admin_only| cmd(name, help, admin_only, vec![])),
         plugin(
             "Webserver",
-            "errbotd's web server: the plugins' webhooks.",
-            vec![cmd(
-                "webstatus",
-                "Show whether the web server runs, where, and the webhooks it serves.",
-                false,
-                vec![],
-            )],
+            "errbotd's web server: the plugins' webhooks, and its certificate.",
+            vec![
+                cmd(
+                    "webstatus",
+                    "Show whether the web server runs, where, and the webhooks it serves.",
+                    false,
+                    vec![],
+                ),
+                cmd(
+                    "generate_certificate",
+                    "Make a self-signed certificate and key for the web server's HTTPS in the \
+                     data directory: `!generate certificate [NAME ...]` (for localhost, \
+                     127.0.0.1, the listen address and the NAMEs).",
+                    true,
+                    vec![],
+                ),
+                cmd(
+                    "webhook_test",
+                    "Try a webhook from the chat: `!webhook test /path [body]` POSTs the body \
+                     (sent as JSON when it parses as JSON, a form when it looks like one, else \
+                     text) and shows the answer.",
+                    true,
+                    vec![],
+                ),
+            ],
         ),
     ]
 }
@@ -236,11 +255,48 @@ async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Resu
         "log_tail" => log_tail(&request.args),
         "plugin_info" => plugin_info::plugin_info(bot, &request.args),
         "webstatus" => webstatus(bot),
+        "webhook_test" => webhook_test(bot, &request.args).await,
+        "generate_certificate" => certificate::generate(bot, &request.args)?,
         name if plugins::handles(name) => return plugins::run(bot, sink, request).await,
         other => return Err(format!("unknown built-in command {other}")),
     };
     sink.send_text(&text, false).await;
     Ok(())
+}
+
+/// `!webhook test /path [body]` (Errbot's): a POST made inside errbotd, its status and body.
+async fn webhook_test(bot: &Arc<Bot>, args: &str) -> String {
+    let Some(settings) = bot.config().web.clone() else {
+        return "The web server is off: add a `[web]` table to errbot.toml.".to_owned();
+    };
+    let args = args.trim();
+    let (path, body) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    let body = body.trim();
+    if !path.starts_with('/') {
+        return "Usage: `!webhook test /path [body]` (the path starts with `/`).".to_owned();
+    }
+    let content_type = if serde_json::from_str::<serde::de::IgnoredAny>(body).is_ok() {
+        "application/json"
+    } else if body.contains('=') && !body.contains(char::is_whitespace) {
+        "application/x-www-form-urlencoded"
+    } else {
+        "text/plain"
+    };
+    match crate::web::test_request(bot, settings, path, content_type, body.to_owned()).await {
+        Ok(answer) => {
+            const SHOWN: usize = 2000;
+            let mut shown: String = answer.body.chars().take(SHOWN).collect();
+            if answer.body.chars().count() > SHOWN {
+                shown.push('…');
+            }
+            format!(
+                "**Webhook test** POST `{path}` sent as {content_type}\n\
+                 **Status**: {}\n```\n{shown}\n```",
+                answer.status
+            )
+        }
+        Err(e) => format!("The request could not be made: {e}"),
+    }
 }
 
 /// `!webstatus`: the server's address and every webhook route.
@@ -252,7 +308,12 @@ fn webstatus(bot: &Bot) -> String {
             .to_owned();
     };
     let registry = bot.registry();
-    let mut out = format!("Web server listening on http://{}\n\n", web.listen);
+    let scheme = if web.tls_cert_file.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let mut out = format!("Web server listening on {scheme}://{}\n\n", web.listen);
     if registry.webhooks().is_empty() {
         out.push_str("No plugin serves a webhook.");
         return out;

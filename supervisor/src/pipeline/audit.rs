@@ -1,10 +1,13 @@
 //! The audit line: one log record per command that reached authorize, saying who asked, where,
 //! what, and how it ended (Errbot's users keep these for auditing, seed 003). Records have the
 //! target `audit`, so that a filter can pick them out (`[log] level = "info,audit=info"`) and
-//! `[log] file` keeps them with the rest of the log.
+//! `[log] file` keeps them with the rest of the log. Each is also counted in the metrics
+//! ([`count`]).
+
+use std::time::Duration;
 
 use super::Job;
-use crate::registry::Command;
+use crate::registry::{Command, Owner};
 
 /// How a command ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +29,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome as one snake_case word (the metrics' `outcome` label).
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Refused(_) => "refused",
+            Outcome::Blocked => "blocked",
+            Outcome::NotInFlow => "not_in_flow",
+            Outcome::BadArguments => "bad_arguments",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed_out",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             Outcome::Done => "done",
@@ -85,4 +101,14 @@ pub fn record(job: &Job<'_>, command: &Command, args: &str, outcome: Outcome) {
         outcome.describe(),
         if reason.is_empty() { "" } else { ": " },
     );
+}
+
+/// Counts `command`'s `outcome` in the metrics, with the time it `ran` from authorization when
+/// it was executed ([`crate::telemetry::command`]).
+pub fn count(command: &Command, outcome: Outcome, ran: Option<Duration>) {
+    let plugin = match &command.owner {
+        Owner::Builtin => "builtin",
+        Owner::Plugin(name) => name.as_str(),
+    };
+    crate::telemetry::command(plugin, &command.name, outcome.label(), ran);
 }

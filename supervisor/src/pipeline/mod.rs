@@ -82,6 +82,7 @@ impl Inbound for Pipeline {
 
 /// Handles one inbound message completely, then tells its gateway it was processed.
 pub async fn handle_message(bot: Arc<Bot>, gateway: Arc<Gateway>, message: Message) {
+    crate::telemetry::message_received(&gateway.name);
     // One configuration for the whole message, even if a reload happens meanwhile.
     let config = bot.config();
     let registry = bot.registry();
@@ -138,15 +139,18 @@ async fn process(
     }
 }
 
-/// Authorizes one call and executes it when allowed, then writes its audit line.
+/// Authorizes one call and executes it when allowed, then writes its audit line and counts it.
 async fn run(job: &Job<'_>, call: route::Call) {
     let asked = (call.command.clone(), call.checked_args.clone());
-    let (command, args, outcome) = match authorize::authorize(job, call).await {
+    let started = std::time::Instant::now();
+    let (command, args, outcome, ran) = match authorize::authorize(job, call).await {
         Ok(call) => {
             let (command, args) = (call.command.clone(), call.checked_args.clone());
-            (command, args, execute::execute(job, call).await)
+            let outcome = execute::execute(job, call).await;
+            (command, args, outcome, Some(started.elapsed()))
         }
-        Err(outcome) => (asked.0, asked.1, outcome),
+        Err(outcome) => (asked.0, asked.1, outcome, None),
     };
     audit::record(job, &command, &args, outcome);
+    audit::count(&command, outcome, ran);
 }

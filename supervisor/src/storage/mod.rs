@@ -177,6 +177,17 @@ pub fn check_value(value: &str) -> Result<&str, StorageError> {
     Ok(value.trim_matches([' ', '\t', '\n', '\r']))
 }
 
+/// Runs one storage operation of a plugin's or errbotd's, reported to [`crate::telemetry`].
+async fn timed<T>(
+    op: &'static str,
+    work: impl Future<Output = Result<T, StorageError>>,
+) -> Result<T, StorageError> {
+    let started = std::time::Instant::now();
+    let result = work.await;
+    crate::telemetry::storage(op, result.is_ok(), started.elapsed());
+    result
+}
+
 /// The store: one SQLite file or one PostgreSQL database. Cheap to clone (pools are shared).
 #[derive(Clone)]
 pub struct Store {
@@ -228,7 +239,10 @@ impl Store {
     pub async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>, StorageError> {
         check_namespace(namespace)?;
         check_key(key)?;
-        on_backend!(self, db => db.get(namespace, key).await)
+        timed("get", async {
+            on_backend!(self, db => db.get(namespace, key).await)
+        })
+        .await
     }
 
     /// Writes one key: unconditionally (`if_version` `None`), only if the key does not exist
@@ -243,7 +257,10 @@ impl Store {
         check_namespace(namespace)?;
         check_key(key)?;
         let value = check_value(value)?;
-        on_backend!(self, db => db.set(namespace, key, value, if_version).await)
+        timed("set", async {
+            on_backend!(self, db => db.set(namespace, key, value, if_version).await)
+        })
+        .await
     }
 
     /// Deletes one key, unconditionally or only if it is at `if_version`.
@@ -255,19 +272,28 @@ impl Store {
     ) -> Result<DeleteOutcome, StorageError> {
         check_namespace(namespace)?;
         check_key(key)?;
-        on_backend!(self, db => db.delete(namespace, key, if_version).await)
+        timed("delete", async {
+            on_backend!(self, db => db.delete(namespace, key, if_version).await)
+        })
+        .await
     }
 
     /// The keys of a namespace starting with `prefix`, in byte order.
     pub async fn keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, StorageError> {
         check_namespace(namespace)?;
-        on_backend!(self, db => db.keys(namespace, prefix).await)
+        timed("keys", async {
+            on_backend!(self, db => db.keys(namespace, prefix).await)
+        })
+        .await
     }
 
     /// Every key and value of a namespace, in key order.
     pub async fn namespace(&self, namespace: &str) -> Result<Namespace, StorageError> {
         check_namespace(namespace)?;
-        on_backend!(self, db => db.namespace(namespace).await)
+        timed("namespace", async {
+            on_backend!(self, db => db.namespace(namespace).await)
+        })
+        .await
     }
 
     /// Every namespace with its keys and values, in name and key order.

@@ -277,6 +277,7 @@ impl Gateway {
             };
             id = link.session.send(req, outcome).await?;
             sent += 1;
+            crate::telemetry::messages_sent(&self.name, 1);
         }
         Ok((sent, id))
     }

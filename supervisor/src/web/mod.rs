@@ -1,11 +1,13 @@
 //! errbotd's web server (`[web]`, off unless configured; Errbot's Webserver plugin): the
 //! plugins' webhooks, which enter the pipeline at execute ([`crate::pipeline::execute::webhook`]),
-//! and the operations endpoints `/healthz` and `/readyz`.
+//! and the operations endpoints `/healthz`, `/readyz` and `/metrics` (Prometheus text format,
+//! [`crate::telemetry`]).
 //!
 //! - `routes`: the webhook rules and their matching (the registry holds the routes, so that
 //!   they come and go with their plugins).
 //! - `auth`: `[[web.auth]]`, signatures (GitHub's, Slack's) or tokens checked before any plugin
 //!   sees the request (401).
+//! - `tls`: HTTPS when `[web]` names a certificate and its key (rustls on ring).
 //!
 //! Every request is bounded: its body (`max_body_bytes`: 413), the requests in flight
 //! (`max_in_flight`: 503 with Retry-After), the plugin's answer (`request_timeout_secs`: 504).
@@ -14,6 +16,7 @@
 
 pub mod auth;
 pub mod routes;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,6 +29,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use errbot_proto::v1::WebhookRequest;
 use tokio::sync::Semaphore;
 
@@ -43,6 +47,16 @@ struct Web {
 /// Binds `[web] listen` and serves until errbotd stops; fails when the address cannot be bound.
 pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<SocketAddr> {
     let guards = auth::Guard::load(&settings.auth)?;
+    let tls = match (&settings.tls_cert_file, &settings.tls_key_file) {
+        (Some(cert), Some(key)) => {
+            let config = bot.config();
+            Some(tls::acceptor(&config.resolve(cert), &config.resolve(key))?)
+        }
+        (Some(_), None) => anyhow::bail!("web.tls_key_file: missing (web.tls_cert_file is set)"),
+        (None, Some(_)) => anyhow::bail!("web.tls_cert_file: missing (web.tls_key_file is set)"),
+        (None, None) => None,
+    };
+    crate::telemetry::install()?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| anyhow::anyhow!("web.listen: cannot listen on {}: {e}", settings.listen))?;
@@ -56,15 +70,31 @@ pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<Socke
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(scrape))
         .fallback(webhook)
         .with_state(state);
-    tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, service).await {
-            tracing::error!("the web server stopped: {e}");
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    match tls {
+        None => {
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, service).await {
+                    tracing::error!("the web server stopped: {e}");
+                }
+            });
         }
-    });
-    tracing::info!("web server on http://{addr}");
+        Some(acceptor) => {
+            // Tapped (doing nothing): axum gives the remote address of a tapped listener's
+            // connections to ConnectInfo.
+            let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, service).await {
+                    tracing::error!("the web server stopped: {e}");
+                }
+            });
+        }
+    }
+    tracing::info!("web server on {scheme}://{addr}");
     Ok(addr)
 }
 
@@ -101,11 +131,87 @@ async fn readyz(State(web): State<Arc<Web>>) -> Response {
     }
 }
 
-/// Any other path: a plugin's webhook, or 404.
+/// The metrics, in Prometheus text format (version 0.0.4).
+async fn scrape(State(web): State<Arc<Web>>) -> Response {
+    let Some(text) = crate::telemetry::render(&web.bot) else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "no metrics recorder");
+    };
+    (
+        StatusCode::OK,
+        [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// Any other path: a plugin's webhook, or 404; counted by route and status.
 async fn webhook(
     State(web): State<Arc<Web>>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     request: Request,
+) -> Response {
+    counted(&web, remote, request).await
+}
+
+/// Answers a webhook request and counts it by route and status.
+async fn counted(web: &Web, remote: SocketAddr, request: Request) -> Response {
+    let started = std::time::Instant::now();
+    let mut route = "unmatched".to_owned();
+    let response = answer_webhook(web, remote, request, &mut route).await;
+    crate::telemetry::webhook(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// What `!webhook test` shows of a request.
+#[derive(Debug)]
+pub struct TestAnswer {
+    /// The status, with its reason (`200 OK`).
+    pub status: String,
+    /// The body, as text (invalid UTF-8 replaced).
+    pub body: String,
+}
+
+/// A POST of `body` (sent as `content_type`) to `path`, made inside errbotd through the same
+/// handling as a client's (routing, `[[web.auth]]`, the plugin, the limits), from 127.0.0.1
+/// (Errbot's `!webhook test`).
+pub async fn test_request(
+    bot: &Arc<Bot>,
+    settings: WebSettings,
+    path: &str,
+    content_type: &str,
+    body: String,
+) -> anyhow::Result<TestAnswer> {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("content-type", content_type)
+        .body(Body::from(body))?;
+    let web = Web {
+        in_flight: Semaphore::new(1),
+        guards: auth::Guard::load(&settings.auth)?,
+        bot: bot.clone(),
+        settings,
+    };
+    let response = counted(&web, SocketAddr::from(([127, 0, 0, 1], 0)), request).await;
+    let status = response.status().to_string();
+    let body = axum::body::to_bytes(
+        response.into_body(),
+        web.settings.max_body_bytes.max(1 << 16),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("reading the answer: {e}"))?;
+    Ok(TestAnswer {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+/// Answers a webhook request; `route_rule` becomes the rule of the webhook it matched.
+async fn answer_webhook(
+    web: &Web,
+    remote: SocketAddr,
+    request: Request,
+    route_rule: &mut String,
 ) -> Response {
     let Ok(_permit) = web.in_flight.try_acquire() else {
         let mut busy = plain(StatusCode::SERVICE_UNAVAILABLE, "busy, try again");
@@ -118,6 +224,7 @@ async fn webhook(
     let Some((route, params)) = registry.webhook_route(&path) else {
         return plain(StatusCode::NOT_FOUND, "not found");
     };
+    route_rule.clone_from(&route.spec.uri_rule);
     let method = request.method().clone();
     let methods = route.methods();
     if !methods.iter().any(|m| m == method.as_str()) {
