@@ -78,10 +78,10 @@ impl InFlight {
             return;
         }
         let mut shard = self.shard(&reply.in_reply_to);
-        if let Some(w) = shard.get_mut(&reply.in_reply_to) {
-            if w.collect {
-                w.replies.push(reply);
-            }
+        if let Some(w) = shard.get_mut(&reply.in_reply_to)
+            && w.collect
+        {
+            w.replies.push(reply);
         }
     }
 

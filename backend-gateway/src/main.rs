@@ -110,13 +110,13 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    if let Ok(kind) = std::env::var(contract::ENV_KIND) {
-        if kind != "backend" {
-            tracing::warn!(
-                "{} is {kind:?}; errbot-gateway is a backend",
-                contract::ENV_KIND
-            );
-        }
+    if let Ok(kind) = std::env::var(contract::ENV_KIND)
+        && kind != "backend"
+    {
+        tracing::warn!(
+            "{} is {kind:?}; errbot-gateway is a backend",
+            contract::ENV_KIND
+        );
     }
     // One worker thread: a gateway translates I/O and does little work per message, and a
     // second worker mostly costs wake-ups between threads (measured: lower latency and CPU per

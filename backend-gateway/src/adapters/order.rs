@@ -145,12 +145,12 @@ fn forget_old(state: &mut State, now: Instant) {
         .map(|(id, _)| id.clone())
         .collect();
     for id in old {
-        if let Some(entry) = state.messages.remove(&id) {
-            if let Some(conv) = state.conversations.get_mut(&entry.conversation) {
-                conv.open.remove(&entry.seq);
-                if conv.open.is_empty() {
-                    state.conversations.remove(&entry.conversation);
-                }
+        if let Some(entry) = state.messages.remove(&id)
+            && let Some(conv) = state.conversations.get_mut(&entry.conversation)
+        {
+            conv.open.remove(&entry.seq);
+            if conv.open.is_empty() {
+                state.conversations.remove(&entry.conversation);
             }
         }
     }

@@ -56,15 +56,15 @@ struct Settings {
 /// Checks the console's settings for `errbot-gateway check`.
 pub fn check(map: &serde_json::Map<String, serde_json::Value>) -> Vec<crate::settings::Problem> {
     let mut f = crate::settings::Fields::new(map);
-    if let Some(u) = f.string("user") {
-        if text_ids::person_name(&u).is_none() {
-            f.problem("user", format!("expected @name, found {u:?}"));
-        }
+    if let Some(u) = f.string("user")
+        && text_ids::person_name(&u).is_none()
+    {
+        f.problem("user", format!("expected @name, found {u:?}"));
     }
-    if let Some(r) = f.string("room") {
-        if text_ids::room_name(&r).is_none() {
-            f.problem("room", format!("expected #room, found {r:?}"));
-        }
+    if let Some(r) = f.string("room")
+        && text_ids::room_name(&r).is_none()
+    {
+        f.problem("room", format!("expected #room, found {r:?}"));
     }
     let _ = f.string("history_file");
     f.finish()

@@ -66,10 +66,10 @@ impl Session {
     /// Takes one line of input (without its line ending).
     pub fn feed(&mut self, line: &str) -> Step {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        if self.pending.is_none() {
-            if let Some(confirmation) = self.console_command(line) {
-                return Step::Say(confirmation);
-            }
+        if self.pending.is_none()
+            && let Some(confirmation) = self.console_command(line)
+        {
+            return Step::Say(confirmation);
         }
         let blank = line.trim().is_empty();
         if !self.multiline {

@@ -108,12 +108,10 @@ pub fn run(
             Ok(line) => {
                 if !line.trim().is_empty()
                     && editor.add_history_entry(line.as_str()).unwrap_or(false)
+                    && let Some(path) = &history
+                    && let Err(e) = editor.append_history(path)
                 {
-                    if let Some(path) = &history {
-                        if let Err(e) = editor.append_history(path) {
-                            tracing::warn!("console history {}: {e}", path.display());
-                        }
-                    }
+                    tracing::warn!("console history {}: {e}", path.display());
                 }
                 match session.feed(&line) {
                     Step::Wait => {}
@@ -135,10 +133,10 @@ pub fn run(
         }
     };
     runtime.block_on(async {
-        if let Some(out) = session.finish() {
-            if let Err(e) = shared.inject(out).await {
-                tracing::warn!("last message not sent: {e}");
-            }
+        if let Some(out) = session.finish()
+            && let Err(e) = shared.inject(out).await
+        {
+            tracing::warn!("last message not sent: {e}");
         }
         if tokio::time::timeout(DRAIN, shared.inflight.wait_idle())
             .await

@@ -134,10 +134,10 @@ impl Channels {
             if word.is_empty() {
                 continue;
             }
-            if let Some(m) = c.members.get(&fold(word)) {
-                if !found.iter().any(|f| fold(&f.nick) == fold(&m.nick)) {
-                    found.push(m.clone());
-                }
+            if let Some(m) = c.members.get(&fold(word))
+                && !found.iter().any(|f| fold(&f.nick) == fold(&m.nick))
+            {
+                found.push(m.clone());
             }
         }
         found

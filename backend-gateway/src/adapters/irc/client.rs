@@ -313,7 +313,7 @@ fn sasl_chunks(encoded: &str) -> Vec<String> {
         .chunks(400)
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect();
-    if encoded.is_empty() || encoded.len() % 400 == 0 {
+    if encoded.is_empty() || encoded.len().is_multiple_of(400) {
         chunks.push("+".into());
     }
     chunks
@@ -402,18 +402,18 @@ fn handle(shared: &Arc<Shared>, msg: Message) {
         Command::PING(a, b) => shared.outbox.urgent(line(Command::PONG(a, b))),
         Command::ERROR(e) => tracing::warn!("server error: {e}"),
         Command::PRIVMSG(target, text) => {
-            if let Some(from) = source {
-                if let Some(text) = shared.ctcp(&from, &text) {
-                    shared.message(from, &target, &text, false, from_me);
-                }
+            if let Some(from) = source
+                && let Some(text) = shared.ctcp(&from, &text)
+            {
+                shared.message(from, &target, &text, false, from_me);
             }
         }
         Command::NOTICE(target, text) => {
             // Notices from the server itself (no nick) are not chat.
-            if let Some(from) = source {
-                if !text.starts_with('\x01') {
-                    shared.message(from, &target, &text, true, from_me);
-                }
+            if let Some(from) = source
+                && !text.starts_with('\x01')
+            {
+                shared.message(from, &target, &text, true, from_me);
             }
         }
         Command::JOIN(channels, _, _) => {

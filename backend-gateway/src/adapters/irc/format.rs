@@ -290,11 +290,11 @@ impl Renderer {
         for (_, collected) in &mut self.links {
             collected.push_str(&clean);
         }
-        if let Some(t) = &mut self.table {
-            if let Some(cell) = &mut t.cell {
-                cell.push_str(&clean);
-                return;
-            }
+        if let Some(t) = &mut self.table
+            && let Some(cell) = &mut t.cell
+        {
+            cell.push_str(&clean);
+            return;
         }
         if !self.started {
             self.started = true;

@@ -74,7 +74,7 @@ mod tests {
     use super::*;
 
     fn fences_balanced(p: &str) -> bool {
-        p.matches(FENCE).count() % 2 == 0
+        p.matches(FENCE).count().is_multiple_of(2)
     }
 
     #[test]
