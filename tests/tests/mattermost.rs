@@ -750,13 +750,15 @@ async fn the_seeds_setup_works_end_to_end() {
 
     // Everything in the log file, with an audit line per command.
     let log = std::fs::read_to_string(bot.dir.path().join("errbot.log")).unwrap_or_default();
+    // The ACL form and the person's id (which survives a rename).
+    let (alice_id, bob_id) = (&fake.alice.id, &fake.bob.id);
     for line in [
-        "audit: @alice in ~town-square on mm: status -> done",
-        "audit: @bob in ~town-square on mm: status -> refused",
-        "connected to Mattermost",
+        format!("audit: @alice ({alice_id}) in ~town-square on mm: status -> done"),
+        format!("audit: @bob ({bob_id}) in ~town-square on mm: status -> refused"),
+        "connected to Mattermost".to_owned(),
     ] {
         assert!(
-            log.contains(line),
+            log.contains(&line),
             "missing {line:?} in the log file:\n{log}"
         );
     }

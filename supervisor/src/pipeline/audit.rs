@@ -58,48 +58,43 @@ impl Outcome {
 /// Longest argument string written whole; longer ones are cut.
 const ARGS_SHOWN: usize = 200;
 
-/// Writes the audit line of `command` run with `args` for `job`'s message.
+/// Writes the audit line of `command` run with `args` for `job`'s message: one short record
+/// (its text only: every layer of the log formats it again, so it carries no duplicate
+/// fields), and nothing at all when the `audit` target is filtered out.
 pub fn record(job: &Job<'_>, command: &Command, args: &str, outcome: Outcome) {
+    if !tracing::enabled!(target: "audit", tracing::Level::INFO) {
+        return;
+    }
     let from = job.message.from.as_ref();
     let who = from.map_or("", crate::acl::acl_of);
-    let person = from.map_or("", |f| f.person.as_str());
+    // The stable id too, where the ACL form is a name that can change.
+    let id = from.map_or("", crate::acl::id_of);
     let place = if job.message.direct {
-        "direct".to_owned()
+        "direct"
     } else {
-        job.message
-            .to
-            .as_ref()
-            .map_or_else(String::new, |t| t.room.clone())
+        job.message.to.as_ref().map_or("", |t| t.room.as_str())
     };
     // Configuration may hold secrets: it is not written out.
-    let args = if command.name.starts_with("plugin_config") && !args.trim().is_empty() {
-        "(configuration not logged)".to_owned()
-    } else if args.chars().count() > ARGS_SHOWN {
-        format!("{}…", args.chars().take(ARGS_SHOWN).collect::<String>())
-    } else {
-        args.to_owned()
+    let args: std::borrow::Cow<'_, str> =
+        if command.name.starts_with("plugin_config") && !args.trim().is_empty() {
+            "(configuration not logged)".into()
+        } else if args.len() > ARGS_SHOWN && args.chars().count() > ARGS_SHOWN {
+            format!("{}…", args.chars().take(ARGS_SHOWN).collect::<String>()).into()
+        } else {
+            args.into()
+        };
+    let sep = if args.is_empty() { "" } else { " " };
+    let (colon, reason) = match outcome {
+        Outcome::Refused(why) => (": ", why),
+        _ => ("", ""),
     };
-    let what = if args.is_empty() {
-        command.display_name()
-    } else {
-        format!("{} {args}", command.display_name())
-    };
-    let reason = match outcome {
-        Outcome::Refused(why) => why,
-        _ => "",
-    };
+    let (open, close) = if id.is_empty() { ("", "") } else { (" (", ")") };
     tracing::info!(
         target: "audit",
-        backend = %job.sink.backend(),
-        who,
-        person,
-        place = %place,
-        command = %command.name,
-        outcome = outcome.describe(),
-        "{who} in {place} on {}: {what} -> {}{}{reason}",
+        "{who}{open}{id}{close} in {place} on {}: {}{sep}{args} -> {}{colon}{reason}",
         job.sink.backend(),
+        command.display_name(),
         outcome.describe(),
-        if reason.is_empty() { "" } else { ": " },
     );
 }
 
