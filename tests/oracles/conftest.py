@@ -100,16 +100,63 @@ class FakeMattermost:
         came for `quiet` seconds (none at all after `timeout`: an empty list)."""
         before = len(self.bot_posts(channel_id))
         self.post(who, channel_id, message, root_id)
-        deadline = time.monotonic() + timeout
-        seen, last_change = before, time.monotonic()
-        while time.monotonic() < deadline:
-            now = len(self.bot_posts(channel_id))
-            if now != seen:
-                seen, last_change = now, time.monotonic()
-            elif now > before and time.monotonic() - last_change >= quiet:
-                break
-            time.sleep(0.05)
+        new_posts_settled(lambda: len(self.bot_posts(channel_id)), before, quiet, timeout)
         return self.bot_posts(channel_id)[before:]
+
+
+def new_posts_settled(count, before, quiet, timeout):
+    """Waits until `count()` grew past `before` and then stayed the same for `quiet` seconds,
+    or `timeout` passed: the bot's answer to one message, however many posts it takes."""
+    deadline = time.monotonic() + timeout
+    seen, last_change = before, time.monotonic()
+    while time.monotonic() < deadline:
+        now = count()
+        if now != seen:
+            seen, last_change = now, time.monotonic()
+        elif now > before and time.monotonic() - last_change >= quiet:
+            return
+        time.sleep(0.05)
+
+
+def wait_ready(probe, count):
+    """Calls `probe()` (say something the bot answers; true once answered) until it answers,
+    then waits until `count()` (the bot's posts) is still for 2 s: late answers to the earlier
+    probes must not count as the next message's."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if probe():
+                break
+        except Exception:
+            time.sleep(0.5)
+    else:
+        pytest.fail("the bot never answered")
+    stable, last = time.monotonic(), count()
+    while time.monotonic() - stable < 2.0:
+        time.sleep(0.1)
+        if count() != last:
+            stable, last = time.monotonic(), count()
+
+
+def side_by_side(tmp_path, make_fake, starters, conversation):
+    """Runs `conversation(fake)` for each `(name, start)` of `starters`, each bot started by
+    `start(fake, its own directory)` on a fresh fake, stopped afterwards: results by name."""
+    results = {}
+    for name, start in starters:
+        fake = make_fake()
+        work = tmp_path / name
+        work.mkdir()
+        proc = start(fake, work)
+        try:
+            results[name] = conversation(fake)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            fake.stop()
+    return results
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import program
+from conftest import FakeMattermost, program, side_by_side, wait_ready
 
 # What errbot-rs does differently on purpose, each asserted below.
 DIFFERENCES = {
@@ -121,24 +120,6 @@ def start_errbotd(fake, tmp: Path):
     )
 
 
-def wait_ready(fake, town):
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if fake.replies_to("alice", town, "!echo ready", quiet=0.3, timeout=3):
-                break
-        except Exception:
-            time.sleep(0.5)
-    else:
-        pytest.fail("the bot never answered")
-    # Late answers to the earlier tries must not count as the next step's.
-    stable, count = time.monotonic(), len(fake.bot_posts(town))
-    while time.monotonic() - stable < 2.0:
-        time.sleep(0.1)
-        if len(fake.bot_posts(town)) != count:
-            stable, count = time.monotonic(), len(fake.bot_posts(town))
-
-
 def texts(posts):
     return [p["message"] for p in posts]
 
@@ -146,7 +127,8 @@ def texts(posts):
 def conversation(fake):
     """The seed's conversation and the usual cases; what the bot posted for each step."""
     town = fake.channel_id("town-square")
-    wait_ready(fake, town)
+    wait_ready(lambda: fake.replies_to("alice", town, "!echo ready", quiet=0.3, timeout=3),
+               lambda: len(fake.bot_posts(town)))
     dm = fake.dm_channel("alice")
     steps = {}
     steps["echo"] = fake.replies_to("alice", town, "!echo hello world")
@@ -168,24 +150,8 @@ def conversation(fake):
 @pytest.fixture
 def both(tmp_path):
     """The conversation with Errbot, then with errbot-rs, each on a fresh fake."""
-    from conftest import FakeMattermost
-
-    results = {}
-    for name, start in [("errbot", start_errbot), ("errbot-rs", start_errbotd)]:
-        fake = FakeMattermost()
-        work = tmp_path / name
-        work.mkdir()
-        proc = start(fake, work)
-        try:
-            results[name] = conversation(fake)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            fake.stop()
-    return results
+    return side_by_side(tmp_path, FakeMattermost,
+                        [("errbot", start_errbot), ("errbot-rs", start_errbotd)], conversation)
 
 
 def test_errbot_and_errbot_rs_give_the_same_replies(both):

@@ -11,13 +11,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import program
+from conftest import new_posts_settled, program, side_by_side, wait_ready
 
 DIFFERENCES = {
     "mention": "`<@bot> echo ...` is a command (Errbot's SlackV3 backend ignores it here)",
@@ -76,15 +75,7 @@ class FakeSlack:
                                  json={"user": self.users[user], "channel": channel,
                                        "text": text, "thread_ts": thread_ts},
                                  timeout=10).json()
-        deadline = time.monotonic() + timeout
-        seen, last_change = before, time.monotonic()
-        while time.monotonic() < deadline:
-            now = len(self.posts())
-            if now != seen:
-                seen, last_change = now, time.monotonic()
-            elif now > before and time.monotonic() - last_change >= quiet:
-                break
-            time.sleep(0.05)
+        new_posts_settled(lambda: len(self.posts()), before, quiet, timeout)
         return self.posts()[before:], said
 
 
@@ -149,19 +140,10 @@ def texts(posts):
 
 def conversation(fake):
     general = fake.channels["general"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _ = fake.replies_to("alice", "!echo ready", general, quiet=0.3, timeout=3)
-        if ready:
-            break
-    else:
-        pytest.fail("the bot never answered")
-    # Late answers to the earlier tries must not count as the next step's.
-    stable, count = time.monotonic(), len(fake.posts())
-    while time.monotonic() - stable < 2.0:
-        time.sleep(0.1)
-        if len(fake.posts()) != count:
-            stable, count = time.monotonic(), len(fake.posts())
+    wait_ready(
+        lambda: fake.replies_to("alice", "!echo ready", general, quiet=0.3, timeout=3)[0],
+        lambda: len(fake.posts()),
+    )
     steps = {}
     steps["echo"], _ = fake.replies_to("alice", "!echo hello world", general)
     steps["unknown"], _ = fake.replies_to("alice", "!nosuch", general)
@@ -180,22 +162,9 @@ def conversation(fake):
 
 @pytest.fixture
 def both(tmp_path):
-    results = {}
-    for name, start in [("errbot", start_errbot), ("errbot-rs", start_errbotd)]:
-        fake = FakeSlack()
-        work = tmp_path / name
-        work.mkdir()
-        proc = start(fake, work)
-        try:
-            results[name] = conversation(fake)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            fake.stop()
-    return results
+    """The conversation with Errbot, then with errbot-rs, each on a fresh fake."""
+    return side_by_side(tmp_path, FakeSlack,
+                        [("errbot", start_errbot), ("errbot-rs", start_errbotd)], conversation)
 
 
 def test_errbot_and_errbot_rs_give_the_same_replies_on_slack(both):

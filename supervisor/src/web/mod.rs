@@ -275,28 +275,24 @@ async fn answer_webhook(
         Ok(answer) => response_of(answer),
         Err(WebhookFailure::NotServed) => plain(StatusCode::NOT_FOUND, "not found"),
         Err(WebhookFailure::Unavailable(why)) => {
-            tracing::warn!(%plugin, "webhook {}: {why}", route_name(&method));
+            tracing::warn!(%plugin, "webhook {route_rule}: {why}");
             let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, "unavailable, try again");
             r.headers_mut()
                 .insert("retry-after", HeaderValue::from_static("5"));
             r
         }
         Err(WebhookFailure::TimedOut) => {
-            tracing::warn!(%plugin, "webhook did not answer within {deadline:?}");
+            tracing::warn!(%plugin, "webhook {route_rule} did not answer within {deadline:?}");
             plain(
                 StatusCode::GATEWAY_TIMEOUT,
                 "the plugin did not answer in time",
             )
         }
         Err(WebhookFailure::Failed(why)) => {
-            tracing::warn!(%plugin, "webhook failed: {why}");
+            tracing::warn!(%plugin, "webhook {route_rule} failed: {why}");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }
-}
-
-fn route_name(method: &Method) -> String {
-    method.to_string()
 }
 
 /// Header names in lower case; repeated ones joined by ", ".

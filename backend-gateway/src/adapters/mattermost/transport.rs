@@ -49,17 +49,19 @@ impl ApiError {
 /// The delay a 429 answer asks for: `Retry-After` (seconds), else `X-Ratelimit-Reset`
 /// (seconds until the window resets), else one second; at most ten minutes.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
-    let secs = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-    };
-    let s = secs("retry-after")
-        .or_else(|| secs("x-ratelimit-reset"))
+    let s = header_number(headers, "retry-after")
+        .or_else(|| header_number(headers, "x-ratelimit-reset"))
         .unwrap_or(1.0);
     Duration::from_secs_f64(s.min(600.0))
+}
+
+/// A header holding a finite, non-negative number (the rate-limit headers).
+fn header_number(headers: &reqwest::header::HeaderMap, name: &str) -> Option<f64> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|n| n.is_finite() && *n >= 0.0)
 }
 
 /// The REST half of the API.
@@ -264,13 +266,7 @@ impl Api {
 
     /// Reads the window an answer reports.
     fn note_window(&self, headers: &reqwest::header::HeaderMap) {
-        let number = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .filter(|n| n.is_finite() && *n >= 0.0)
-        };
+        let number = |name: &str| header_number(headers, name);
         let Some(remaining) = number("x-ratelimit-remaining") else {
             return;
         };
