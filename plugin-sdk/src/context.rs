@@ -12,8 +12,13 @@ use std::task::{Context as TaskContext, Poll};
 use errbot_proto::v1;
 
 use crate::bot::{Bot, BotError};
+use crate::flow::FlowContext;
 use crate::message::{Identifier, Message};
 use crate::reply::{Card, Reply, ReplySink};
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// What every handler of one plugin process shares.
 #[derive(Debug)]
@@ -48,6 +53,13 @@ struct Inner {
     is_admin: bool,
     runtime: Arc<Runtime>,
     sink: ReplySink,
+    flow: Option<FlowState>,
+}
+
+/// The flow a command runs in as a step, and its context as the command leaves it.
+struct FlowState {
+    name: String,
+    context: std::sync::Mutex<(FlowContext, bool)>,
 }
 
 impl fmt::Debug for Context {
@@ -75,6 +87,13 @@ impl Context {
                 is_admin: request.sender_is_admin,
                 runtime,
                 sink: ReplySink::default(),
+                flow: request.flow.map(|f| FlowState {
+                    context: std::sync::Mutex::new((
+                        FlowContext::from_json(&f.context_json),
+                        false,
+                    )),
+                    name: f.name,
+                }),
             }),
         }
     }
@@ -148,6 +167,47 @@ impl Context {
     /// The plugin's persistent storage (see [`Storage`](crate::Storage)).
     pub fn storage(&self) -> &crate::Storage {
         self.inner.runtime.bot.storage()
+    }
+    /// The flow this command runs in as a step (its name), `None` outside flows.
+    pub fn flow(&self) -> Option<&str> {
+        self.inner.flow.as_ref().map(|f| f.name.as_str())
+    }
+    /// The context of the flow this command runs in (empty outside flows): what the earlier
+    /// steps left, or the JSON given to `!flows start`.
+    pub fn flow_context(&self) -> FlowContext {
+        self.inner
+            .flow
+            .as_ref()
+            .map(|f| lock(&f.context).0.clone())
+            .unwrap_or_default()
+    }
+    /// Replaces the flow's context; the next steps see it once this command ended well. Outside
+    /// flows it is ignored.
+    pub fn set_flow_context(&self, context: FlowContext) {
+        if let Some(flow) = &self.inner.flow {
+            *lock(&flow.context) = (context, true);
+        }
+    }
+    /// Changes the flow's context in place (see [`set_flow_context`](Self::set_flow_context)).
+    ///
+    /// ```no_run
+    /// # use errbot_plugin_sdk::Context;
+    /// # fn step(ctx: &Context, size: &str) {
+    /// ctx.update_flow_context(|c| c.insert("size", size));
+    /// # }
+    /// ```
+    pub fn update_flow_context(&self, change: impl FnOnce(&mut FlowContext)) {
+        if let Some(flow) = &self.inner.flow {
+            let mut state = lock(&flow.context);
+            change(&mut state.0);
+            state.1 = true;
+        }
+    }
+    /// The context to send back, when the command changed it.
+    pub(crate) fn changed_flow_context(&self) -> Option<String> {
+        let flow = self.inner.flow.as_ref()?;
+        let state = lock(&flow.context);
+        state.1.then(|| state.0.to_json())
     }
     /// Where this invocation's replies queue up (for [`IntoReplies`](crate::IntoReplies)).
     pub fn replies(&self) -> &ReplySink {

@@ -36,7 +36,14 @@ impl Execution {
     fn finish(&mut self, outcome: Result<(), Failure>) {
         self.command = None;
         match outcome {
-            Ok(()) => {}
+            Ok(()) => {
+                if let Some(context_json) = self.ctx.changed_flow_context() {
+                    self.ctx.replies().push(Reply(v1::Reply {
+                        flow_context_json: context_json,
+                        ..Default::default()
+                    }));
+                }
+            }
             Err(Failure::Command(e)) => {
                 self.ctx.replies().push(Reply::error(e.text()));
             }

@@ -138,6 +138,46 @@
 //! }
 //! ```
 //!
+//! # Flows
+//!
+//! `#[flow]` on `fn name(&self, flow: &mut Flow)` declares a conversation flow (Errbot's
+//! `@botflow`; the doc comment is its description): a graph of commands, of this plugin or any
+//! other, that errbotd runs and keeps in its storage (see [`Flow`]). A command run as a step
+//! reads the flow's context with [`Context::flow_context`] and changes it with
+//! [`Context::update_flow_context`]; `#[command(flow_only)]` commands run only as steps.
+//!
+//! ```
+//! use errbot_plugin_sdk::prelude::*;
+//!
+//! pub struct Pizza;
+//!
+//! /// Pizza orders.
+//! #[plugin(name = "pizza")]
+//! impl Pizza {
+//!     /// Order a pizza.
+//!     #[flow]
+//!     fn order(&self, flow: &mut Flow) {
+//!         let size = flow.auto_trigger("pizza_size");
+//!         let done = flow.connect_when(size, "pizza_confirm", |c| c.contains("size"));
+//!         flow.end(done);
+//!     }
+//!
+//!     /// Choose the size: `!pizza size large`.
+//!     #[command]
+//!     async fn pizza_size(&self, ctx: &Context, size: String) -> String {
+//!         ctx.update_flow_context(|c| c.insert("size", &size));
+//!         format!("{size}, noted")
+//!     }
+//!
+//!     /// Confirms the order.
+//!     #[command(flow_only)]
+//!     async fn pizza_confirm(&self, ctx: &Context) -> String {
+//!         let size: String = ctx.flow_context().get("size").unwrap_or_default();
+//!         format!("A {size} pizza is on its way.")
+//!     }
+//! }
+//! ```
+//!
 //! # Rich output
 //!
 //! A reply may be a [`Card`], a template ([`Reply::template`]: `templates/NAME.md` of the plugin's
@@ -310,6 +350,7 @@ mod context;
 mod event;
 mod execution;
 mod filter;
+mod flow;
 mod message;
 mod poll;
 mod reply;
@@ -328,13 +369,14 @@ use std::sync::Arc;
 pub use bot::{Bot, BotError, BotStatus, PluginHealth};
 pub use context::{Args, Context, Match, Rest};
 pub use errbot_plugin_macros::{
-    activate, callback, check_config, cmd_filter, command, deactivate, plugin, poller, re_command,
-    webhook,
+    activate, callback, check_config, cmd_filter, command, deactivate, flow, plugin, poller,
+    re_command, webhook,
 };
 pub use event::{
     ActivateContext, CallbackKind, CheckOutput, Event, HookOutput, Membership, Presence, Reaction,
 };
 pub use filter::{CommandCall, Filter, IntoFilter};
+pub use flow::{Flow, FlowContext, Step};
 pub use message::{Identifier, Message};
 pub use poll::{PollContext, PollerStatus};
 pub use reply::{
@@ -354,9 +396,9 @@ pub use errbot_proto::v1 as proto;
 pub mod prelude {
     pub use crate::{
         ActivateContext, Args, Bot, BotError, Card, CommandCall, CommandError, Context, Event,
-        Filter, Identifier, Match, Message, PollContext, Reply, Rest, Storage, StorageError,
-        WebhookRequest, WebhookResponse, activate, callback, check_config, cmd_filter, command,
-        deactivate, plugin, poller, re_command, webhook,
+        Filter, Flow, FlowContext, Identifier, Match, Message, PollContext, Reply, Rest, Storage,
+        StorageError, WebhookRequest, WebhookResponse, activate, callback, check_config,
+        cmd_filter, command, deactivate, flow, plugin, poller, re_command, webhook,
     };
 }
 
@@ -418,5 +460,10 @@ pub trait Plugin: Send + Sync + 'static {
     ) -> Option<BoxFuture<Result<WebhookResponse, BoxError>>> {
         let _ = request;
         None
+    }
+
+    /// The `#[flow]` methods' flows (called once, when the plugin starts serving).
+    fn flows(&self) -> Vec<Flow> {
+        Vec::new()
     }
 }

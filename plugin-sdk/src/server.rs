@@ -26,6 +26,8 @@ struct Service<P> {
     plugin: Arc<P>,
     description: v1::PluginDescription,
     runtime: Arc<Runtime>,
+    /// The `#[flow]` methods' flows, whose predicates errbotd asks about.
+    flows: Arc<Vec<crate::Flow>>,
 }
 
 fn parse_config(json: &str) -> Result<serde_json::Value, Status> {
@@ -181,6 +183,32 @@ impl<P: Plugin> PluginService for Service<P> {
         }
     }
 
+    async fn flow_predicate(
+        &self,
+        request: Request<v1::FlowPredicateRequest>,
+    ) -> Result<Response<v1::FlowPredicateResponse>, Status> {
+        let request = request.into_inner();
+        if !self.flows.iter().any(|f| f.name() == request.flow) {
+            return Err(Status::not_found(format!(
+                "this plugin has no flow {:?}",
+                request.flow
+            )));
+        }
+        // A predicate is plain code that may block: it runs beside the runtime, and a panic
+        // fails that call only.
+        let (flows, name) = (self.flows.clone(), request.predicate.clone());
+        let evaluated = tokio::task::spawn_blocking(move || {
+            let context = crate::FlowContext::from_json(&request.context_json);
+            let flow = flows.iter().find(|f| f.name() == request.flow)?;
+            flow.holds(&request.predicate, &context)
+        })
+        .await;
+        let holds = evaluated
+            .map_err(|_| Status::internal(format!("predicate {name} panicked")))?
+            .ok_or_else(|| Status::not_found(format!("no predicate {name:?}")))?;
+        Ok(Response::new(v1::FlowPredicateResponse { holds }))
+    }
+
     async fn event(
         &self,
         request: Request<v1::EventRequest>,
@@ -297,6 +325,8 @@ pub async fn serve_with_shutdown<P: Plugin>(
     }
     let mut description = plugin.describe();
     description.protocol_version = PROTOCOL_VERSION.to_owned();
+    let flows = plugin.flows();
+    description.flows = flows.iter().map(|f| f.spec().clone()).collect();
     check_description(&description, env)?;
 
     let bot = Bot::connect(&env.bot_socket, &env.token)?;
@@ -308,6 +338,7 @@ pub async fn serve_with_shutdown<P: Plugin>(
         plugin: Arc::new(plugin),
         description,
         runtime,
+        flows: Arc::new(flows),
     };
 
     let incoming = errbot_proto::transport::bind(&env.socket)

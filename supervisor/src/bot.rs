@@ -41,6 +41,8 @@ pub struct Bot {
     pub bot_address: String,
     /// Persistent storage and errbotd's own state in it.
     pub storage: crate::storage::core::Storage,
+    /// Conversation flows in progress.
+    pub flows: crate::flows::Flows,
     /// Serializes run-time changes to the plugin set (configure, blacklist).
     pub plugin_changes: tokio::sync::Mutex<()>,
     /// Serializes configuration reloads.
@@ -64,13 +66,15 @@ pub struct Bot {
 }
 
 impl Bot {
-    /// A bot with no children yet, keeping its state in `storage`, whose children's sockets go
+    /// A bot with no children yet, keeping its state in `storage` (with the `flows` in
+    /// progress found there), whose children's sockets go
     /// in `runtime_dir` and who serves BotService at `bot_address`; `builtins` are the commands
     /// built into errbotd. Also returns the queue of warnings for the admins, which
     /// [`crate::notify::run`] delivers.
     pub fn new(
         config: Config,
         storage: crate::storage::core::Storage,
+        flows: crate::flows::Flows,
         runtime_dir: PathBuf,
         bot_address: String,
         builtins: Vec<PluginDescription>,
@@ -88,6 +92,7 @@ impl Bot {
             runtime_dir,
             bot_address,
             storage,
+            flows,
             plugin_changes: tokio::sync::Mutex::new(()),
             reloads: tokio::sync::Mutex::new(()),
             pollers: crate::pollers::Pollers::default(),

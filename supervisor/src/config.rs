@@ -47,6 +47,9 @@ pub struct Config {
     /// The web server (webhooks, health): off unless the `[web]` table is present.
     #[serde(default)]
     pub web: Option<WebSettings>,
+    /// Conversation flows (`[flows]`).
+    #[serde(default)]
+    pub flows: FlowSettings,
     /// The file this came from, if any (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -349,6 +352,48 @@ impl Default for WebSettings {
             tls_key_file: None,
         }
     }
+}
+
+/// Settings of `[flows]`: how errbotd runs the plugins' conversation flows.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowSettings {
+    /// Seconds a flow may wait for its next step before it is stopped (the place it ran in is
+    /// told); 0 keeps flows until they end or are stopped.
+    pub idle_timeout_secs: f64,
+    /// Seconds a plugin has to answer whether a step may run by itself (a flow's predicate);
+    /// no answer counts as no.
+    pub predicate_timeout_secs: f64,
+    /// After a step, say which commands may follow (Errbot's hints). Steps declared without
+    /// hints never give one.
+    pub hints: bool,
+}
+
+impl Default for FlowSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout_secs: 3600.0,
+            predicate_timeout_secs: 2.0,
+            hints: true,
+        }
+    }
+}
+
+impl FlowSettings {
+    /// How long a flow may stay idle; `None`: for ever.
+    pub fn idle_timeout(&self) -> Option<std::time::Duration> {
+        (self.idle_timeout_secs > 0.0).then(|| secs(self.idle_timeout_secs))
+    }
+
+    /// How long a predicate may take.
+    pub fn predicate_timeout(&self) -> std::time::Duration {
+        secs(self.predicate_timeout_secs)
+    }
+}
+
+/// Seconds from a checked configuration value (finite, not negative).
+fn secs(value: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(value).unwrap_or(std::time::Duration::MAX)
 }
 
 /// Settings of `[limits]`.
@@ -707,6 +752,26 @@ impl Config {
                 }
             }
         }
+        for (key, v, zero) in [
+            ("idle_timeout_secs", self.flows.idle_timeout_secs, true),
+            (
+                "predicate_timeout_secs",
+                self.flows.predicate_timeout_secs,
+                false,
+            ),
+        ] {
+            if !(v.is_finite() && (v > 0.0 || (zero && v == 0.0))) {
+                let what = if zero {
+                    "0 or more"
+                } else {
+                    "a positive number of"
+                };
+                return Err(invalid(
+                    key,
+                    format!("key `flows.{key}`: expected {what} seconds, found {v}"),
+                ));
+            }
+        }
         let v = self.limits.build_timeout_secs;
         if !(v.is_finite() && v > 0.0) {
             return Err(invalid(
@@ -1063,6 +1128,48 @@ mod tests {
         let c = Config::parse("", Path::new("errbot.toml")).expect("valid");
         assert_eq!(c.data_dir(), cwd.join("data"));
         assert_eq!(Config::embedded_default().data_dir(), cwd.join("data"));
+    }
+
+    #[test]
+    fn flow_settings() {
+        let c = Config::parse("", Path::new("e.toml")).expect("valid");
+        assert_eq!(
+            c.flows.idle_timeout(),
+            Some(std::time::Duration::from_secs(3600))
+        );
+        assert!(c.flows.hints);
+        let c = Config::parse(
+            "[flows]
+idle_timeout_secs = 0
+predicate_timeout_secs = 0.25
+hints = false
+",
+            Path::new("e.toml"),
+        )
+        .expect("valid");
+        assert_eq!(c.flows.idle_timeout(), None);
+        assert_eq!(c.flows.predicate_timeout().as_millis(), 250);
+        let e = Config::parse(
+            "[flows]
+
+predicate_timeout_secs = 0
+",
+            Path::new("e.toml"),
+        )
+        .expect_err("zero");
+        assert!(
+            e.to_string()
+                .starts_with("e.toml:3:1: key `flows.predicate_timeout_secs`: expected a positive"),
+            "{e}"
+        );
+        let e = Config::parse(
+            "[flows]
+idle = 3
+",
+            Path::new("e.toml"),
+        )
+        .expect_err("unknown");
+        assert!(e.to_string().contains("idle"), "{e}");
     }
 
     #[test]

@@ -96,10 +96,12 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
         .await
         .with_context(|| format!("opening the storage at {}", location.describe()))?;
     tracing::info!("storage: {}", store.describe());
+    let flows = crate::flows::Flows::load(&store).await?;
     let storage = storage::core::Storage::load(store).await?;
     let (bot, alerts) = Bot::new(
         config,
         storage,
+        flows,
         runtime.path().to_owned(),
         bot_address.clone(),
         crate::builtins::descriptions(),
@@ -200,6 +202,7 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
     }
 
     crate::storage::core::spawn_history_writer(bot.clone());
+    crate::flows::spawn_sweeper(bot.clone());
 
     // SIGHUP reads the configuration again.
     let reloads = bot.clone();

@@ -87,6 +87,15 @@ command_filter_timeout_secs = 5.0
 # its sources) may take; past that it is killed and the plugin marked failed.
 build_timeout_secs = 1800.0
 
+# Conversation flows (Errbot's flows): kept in storage, so they survive restarts.
+[flows]
+# Seconds a flow may wait for its next step before it is stopped (0: never).
+idle_timeout_secs = 3600.0
+# Seconds a plugin has to say whether a step may run by itself (no answer is no).
+predicate_timeout_secs = 2.0
+# After a step, say which commands may follow.
+hints = true
+
 # Where the bot keeps what it stores: plugins' data, plugin configurations, the blacklist,
 # command history (Errbot's STORAGE). Default: SQLite at <data_dir>/errbot.db.
 [storage]

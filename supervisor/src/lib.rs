@@ -45,6 +45,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod dispatch;
+pub mod flows;
 pub mod glob;
 pub mod init;
 pub mod lifecycle;

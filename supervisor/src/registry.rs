@@ -8,6 +8,8 @@ use std::sync::Arc;
 use errbot_proto::v1::{CommandSpec, PluginDescription, command_spec};
 use regex::{Regex, RegexBuilder};
 
+use crate::flows::graph::FlowDef;
+
 /// Who runs a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Owner {
@@ -47,6 +49,12 @@ impl Command {
             .map(str::trim)
             .find(|l| !l.is_empty())
             .unwrap_or("(undocumented)")
+    }
+
+    /// Whether help, suggestions and completion show it: not hidden, and not a flow step
+    /// (Errbot hides `flow_only` commands unless told otherwise).
+    pub fn listed(&self) -> bool {
+        !self.spec.hidden && !self.spec.flow_only
     }
 
     /// True for regex commands.
@@ -90,6 +98,8 @@ pub struct Registry {
     max_words: usize,
     /// The plugins' webhooks, in description order (a later clashing rule is left out).
     webhooks: Vec<crate::web::routes::Route>,
+    /// The plugins' flows, in description order (a later one with a taken name is left out).
+    flows: Vec<Arc<FlowDef>>,
 }
 
 /// A problem found while registering a plugin's commands (reported to admins, not fatal).
@@ -136,6 +146,21 @@ impl Registry {
                         name: f.name.clone(),
                         catch_unprocessed: f.catch_unprocessed,
                     }));
+                for spec in &desc.flows {
+                    match FlowDef::new(plugin, spec) {
+                        Err(e) => warnings.push(Warning(format!("{}: {e}; ignored", desc.name))),
+                        Ok(flow) => {
+                            if let Some(other) = reg.flows.iter().find(|f| f.name == flow.name) {
+                                warnings.push(Warning(format!(
+                                    "{}: flow {} is declared by {} already; ignored",
+                                    desc.name, flow.name, other.plugin
+                                )));
+                            } else {
+                                reg.flows.push(Arc::new(flow));
+                            }
+                        }
+                    }
+                }
                 for spec in &desc.webhooks {
                     match crate::web::routes::Route::new(plugin, spec) {
                         Err(e) => warnings.push(Warning(format!("{}: {e}; ignored", desc.name))),
@@ -223,6 +248,21 @@ impl Registry {
             self.plain.insert(name, command);
         }
         Ok(warning)
+    }
+
+    /// The flow named `name`.
+    pub fn flow(&self, name: &str) -> Option<&Arc<FlowDef>> {
+        self.flows.iter().find(|f| f.name == name)
+    }
+
+    /// Every flow, in declaration order.
+    pub fn flows(&self) -> &[Arc<FlowDef>] {
+        &self.flows
+    }
+
+    /// Whether any plugin declared a flow.
+    pub fn has_flows(&self) -> bool {
+        !self.flows.is_empty()
     }
 
     /// The plain command named by the longest run of leading `words`, and how many words it used.

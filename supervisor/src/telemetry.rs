@@ -94,6 +94,14 @@ fn describe() {
         "Time a webhook request took, by route."
     );
     describe_gauge!(
+        "errbot_flows_in_progress",
+        "Conversation flows in progress (kept in storage)."
+    );
+    describe_counter!(
+        "errbot_flow_steps_total",
+        "Steps taken in conversation flows, by flow and how (typed, auto)."
+    );
+    describe_gauge!(
         "errbot_child_state",
         "1 for the state each child (plugin or backend process) is in, 0 for the others."
     );
@@ -135,6 +143,12 @@ pub fn storage(op: &'static str, ok: bool, took: Duration) {
     histogram!("errbot_storage_operation_duration_seconds", "op" => op).record(took);
 }
 
+/// A step of `flow` was taken: by errbotd (`auto`) or typed by a person.
+pub fn flow_step(flow: &str, auto: bool) {
+    let how = if auto { "auto" } else { "typed" };
+    counter!("errbot_flow_steps_total", "flow" => flow.to_owned(), "how" => how).increment(1);
+}
+
 /// A webhook request to `route` was answered `status` after `took`.
 pub fn webhook(route: &str, status: u16, took: Duration) {
     counter!(
@@ -168,6 +182,7 @@ pub fn render(bot: &Bot) -> Option<String> {
         .absolute(child.restarts.into());
     }
     gauge!("errbot_messages_in_progress").set(*bot.inflight.borrow() as f64);
+    gauge!("errbot_flows_in_progress").set(bot.flows.count() as f64);
     handle.run_upkeep();
     Some(handle.render())
 }

@@ -86,6 +86,12 @@ pub fn webhook(_attr: TokenStream, item: TokenStream) -> TokenStream {
     misplaced("webhook", item)
 }
 
+/// Marks a method that declares a conversation flow (inside a `#[plugin]` impl block).
+#[proc_macro_attribute]
+pub fn flow(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    misplaced("flow", item)
+}
+
 /// Collects several errors so that one compilation reports them all.
 #[derive(Default)]
 struct Errors(Option<syn::Error>);
@@ -238,6 +244,14 @@ struct Model {
     filters: Vec<FilterMethod>,
     pollers: Vec<PollerMethod>,
     webhooks: Vec<WebhookMethod>,
+    flows: Vec<FlowMethod>,
+}
+
+/// A `#[flow]` method: the flow's name and description, and the method that builds it.
+struct FlowMethod {
+    name: String,
+    description: String,
+    method: syn::Ident,
 }
 
 /// A `#[webhook]` method: its URL rule, methods, body kind and the method.
@@ -419,6 +433,7 @@ enum Role {
     CmdFilter(Attribute),
     Poller(Attribute),
     Webhook(Attribute),
+    Flow(Attribute),
 }
 
 const ROLE_NAMES: &[&str] = &[
@@ -431,6 +446,7 @@ const ROLE_NAMES: &[&str] = &[
     "cmd_filter",
     "poller",
     "webhook",
+    "flow",
 ];
 
 fn take_roles(attrs: &mut Vec<Attribute>) -> Vec<Role> {
@@ -449,6 +465,7 @@ fn take_roles(attrs: &mut Vec<Attribute>) -> Vec<Role> {
             "cmd_filter" => Role::CmdFilter(attr.clone()),
             "poller" => Role::Poller(attr.clone()),
             "webhook" => Role::Webhook(attr.clone()),
+            "flow" => Role::Flow(attr.clone()),
             _ => return true,
         };
         roles.push(role);
@@ -611,6 +628,40 @@ fn read_method(f: &mut ImplItemFn, model: &mut Model, errors: &mut Errors) {
                     hook,
                 });
             }
+        }
+        Role::Flow(attr) => {
+            let mut name = f.sig.ident.unraw().to_string();
+            if !matches!(attr.meta, Meta::Path(_)) {
+                let parsed = attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("name") {
+                        name = meta.value()?.parse::<LitStr>()?.value();
+                        Ok(())
+                    } else {
+                        Err(meta.error("unknown option; expected `name = \"...\"`"))
+                    }
+                });
+                if let Err(e) = parsed {
+                    errors.push(e);
+                }
+            }
+            if name.trim().is_empty() || name.chars().any(char::is_whitespace) {
+                errors.at(attr.span(), "a flow's name is one word");
+            }
+            if model.flows.iter().any(|w| w.name == name) {
+                errors.at(attr.span(), format!("two flows are named {name:?}"));
+            }
+            if is_async || f.sig.inputs.len() != 2 {
+                errors.at(
+                    f.sig.span(),
+                    "a #[flow] method is `fn name(&self, flow: &mut Flow)` (not async)",
+                );
+                return;
+            }
+            model.flows.push(FlowMethod {
+                name,
+                description: doc_of(&f.attrs),
+                method: f.sig.ident.clone(),
+            });
         }
         Role::Webhook(attr) => match webhook_options(&attr, f.sig.ident.unraw().to_string()) {
             Err(e) => errors.push(e),
@@ -1414,6 +1465,24 @@ fn generate(imp: &ItemImpl, options: &PluginOptions, model: &Model) -> TokenStre
         }
     });
 
+    let flows = (!model.flows.is_empty()).then(|| {
+        let built = model.flows.iter().map(|f| {
+            let (name, description, method) = (&f.name, &f.description, &f.method);
+            quote! {
+                {
+                    let mut flow = #sdk::Flow::new(#name, #description);
+                    self.#method(&mut flow);
+                    flow
+                }
+            }
+        });
+        quote! {
+            fn flows(&self) -> ::std::vec::Vec<#sdk::Flow> {
+                ::std::vec![#(#built),*]
+            }
+        }
+    });
+
     quote! {
         impl #impl_generics #sdk::Plugin for #self_ty #where_clause {
             fn describe(&self) -> #v1::PluginDescription {
@@ -1428,6 +1497,8 @@ fn generate(imp: &ItemImpl, options: &PluginOptions, model: &Model) -> TokenStre
                     depends_on: ::std::vec![#(::std::string::String::from(#depends_on)),*],
                     webhooks: ::std::vec![#(#webhook_specs),*],
                     command_filters: ::std::vec![#(#filter_specs),*],
+                    // The flows are added by the server, from `flows()`.
+                    ..::core::default::Default::default()
                 }
             }
 
@@ -1448,6 +1519,7 @@ fn generate(imp: &ItemImpl, options: &PluginOptions, model: &Model) -> TokenStre
             #filter
             #poll
             #webhook
+            #flows
         }
     }
 }

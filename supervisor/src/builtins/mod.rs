@@ -12,13 +12,14 @@ use errbot_proto::v1::{
 };
 
 mod certificate;
+mod flows;
 mod health;
 mod rooms;
 
 use crate::acl;
 use crate::bot::{Bot, read};
 use crate::pipeline::deliver::ReplySink;
-use crate::pipeline::execute::Executor;
+use crate::pipeline::execute::{Ended, Executor};
 use crate::registry::Command;
 use crate::supervise::State;
 
@@ -184,6 +185,7 @@ pub fn descriptions() -> Vec<PluginDescription> {
             ],
         ),
         rooms::description(|name, help, admin_only| cmd(name, help, admin_only, vec![])),
+        flows::description(|name, help, admin_only| cmd(name, help, admin_only, vec![])),
         plugin(
             "Webserver",
             "errbotd's web server: the plugins' webhooks, and its certificate.",
@@ -224,8 +226,8 @@ impl Executor for Builtins {
         bot: &'a Arc<Bot>,
         sink: &'a ReplySink,
         request: ExecuteRequest,
-    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move { run(bot, sink, &request).await })
+    ) -> futures::future::BoxFuture<'a, Result<Ended, String>> {
+        Box::pin(async move { run(bot, sink, &request).await.map(|()| Ended::Done(None)) })
     }
 }
 
@@ -237,11 +239,13 @@ async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Resu
     if health::owns(&request.command) {
         return health::run(bot, sink, request).await;
     }
+    if flows::owns(&request.command) {
+        return flows::run(bot, sink, request).await;
+    }
     let message = request.message.clone().unwrap_or_default();
     // Under `access.hide_restricted_commands`, listings skip what the sender may not run.
     let config = bot.config();
-    let visible =
-        |c: &Command| !c.spec.hidden && acl::may_see(&config, c, &message, sink.backend());
+    let visible = |c: &Command| c.listed() && acl::may_see(&config, c, &message, sink.backend());
     let text = match request.command.as_str() {
         "about" => about(),
         "apropos" => apropos(bot, &request.args, &visible),

@@ -255,7 +255,7 @@ fn not_found_reply(prefixes: &Prefixes, registry: &Registry, text: &str) -> Stri
     let names: Vec<String> = registry
         .commands()
         .iter()
-        .filter(|c| !c.spec.hidden)
+        .filter(|c| c.listed())
         .map(|c| c.display_name())
         .collect();
     let mut found: Vec<&str> =

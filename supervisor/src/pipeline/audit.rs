@@ -22,6 +22,8 @@ pub enum Outcome {
     NotInFlow,
     /// Its arguments did not parse.
     BadArguments,
+    /// It answered with an error of its own (Errbot's CommandError).
+    Error,
     /// It failed (an error of the plugin or the built-in).
     Failed,
     /// It missed the command deadline.
@@ -37,6 +39,7 @@ impl Outcome {
             Outcome::Blocked => "blocked",
             Outcome::NotInFlow => "not_in_flow",
             Outcome::BadArguments => "bad_arguments",
+            Outcome::Error => "error",
             Outcome::Failed => "failed",
             Outcome::TimedOut => "timed_out",
         }
@@ -49,6 +52,7 @@ impl Outcome {
             Outcome::Blocked => "blocked by a filter",
             Outcome::NotInFlow => "not in a flow",
             Outcome::BadArguments => "bad arguments",
+            Outcome::Error => "answered with an error",
             Outcome::Failed => "failed",
             Outcome::TimedOut => "timed out",
         }

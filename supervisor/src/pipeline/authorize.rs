@@ -1,7 +1,10 @@
 //! Authorize, the second stage: whether a call may run. The access rules first
 //! ([`crate::acl::check`]: nothing else happens for a refused command), then the plugins'
 //! command filters ([`crate::cmdfilter`]), which may rewrite the call (checked against the rules
-//! again) or block it.
+//! again) or block it, then flows: the call is the next step of the sender's flow
+//! ([`crate::flows::Flows::waiting`]) or the first of a flow it starts
+//! ([`crate::flows::Flows::would_start`]), or a `flow_only` command that cannot run outside
+//! one (ignored, as Errbot does). Flow steps that run by themselves enter the pipeline here.
 
 use std::sync::Arc;
 
@@ -49,8 +52,18 @@ pub async fn authorize(job: &Job<'_>, call: Call) -> Result<Call, Outcome> {
             }
         }
     };
-    // Flow steps only run inside a flow; flows are not implemented yet, so never.
-    if call.command.spec.flow_only {
+    let call = match call.step {
+        Some(_) => call,
+        None => {
+            let (flows, who) = (&job.bot.flows, super::place(job));
+            let name = &call.command.name;
+            let step = flows
+                .waiting(job.registry, &who, name)
+                .or_else(|| flows.would_start(job.registry, &who, name));
+            Call { step, ..call }
+        }
+    };
+    if call.command.spec.flow_only && call.step.as_ref().is_none_or(|s| s.starts) {
         return Err(Outcome::NotInFlow);
     }
     Ok(call)

@@ -107,9 +107,8 @@ impl ReplySink {
             content: Some(Content {
                 kind: Some(content::Kind::Markdown(text.to_owned())),
             }),
-            error: false,
             private,
-            thread: false,
+            ..Default::default()
         })
         .await;
     }
@@ -121,9 +120,7 @@ impl ReplySink {
             content: Some(Content {
                 kind: Some(content::Kind::Markdown(text.to_owned())),
             }),
-            error: false,
-            private: false,
-            thread: false,
+            ..Default::default()
         };
         self.deliver(reply, Outcome::Wait).await;
     }

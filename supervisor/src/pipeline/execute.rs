@@ -23,6 +23,16 @@ use crate::registry::Owner;
 use crate::supervise::plugin::Instance;
 use crate::templates;
 
+/// How a command that ran to its end ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Well, leaving this context for its flow (`Reply.flow_context_json`), when it runs as a
+    /// flow step and set one.
+    Done(Option<String>),
+    /// With an error it showed to the sender (Errbot's CommandError).
+    Error,
+}
+
 /// Whatever runs commands: errbotd's built-ins or a plugin process. Replies go to `sink`; an
 /// `Err` is a failure reported to the sender ("Computer says nooo").
 pub trait Executor: Send + Sync {
@@ -32,7 +42,7 @@ pub trait Executor: Send + Sync {
         bot: &'a Arc<Bot>,
         sink: &'a ReplySink,
         request: ExecuteRequest,
-    ) -> BoxFuture<'a, Result<(), String>>;
+    ) -> BoxFuture<'a, Result<Ended, String>>;
 }
 
 /// A plugin process, reached through its slot (a restarting plugin is waited for, bounded).
@@ -49,17 +59,19 @@ impl Executor for PluginExecutor<'_> {
         bot: &'a Arc<Bot>,
         sink: &'a ReplySink,
         request: ExecuteRequest,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<Ended, String>> {
         Box::pin(run_plugin(bot, sink, self, request))
     }
 }
 
-/// Runs `call` for `job.message` and sends its replies; answers how it ended.
-pub async fn execute(job: &Job<'_>, call: Call) -> Outcome {
+/// Runs `call` for `job.message` and sends its replies; answers how it ended, and the context it
+/// left for its flow.
+pub async fn execute(job: &Job<'_>, call: Call) -> (Outcome, Option<String>) {
     let Call {
         command,
         args,
         matches,
+        step,
         ..
     } = call;
     let config = job.config;
@@ -77,6 +89,7 @@ pub async fn execute(job: &Job<'_>, call: Call) -> Outcome {
         invocation_id: format!("{}:{}", message.id, command.name),
         sender_is_admin: job.is_admin,
         matches,
+        flow: step.as_ref().map(crate::flows::Step::to_proto),
         ..Default::default()
     };
     if let Some(command_spec::Kind::Plain(plain)) = &command.spec.kind {
@@ -87,10 +100,11 @@ pub async fn execute(job: &Job<'_>, call: Call) -> Outcome {
             }
             Err(e) => {
                 sink.send_text(&e.reply(), false).await;
-                return Outcome::BadArguments;
+                return (Outcome::BadArguments, None);
             }
         }
-        if command.spec.historize {
+        // A step errbotd ran by itself is not something the person typed.
+        if command.spec.historize && !step.as_ref().is_some_and(|s| s.auto) {
             let person = message.from.as_ref().map_or("", |f| f.person.as_str());
             job.bot.history.push(
                 person,
@@ -113,12 +127,13 @@ pub async fn execute(job: &Job<'_>, call: Call) -> Outcome {
     };
     let outcome = tokio::time::timeout(timeout, executor.execute(job.bot, sink, request)).await;
     match outcome {
-        Ok(Ok(())) => Outcome::Done,
+        Ok(Ok(Ended::Done(left))) => (Outcome::Done, left),
+        Ok(Ok(Ended::Error)) => (Outcome::Error, None),
         Ok(Err(failure)) => {
             tracing::warn!(command = %command.name, "command failed: {failure}");
             let text = format!("Computer says nooo. See logs for details:\n{failure}");
             sink.send_text(&text, false).await;
-            Outcome::Failed
+            (Outcome::Failed, None)
         }
         Err(_) => {
             let text = format!(
@@ -126,7 +141,7 @@ pub async fn execute(job: &Job<'_>, call: Call) -> Outcome {
                 timeout.as_secs_f64()
             );
             sink.send_text(&text, false).await;
-            Outcome::TimedOut
+            (Outcome::TimedOut, None)
         }
     }
 }
@@ -136,7 +151,7 @@ async fn run_plugin(
     sink: &ReplySink,
     target: &PluginExecutor<'_>,
     request: ExecuteRequest,
-) -> Result<(), String> {
+) -> Result<Ended, String> {
     let name = target.name;
     let slot = bot
         .plugin(name)
@@ -148,9 +163,16 @@ async fn run_plugin(
         Ok(s) => s.into_inner(),
         Err(status) => return Err(plugin_failure(&plugin, status).await),
     };
+    let mut left = None;
     loop {
         match stream.message().await {
             Ok(Some(mut reply)) => {
+                if !reply.flow_context_json.is_empty() {
+                    left = Some(std::mem::take(&mut reply.flow_context_json));
+                    if reply.content.is_none() {
+                        continue;
+                    }
+                }
                 let error = reply.error;
                 if let Some(Content {
                     kind: Some(content::Kind::Template(template)),
@@ -163,10 +185,10 @@ async fn run_plugin(
                 }
                 sink.send(reply).await;
                 if error {
-                    return Ok(());
+                    return Ok(Ended::Error);
                 }
             }
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(Ended::Done(left)),
             Err(status) => return Err(plugin_failure(&plugin, status).await),
         }
     }

@@ -17,7 +17,8 @@
 //! Entries: a chat message enters at route ([`handle_message`]); the gateway's other events
 //! (presence, reactions, rooms, connection) go to [`callbacks`] only. Pollers call their plugin
 //! directly (they are not commands); webhooks enter at execute ([`execute::webhook`], from
-//! [`crate::web`]); flow steps will enter at authorize.
+//! [`crate::web`]); flow steps that run by themselves enter at authorize, after the command
+//! that moved their flow on ([`run`] asks [`crate::flows`] what comes next).
 
 pub mod audit;
 pub mod authorize;
@@ -30,11 +31,15 @@ use std::sync::Arc;
 
 use errbot_proto::v1::{BackendEvent, Message, ProcessedRequest, backend_event};
 use futures::future::BoxFuture;
+use serde_json::{Map, Value};
 
 use crate::bot::Bot;
 use crate::config::Config;
+use crate::flows::state::Place;
+use crate::flows::{Next, Step};
 use crate::registry::Registry;
 use crate::supervise::gateway::{Gateway, Inbound};
+use audit::Outcome;
 use deliver::ReplySink;
 
 /// One message on its way through the pipeline: what every stage reads.
@@ -132,25 +137,110 @@ async fn process(
         route::Routed::Answered => {}
         route::Routed::Unhandled(reply) => {
             callbacks::on_unhandled(&job);
-            if let Some(text) = reply {
+            if let Some(mut text) = reply {
+                // Someone lost in a flow is shown where they are.
+                let prefix = config.prefixes().prefix();
+                if let Some(hint) = bot.flows.hint_for(registry, &place(&job), prefix) {
+                    text.push_str("\n\n");
+                    text.push_str(&hint);
+                }
                 sink.send_text(&text, false).await;
             }
         }
     }
 }
 
-/// Authorizes one call and executes it when allowed, then writes its audit line and counts it.
+/// The most steps of one flow that run by themselves after one message (a graph whose
+/// predicates always hold in a cycle would run for ever).
+const MAX_AUTO_STEPS: usize = 32;
+
+/// The place of the job's sender, for flows.
+fn place(job: &Job<'_>) -> Place {
+    crate::flows::place_of(job.sink.backend(), job.message)
+}
+
+/// Runs one call; when it succeeded, moves on the flow it was a step of (or started), and
+/// runs the steps that follow by themselves, or hints them.
 async fn run(job: &Job<'_>, call: route::Call) {
+    let Some(mut ran) = run_one(job, call).await else {
+        return;
+    };
+    let bot = job.bot;
+    let store = &bot.storage.store;
+    let settings = &job.config.flows;
+    let who = place(job);
+    let shown = crate::flows::shown(job.message);
+    let mut auto_steps = 0;
+    loop {
+        let (step, context) = ran;
+        let at = bot
+            .flows
+            .advance(store, job.registry, &who, &shown, step.as_ref(), context)
+            .await;
+        let Some(at) = at else { return };
+        let next = bot.flows.next(
+            bot,
+            store,
+            job.registry,
+            &at,
+            settings.hints,
+            settings.predicate_timeout(),
+        );
+        match next.await {
+            Next::Wait => return,
+            Next::Hint(text) => {
+                job.sink.send_text(&text, false).await;
+                return;
+            }
+            Next::Run(command, step) => {
+                auto_steps += 1;
+                if auto_steps > MAX_AUTO_STEPS {
+                    tracing::warn!(
+                        flow = %step.flow,
+                        "{MAX_AUTO_STEPS} steps ran by themselves in a row; the flow waits"
+                    );
+                    return;
+                }
+                let call = route::Call {
+                    step: Some(step),
+                    ..route::Call::plain(command, String::new())
+                };
+                let Some(next) = Box::pin(run_one(job, call)).await else {
+                    return;
+                };
+                ran = next;
+            }
+        }
+    }
+}
+
+/// What a call that succeeded leaves for flows: the flow step it was, and the context it set.
+type Ran = (Option<Step>, Option<Map<String, Value>>);
+
+/// Authorizes one call and executes it when allowed, then writes its audit line and counts
+/// it; answers what it leaves for flows when it succeeded.
+async fn run_one(job: &Job<'_>, call: route::Call) -> Option<Ran> {
     let asked = (call.command.clone(), call.checked_args.clone());
     let started = std::time::Instant::now();
-    let (command, args, outcome, ran) = match authorize::authorize(job, call).await {
+    let (command, args, outcome, ran, done) = match authorize::authorize(job, call).await {
         Ok(call) => {
             let (command, args) = (call.command.clone(), call.checked_args.clone());
-            let outcome = execute::execute(job, call).await;
-            (command, args, outcome, Some(started.elapsed()))
+            let step = call.step.clone();
+            let (outcome, context) = execute::execute(job, call).await;
+            let context =
+                context.and_then(|text| match crate::flows::state::parse_context(&text) {
+                    Ok(map) => Some(map),
+                    Err(e) => {
+                        tracing::warn!(command = %command.name, "flow context ignored: {e}");
+                        None
+                    }
+                });
+            let done = (outcome == Outcome::Done).then_some((step, context));
+            (command, args, outcome, Some(started.elapsed()), done)
         }
-        Err(outcome) => (asked.0, asked.1, outcome, None),
+        Err(outcome) => (asked.0, asked.1, outcome, None, None),
     };
     audit::record(job, &command, &args, outcome);
     audit::count(&command, outcome, ran);
+    done
 }

@@ -24,6 +24,9 @@ pub struct Call {
     pub checked_args: String,
     /// A regex command's matches.
     pub matches: Vec<RegexMatch>,
+    /// The flow step it is (found by authorize, or set by errbotd for a step that runs by
+    /// itself).
+    pub step: Option<crate::flows::Step>,
 }
 
 impl Call {
@@ -34,6 +37,7 @@ impl Call {
             checked_args: args.clone(),
             args,
             matches: Vec::new(),
+            step: None,
         }
     }
 }
@@ -73,6 +77,7 @@ pub async fn route(job: &Job<'_>) -> Routed {
                         args: String::new(),
                         checked_args: text.to_owned(),
                         matches,
+                        step: None,
                     })
                     .collect(),
             )

@@ -321,7 +321,7 @@ impl Gateway {
         let command_names = registry
             .commands()
             .iter()
-            .filter(|c| !c.spec.hidden && !c.is_regex())
+            .filter(|c| c.listed() && !c.is_regex())
             .map(|c| c.display_name())
             .collect();
         let start = StartRequest {

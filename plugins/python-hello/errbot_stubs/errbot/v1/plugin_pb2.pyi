@@ -69,7 +69,7 @@ class DescribeRequest(_message.Message):
     def __init__(self, protocol_versions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PluginDescription(_message.Message):
-    __slots__ = ("name", "description", "version", "protocol_version", "commands", "callbacks", "config_template_json", "depends_on", "webhooks", "command_filters")
+    __slots__ = ("name", "description", "version", "protocol_version", "commands", "callbacks", "config_template_json", "depends_on", "webhooks", "command_filters", "flows")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,7 @@ class PluginDescription(_message.Message):
     DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
     WEBHOOKS_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FILTERS_FIELD_NUMBER: _ClassVar[int]
+    FLOWS_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     version: str
@@ -90,7 +91,61 @@ class PluginDescription(_message.Message):
     depends_on: _containers.RepeatedScalarFieldContainer[str]
     webhooks: _containers.RepeatedCompositeFieldContainer[WebhookSpec]
     command_filters: _containers.RepeatedCompositeFieldContainer[CommandFilterSpec]
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., protocol_version: _Optional[str] = ..., commands: _Optional[_Iterable[_Union[CommandSpec, _Mapping]]] = ..., callbacks: _Optional[_Iterable[_Union[Callback, str]]] = ..., config_template_json: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., webhooks: _Optional[_Iterable[_Union[WebhookSpec, _Mapping]]] = ..., command_filters: _Optional[_Iterable[_Union[CommandFilterSpec, _Mapping]]] = ...) -> None: ...
+    flows: _containers.RepeatedCompositeFieldContainer[FlowSpec]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., protocol_version: _Optional[str] = ..., commands: _Optional[_Iterable[_Union[CommandSpec, _Mapping]]] = ..., callbacks: _Optional[_Iterable[_Union[Callback, str]]] = ..., config_template_json: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., webhooks: _Optional[_Iterable[_Union[WebhookSpec, _Mapping]]] = ..., command_filters: _Optional[_Iterable[_Union[CommandFilterSpec, _Mapping]]] = ..., flows: _Optional[_Iterable[_Union[FlowSpec, _Mapping]]] = ...) -> None: ...
+
+class FlowSpec(_message.Message):
+    __slots__ = ("name", "description", "nodes", "edges", "room_flow")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    EDGES_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FLOW_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    nodes: _containers.RepeatedCompositeFieldContainer[FlowNode]
+    edges: _containers.RepeatedCompositeFieldContainer[FlowEdge]
+    room_flow: bool
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., nodes: _Optional[_Iterable[_Union[FlowNode, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[FlowEdge, _Mapping]]] = ..., room_flow: _Optional[bool] = ...) -> None: ...
+
+class FlowNode(_message.Message):
+    __slots__ = ("command", "end", "no_hints")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    NO_HINTS_FIELD_NUMBER: _ClassVar[int]
+    command: str
+    end: bool
+    no_hints: bool
+    def __init__(self, command: _Optional[str] = ..., end: _Optional[bool] = ..., no_hints: _Optional[bool] = ...) -> None: ...
+
+class FlowEdge(_message.Message):
+    __slots__ = ("to", "predicate", "always", "auto_trigger")
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    PREDICATE_FIELD_NUMBER: _ClassVar[int]
+    ALWAYS_FIELD_NUMBER: _ClassVar[int]
+    AUTO_TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    to: int
+    predicate: str
+    always: bool
+    auto_trigger: bool
+    def __init__(self, to: _Optional[int] = ..., predicate: _Optional[str] = ..., always: _Optional[bool] = ..., auto_trigger: _Optional[bool] = ..., **kwargs) -> None: ...
+
+class FlowPredicateRequest(_message.Message):
+    __slots__ = ("flow", "predicate", "context_json")
+    FLOW_FIELD_NUMBER: _ClassVar[int]
+    PREDICATE_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_JSON_FIELD_NUMBER: _ClassVar[int]
+    flow: str
+    predicate: str
+    context_json: str
+    def __init__(self, flow: _Optional[str] = ..., predicate: _Optional[str] = ..., context_json: _Optional[str] = ...) -> None: ...
+
+class FlowPredicateResponse(_message.Message):
+    __slots__ = ("holds",)
+    HOLDS_FIELD_NUMBER: _ClassVar[int]
+    holds: bool
+    def __init__(self, holds: _Optional[bool] = ...) -> None: ...
 
 class CommandFilterSpec(_message.Message):
     __slots__ = ("name", "help", "catch_unprocessed")
@@ -308,7 +363,7 @@ class ParamValues(_message.Message):
     def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
-    __slots__ = ("command", "message", "args", "argv", "params", "matches", "invocation_id", "sender_is_admin")
+    __slots__ = ("command", "message", "args", "argv", "params", "matches", "invocation_id", "sender_is_admin", "flow")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -324,6 +379,7 @@ class ExecuteRequest(_message.Message):
     MATCHES_FIELD_NUMBER: _ClassVar[int]
     INVOCATION_ID_FIELD_NUMBER: _ClassVar[int]
     SENDER_IS_ADMIN_FIELD_NUMBER: _ClassVar[int]
+    FLOW_FIELD_NUMBER: _ClassVar[int]
     command: str
     message: _common_pb2.Message
     args: str
@@ -332,19 +388,30 @@ class ExecuteRequest(_message.Message):
     matches: _containers.RepeatedCompositeFieldContainer[RegexMatch]
     invocation_id: str
     sender_is_admin: bool
-    def __init__(self, command: _Optional[str] = ..., message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., args: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., params: _Optional[_Mapping[str, ParamValues]] = ..., matches: _Optional[_Iterable[_Union[RegexMatch, _Mapping]]] = ..., invocation_id: _Optional[str] = ..., sender_is_admin: _Optional[bool] = ...) -> None: ...
+    flow: FlowStep
+    def __init__(self, command: _Optional[str] = ..., message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., args: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., params: _Optional[_Mapping[str, ParamValues]] = ..., matches: _Optional[_Iterable[_Union[RegexMatch, _Mapping]]] = ..., invocation_id: _Optional[str] = ..., sender_is_admin: _Optional[bool] = ..., flow: _Optional[_Union[FlowStep, _Mapping]] = ...) -> None: ...
+
+class FlowStep(_message.Message):
+    __slots__ = ("name", "context_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    context_json: str
+    def __init__(self, name: _Optional[str] = ..., context_json: _Optional[str] = ...) -> None: ...
 
 class Reply(_message.Message):
-    __slots__ = ("content", "error", "private", "thread")
+    __slots__ = ("content", "error", "private", "thread", "flow_context_json")
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PRIVATE_FIELD_NUMBER: _ClassVar[int]
     THREAD_FIELD_NUMBER: _ClassVar[int]
+    FLOW_CONTEXT_JSON_FIELD_NUMBER: _ClassVar[int]
     content: _common_pb2.Content
     error: bool
     private: bool
     thread: bool
-    def __init__(self, content: _Optional[_Union[_common_pb2.Content, _Mapping]] = ..., error: _Optional[bool] = ..., private: _Optional[bool] = ..., thread: _Optional[bool] = ...) -> None: ...
+    flow_context_json: str
+    def __init__(self, content: _Optional[_Union[_common_pb2.Content, _Mapping]] = ..., error: _Optional[bool] = ..., private: _Optional[bool] = ..., thread: _Optional[bool] = ..., flow_context_json: _Optional[str] = ...) -> None: ...
 
 class EventRequest(_message.Message):
     __slots__ = ("callback", "message", "subject", "detail", "backend", "presence", "reaction", "room", "bot")

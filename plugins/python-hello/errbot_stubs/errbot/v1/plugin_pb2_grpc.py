@@ -79,6 +79,11 @@ class PluginServiceStub:
                 request_serializer=errbot_dot_v1_dot_plugin__pb2.WebhookRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_plugin__pb2.WebhookResponse.FromString,
                 _registered_method=True)
+        self.FlowPredicate = channel.unary_unary(
+                '/errbot.v1.PluginService/FlowPredicate',
+                request_serializer=errbot_dot_v1_dot_plugin__pb2.FlowPredicateRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_plugin__pb2.FlowPredicateResponse.FromString,
+                _registered_method=True)
 
 
 class PluginServiceServicer:
@@ -171,6 +176,17 @@ class PluginServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FlowPredicate(self, request, context):
+        """Evaluate one predicate of a flow the plugin declared (FlowEdge.predicate) on the flow's
+        context. errbotd asks after each step of a flow, for the edges leaving that step, to know
+        whether the next step may run by itself. Called with a short deadline
+        (`[flows] predicate_timeout`); an error status or a missed deadline counts as false and is
+        logged. A predicate the plugin does not know should answer NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PluginServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -218,6 +234,11 @@ def add_PluginServiceServicer_to_server(servicer, server):
                     servicer.Webhook,
                     request_deserializer=errbot_dot_v1_dot_plugin__pb2.WebhookRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_plugin__pb2.WebhookResponse.SerializeToString,
+            ),
+            'FlowPredicate': grpc.unary_unary_rpc_method_handler(
+                    servicer.FlowPredicate,
+                    request_deserializer=errbot_dot_v1_dot_plugin__pb2.FlowPredicateRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_plugin__pb2.FlowPredicateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -463,6 +484,33 @@ class PluginService:
             '/errbot.v1.PluginService/Webhook',
             errbot_dot_v1_dot_plugin__pb2.WebhookRequest.SerializeToString,
             errbot_dot_v1_dot_plugin__pb2.WebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FlowPredicate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.PluginService/FlowPredicate',
+            errbot_dot_v1_dot_plugin__pb2.FlowPredicateRequest.SerializeToString,
+            errbot_dot_v1_dot_plugin__pb2.FlowPredicateResponse.FromString,
             options,
             channel_credentials,
             insecure,
