@@ -127,7 +127,7 @@ def _command_of(func):
 
 
 def botcmd(func=None, *, name=None, hidden=False, admin_only=False, historize=True, syntax="",
-           split_args_with=None, template=""):
+           split_args_with=None, template="", flow_only=False):
     """Marks a method as a command, like Errbot's @botcmd. The method is called as
     `method(self, msg, args)` with msg the errbot.v1.Message and args the argument string.
 
@@ -136,6 +136,10 @@ def botcmd(func=None, *, name=None, hidden=False, admin_only=False, historize=Tr
     template: the command's template (Errbot's `template=`), templates/NAME.md beside plugin.py
     (Jinja2 syntax). A dict the command returns or yields is then sent as that template's
     parameters and errbotd renders it into Markdown; a str is still sent as it is.
+    flow_only: the command only runs as a step of a flow (see botflow).
+
+    A command that takes a `ctx` argument gets its flow's context (a dict, empty outside flows)
+    and may change it: the flow's next steps see the change.
     """
 
     def mark(f):
@@ -146,6 +150,7 @@ def botcmd(func=None, *, name=None, hidden=False, admin_only=False, historize=Tr
         spec.historize = historize
         spec.syntax = syntax
         spec.template = template
+        spec.flow_only = flow_only
         if split_args_with is not None:
             spec.plain.arg_mode = plugin_pb2.ARG_MODE_SPLIT
             spec.plain.separator = split_args_with
@@ -200,6 +205,51 @@ def arg_botcmd(*names, type=str, help="", default=None, required=None, choices=(
         return f
 
     return mark
+
+
+class Flow:
+    """A conversation flow being declared (Errbot's FlowRoot), straight into the protocol's
+    FlowSpec: node 0 is the start, each step a node running a command, each edge a step that
+    may follow another. errbotd runs the flow and keeps it (and its context) in its storage;
+    it asks this plugin, through FlowPredicate, whether an edge's predicate holds."""
+
+    START = 0
+
+    def __init__(self, name, description):
+        self.spec = plugin_pb2.FlowSpec(name=name, description=description,
+                                        nodes=[plugin_pb2.FlowNode()])
+        self.predicates = {}  # predicate name -> function(ctx) -> bool
+
+    def _edge(self, frm, to, predicate):
+        name = ""
+        if predicate is not None:
+            name = f"p{len(self.predicates)}"
+            self.predicates[name] = predicate
+        edge = self.spec.edges.add(to=to, predicate=name)
+        setattr(edge, "from", frm)  # `from` is a Python keyword
+        return edge
+
+    def connect(self, frm, command, predicate=None, auto_trigger=False):
+        """A step running `command` after node `frm`: typed by the person (and hinted), or by
+        itself once `predicate(ctx)` holds. `auto_trigger` (from START only): running the
+        command outside any flow starts the flow. Returns the step's node."""
+        self.spec.nodes.add(command=command)
+        to = len(self.spec.nodes) - 1
+        self._edge(frm, to, predicate).auto_trigger = auto_trigger
+        return to
+
+    def end(self, frm, predicate=None):
+        """Ends the flow after node `frm`: at once, or once `predicate(ctx)` holds."""
+        self.spec.nodes.add(end=True)
+        edge = self._edge(frm, len(self.spec.nodes) - 1, predicate)
+        edge.always = predicate is None
+
+
+def botflow(func):
+    """Marks a method that declares a flow (Errbot's @botflow): called once with a Flow named
+    after the method, described by its docstring."""
+    func._errbot_flow = True
+    return func
 
 
 class BotPlugin:
@@ -447,6 +497,13 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
     def __init__(self, plugin):
         self.plugin = plugin
         self.commands = {spec.name: (spec, getattr(plugin, attr)) for spec, attr in plugin.commands()}
+        # The flows its @botflow methods declare, built once.
+        self.flows = {}
+        for attr, member in vars(type(plugin)).items():
+            if getattr(member, "_errbot_flow", False):
+                flow = Flow(attr, inspect.cleandoc(member.__doc__ or ""))
+                getattr(plugin, attr)(flow)
+                self.flows[attr] = flow
         # The callbacks the plugin defines: the ones Describe declares.
         self.callbacks = {
             callback: (name, arguments, getattr(plugin, name))
@@ -469,7 +526,19 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             commands=[spec for spec, _ in self.commands.values()],
             # errbotd sends Event for these callbacks only.
             callbacks=list(self.callbacks),
+            flows=[flow.spec for flow in self.flows.values()],
         )
+
+    def FlowPredicate(self, request, context):
+        """Whether a predicate of one of the plugin's flows holds for the flow's context.
+        errbotd asks with a short deadline; no answer, or an error, counts as no."""
+        flow = self.flows.get(request.flow)
+        predicate = flow.predicates.get(request.predicate) if flow else None
+        if predicate is None:
+            context.abort(grpc.StatusCode.NOT_FOUND,
+                          f"no predicate {request.predicate!r} in flow {request.flow!r}")
+        ctx = json.loads(request.context_json) if request.context_json else {}
+        return plugin_pb2.FlowPredicateResponse(holds=bool(predicate(ctx)))
 
     def CheckConfig(self, request, context):
         return plugin_pb2.CheckConfigResponse()  # not configurable: nothing to refuse
@@ -532,9 +601,14 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         spec, method = entry
         where = f" (invocation {request.invocation_id})" if request.invocation_id else ""
         log.debug("running %s%s", request.command, where)
+        # A command taking `ctx` gets its flow's context (Errbot's msg.ctx), which it may change.
+        kwargs = {}
+        ctx = json.loads(request.flow.context_json or "{}") if request.HasField("flow") else {}
+        given = json.dumps(ctx, sort_keys=True)
+        if "ctx" in inspect.signature(method).parameters:
+            kwargs["ctx"] = ctx
         try:
             if spec.plain.params:
-                kwargs = {}
                 for param in spec.plain.params:
                     if param.name in request.params:
                         convert = _converter(param.type)
@@ -542,12 +616,12 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
                         kwargs[param.name] = values if param.multiple else values[-1]
                 result = method(request.message, **kwargs)
             elif getattr(method, "_errbot_split", False):
-                result = method(request.message, list(request.argv))
+                result = method(request.message, list(request.argv), **kwargs)
             else:
-                result = method(request.message, request.args)
+                result = method(request.message, request.args, **kwargs)
             # A command returns nothing, one reply, or an iterable (a generator) of replies.
             if result is None:
-                return
+                result = []
             if isinstance(result, (str, dict, plugin_pb2.Reply, common_pb2.Card,
                                    common_pb2.Template)):
                 result = [result]
@@ -555,6 +629,9 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
                 if not context.is_active():  # errbotd gave up (deadline, shutdown)
                     return
                 yield _to_reply(item)
+            if request.HasField("flow") and json.dumps(ctx, sort_keys=True) != given:
+                # The flow's context from now on: a reply with no content.
+                yield plugin_pb2.Reply(flow_context_json=json.dumps(ctx))
         except CommandError as e:
             yield plugin_pb2.Reply(content=common_pb2.Content(markdown=str(e)), error=True)
         except Exception as e:  # a bug in the command: report it, keep serving
@@ -779,6 +856,32 @@ class PythonHello(BotPlugin):
         where = f"in {room}" if room else "in direct messages"
         return (f"I have seen {_plural(here, 'message')} {where} and {total} in all; "
                 f"no command handled {seen['unhandled']} of them.")
+
+    @botflow
+    def coffee(self, flow):
+        """Order a coffee: its size, milk or not, then it is served by itself."""
+        size = flow.connect(Flow.START, "pycoffee", auto_trigger=True)
+        milk = flow.connect(size, "pycoffee_milk")
+        served = flow.connect(milk, "pycoffee_serve", predicate=lambda ctx: "milk" in ctx)
+        flow.end(served)
+
+    @botcmd(syntax="<small|large>")
+    def pycoffee(self, msg, args, ctx):
+        """Order a coffee (starts the coffee flow): `!pycoffee large`."""
+        ctx["size"] = args.strip() or "small"
+        return f"A {ctx['size']} coffee. Milk?"
+
+    @botcmd(syntax="<yes|no>", flow_only=True)
+    def pycoffee_milk(self, msg, args, ctx):
+        """With milk or not: `!pycoffee milk yes`."""
+        ctx["milk"] = args.strip().lower() in ("yes", "y", "please")
+        return "With milk." if ctx["milk"] else "Black."
+
+    @botcmd(flow_only=True)
+    def pycoffee_serve(self, msg, args, ctx):
+        """Serves the coffee (runs by itself once the milk is chosen)."""
+        milk = "with" if ctx.get("milk") else "without"
+        return f"Here is your {ctx.get('size', 'small')} coffee, {milk} milk."
 
     @arg_botcmd("--to", help="send them there instead: a room or a person (#room, @person)",
                 template="report")

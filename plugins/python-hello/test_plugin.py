@@ -165,7 +165,7 @@ def test_describe(plugin):
     assert d.description == "Greetings, sums and counting: the example Python plugin, on errbot.v1 without an SDK."
     assert [c.name for c in d.commands] == [
         "pyhello", "pyadd", "pycount", "pyremember", "pyrecall", "pyvisits", "pyheartbeats",
-        "pyseen", "pyreport",
+        "pyseen", "pycoffee", "pycoffee_milk", "pycoffee_serve", "pyreport",
     ]
     hello, add, count = d.commands[:3]
     assert hello.help.splitlines()[0] == "Say hello from Python."
@@ -190,6 +190,37 @@ def test_describe(plugin):
         ("to", plugin_pb2.PARAM_TYPE_STRING, plugin_pb2.PARAM_KIND_OPTION, False),
     ]
     assert [c.name for c in d.commands if c.template] == ["pyreport"]
+    # The coffee flow: the size starts it, the milk is typed, serving runs by itself.
+    assert [c.name for c in d.commands if c.flow_only] == ["pycoffee_milk", "pycoffee_serve"]
+    (coffee,) = d.flows
+    assert coffee.name == "coffee"
+    assert [(n.command, n.end) for n in coffee.nodes] == [
+        ("", False), ("pycoffee", False), ("pycoffee_milk", False), ("pycoffee_serve", False),
+        ("", True),
+    ]
+    assert [(getattr(e, "from"), e.to, e.predicate, e.always, e.auto_trigger)
+            for e in coffee.edges] == [
+        (0, 1, "", False, True), (1, 2, "", False, False), (2, 3, "p0", False, False),
+        (3, 4, "", True, False),
+    ]
+
+
+def test_flow_predicates_and_context(plugin):
+    holds = lambda ctx: plugin.stub.FlowPredicate(plugin_pb2.FlowPredicateRequest(  # noqa: E731
+        flow="coffee", predicate="p0", context_json=json.dumps(ctx)), timeout=5).holds
+    assert not holds({"size": "large"})
+    assert holds({"size": "large", "milk": False})
+    with pytest.raises(grpc.RpcError) as missing:
+        plugin.stub.FlowPredicate(plugin_pb2.FlowPredicateRequest(flow="coffee", predicate="p9"),
+                                  timeout=5)
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    # A step gets the flow's context and gives it back changed, in a reply of its own.
+    replies = list(plugin.stub.Execute(plugin_pb2.ExecuteRequest(
+        command="pycoffee_milk", args="yes",
+        flow=plugin_pb2.FlowStep(name="coffee", context_json='{"size": "large"}')), timeout=5))
+    assert replies[0].content.markdown == "With milk."
+    assert json.loads(replies[1].flow_context_json) == {"size": "large", "milk": True}
+    assert not replies[1].HasField("content")
 
 
 def test_describe_refuses_other_protocols(plugin):

@@ -238,6 +238,12 @@ const CONVERSATION: &[&str] = &[
     "1+2 and 30 + 4",
     "!stash",
     "!stored",
+    "!flows list",
+    "!trip date tomorrow",
+    "!trip to Lisbon",
+    "!trip date 2027-01-02",
+    "!trip book",
+    "!flows stop",
     "!crash",
 ];
 
@@ -254,11 +260,18 @@ fn errbot_python() -> Option<std::path::PathBuf> {
 }
 
 /// A reply as Errbot's Test backend shows it: Errbot renders Markdown to text, which trims each
-/// line and drops blank ones; errbot-rs hands the Markdown over as it is.
+/// line, drops blank ones and strong emphasis, and bullets list items; errbot-rs hands the
+/// Markdown over as it is.
 fn as_text(reply: &str) -> String {
     reply
         .lines()
-        .map(str::trim)
+        .map(|l| {
+            let l = l.trim().replace("**", "");
+            match l.strip_prefix("- ") {
+                Some(item) => format!("• {item}"),
+                None => l,
+            }
+        })
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("\n")
@@ -357,5 +370,42 @@ async fn an_errbot_plugins_webhooks_are_served() {
     assert!(
         routes.contains("| /notebook/<kind> | POST, GET | raw | Notebook | note_hook |"),
         "{routes}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_errbot_plugins_flows_run_and_survive_a_restart() {
+    let mut bot = notebook_bot().await;
+    // tests/errbot-plugins/trip: `trip_to` starts the trip flow; each step keeps its choice in
+    // msg.ctx.
+    let replies = bot.say_as("admin", "", "!trip to Lisbon").await;
+    assert_eq!(replies[0], "Going to Lisbon.", "{replies:?}");
+    assert_eq!(
+        replies.get(1).map(String::as_str),
+        Some("You are in the flow **trip**, you can continue with:\n\n- !trip date")
+    );
+    // errbotd keeps the flow and its context: a SIGKILL loses nothing.
+    bot.kill();
+    bot.restart().await;
+    let replies = bot.say_as("admin", "", "!trip date 2027-01-02").await;
+    assert_eq!(
+        replies[0], "Lisbon on 2027-01-02: say !trip book to book it.",
+        "{replies:?}"
+    );
+    assert_eq!(
+        one(&mut bot, "admin", "", "!trip book").await,
+        "Booked Lisbon on 2027-01-02."
+    );
+    assert_eq!(
+        one(&mut bot, "admin", "", "!flows status").await,
+        "No Flow started."
+    );
+    // The express flow's predicate is the plugin's lambda, asked through FlowPredicate: the
+    // booking runs by itself, and sees msg.flow.
+    let replies = bot.say_as("admin", "", "!flows start express").await;
+    assert_eq!(replies[0], "Flow **express** started ...", "{replies:?}");
+    assert_eq!(
+        bot.say_as("admin", "", "!trip to Porto").await,
+        ["Going to Porto.", "Express booking for Porto (express)."]
     );
 }

@@ -194,3 +194,26 @@ async fn the_python_example_answers_with_a_template_rendered_by_errbotd() {
     check_report(markdown(&sent), &["  - #dev: 2", "  - #ops: 1"]);
     bot.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_example_runs_its_coffee_flow() {
+    let mut bot = python_bot().await;
+    // The size starts the flow (an auto-trigger) and goes into its context.
+    let replies = bot.say("!pycoffee large").await;
+    assert_eq!(
+        replies,
+        [
+            "A large coffee. Milk?",
+            "You are in the flow **coffee**, you can continue with:\n\n- !pycoffee milk <yes|no>"
+        ]
+    );
+    // The milk makes the predicate (Python, asked through FlowPredicate) hold: serving runs by
+    // itself, with the context both steps left, and the flow ends.
+    assert_eq!(
+        bot.say("!pycoffee milk yes").await,
+        ["With milk.", "Here is your large coffee, with milk."]
+    );
+    assert_eq!(bot.one("!flows status").await, "No Flow started.");
+    // Outside the flow, its steps are ignored.
+    assert!(bot.say("!pycoffee milk no").await.is_empty());
+}

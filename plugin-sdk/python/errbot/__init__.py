@@ -9,14 +9,15 @@ from .botplugin import BotPlugin, CommandError, ValidationException  # noqa: F40
 from .decorators import (  # noqa: F401
     arg_botcmd,
     botcmd,
-    botflow,
     botmatch,
     cmdfilter,
     re_botcmd,
     webhook,
 )
+from .flow import FLOW_END, BotFlow, Flow, FlowNode, FlowRoot, botflow  # noqa: F401
 
 __all__ = [
     "BotPlugin", "CommandError", "ValidationException", "Message", "botcmd", "re_botcmd",
-    "arg_botcmd", "botmatch", "cmdfilter", "webhook", "botflow", "ONLINE", "OFFLINE", "AWAY", "DND",
+    "arg_botcmd", "botmatch", "cmdfilter", "webhook", "botflow", "BotFlow", "FlowRoot", "FlowNode",
+    "Flow", "FLOW_END", "ONLINE", "OFFLINE", "AWAY", "DND",
 ]

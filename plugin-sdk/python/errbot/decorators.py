@@ -185,12 +185,3 @@ def webhook(*args, methods=("POST", "GET"), form_param=None, raw=False):
         return lambda func: tag(func, rule)
     return tag(args[0], "/" + args[0].__name__)
 
-
-def botflow(*args, **kwargs):
-    """A flow definition: accepted, not yet run by errbot-rs's host (see README)."""
-
-    def decorate(func):
-        func._err_flow = True
-        return func
-
-    return decorate(args[0]) if args else decorate

@@ -19,7 +19,10 @@ from errbot.backends.base import Message, Presence, Reaction, identifier
 from errbot.botplugin import BotPlugin, CommandError, ValidationException
 from errbot.v1 import common_pb2, plugin_pb2, plugin_pb2_grpc
 
+from errbot.flow import Flow
+
 from .bot import Bot, poller_arguments
+from .flows import Flows, load_flows
 from .plug import PlugError, load_class, read_plug
 
 PROTOCOL_VERSION = "errbot.v1"
@@ -228,8 +231,9 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
     """Serves one plugin instance. gRPC runs each call on its own thread: commands run
     concurrently, as in Errbot's thread pool."""
 
-    def __init__(self, info, plugin, bot):
+    def __init__(self, info, plugin, bot, flows=None):
         self.info, self.plugin, self.bot = info, plugin, bot
+        self.flows = flows if flows is not None else Flows()
         self.commands = {}
         for _, method in inspect.getmembers(plugin, inspect.ismethod):
             if getattr(method, "_err_command", False):
@@ -278,6 +282,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
                                              methods=[x.upper() for x in m._err_webhook_methods],
                                              body="raw")
                       for name, m in self.webhooks.items()],
+            flows=self.flows.specs,
         )
 
     def CheckConfig(self, request, context):
@@ -416,12 +421,30 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         matches = [_Match(m) for m in request.matches]
         return matches if method._err_command_matchall else (matches[0] if matches else None)
 
+    def FlowPredicate(self, request, context):
+        try:
+            ctx = json.loads(request.context_json) if request.context_json else {}
+            holds = self.flows.holds(request.flow, request.predicate, ctx)
+        except Exception as e:
+            log.exception("predicate %s of flow %s failed", request.predicate, request.flow)
+            context.abort(grpc.StatusCode.INTERNAL, str(e) or type(e).__name__)
+        if holds is None:
+            context.abort(grpc.StatusCode.NOT_FOUND,
+                          f"no predicate {request.predicate!r} in flow {request.flow!r}")
+        return plugin_pb2.FlowPredicateResponse(holds=holds)
+
     def Execute(self, request, context):
         method = self.commands.get(request.command.lower())
         if method is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no command {request.command!r}")
         self.bot.learn(request.message)
         msg = Message.from_proto(request.message)
+        in_flow = request.HasField("flow")
+        if in_flow:
+            # Errbot's msg.ctx: the flow's context, which the command may change.
+            msg.ctx = json.loads(request.flow.context_json or "{}")
+            msg.flow = Flow(request.flow.name, msg.ctx)
+            given = json.dumps(msg.ctx, sort_keys=True, default=str)
         try:
             if method._err_re_command:
                 result = method(msg, self._regex_argument(method, request))
@@ -437,6 +460,8 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
                 if not context.is_active():  # errbotd gave up (deadline, shutdown)
                     return
                 yield self._reply(method, reply)
+            if in_flow and json.dumps(msg.ctx, sort_keys=True, default=str) != given:
+                yield plugin_pb2.Reply(flow_context_json=json.dumps(msg.ctx, default=str))
         except CommandError as e:
             reason = e.reason
             if e.template:
@@ -504,8 +529,10 @@ def serve(plugin_dir, environ=os.environ):
 
     bot = Bot(environ["ERRBOT_BOT_SOCKET"], environ["ERRBOT_TOKEN"], info.directory)
     plugin = plugin_class(bot, name=info.name)
+    flows = load_flows(info.directory, bot)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="rpc"))
-    plugin_pb2_grpc.add_PluginServiceServicer_to_server(PluginServicer(info, plugin, bot), server)
+    plugin_pb2_grpc.add_PluginServiceServicer_to_server(
+        PluginServicer(info, plugin, bot, flows), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     socket_path = address[len("unix:"):]
