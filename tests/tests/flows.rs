@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use errbot_tests::{Options, TestBot};
+use errbot_tests::{Options, TestBot, postgres};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -278,7 +278,21 @@ async fn wait_replaced(bot: &mut TestBot, name: &str, old: u32) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn flows_survive_sigkill_of_errbotd_and_of_the_plugin() {
-    let mut bot = start().await;
+    flows_survive_sigkills("").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flows_survive_sigkill_on_postgresql() {
+    let Some(server) = postgres::server_url("flows_survive_sigkill_on_postgresql") else {
+        return;
+    };
+    let url = postgres::fresh_database(&server).await;
+    flows_survive_sigkills(&format!("[storage]\nurl = {url:?}\n")).await;
+}
+
+/// Kills errbotd, then the plugins, half-way through two flows, on the store `storage` sets.
+async fn flows_survive_sigkills(storage: &str) {
+    let mut bot = TestBot::start_with(options(storage)).await;
     let replies = bot.say_as("alice", "#ops", "!pizza size large").await;
     assert_hint(&replies, 1, "pizza", &["!pizza topping <topping>", "!boom"]);
     bot.say("!flows start w1").await;
@@ -306,6 +320,39 @@ async fn flows_survive_sigkill_of_errbotd_and_of_the_plugin() {
     );
     let replies = bot.say("!a").await;
     assert_hint(&replies, 1, "w1", &["!b", "!c"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_flows_is_said_and_flows_in_progress_are_measured() {
+    let mut bare = TestBot::start_with(Options::default()).await;
+    assert_eq!(
+        bare.one("!flows list").await,
+        "No flows: no active plugin declares one."
+    );
+    drop(bare);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let mut bot =
+        TestBot::start_with(options(&format!("[web]\nlisten = \"127.0.0.1:{port}\"\n"))).await;
+    let gauge = || async {
+        let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("body");
+        text.lines()
+            .find_map(|l| l.strip_prefix("errbot_flows_in_progress "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    bot.say_as("alice", "", "!flows start w1").await;
+    bot.say_as("bob", "#ops", "!c").await;
+    assert_eq!(gauge().await, Some(2.0));
+    bot.say_as("bob", "#ops", "!flows stop").await;
+    assert_eq!(gauge().await, Some(1.0));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -167,19 +167,18 @@ fn status(bot: &Bot, who: &Place, shown: &str, admin: bool, name: &str) -> Strin
         } else {
             flow.started_by.clone()
         };
+        let node = crate::flows::node_of(def, flow);
         if name.is_empty() {
-            let next = def
-                .next_invocations(flow.node, &registry, &prefix)
-                .join(", ");
+            let next = def.next_invocations(node, &registry, &prefix).join(", ");
             let _ = write!(
                 out,
                 "{whose} is using flow **{}** on step **{}**\nNext Step(s): {}",
                 flow.flow,
-                def.step_name(flow.node),
+                def.step_name(node),
                 if next.is_empty() { "none" } else { &next }
             );
         } else {
-            out.push_str(&def.tree(Some(&registry), Some((flow.node, &whose))));
+            out.push_str(&def.tree(Some(&registry), Some((node, &whose))));
         }
     }
     out

@@ -124,6 +124,20 @@ pub fn recipient(place: &Place) -> Identifier {
     }
 }
 
+/// The node a flow in progress is at in `def`. The plugin may have changed the graph since the
+/// flow was stored (a reload, a new version): the node is found again by its command, else the
+/// flow goes back to its start.
+pub fn node_of(def: &FlowDef, flow: &InFlight) -> usize {
+    match def.nodes.get(flow.node) {
+        Some(n) if n.command == flow.command => flow.node,
+        _ => def
+            .nodes
+            .iter()
+            .position(|n| !n.command.is_empty() && n.command == flow.command)
+            .unwrap_or(ROOT),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -184,7 +198,7 @@ impl Flows {
             let Some(def) = registry.flow(&flow.flow) else {
                 continue;
             };
-            if let Some(to) = def.step_for(flow.node, command) {
+            if let Some(to) = def.step_for(node_of(def, flow), command) {
                 return Some(Step {
                     place,
                     flow: flow.flow.clone(),
@@ -387,7 +401,7 @@ impl Flows {
         let Some(def) = registry.flow(&flow.flow) else {
             return Next::Wait;
         };
-        let node = def.nodes.get(flow.node).map_or(ROOT, |_| flow.node);
+        let node = node_of(def, &flow);
         if def.nodes[node].end || def.next(node).next().is_none() {
             return self.end(store, place, &flow.flow).await;
         }
@@ -449,7 +463,8 @@ impl Flows {
     /// The hint for the flow the sender at `who` is in, if any (added to "not found" replies).
     pub fn hint_for(&self, registry: &Registry, who: &Place, prefix: &str) -> Option<String> {
         let (_, flow) = self.current(who)?;
-        registry.flow(&flow.flow)?.hint(flow.node, registry, prefix)
+        let def = registry.flow(&flow.flow)?;
+        def.hint(node_of(def, &flow), registry, prefix)
     }
 
     /// Stops the flows whose last step is older than `idle`; answers them.
@@ -568,4 +583,85 @@ pub fn spawn_sweeper(bot: Arc<Bot>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use errbot_proto::v1::{FlowEdge, FlowNode, FlowSpec};
+
+    fn def(commands: &[&str]) -> FlowDef {
+        let mut nodes = vec![FlowNode::default()];
+        nodes.extend(commands.iter().map(|c| FlowNode {
+            command: (*c).into(),
+            ..Default::default()
+        }));
+        let edges = (1..nodes.len() as u32)
+            .map(|to| FlowEdge {
+                from: to - 1,
+                to,
+                ..Default::default()
+            })
+            .collect();
+        FlowDef::new(
+            "p",
+            &FlowSpec {
+                name: "f".into(),
+                nodes,
+                edges,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    fn at(node: usize, command: &str) -> InFlight {
+        InFlight {
+            flow: "f".into(),
+            node,
+            command: command.into(),
+            context: Map::new(),
+            started_by: "@ada".into(),
+            last_step: 0,
+            unsettled: false,
+        }
+    }
+
+    #[test]
+    fn a_stored_flow_finds_its_step_in_a_changed_graph() {
+        let old = def(&["a", "b", "c"]);
+        assert_eq!(node_of(&old, &at(2, "b")), 2);
+        assert_eq!(node_of(&old, &at(0, "")), ROOT);
+        // The plugin put a step before b: found by its command.
+        let new = def(&["a", "x", "b", "c"]);
+        assert_eq!(node_of(&new, &at(2, "b")), 3);
+        // b is gone: back to the start.
+        let gone = def(&["a", "c"]);
+        assert_eq!(node_of(&gone, &at(2, "b")), ROOT);
+    }
+
+    #[test]
+    fn places_of_a_sender() {
+        let message = Message {
+            from: Some(Identifier {
+                person: "@ada".into(),
+                nick: "ada".into(),
+                room: "#ops".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let who = place_of("irc", &message);
+        assert_eq!((who.room.as_str(), who.person.as_str()), ("#ops", "@ada"));
+        assert_eq!(places(&who).count(), 2, "theirs and the room's");
+        assert_eq!(shown(&message), "@ada");
+        let direct = Message {
+            direct: true,
+            ..message
+        };
+        let who = place_of("irc", &direct);
+        assert_eq!(who.room, "");
+        assert_eq!(places(&who).count(), 1);
+        assert_eq!(recipient(&who).person, "@ada");
+    }
 }
