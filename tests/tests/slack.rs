@@ -860,3 +860,83 @@ async fn rules_and_admins_name_people_by_id_or_by_name() {
     .await;
     drop(bot);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_goes_into_a_thread_and_an_ephemeral_reply_is_for_the_sender_only() {
+    let fake = Fake::start().await;
+    let plugins = Options {
+        test_plugin: true,
+        plugin_dirs: vec![errbot_tests::repo_root().join("tests/callback-plugins")],
+        ..Default::default()
+    };
+    let _bot = start(&fake, 0.0, plugins).await;
+
+    // A file for a command in a channel starts a thread from the command: the upload flow
+    // completes with its `thread_ts`.
+    let command = fake.say(ALICE, GENERAL, "!upthread", "");
+    fake.wait_until(WAIT, |f| !f.file_shares().is_empty()).await;
+    let share = fake.file_shares().remove(0);
+    assert_eq!(share["channel"], GENERAL);
+    assert_eq!(share["thread_ts"], command["ts"], "{share}");
+    let file_id = share["files"][0]["id"].as_str().unwrap_or_default();
+    assert_eq!(
+        fake.file(file_id),
+        Some(("notes.txt".to_owned(), b"in a thread".to_vec()))
+    );
+    fake.wait_post(WAIT, |p| {
+        says(p, &format!("uploaded {file_id} in the thread"))
+    })
+    .await;
+    // A command already in a thread gets its file in that thread.
+    let root = fake.say(BOB, GENERAL, "a topic", "");
+    fake.say(ALICE, GENERAL, "!upthread", &ts(&root));
+    fake.wait_until(WAIT, |f| f.file_shares().len() == 2).await;
+    assert_eq!(fake.file_shares()[1]["thread_ts"], root["ts"]);
+    assert_eq!(fake.calls("files.completeUploadExternal"), 2);
+
+    // An ephemeral reply: chat.postEphemeral to the sender in the channel, nothing posted.
+    fake.say(ALICE, GENERAL, "!hush", "");
+    fake.wait_until(WAIT, |f| !f.ephemerals().is_empty()).await;
+    let hushed = fake.ephemerals().remove(0);
+    assert_eq!(
+        (&hushed["channel"], &hushed["user"], &hushed["text"]),
+        (
+            &Value::from(GENERAL),
+            &Value::from(ALICE),
+            &Value::from("only you")
+        ),
+    );
+    assert!(hushed["thread_ts"].is_null(), "{hushed}");
+    // In a thread, it stays in the thread.
+    fake.say(ALICE, GENERAL, "!hush", &ts(&root));
+    fake.wait_until(WAIT, |f| f.ephemerals().len() == 2).await;
+    assert_eq!(fake.ephemerals()[1]["thread_ts"], root["ts"]);
+    // In a DM it is an ordinary message.
+    fake.dm(ALICE, "!hush");
+    fake.wait_post(WAIT, |p| says(p, "only you")).await;
+    once_each(&fake, &["only you"]).await;
+    assert_eq!(fake.ephemerals().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn file_shares_me_messages_and_thread_broadcasts_run_their_command_once() {
+    let fake = Fake::start().await;
+    let plugins = Options {
+        plugin_dirs: vec![errbot_tests::repo_root().join("tests/callback-plugins")],
+        ..Default::default()
+    };
+    let _bot = start(&fake, 0.0, plugins).await;
+
+    // A file shared with a command as its comment: the command runs once and sees the file.
+    fake.share_file(ALICE, GENERAL, "!attached", "report.csv");
+    fake.wait_post(WAIT, |p| says(p, "files: report.csv")).await;
+    // `/me !echo waves`.
+    fake.me_says(ALICE, GENERAL, "!echo waves");
+    fake.wait_post(WAIT, |p| says(p, "waves")).await;
+    // A reply in a thread also sent to the channel is a message in the thread: answered there.
+    let root = fake.say(BOB, GENERAL, "release?", "");
+    fake.broadcast(ALICE, GENERAL, "!echo broadcast", &ts(&root));
+    let reply = fake.wait_post(WAIT, |p| says(p, "broadcast")).await;
+    assert_eq!(reply["thread_ts"], root["ts"]);
+    once_each(&fake, &["files: report.csv", "waves", "broadcast"]).await;
+}

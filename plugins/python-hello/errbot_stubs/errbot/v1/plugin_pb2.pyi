@@ -335,16 +335,18 @@ class ExecuteRequest(_message.Message):
     def __init__(self, command: _Optional[str] = ..., message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., args: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., params: _Optional[_Mapping[str, ParamValues]] = ..., matches: _Optional[_Iterable[_Union[RegexMatch, _Mapping]]] = ..., invocation_id: _Optional[str] = ..., sender_is_admin: _Optional[bool] = ...) -> None: ...
 
 class Reply(_message.Message):
-    __slots__ = ("content", "error", "private", "thread")
+    __slots__ = ("content", "error", "private", "thread", "ephemeral")
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PRIVATE_FIELD_NUMBER: _ClassVar[int]
     THREAD_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
     content: _common_pb2.Content
     error: bool
     private: bool
     thread: bool
-    def __init__(self, content: _Optional[_Union[_common_pb2.Content, _Mapping]] = ..., error: _Optional[bool] = ..., private: _Optional[bool] = ..., thread: _Optional[bool] = ...) -> None: ...
+    ephemeral: bool
+    def __init__(self, content: _Optional[_Union[_common_pb2.Content, _Mapping]] = ..., error: _Optional[bool] = ..., private: _Optional[bool] = ..., thread: _Optional[bool] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
 
 class EventRequest(_message.Message):
     __slots__ = ("callback", "message", "subject", "detail", "backend", "presence", "reaction", "room", "bot")
