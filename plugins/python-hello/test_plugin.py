@@ -190,6 +190,10 @@ def test_describe(plugin):
         ("to", plugin_pb2.PARAM_TYPE_STRING, plugin_pb2.PARAM_KIND_OPTION, False),
     ]
     assert [c.name for c in d.commands if c.template] == ["pyreport"]
+    # The webhook, on errbotd's web server.
+    assert [(w.name, w.uri_rule, list(w.methods), w.body) for w in d.webhooks] == [
+        ("pyhello_webhook", "/pyhello", ["POST"], "json"),
+    ]
 
 
 def test_describe_refuses_other_protocols(plugin):
