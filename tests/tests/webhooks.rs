@@ -4,7 +4,8 @@
 //! without internals, a missed deadline's 504, a killed plugin answered after its restart),
 //! `/healthz`, `/readyz` (not ready while a gateway restarts), `/metrics` read with a Prometheus
 //! text-format parser while commands and webhooks move its counters, HTTPS with certificates
-//! made by openssl and by `!generate certificate`, and 64 clients at once.
+//! made by openssl and by `!generate certificate`, 64 clients at once, and the Python
+//! example's webhook (plugins/python-hello).
 
 use std::time::Duration;
 
