@@ -476,7 +476,7 @@ fn check_config_names_each_wrong_slack_key() {
         &path,
         "[bot]\nadmins = [\"U0ALICE\"]\n\n[backends.slack]\nkind = \"slack\"\n\
          token = \"xoxb-in-the-file\"\nbot_token_env = \"ERRBOT_SURELY_UNSET_VARIABLE\"\n\
-         api_url = \"ftp://slack\"\n",
+         api_url = \"ftp://slack\"\nproxy = \"socks5://proxy:1080\"\n",
     )
     .expect("write config");
     let check = std::process::Command::new(errbot_tests::binary("errbotd"))
@@ -493,6 +493,8 @@ fn check_config_names_each_wrong_slack_key() {
         "app_token_env",
         "api_url",
         "http:// or https://",
+        ":9:",
+        "an HTTP proxy's address",
     ] {
         assert!(err.contains(needle), "{needle:?} in {err}");
     }
@@ -939,4 +941,45 @@ async fn file_shares_me_messages_and_thread_broadcasts_run_their_command_once() 
     let reply = fake.wait_post(WAIT, |p| says(p, "broadcast")).await;
     assert_eq!(reply["thread_ts"], root["ts"]);
     once_each(&fake, &["files: report.csv", "waves", "broadcast"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_web_api_and_the_websocket_go_through_the_proxy() {
+    let fake = Fake::start().await;
+    let proxy = errbot_tests::proxy::Proxy::start().await;
+    let _bot = TestBot::start_with(Options {
+        // The last table of the configuration is `[backends.slack]`.
+        extra: format!(
+            "{}proxy = {:?}\n",
+            table(&fake, 0.0),
+            proxy.url(Some("bot:p%40ss"))
+        ),
+        env: tokens(),
+        ..Default::default()
+    })
+    .await;
+    fake.wait_until(WAIT, |f| f.connections() == 1).await;
+    fake.say(ALICE, GENERAL, "!echo through the proxy", "");
+    fake.wait_post(WAIT, |p| says(p, "through the proxy")).await;
+    let seen = proxy.seen();
+    let host = fake.api_url();
+    let host = host.trim_start_matches("http://").trim_end_matches("/api");
+    // The websocket: a tunnel to the fake; the Web API: requests in absolute form (the proxy
+    // records the first of each connection, which is kept alive).
+    assert!(
+        seen.iter()
+            .any(|s| s.line == format!("CONNECT {host} HTTP/1.1")),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.line.starts_with(&format!("POST http://{host}/api/"))),
+        "{seen:#?}"
+    );
+    // Basic credentials, decoded from the address ("bot:p@ss").
+    assert!(
+        seen.iter()
+            .all(|s| s.authorization.as_deref() == Some("Basic Ym90OnBAc3M=")),
+        "{seen:#?}"
+    );
 }
