@@ -203,6 +203,10 @@ fn send(adapter: Arc<dyn Adapter>, request: SendRequest) -> BoxFuture<'static, S
                 "template {} reached the gateway unrendered (errbotd renders templates)",
                 t.name
             )))
+        } else if request.ephemeral && !adapter.ephemeral() {
+            adapter
+                .send(crate::adapters::private_instead(request))
+                .await
         } else {
             adapter.send(request).await
         };

@@ -12,6 +12,9 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::message::{Identifier, Message};
+
+/// Bytes per chunk of a file sent to errbotd.
+const FILE_CHUNK: usize = 64 * 1024;
 use crate::poll;
 use crate::reply::{Card, Reply};
 use crate::storage::Storage;
@@ -150,12 +153,43 @@ impl Bot {
         content_type: &str,
         data: impl Into<Vec<u8>>,
     ) -> Result<String, BotError> {
-        const CHUNK: usize = 64 * 1024;
         let data: Vec<u8> = data.into();
         let size = data.len() as u64;
-        let chunks: Vec<Vec<u8>> = data.chunks(CHUNK).map(<[u8]>::to_vec).collect();
+        let chunks: Vec<Vec<u8>> = data.chunks(FILE_CHUNK).map(<[u8]>::to_vec).collect();
         self.send_stream(to, name, content_type, size, tokio_stream::iter(chunks))
             .await
+    }
+
+    /// Sends a file into the thread of `message`, where it was said (its room, or the
+    /// conversation with its sender), starting a thread from it if it was in none. Services
+    /// without threads post it where the message was. See [`send_file`](Self::send_file).
+    pub async fn send_file_in_thread(
+        &self,
+        message: &Message,
+        name: &str,
+        content_type: &str,
+        data: impl Into<Vec<u8>>,
+    ) -> Result<String, BotError> {
+        let to = message.reply_target();
+        let thread = if message.thread_id().is_empty() {
+            message.id()
+        } else {
+            message.thread_id()
+        };
+        let data: Vec<u8> = data.into();
+        let size = data.len() as u64;
+        let chunks: Vec<Vec<u8>> = data.chunks(FILE_CHUNK).map(<[u8]>::to_vec).collect();
+        let header = v1::FileHeader {
+            to: Some(to.0.clone()),
+            backend: to.0.backend.clone(),
+            name: name.to_owned(),
+            content_type: content_type.to_owned(),
+            size,
+            thread_id: thread.to_owned(),
+            in_reply_to: message.id().to_owned(),
+            ..Default::default()
+        };
+        self.upload(header, tokio_stream::iter(chunks)).await
     }
 
     /// Sends a stream of bytes as a file (Errbot's send_stream_request), chunk by chunk as the
@@ -170,7 +204,6 @@ impl Bot {
         size: u64,
         data: impl tokio_stream::Stream<Item = Vec<u8>> + Send + 'static,
     ) -> Result<String, BotError> {
-        use tokio_stream::StreamExt as _;
         let header = v1::FileHeader {
             to: Some(to.0.clone()),
             backend: to.0.backend.clone(),
@@ -179,6 +212,16 @@ impl Bot {
             size,
             ..Default::default()
         };
+        self.upload(header, data).await
+    }
+
+    /// The header, then the data, as one `SendFile` stream; answers the message id.
+    async fn upload(
+        &self,
+        header: v1::FileHeader,
+        data: impl tokio_stream::Stream<Item = Vec<u8>> + Send + 'static,
+    ) -> Result<String, BotError> {
+        use tokio_stream::StreamExt as _;
         let first = v1::FileChunk {
             kind: Some(v1::file_chunk::Kind::Header(header)),
         };

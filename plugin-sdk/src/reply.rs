@@ -79,6 +79,24 @@ impl Reply {
         self
     }
 
+    /// Shows this reply only to the sender, in the room the command came from (in its thread,
+    /// if it was in one): an ephemeral message on Slack (`chat.postEphemeral`), which nobody
+    /// else in the channel sees and which is gone after a reload of Slack. Services without
+    /// ephemeral messages send it privately to the sender, as [`Reply::private`] does; in a
+    /// direct conversation it is an ordinary reply.
+    ///
+    /// ```
+    /// # use errbot_plugin_sdk::Reply;
+    /// // "Only visible to you" on Slack; a private message on IRC or Mattermost.
+    /// let reply = Reply::text("your token expires tomorrow").ephemeral();
+    /// assert_eq!(reply.as_text(), Some("your token expires tomorrow"));
+    /// ```
+    #[must_use]
+    pub fn ephemeral(mut self) -> Self {
+        self.0.ephemeral = true;
+        self
+    }
+
     /// Sends this reply in the message's thread, starting one from the message if it was not in
     /// one (on services with threads).
     #[must_use]

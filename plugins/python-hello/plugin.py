@@ -18,7 +18,8 @@ errbotd waits for SERVING, calls Describe then Activate, then Execute for each c
 types, Event for each callback the plugin declared (every message, say; one at a time, in order,
 beside the commands, never holding them up), and Poll for each tick of the pollers the plugin
 started (BotService.StartPoller; errbotd owns their schedules, so they outlive the process: a
-restarted plugin finds them running). A command may answer with a template (Content.template:
+restarted plugin finds them running), and Webhook for each HTTP request to a path it declared
+(@webhook; errbotd's web server, `[web]`). A command may answer with a template (Content.template:
 templates/NAME.md beside this file, rendered by errbotd). The program logs to stderr (errbotd
 forwards each line into its own log), never parses or writes stdout, and exits with status 0 on
 SIGTERM.
@@ -252,6 +253,41 @@ def botflow(func):
     return func
 
 
+def webhook(uri_rule=None, *, methods=("POST",), body="json"):
+    """Marks a method as a webhook on errbotd's web server (`[web]` in errbot.toml), like
+    Errbot's @webhook. `uri_rule` is the path, as Errbot's (Flask's): "/hello" or
+    "/hello/<name>", by default "/" and the method's name. The method is called as
+    `method(self, payload)`, payload the JSON body (or a form's fields) as Python values, None
+    when empty; with body="raw", the errbot.v1.WebhookRequest itself (headers, query, bytes).
+
+    It answers a str (text/plain), a dict or list (JSON), None (an empty 200), or a
+    plugin_pb2.WebhookResponse for a status and headers of its own.
+    """
+
+    def mark(f):
+        f._errbot_webhook = plugin_pb2.WebhookSpec(
+            name=f.__name__, uri_rule=uri_rule or f"/{f.__name__}", methods=list(methods),
+            body=body)
+        return f
+
+    return mark
+
+
+def _to_webhook_response(result):
+    """A webhook method's answer as the HTTP response errbotd sends back."""
+    if isinstance(result, plugin_pb2.WebhookResponse):
+        return result
+    if result is None:
+        return plugin_pb2.WebhookResponse(status=200)
+    if isinstance(result, (bytes, str)):
+        data = result.encode() if isinstance(result, str) else result
+        return plugin_pb2.WebhookResponse(
+            status=200, headers={"content-type": "text/plain; charset=utf-8"}, body=data)
+    return plugin_pb2.WebhookResponse(
+        status=200, headers={"content-type": "application/json"},
+        body=json.dumps(result).encode())
+
+
 class BotPlugin:
     """Base class of a plugin (Errbot's BotPlugin). The class docstring is its description.
 
@@ -322,6 +358,15 @@ class BotPlugin:
         """Stops the poller of `method` with these arguments (Errbot's stop_poller); returns
         whether one was running."""
         return self.bot.stop_poller(method.__name__, _poller_args(args, kwargs))
+
+    @classmethod
+    def webhooks(cls):
+        """The methods marked with @webhook: (WebhookSpec, method name)."""
+        return [
+            (member._errbot_webhook, attr)
+            for attr, member in vars(cls).items()
+            if hasattr(member, "_errbot_webhook")
+        ]
 
     @classmethod
     def commands(cls):
@@ -504,6 +549,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
                 flow = Flow(attr, inspect.cleandoc(member.__doc__ or ""))
                 getattr(plugin, attr)(flow)
                 self.flows[attr] = flow
+        self.webhooks = {spec.name: (spec, getattr(plugin, attr)) for spec, attr in plugin.webhooks()}
         # The callbacks the plugin defines: the ones Describe declares.
         self.callbacks = {
             callback: (name, arguments, getattr(plugin, name))
@@ -527,6 +573,8 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             # errbotd sends Event for these callbacks only.
             callbacks=list(self.callbacks),
             flows=[flow.spec for flow in self.flows.values()],
+            # errbotd routes these paths of its web server to Webhook.
+            webhooks=[spec for spec, _ in self.webhooks.values()],
         )
 
     def FlowPredicate(self, request, context):
@@ -591,6 +639,25 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             context.abort(grpc.StatusCode.INTERNAL,
                           f"{request.method} failed: {type(e).__name__}: {e}")
         return plugin_pb2.PollResponse()
+
+    def Webhook(self, request, context):
+        """One HTTP request to a webhook the plugin declared; its answer is the response. An
+        exception is a failure: errbotd answers 500 without saying more to the client."""
+        entry = self.webhooks.get(request.webhook)
+        if entry is None:
+            context.abort(grpc.StatusCode.NOT_FOUND,
+                          f"{self.plugin.name} has no webhook {request.webhook!r}")
+        spec, method = entry
+        try:
+            if spec.body == "raw":
+                payload = request
+            else:
+                payload = json.loads(request.body_json) if request.body_json else None
+            return _to_webhook_response(method(payload))
+        except Exception as e:  # a bug in the webhook: report it, keep serving
+            log.exception("webhook %s failed", request.webhook)
+            context.abort(grpc.StatusCode.INTERNAL,
+                          f"{request.webhook} failed: {type(e).__name__}: {e}")
 
     def Execute(self, request, context):
         """Runs one command; yields its Replies in order (a server stream)."""
@@ -882,6 +949,19 @@ class PythonHello(BotPlugin):
         """Serves the coffee (runs by itself once the milk is chosen)."""
         milk = "with" if ctx.get("milk") else "without"
         return f"Here is your {ctx.get('size', 'small')} coffee, {milk} milk."
+    @webhook("/pyhello")
+    def pyhello_webhook(self, payload):
+        """A webhook: POST {"name": "Ana"} to /pyhello on errbotd's web server; it answers
+        {"greeting": "Hello Ana, from Python X.Y.Z!", "visits": N} (the `!pyvisits` counter,
+        counted here too)."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
+            return plugin_pb2.WebhookResponse(
+                status=400, headers={"content-type": "text/plain; charset=utf-8"},
+                body=b'expected a JSON object with a "name"\n')
+        visits = self.storage.update("visits", lambda old: (old or 0) + 1)
+        name = " ".join(payload["name"].split()) or "stranger"
+        return {"greeting": f"Hello {name}, from Python {platform.python_version()}!",
+                "visits": visits}
 
     @arg_botcmd("--to", help="send them there instead: a room or a person (#room, @person)",
                 template="report")

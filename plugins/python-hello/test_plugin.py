@@ -203,6 +203,10 @@ def test_describe(plugin):
         (0, 1, "", False, True), (1, 2, "", False, False), (2, 3, "p0", False, False),
         (3, 4, "", True, False),
     ]
+    # The webhook, on errbotd's web server.
+    assert [(w.name, w.uri_rule, list(w.methods), w.body) for w in d.webhooks] == [
+        ("pyhello_webhook", "/pyhello", ["POST"], "json"),
+    ]
 
 
 def test_flow_predicates_and_context(plugin):

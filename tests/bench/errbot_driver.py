@@ -14,6 +14,11 @@ pop_message. The harness talks to this script with one JSON object per line:
                                                  "first_failure"}
                    {"cmd": "storage", "count": N}
                                              -> {"sets_per_s", "gets_per_s"}
+                   {"cmd": "webserver", "port": P}
+                                             -> {"ok": true} once Errbot's Webserver plugin
+                                                is started on 127.0.0.1:P (the harness
+                                                then posts to /bench1, the first plugin's
+                                                @webhook, itself)
                    {"cmd": "quit"}           -> {"ok": true}, then the process exits
   A request that fails answers {"error": "..."}. Errbot's own logs go to stderr.
 
@@ -48,7 +53,7 @@ Description = Benchmark plugin {name}.
 Version = 3
 """
 
-MODULE = '''from errbot import BotPlugin, botcmd
+MODULE = '''from errbot import BotPlugin, botcmd, webhook
 
 
 class {cls}(BotPlugin):
@@ -58,6 +63,11 @@ class {cls}(BotPlugin):
     def {name}(self, msg, args):
         """Answer with the plugin's name and the text."""
         return "{name}: " + args
+
+    @webhook("/{name}")
+    def {name}_hook(self, payload):
+        """The webhook workload: answer the request's number and the plugin's name."""
+        return {{"n": payload.get("n"), "plugin": "{name}"}}
 '''
 
 
@@ -239,6 +249,22 @@ def storage(bot, count):
     return {"sets_per_s": count / (t1 - t0), "gets_per_s": count / (t2 - t1)}
 
 
+def webserver(bot, port):
+    """Starts Errbot's Webserver plugin on 127.0.0.1:`port` with the configuration
+    `!plugin config Webserver {...}` would give it, checked against its template the same way,
+    but kept in memory: stored, it would be written to Errbot's shelf, which this driver's
+    os._exit and the restart workload's SIGKILL would leave half-written (Errbot then cannot
+    start on that data directory)."""
+    plugin = bot.plugin_manager.get_plugin_obj_by_name("Webserver")
+    if plugin is None:
+        raise RuntimeError("Errbot's Webserver plugin is not loaded")
+    config = {"HOST": "127.0.0.1", "PORT": int(port)}
+    plugin.check_configuration(config)
+    plugin.configure(config)
+    plugin.activate()
+    return {"ok": True}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", choices=sorted(CONFIGS), default="default")
@@ -264,6 +290,8 @@ def main():
                            int(req.get("concurrency", 1)), int(req.get("timeout_ms", 0))))
             elif cmd == "storage":
                 reply(storage(bot, int(req["count"])))
+            elif cmd == "webserver":
+                reply(webserver(bot, req["port"]))
             elif cmd == "quit":
                 reply({"ok": True})
                 break

@@ -102,6 +102,9 @@ struct Inner {
     answers: Vec<(String, u16)>,
     /// Files by id: name, declared length, bytes (once uploaded).
     files: HashMap<String, (String, usize, Option<Vec<u8>>)>,
+    /// Ephemeral messages the bot posted (`chat.postEphemeral`): seen by one user, never in
+    /// the channel's history and never an event.
+    ephemerals: Vec<Value>,
     last_ts: u64,
 }
 
@@ -394,6 +397,48 @@ impl Fake {
         })
     }
 
+    /// `user` writes `text` with `/me` (subtype `me_message`, the text without `/me`).
+    pub fn me_says(&self, user: &str, channel: &str, text: &str) -> Value {
+        self.with(|s| {
+            s.store_message(json!({"subtype": "me_message", "user": user, "text": text,
+                "channel": channel}))
+        })
+    }
+
+    /// `user` replies in the thread of `thread_ts` and also sends the reply to the channel
+    /// (subtype `thread_broadcast`, with the thread's `root`).
+    pub fn broadcast(&self, user: &str, channel: &str, text: &str, thread_ts: &str) -> Value {
+        self.with(|s| {
+            let root = s.message(channel, thread_ts).unwrap_or(Value::Null);
+            let client_msg_id = format!("{}-fake-client-msg", s.id("m"));
+            s.store_message(
+                json!({"subtype": "thread_broadcast", "user": user, "text": text,
+                "channel": channel, "thread_ts": thread_ts, "root": root,
+                "client_msg_id": client_msg_id}),
+            )
+        })
+    }
+
+    /// `user` uploads a file named `name` into `channel` with `text` as its comment: the file
+    /// is stored and shared by a `file_share` message carrying it in `files`, as Slack does.
+    pub fn share_file(&self, user: &str, channel: &str, text: &str, name: &str) -> Value {
+        self.with(|s| {
+            let id = s.id("F");
+            let bytes = format!("contents of {name}").into_bytes();
+            let size = bytes.len();
+            s.files
+                .insert(id.clone(), (name.to_owned(), size, Some(bytes)));
+            let file = json!({"id": id, "name": name, "title": name, "mimetype": "text/plain",
+                "filetype": "text", "pretty_type": "Plain Text", "user": user, "size": size,
+                "mode": "hosted", "is_external": false, "is_public": true,
+                "url_private": format!("https://files.fake.slack.com/files-pri/T0FAKE-{id}/{name}"),
+                "url_private_download": format!(
+                    "https://files.fake.slack.com/files-pri/T0FAKE-{id}/download/{name}")});
+            s.store_message(json!({"subtype": "file_share", "user": user, "text": text,
+                "channel": channel, "files": [file], "upload": true, "display_as_bot": false}))
+        })
+    }
+
     /// `user` writes to the bot privately (the DM is made as Slack would).
     pub fn dm(&self, user: &str, text: &str) -> Value {
         let channel = self.with(|s| im_with(s, user));
@@ -605,6 +650,11 @@ impl Fake {
                 .get(id)
                 .and_then(|(name, _, bytes)| Some((name.clone(), bytes.clone()?)))
         })
+    }
+
+    /// The ephemeral messages the bot posted (`user` is the one person who sees each).
+    pub fn ephemerals(&self) -> Vec<Value> {
+        self.read(|s| s.ephemerals.clone())
     }
 
     /// The messages of the bot that share files.
@@ -1286,6 +1336,53 @@ fn call(
                     ok(json!({}))
                 }
             }
+        }
+        // Only visible to `user`, in `channel` (and the thread of `thread_ts`): not stored in
+        // the history, no event; answers `message_ts`.
+        "chat.postEphemeral" => {
+            let channel = field("channel");
+            let user = field("user");
+            let text = field("text");
+            let attachments = field("attachments");
+            let blocks = field("blocks");
+            if channel.is_empty() || user.is_empty() {
+                return Err("invalid_arguments");
+            }
+            if !s.channels.contains_key(&channel) {
+                return Err("channel_not_found");
+            }
+            if s.channels[&channel]["is_archived"] == true {
+                return Err("is_archived");
+            }
+            if !s.users.iter().any(|u| u["id"] == user.as_str()) {
+                return Err("user_not_found");
+            }
+            if !s.is_member(&channel, BOT_USER) {
+                return Err("not_in_channel");
+            }
+            if !s.is_member(&channel, &user) {
+                return Err("user_not_in_channel");
+            }
+            if text.is_empty() && attachments.is_empty() && blocks.is_empty() {
+                return Err("no_text");
+            }
+            if text.chars().count() > 40_000 {
+                return Err("msg_too_long");
+            }
+            let message_ts = s.ts();
+            let mut msg = json!({"type": "message", "subtype": "bot_message", "bot_id": BOT_ID,
+                "user": user, "channel": channel, "text": text, "ts": message_ts});
+            let thread_ts = field("thread_ts");
+            if !thread_ts.is_empty() {
+                msg["thread_ts"] = json!(thread_ts);
+            }
+            for (key, value) in [("attachments", &attachments), ("blocks", &blocks)] {
+                if !value.is_empty() {
+                    msg[key] = serde_json::from_str(value).map_err(|_| "invalid_arguments")?;
+                }
+            }
+            s.ephemerals.push(msg);
+            ok(json!({"message_ts": message_ts}))
         }
         "files.getUploadURLExternal" => {
             let name = field("filename");

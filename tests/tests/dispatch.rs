@@ -256,6 +256,14 @@ async fn rooms_privacy_and_admins() {
     assert_eq!(texts(&r.replies), ["psst"]);
     let to = r.replies[0].to.clone().unwrap_or_default();
     assert_eq!((to.person.as_str(), to.room.as_str()), ("@ana", ""));
+    // An ephemeral reply, on a service without ephemeral messages (the test gateway), is a
+    // private one; in a direct conversation, an ordinary reply.
+    let r = bot.converse("ana", "#ops", "!hush").await;
+    assert_eq!(texts(&r.replies), ["only you"]);
+    let to = r.replies[0].to.clone().unwrap_or_default();
+    assert_eq!((to.person.as_str(), to.room.as_str()), ("@ana", ""));
+    let r = bot.converse("ana", "", "!hush").await;
+    assert_eq!(texts(&r.replies), ["only you"]);
     // Admin-only commands.
     assert_eq!(
         bot.say_as("ana", "", "!secret").await,

@@ -476,7 +476,7 @@ fn check_config_names_each_wrong_slack_key() {
         &path,
         "[bot]\nadmins = [\"U0ALICE\"]\n\n[backends.slack]\nkind = \"slack\"\n\
          token = \"xoxb-in-the-file\"\nbot_token_env = \"ERRBOT_SURELY_UNSET_VARIABLE\"\n\
-         api_url = \"ftp://slack\"\n",
+         api_url = \"ftp://slack\"\nproxy = \"socks5://proxy:1080\"\n",
     )
     .expect("write config");
     let check = std::process::Command::new(errbot_tests::binary("errbotd"))
@@ -493,6 +493,8 @@ fn check_config_names_each_wrong_slack_key() {
         "app_token_env",
         "api_url",
         "http:// or https://",
+        ":9:",
+        "an HTTP proxy's address",
     ] {
         assert!(err.contains(needle), "{needle:?} in {err}");
     }
@@ -859,4 +861,125 @@ async fn rules_and_admins_name_people_by_id_or_by_name() {
     })
     .await;
     drop(bot);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_goes_into_a_thread_and_an_ephemeral_reply_is_for_the_sender_only() {
+    let fake = Fake::start().await;
+    let plugins = Options {
+        test_plugin: true,
+        plugin_dirs: vec![errbot_tests::repo_root().join("tests/callback-plugins")],
+        ..Default::default()
+    };
+    let _bot = start(&fake, 0.0, plugins).await;
+
+    // A file for a command in a channel starts a thread from the command: the upload flow
+    // completes with its `thread_ts`.
+    let command = fake.say(ALICE, GENERAL, "!upthread", "");
+    fake.wait_until(WAIT, |f| !f.file_shares().is_empty()).await;
+    let share = fake.file_shares().remove(0);
+    assert_eq!(share["channel"], GENERAL);
+    assert_eq!(share["thread_ts"], command["ts"], "{share}");
+    let file_id = share["files"][0]["id"].as_str().unwrap_or_default();
+    assert_eq!(
+        fake.file(file_id),
+        Some(("notes.txt".to_owned(), b"in a thread".to_vec()))
+    );
+    fake.wait_post(WAIT, |p| {
+        says(p, &format!("uploaded {file_id} in the thread"))
+    })
+    .await;
+    // A command already in a thread gets its file in that thread.
+    let root = fake.say(BOB, GENERAL, "a topic", "");
+    fake.say(ALICE, GENERAL, "!upthread", &ts(&root));
+    fake.wait_until(WAIT, |f| f.file_shares().len() == 2).await;
+    assert_eq!(fake.file_shares()[1]["thread_ts"], root["ts"]);
+    assert_eq!(fake.calls("files.completeUploadExternal"), 2);
+
+    // An ephemeral reply: chat.postEphemeral to the sender in the channel, nothing posted.
+    fake.say(ALICE, GENERAL, "!hush", "");
+    fake.wait_until(WAIT, |f| !f.ephemerals().is_empty()).await;
+    let hushed = fake.ephemerals().remove(0);
+    assert_eq!(
+        (&hushed["channel"], &hushed["user"], &hushed["text"]),
+        (
+            &Value::from(GENERAL),
+            &Value::from(ALICE),
+            &Value::from("only you")
+        ),
+    );
+    assert!(hushed["thread_ts"].is_null(), "{hushed}");
+    // In a thread, it stays in the thread.
+    fake.say(ALICE, GENERAL, "!hush", &ts(&root));
+    fake.wait_until(WAIT, |f| f.ephemerals().len() == 2).await;
+    assert_eq!(fake.ephemerals()[1]["thread_ts"], root["ts"]);
+    // In a DM it is an ordinary message.
+    fake.dm(ALICE, "!hush");
+    fake.wait_post(WAIT, |p| says(p, "only you")).await;
+    once_each(&fake, &["only you"]).await;
+    assert_eq!(fake.ephemerals().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn file_shares_me_messages_and_thread_broadcasts_run_their_command_once() {
+    let fake = Fake::start().await;
+    let plugins = Options {
+        plugin_dirs: vec![errbot_tests::repo_root().join("tests/callback-plugins")],
+        ..Default::default()
+    };
+    let _bot = start(&fake, 0.0, plugins).await;
+
+    // A file shared with a command as its comment: the command runs once and sees the file.
+    fake.share_file(ALICE, GENERAL, "!attached", "report.csv");
+    fake.wait_post(WAIT, |p| says(p, "files: report.csv")).await;
+    // `/me !echo waves`.
+    fake.me_says(ALICE, GENERAL, "!echo waves");
+    fake.wait_post(WAIT, |p| says(p, "waves")).await;
+    // A reply in a thread also sent to the channel is a message in the thread: answered there.
+    let root = fake.say(BOB, GENERAL, "release?", "");
+    fake.broadcast(ALICE, GENERAL, "!echo broadcast", &ts(&root));
+    let reply = fake.wait_post(WAIT, |p| says(p, "broadcast")).await;
+    assert_eq!(reply["thread_ts"], root["ts"]);
+    once_each(&fake, &["files: report.csv", "waves", "broadcast"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_web_api_and_the_websocket_go_through_the_proxy() {
+    let fake = Fake::start().await;
+    let proxy = errbot_tests::proxy::Proxy::start().await;
+    let _bot = TestBot::start_with(Options {
+        // The last table of the configuration is `[backends.slack]`.
+        extra: format!(
+            "{}proxy = {:?}\n",
+            table(&fake, 0.0),
+            proxy.url(Some("bot:p%40ss"))
+        ),
+        env: tokens(),
+        ..Default::default()
+    })
+    .await;
+    fake.wait_until(WAIT, |f| f.connections() == 1).await;
+    fake.say(ALICE, GENERAL, "!echo through the proxy", "");
+    fake.wait_post(WAIT, |p| says(p, "through the proxy")).await;
+    let seen = proxy.seen();
+    let host = fake.api_url();
+    let host = host.trim_start_matches("http://").trim_end_matches("/api");
+    // The websocket: a tunnel to the fake; the Web API: requests in absolute form (the proxy
+    // records the first of each connection, which is kept alive).
+    assert!(
+        seen.iter()
+            .any(|s| s.line == format!("CONNECT {host} HTTP/1.1")),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.line.starts_with(&format!("POST http://{host}/api/"))),
+        "{seen:#?}"
+    );
+    // Basic credentials, decoded from the address ("bot:p@ss").
+    assert!(
+        seen.iter()
+            .all(|s| s.authorization.as_deref() == Some("Basic Ym90OnBAc3M=")),
+        "{seen:#?}"
+    );
 }

@@ -1,6 +1,6 @@
 //! The fake Slack's fidelity: Slack's official Python SDK (slack_sdk from PyPI, in a virtualenv
 //! beside the test binaries) talks to it as it talks to Slack: WebClient calls with their
-//! answers, pagination, a lookup that fails as Slack's does, a 429; SignatureVerifier accepts
+//! answers (`chat.postEphemeral` and its errors too), pagination, a lookup that fails as Slack's does, a 429; SignatureVerifier accepts
 //! what the fake signs and refuses a changed body; SocketModeClient opens a connection,
 //! receives an event and acknowledges it.
 
@@ -30,6 +30,15 @@ out["auth_user"] = a["user_id"]
 out["scopes"] = a.headers.get("x-oauth-scopes", "")
 out["posted_ts"] = web.chat_postMessage(channel="C0GENERAL", text="from slack_sdk")["ts"]
 out["dm"] = web.conversations_open(users="U0ALICE")["channel"]["id"]
+out["ephemeral_ts"] = web.chat_postEphemeral(
+    channel="C0GENERAL", user="U0ALICE", text="only alice", thread_ts=out["posted_ts"])["message_ts"]
+out["ephemeral_errors"] = []
+for channel, user in [("C0RANDOM", "U0ALICE"), ("C0GENERAL", "U0NOBODY"), ("C0NOWHERE", "U0ALICE")]:
+    try:
+        web.chat_postEphemeral(channel=channel, user=user, text="x")
+        out["ephemeral_errors"].append("ok")
+    except SlackApiError as e:
+        out["ephemeral_errors"].append(e.response["error"])
 out["alice"] = web.users_info(user="U0ALICE")["user"]["profile"]["display_name"]
 try:
     web.users_info(user="B0DEPLOY")
@@ -158,6 +167,20 @@ async fn slacks_python_sdk_talks_to_the_fake_as_to_slack() {
         out["dm"].as_str().is_some_and(|d| d.starts_with('D')),
         "{out}"
     );
+    assert!(
+        out["ephemeral_ts"]
+            .as_str()
+            .is_some_and(|t| t.contains('.')),
+        "{out}"
+    );
+    assert_eq!(
+        out["ephemeral_errors"],
+        serde_json::json!(["not_in_channel", "user_not_found", "channel_not_found"])
+    );
+    let ephemeral = fake.ephemerals();
+    assert_eq!(ephemeral.len(), 1, "{ephemeral:?}");
+    assert_eq!(ephemeral[0]["user"], ALICE);
+    assert_eq!(ephemeral[0]["thread_ts"], out["posted_ts"]);
     assert_eq!(out["alice"], "Alice");
     assert_eq!(out["bot_as_user"], "user_not_found");
     assert_eq!(out["bot_name"], "deploybot");

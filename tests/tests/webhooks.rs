@@ -4,7 +4,8 @@
 //! without internals, a missed deadline's 504, a killed plugin answered after its restart),
 //! `/healthz`, `/readyz` (not ready while a gateway restarts), `/metrics` read with a Prometheus
 //! text-format parser while commands and webhooks move its counters, HTTPS with certificates
-//! made by openssl and by `!generate certificate`, and 64 clients at once.
+//! made by openssl and by `!generate certificate`, 64 clients at once, and the Python
+//! example's webhook (plugins/python-hello).
 
 use std::time::Duration;
 
@@ -697,4 +698,53 @@ async fn sixty_four_concurrent_clients_lose_no_request() {
     let counted = value(&after, "errbot_webhook_requests_total", &ok)
         - value(&before, "errbot_webhook_requests_total", &ok);
     assert_eq!(counted, (CLIENTS * EACH) as f64);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_examples_webhook_answers_json() {
+    let port = free_port();
+    let mut bot = TestBot::start_with(Options {
+        bundled: true,
+        extra: format!("[web]\nlisten = \"127.0.0.1:{port}\"\n"),
+        ..Default::default()
+    })
+    .await;
+    let url = format!("http://127.0.0.1:{port}/pyhello");
+    let http = client();
+
+    let r = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(json!({"name": "  Ana  "}).to_string())
+        .send()
+        .await
+        .expect("POST /pyhello");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let answer = json_of(r).await;
+    let greeting = answer["greeting"].as_str().unwrap_or_default();
+    assert!(
+        greeting.starts_with("Hello Ana, from Python 3."),
+        "{answer}"
+    );
+    assert_eq!(answer["visits"], 1);
+    // The webhook and the command share the plugin's storage.
+    assert_eq!(bot.one("!pyvisits").await, "Visit number 2.");
+    // Its own refusal, and Errbot's route listing.
+    let r = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(json!({"nom": "Ana"}).to_string())
+        .send()
+        .await
+        .expect("POST /pyhello");
+    assert_eq!(r.status(), 400);
+    let status = bot.say("!webstatus").await.join("\n");
+    assert!(status.contains("/pyhello"), "{status}");
+    bot.stop();
 }

@@ -117,7 +117,14 @@ pub trait Adapter: Send + Sync + 'static {
     /// errbotd called Start again (for example with new command names).
     fn update(&self, _request: &StartRequest) {}
     /// Sends a message to the service; returns the id the service gave it (or one of ours).
+    /// An `ephemeral` request reaches an adapter only if [`Adapter::ephemeral`] says so.
     async fn send(&self, request: SendRequest) -> Result<String, Status>;
+    /// Whether the service can show a message in a room to one person only
+    /// (`SendRequest.ephemeral`); otherwise the session sends such a message to the person
+    /// privately ([`private_instead`]).
+    fn ephemeral(&self) -> bool {
+        false
+    }
     /// errbotd finished an inbound message.
     fn processed(&self, request: &ProcessedRequest);
     /// Parses an identifier's canonical string form.
@@ -248,6 +255,18 @@ pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// An ephemeral send for a service without ephemeral messages: the same message to the
+/// person alone, privately (no room, so no thread either).
+pub fn private_instead(mut request: SendRequest) -> SendRequest {
+    if let Some(to) = request.to.as_mut() {
+        to.room.clear();
+        to.room_name.clear();
+    }
+    request.thread_id.clear();
+    request.ephemeral = false;
+    request
 }
 
 /// An inbound message event.

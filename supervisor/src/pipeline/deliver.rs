@@ -9,7 +9,7 @@ use errbot_proto::v1::{Content, Identifier, Message, Reply, content};
 use super::callbacks;
 use crate::bot::Bot;
 use crate::config::BotSettings;
-use crate::supervise::gateway::{Gateway, Outcome};
+use crate::supervise::gateway::{Delivery, Gateway, Outcome};
 
 /// Sends the replies to one inbound message: to the room it came from (or privately), in its
 /// thread, split at the backend's size limit, counting what was sent. In rooms, replies may
@@ -132,12 +132,17 @@ impl ReplySink {
 
     async fn deliver(&self, reply: Reply, outcome: Outcome) {
         let diverted = reply.private || self.all_private;
+        // An ephemeral reply to a room message is for the sender only, in that room (and its
+        // thread): the occupant. Diverted or direct, it is an ordinary private reply.
+        let ephemeral = reply.ephemeral && !diverted && !self.direct;
         let to = if diverted {
             &self.private_to
+        } else if ephemeral {
+            &self.sender
         } else {
             &self.public_to
         };
-        let private = diverted || self.direct;
+        let private = diverted || self.direct || ephemeral;
         let Some(mut content) = reply.content else {
             return;
         };
@@ -171,7 +176,7 @@ impl ReplySink {
             to,
             content,
             (thread, &self.in_reply_to),
-            outcome,
+            Delivery { outcome, ephemeral },
         );
         // Boxed: every await of a reply in a command's future would otherwise carry its size.
         match Box::pin(delivery).await {

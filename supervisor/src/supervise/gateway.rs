@@ -169,6 +169,26 @@ pub enum Outcome {
     Forget,
 }
 
+/// How a message is sent: whether the send waits for its outcome, and whether only the person
+/// of an occupant `to` sees it (`SendRequest.ephemeral`). An [`Outcome`] alone is an ordinary
+/// message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Whether to wait for the outcome.
+    pub outcome: Outcome,
+    /// Shown to the addressed person only, in the room (Slack's ephemeral messages).
+    pub ephemeral: bool,
+}
+
+impl From<Outcome> for Delivery {
+    fn from(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            ephemeral: false,
+        }
+    }
+}
+
 fn ended() -> tonic::Status {
     tonic::Status::unavailable("the gateway's session ended before the message was sent")
 }
@@ -228,15 +248,16 @@ impl Gateway {
 
     /// Sends `content` to `to`, split at the smaller of `configured_limit` and the service's own
     /// limit; returns how many messages were sent and the id of the last one (empty unless
-    /// `outcome` is `Wait`).
+    /// the outcome is `Wait`).
     pub async fn deliver(
         &self,
         configured_limit: u32,
         to: &Identifier,
         content: Content,
         (thread_id, in_reply_to): (&str, &str),
-        outcome: Outcome,
+        how: impl Into<Delivery>,
     ) -> Result<(u32, String), tonic::Status> {
+        let Delivery { outcome, ephemeral } = how.into();
         let link = self.link().await?;
         let parts = match content.kind {
             Some(content::Kind::Markdown(text)) => {
@@ -274,6 +295,7 @@ impl Gateway {
                 in_reply_to: in_reply_to.to_owned(),
                 thread_id: thread_id.to_owned(),
                 id: 0,
+                ephemeral,
             };
             id = link.session.send(req, outcome).await?;
             sent += 1;

@@ -3,7 +3,9 @@
 //! Instance `bench3` has one command, `!bench3 TEXT`, answering `bench3: TEXT`; the storage
 //! workload's `!bench3 storage COUNT` instead times COUNT sets then COUNT gets of distinct keys
 //! through the SDK's typed storage (errbotd's `StorageService`), checks every value read back,
-//! and answers `bench3: storage SETS_PER_S GETS_PER_S`.
+//! and answers `bench3: storage SETS_PER_S GETS_PER_S`. Its webhook `/bench3` (the webhook
+//! workload, on errbotd's web server) answers a JSON body `{"n": N, ...}` with
+//! `{"n": N, "plugin": "bench3"}`.
 //!
 //! The name is only known at run time, so this implements [`Plugin`] by hand instead of with
 //! `#[plugin]`, whose names are fixed at compile time.
@@ -12,8 +14,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use errbot_plugin_sdk::proto::{self, ArgMode, CommandSpec, PlainCommand, command_spec};
-use errbot_plugin_sdk::{CommandFuture, Context, Plugin};
+use errbot_plugin_sdk::proto::{
+    self, ArgMode, CommandSpec, PlainCommand, WebhookSpec, command_spec,
+};
+use errbot_plugin_sdk::{
+    BoxError, BoxFuture, CommandFuture, Context, Plugin, WebhookRequest, WebhookResponse,
+};
 
 /// One instance of the benchmark plugin.
 struct Bench {
@@ -38,8 +44,28 @@ impl Plugin for Bench {
                 })),
                 ..Default::default()
             }],
+            webhooks: vec![WebhookSpec {
+                name: self.name.clone(),
+                uri_rule: format!("/{}", self.name),
+                methods: vec!["POST".to_owned()],
+                body: "json".to_owned(),
+            }],
             ..Default::default()
         }
+    }
+
+    fn webhook(
+        self: Arc<Self>,
+        request: WebhookRequest,
+    ) -> Option<BoxFuture<Result<WebhookResponse, BoxError>>> {
+        if request.webhook() != self.name {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let n = request.json_value()["n"].clone();
+            let answer = serde_json::json!({"n": n, "plugin": self.name});
+            Ok(WebhookResponse::json(&answer)?)
+        }))
     }
 
     fn execute(self: Arc<Self>, ctx: Context) -> Option<CommandFuture> {

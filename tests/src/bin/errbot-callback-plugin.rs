@@ -163,6 +163,38 @@ impl Listener {
         Ok(format!("uploaded as {id}"))
     }
 
+    /// A file into the command's thread (one is started from the command if it was in none).
+    #[command]
+    async fn upthread(&self, ctx: &Context) -> Result<String, String> {
+        let id = ctx
+            .bot()
+            .send_file_in_thread(
+                ctx.message(),
+                "notes.txt",
+                "text/plain",
+                b"in a thread".to_vec(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!("uploaded {id} in the thread"))
+    }
+
+    /// The names of the files shared with the command (from Slack's raw event).
+    #[command]
+    async fn attached(&self, ctx: &Context) -> String {
+        let event: serde_json::Value = ctx
+            .message()
+            .extras()
+            .get("slack_event")
+            .and_then(|e| serde_json::from_str(e).ok())
+            .unwrap_or_default();
+        let names: Vec<&str> = event["files"]
+            .as_array()
+            .map(|files| files.iter().filter_map(|f| f["name"].as_str()).collect())
+            .unwrap_or_default();
+        format!("files: {}", names.join(", "))
+    }
+
     /// A reaction on the command's own message.
     #[command]
     async fn thumbs(&self, ctx: &Context) -> Result<String, String> {

@@ -166,6 +166,12 @@ impl TestPlugin {
         Reply::text("psst").private()
     }
 
+    /// An answer only the sender sees, in the room (Slack), or privately elsewhere.
+    #[command]
+    async fn hush(&self) -> Reply {
+        Reply::text("only you").ephemeral()
+    }
+
     /// Prefixed pattern: `!weather in CITY`.
     #[re_command(pattern = r"^weather in (?P<city>\w+)")]
     async fn weather(&self, m: &Match) -> String {

@@ -316,12 +316,13 @@ impl Shared {
     }
 
     /// Posts the parts of one message in order (the channel's lane held, each part paced);
-    /// answers the last part's `ts`.
+    /// answers the last part's `ts`. With `only_for` (a user id), the parts are ephemeral
+    /// messages that only this person sees (`chat.postEphemeral`, answered `message_ts`).
     async fn post(
         &self,
         channel: &str,
         parts: &[String],
-        thread_ts: &str,
+        (thread_ts, only_for): (&str, Option<&str>),
         attachments: Option<&str>,
     ) -> Result<String, Status> {
         let lane = self.outbox.lane(channel);
@@ -330,11 +331,20 @@ impl Shared {
         for (i, part) in parts.iter().enumerate() {
             self.outbox.pace(channel).await;
             let mut params = vec![("channel", channel), ("text", part.as_str())];
+            if let Some(user) = only_for {
+                params.push(("user", user));
+            }
             if !thread_ts.is_empty() {
                 params.push(("thread_ts", thread_ts));
             }
             if let Some(a) = attachments.filter(|_| i + 1 == parts.len()) {
                 params.push(("attachments", a));
+            }
+            if only_for.is_some() {
+                // An ephemeral message never comes back as an event.
+                let v = self.call("chat.postEphemeral", &params).await?;
+                last = text(&v, "message_ts");
+                continue;
             }
             let v = self.call("chat.postMessage", &params).await?;
             last = text(&v, "ts");
@@ -498,13 +508,30 @@ impl Adapter for Slack {
                 ));
             }
         };
+        // Ephemeral: to the person of an occupant, in its channel. Without a channel (an
+        // identifier of a person alone) it is an ordinary direct message.
+        let only_for = (request.ephemeral && !to.room.is_empty()).then_some(to.person.as_str());
+        if only_for.is_some_and(str::is_empty) {
+            return Err(Status::invalid_argument(
+                "an ephemeral message needs the person it is for",
+            ));
+        }
         let channel = self.shared.channel_for(to).await?;
         if !request.in_reply_to.is_empty() {
             self.shared.order.wait_turn(&request.in_reply_to).await;
         }
         self.shared
-            .post(&channel, &parts, &request.thread_id, attachments.as_deref())
+            .post(
+                &channel,
+                &parts,
+                (&request.thread_id, only_for),
+                attachments.as_deref(),
+            )
             .await
+    }
+
+    fn ephemeral(&self) -> bool {
+        true
     }
 
     fn processed(&self, request: &ProcessedRequest) {

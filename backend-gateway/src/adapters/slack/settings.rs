@@ -61,6 +61,10 @@ pub struct Settings {
     pub post_interval: Duration,
     /// Messages one channel may receive at once before the pacing applies.
     pub post_burst: u32,
+    /// An HTTP proxy (`http://[user:password@]host:port`) for the Web API and the Socket Mode
+    /// websocket (a CONNECT tunnel); without one, the Web API follows `HTTPS_PROXY` and the
+    /// like, and the websocket connects directly.
+    pub proxy: Option<url::Url>,
 }
 
 impl Settings {
@@ -180,6 +184,19 @@ impl Settings {
         let reconnect_max = f.seconds("reconnect_max", 0.01, 86_400.0).unwrap_or(60.0);
         let post_interval = f.seconds("post_interval", 0.0, 60.0).unwrap_or(1.0);
         let post_burst = f.integer("post_burst", 1, 100).unwrap_or(3);
+        let proxy = f.string("proxy").and_then(|p| match url::Url::parse(&p) {
+            Ok(u) if u.scheme() == "http" && u.host().is_some() => Some(u),
+            Ok(_) | Err(_) => {
+                f.problem(
+                    "proxy",
+                    format!(
+                        "expected an HTTP proxy's address such as \"http://proxy.example:3128\", \
+                         found {p:?}"
+                    ),
+                );
+                None
+            }
+        });
         let problems = f.finish();
         let (Some(bot_token), Some(mode), Some(api_url), true) =
             (bot_token, mode, api_url, problems.is_empty())
@@ -197,6 +214,7 @@ impl Settings {
             reconnect_max: Duration::from_secs_f64(reconnect_max.max(reconnect_delay)),
             post_interval: Duration::from_secs_f64(post_interval),
             post_burst: u32::try_from(post_burst).unwrap_or(3),
+            proxy,
         })
     }
 }

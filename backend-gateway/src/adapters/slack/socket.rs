@@ -446,7 +446,7 @@ impl Shared {
             ));
         }
         let timeout = self.settings.timeout;
-        let mut socket = transport::open_websocket(&url, timeout)
+        let mut socket = transport::open_websocket(&url, timeout, self.settings.proxy.as_ref())
             .await
             .map_err(|e| OpenError::Retry(e, Duration::ZERO))?;
         let deadline = Instant::now() + timeout;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -99,11 +100,17 @@ pub enum Token {
 impl Api {
     /// A client for `settings` (no request made yet).
     pub fn new(settings: &Settings) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .use_preconfigured_tls(crate::tls::client_config(None)?)
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
-            .user_agent(concat!("errbot-rs/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("errbot-rs/", env!("CARGO_PKG_VERSION")));
+        if let Some(proxy) = &settings.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_str())
+                .map_err(|e| format!("cannot use the proxy: {e}"))?;
+            builder = builder.proxy(proxy);
+        }
+        let http = builder
             .build()
             .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
         Ok(Self {
@@ -219,17 +226,137 @@ impl Api {
 /// An open Socket Mode websocket.
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Opens the websocket at `url` (from `apps.connections.open`).
-pub async fn open_websocket(url: &str, timeout: Duration) -> Result<Socket, String> {
+/// Opens the websocket at `url` (from `apps.connections.open`), through a CONNECT tunnel of
+/// the HTTP proxy `proxy` when there is one.
+pub async fn open_websocket(
+    url: &str,
+    timeout: Duration,
+    proxy: Option<&url::Url>,
+) -> Result<Socket, String> {
     let connector =
         tokio_tungstenite::Connector::Rustls(std::sync::Arc::new(crate::tls::client_config(None)?));
-    let connect =
-        tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector));
-    let (socket, _) = tokio::time::timeout(timeout, connect)
+    let open = async {
+        let opened = match proxy {
+            None => {
+                tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector))
+                    .await
+            }
+            Some(proxy) => {
+                let stream = tunnel(proxy, url).await?;
+                tokio_tungstenite::client_async_tls_with_config(url, stream, None, Some(connector))
+                    .await
+            }
+        };
+        opened
+            .map(|(socket, _)| socket)
+            .map_err(|e| format!("cannot open the websocket: {e}"))
+    };
+    tokio::time::timeout(timeout, open)
         .await
         .map_err(|_| "the websocket did not open in time".to_owned())?
-        .map_err(|e| format!("cannot open the websocket: {e}"))?;
-    Ok(socket)
+}
+
+/// The longest answer head a proxy may give to CONNECT.
+const PROXY_HEAD_LIMIT: usize = 8 * 1024;
+
+/// A connection to the host of `target` (a `ws://` or `wss://` address) through the HTTP
+/// proxy `proxy`: `CONNECT host:port` (with Basic credentials when the proxy's address has a
+/// user), and a 2xx answer. The answer's head is read byte by byte, so that nothing of what
+/// follows it (the TLS handshake) is taken.
+async fn tunnel(proxy: &url::Url, target: &str) -> Result<TcpStream, String> {
+    let target = url::Url::parse(target)
+        .map_err(|e| format!("the websocket address {target:?} is not a URL: {e}"))?;
+    let (Some(host), Some(port)) = (target.host_str(), target.port_or_known_default()) else {
+        return Err(format!(
+            "the websocket address {target} has no host or port"
+        ));
+    };
+    let (Some(proxy_host), Some(proxy_port)) = (proxy.host_str(), proxy.port_or_known_default())
+    else {
+        return Err(format!("the proxy address {proxy} has no host or port"));
+    };
+    let mut stream = TcpStream::connect(format!("{proxy_host}:{proxy_port}"))
+        .await
+        .map_err(|e| format!("cannot reach the proxy {proxy_host}:{proxy_port}: {e}"))?;
+    let mut request = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n");
+    if !proxy.username().is_empty() {
+        let credentials = format!(
+            "{}:{}",
+            percent_decoded(proxy.username()),
+            percent_decoded(proxy.password().unwrap_or(""))
+        );
+        request.push_str(&format!(
+            "Proxy-Authorization: Basic {}\r\n",
+            base64(credentials.as_bytes())
+        ));
+    }
+    request.push_str("\r\n");
+    let broken = |e: std::io::Error| format!("the proxy {proxy_host}:{proxy_port}: {e}");
+    stream.write_all(request.as_bytes()).await.map_err(broken)?;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= PROXY_HEAD_LIMIT {
+            return Err(format!(
+                "the proxy {proxy_host}:{proxy_port} answered CONNECT with an endless head"
+            ));
+        }
+        let byte = stream.read_u8().await.map_err(broken)?;
+        head.push(byte);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let status = head.lines().next().unwrap_or_default();
+    match status.split_whitespace().nth(1) {
+        Some(code) if code.starts_with('2') && code.len() == 3 => Ok(stream),
+        _ => Err(format!(
+            "the proxy {proxy_host}:{proxy_port} refused CONNECT {host}:{port}: {status}"
+        )),
+    }
+}
+
+/// `%XX` escapes of a URL's user or password decoded (invalid ones kept as they are).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Standard Base64 with padding (Basic credentials).
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// What the next frame of a socket was.
@@ -273,6 +400,19 @@ mod tests {
         assert_eq!(retry_after(&h), Duration::from_secs(3));
         h.insert("retry-after", "99999".parse().unwrap());
         assert_eq!(retry_after(&h), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn proxy_credentials_are_basic() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(
+            base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(percent_decoded("p%40ss%3Aw%zz"), "p@ss:w%zz");
     }
 
     #[test]

@@ -82,18 +82,20 @@ class ShutdownRequest(_message.Message):
     def __init__(self, reason: _Optional[str] = ...) -> None: ...
 
 class SendRequest(_message.Message):
-    __slots__ = ("to", "content", "in_reply_to", "thread_id", "id")
+    __slots__ = ("to", "content", "in_reply_to", "thread_id", "id", "ephemeral")
     TO_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     IN_REPLY_TO_FIELD_NUMBER: _ClassVar[int]
     THREAD_ID_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
     to: _common_pb2.Identifier
     content: _common_pb2.Content
     in_reply_to: str
     thread_id: str
     id: int
-    def __init__(self, to: _Optional[_Union[_common_pb2.Identifier, _Mapping]] = ..., content: _Optional[_Union[_common_pb2.Content, _Mapping]] = ..., in_reply_to: _Optional[str] = ..., thread_id: _Optional[str] = ..., id: _Optional[int] = ...) -> None: ...
+    ephemeral: bool
+    def __init__(self, to: _Optional[_Union[_common_pb2.Identifier, _Mapping]] = ..., content: _Optional[_Union[_common_pb2.Content, _Mapping]] = ..., in_reply_to: _Optional[str] = ..., thread_id: _Optional[str] = ..., id: _Optional[int] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
 
 class ProcessedRequest(_message.Message):
     __slots__ = ("message_id", "replies")

@@ -400,18 +400,20 @@ class FlowStep(_message.Message):
     def __init__(self, name: _Optional[str] = ..., context_json: _Optional[str] = ...) -> None: ...
 
 class Reply(_message.Message):
-    __slots__ = ("content", "error", "private", "thread", "flow_context_json")
+    __slots__ = ("content", "error", "private", "thread", "flow_context_json", "ephemeral")
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PRIVATE_FIELD_NUMBER: _ClassVar[int]
     THREAD_FIELD_NUMBER: _ClassVar[int]
     FLOW_CONTEXT_JSON_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
     content: _common_pb2.Content
     error: bool
     private: bool
     thread: bool
     flow_context_json: str
-    def __init__(self, content: _Optional[_Union[_common_pb2.Content, _Mapping]] = ..., error: _Optional[bool] = ..., private: _Optional[bool] = ..., thread: _Optional[bool] = ..., flow_context_json: _Optional[str] = ...) -> None: ...
+    ephemeral: bool
+    def __init__(self, content: _Optional[_Union[_common_pb2.Content, _Mapping]] = ..., error: _Optional[bool] = ..., private: _Optional[bool] = ..., thread: _Optional[bool] = ..., flow_context_json: _Optional[str] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
 
 class EventRequest(_message.Message):
     __slots__ = ("callback", "message", "subject", "detail", "backend", "presence", "reaction", "room", "bot")

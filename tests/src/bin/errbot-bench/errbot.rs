@@ -284,11 +284,32 @@ async fn run_into(
             .load(&body, &expect, w.messages, PLUGIN_CONCURRENCY, t)
             .await,
     );
+    results.webhook = Measured::from_result(webhook_load(&mut driver, label, w).await);
     results.memory_load = driver.memory();
     results.storage = Measured::from_result(storage_rate(&mut driver, w.storage).await);
     results.restart_ms =
         Measured::from_result(restart_after_sigkill(driver, setup, config, &data, w.plugins).await);
     Ok(())
+}
+
+/// The webhook workload on Errbot's own web server: its Webserver plugin started on a free
+/// port (with the configuration `!plugin config Webserver` gives it), then `/bench1`, the
+/// `@webhook` of the first bench plugin, under [`crate::webhook::CLIENTS`] clients.
+async fn webhook_load(
+    driver: &mut Driver,
+    label: &str,
+    w: &Workloads,
+) -> anyhow::Result<LoadResult> {
+    let port = crate::webhook::free_port()?;
+    driver
+        .request(json!({"cmd": "webserver", "port": port}))
+        .await?;
+    let base = format!("http://127.0.0.1:{port}");
+    let plugin = plugin_name(1);
+    crate::webhook::wait_ready(&base, &plugin, Duration::from_secs(30)).await?;
+    let r = crate::webhook::load(&base, &plugin, w.webhook_requests, w.timeout_ms).await;
+    crate::rs_progress(label, &format!("webhook x{}", crate::webhook::CLIENTS), &r);
+    r
 }
 
 /// Errbot's storage: a plugin's `self[key] = value` then `self[key]` through the shelf.

@@ -13,6 +13,7 @@ mod procs;
 mod report;
 mod results;
 mod rs;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,9 @@ struct Cli {
     /// Messages of the sequential latency runs.
     #[arg(long)]
     latency_messages: Option<u32>,
+    /// Requests of the webhook run (64 concurrent clients).
+    #[arg(long)]
+    webhook_requests: Option<u32>,
     /// The command that reproduces this run, as printed in the report.
     #[arg(long, default_value = "tests/bench/run.sh")]
     command: String,
@@ -98,16 +102,18 @@ pub struct Workloads {
     pub timeout_ms: u32,
     /// Keys written then read by the storage workload.
     pub storage: u32,
+    /// Requests of the webhook workload.
+    pub webhook_requests: u32,
     /// Run only this workload (for profiling).
     pub only: Option<Only>,
 }
 
 impl Workloads {
     fn new(cli: &Cli) -> Self {
-        let (latency, messages, warmup, storage) = if cli.smoke {
-            (20, 100, 10, 100)
+        let (latency, messages, warmup, storage, webhook_requests) = if cli.smoke {
+            (20, 100, 10, 100, 200)
         } else {
-            (2_000, 10_000, 500, 10_000)
+            (2_000, 10_000, 500, 10_000, 10_000)
         };
         Self {
             plugins: 5,
@@ -117,6 +123,7 @@ impl Workloads {
             concurrency: vec![1, 16, 64],
             timeout_ms: 10_000,
             storage,
+            webhook_requests: cli.webhook_requests.unwrap_or(webhook_requests),
             only: cli.only,
         }
     }

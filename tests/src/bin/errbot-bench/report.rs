@@ -32,6 +32,7 @@ enum Unit {
     Ms,
     PerSecond,
     MiB,
+    Count,
 }
 
 struct Cell {
@@ -83,7 +84,7 @@ fn fmt_value(v: f64, unit: Unit) -> String {
     match unit {
         Unit::Ms if v < 1.0 => format!("{v:.3}"),
         Unit::Ms if v < 100.0 => format!("{v:.1}"),
-        Unit::Ms | Unit::PerSecond => format!("{v:.0}"),
+        Unit::Ms | Unit::PerSecond | Unit::Count => format!("{v:.0}"),
         Unit::MiB => format!("{v:.1}"),
     }
 }
@@ -184,6 +185,27 @@ fn rows(all: &[SystemResults]) -> Vec<Row> {
         Better::Higher,
         Unit::PerSecond,
         &|s| Cell::load(&s.plugin_throughput, |r| Some(r.throughput())),
+    ));
+    let clients = crate::webhook::CLIENTS;
+    rows.push(row(
+        format!("webhook throughput, {clients} clients (correct answers/s)"),
+        Better::Higher,
+        Unit::PerSecond,
+        &|s| Cell::load(&s.webhook, |r| Some(r.throughput())),
+    ));
+    for p in [50.0, 99.0] {
+        rows.push(row(
+            format!("webhook latency p{p:.0}, {clients} clients (ms)"),
+            Better::Lower,
+            Unit::Ms,
+            &|s| Cell::load(&s.webhook, |r| r.percentile_ms(p)),
+        ));
+    }
+    rows.push(row(
+        format!("webhook failed requests, {clients} clients"),
+        Better::Lower,
+        Unit::Count,
+        &|s| Cell::measured(&s.webhook, |r| Some((r.sent - r.correct) as f64)),
     ));
     for (when, pick) in [("after start", 0), ("after load", 1)] {
         for (kind, pss) in [("RSS", false), ("PSS", true)] {
@@ -305,8 +327,10 @@ pub fn render(all: &[SystemResults], w: &Workloads, info: &RunInfo) -> String {
     let _ = writeln!(
         out,
         "Workloads: {} warm-up messages, then {} sequential messages for latency, {} messages \
-         per throughput run (senders: {}), per-message timeout {} ms, {} storage keys. Latency \
-         counts correct replies only; throughput is correct replies per second of the run.",
+         per throughput run (senders: {}), per-message timeout {} ms, {} storage keys, {} \
+         webhook requests from {} HTTP clients (keep-alive, a small JSON body each way, on \
+         127.0.0.1). Latency counts correct replies only; throughput is correct replies per \
+         second of the run.",
         w.warmup,
         w.latency,
         w.messages,
@@ -317,6 +341,8 @@ pub fn render(all: &[SystemResults], w: &Workloads, info: &RunInfo) -> String {
             .join(", "),
         w.timeout_ms,
         w.storage,
+        w.webhook_requests,
+        crate::webhook::CLIENTS,
     );
     out
 }

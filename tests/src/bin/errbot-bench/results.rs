@@ -162,6 +162,8 @@ pub struct SystemResults {
     pub restart_ms: Measured<f64>,
     /// Storage get/set per second through a plugin.
     pub storage: Measured<StorageRate>,
+    /// A plugin's JSON webhook under [`crate::webhook::CLIENTS`] concurrent HTTP clients.
+    pub webhook: Measured<LoadResult>,
 }
 
 /// "1 sender", "16 senders".
@@ -195,6 +197,7 @@ impl SystemResults {
             cpu: none(),
             restart_ms: none(),
             storage: none(),
+            webhook: none(),
         }
     }
 
@@ -208,6 +211,10 @@ impl SystemResults {
         all.push((
             format!("plugin command {PLUGIN_CONCURRENCY} senders"),
             &self.plugin_throughput,
+        ));
+        all.push((
+            format!("webhook {} clients", crate::webhook::CLIENTS),
+            &self.webhook,
         ));
         all
     }

@@ -26,6 +26,8 @@ struct Bot {
     process: Child,
     dir: tempfile::TempDir,
     driver: TestDriverServiceClient<Channel>,
+    /// The web server's address (`http://127.0.0.1:PORT`).
+    web: String,
 }
 
 impl Bot {
@@ -50,11 +52,14 @@ impl Bot {
             )?;
         }
         let socket = dir.path().join("driver.sock");
+        let port = crate::webhook::free_port()?;
         let config = format!(
             "# Written by errbot-bench.\n[bot]\nadmins = [\"@admin\"]\n\n[paths]\n\
              data_dir = \"data\"\nplugin_dirs = [{plugins:?}]\nbundled_plugins = false\n\n\
              # The storage workload is one long command.\n[limits]\ncommand_timeout_secs = 600.0\n\n\
-             [backends.test]\nkind = \"test\"\ndriver_socket = {socket:?}\n",
+             [backends.test]\nkind = \"test\"\ndriver_socket = {socket:?}\n\n\
+             # The webhook workload.\n[web]\nlisten = \"127.0.0.1:{port}\"\n\
+             request_timeout_secs = 30.0\n",
             plugins = plugin_dir.display().to_string(),
             socket = socket.display().to_string(),
         );
@@ -77,6 +82,7 @@ impl Bot {
             process,
             dir,
             driver,
+            web: format!("http://127.0.0.1:{port}"),
         };
         let probe = plugin_name(plugins.max(1));
         let deadline = t0 + Duration::from_secs(120);
@@ -322,6 +328,7 @@ pub async fn run(bin_dir: &Path, w: &Workloads) -> SystemResults {
         bot.load(&body, &expect, w.messages, PLUGIN_CONCURRENCY, t)
             .await,
     );
+    results.webhook = Measured::from_result(webhook_load(&bot, w).await);
     results.memory_load = Measured::Value(bot.memory());
     results.storage = storage_rate(&mut bot, w).await;
     // Last: it kills a plugin.
@@ -437,6 +444,20 @@ async fn restart_after_sigkill(bot: &mut Bot, w: &Workloads) -> Measured<f64> {
             GIVE_UP.as_secs()
         )),
     }
+}
+
+/// The webhook workload: `/bench1` of errbotd's web server, [`crate::webhook::CLIENTS`]
+/// clients at once.
+async fn webhook_load(bot: &Bot, w: &Workloads) -> anyhow::Result<LoadResult> {
+    let plugin = plugin_name(1);
+    crate::webhook::wait_ready(&bot.web, &plugin, Duration::from_secs(10)).await?;
+    let r = crate::webhook::load(&bot.web, &plugin, w.webhook_requests, w.timeout_ms).await;
+    crate::rs_progress(
+        "errbot-rs",
+        &format!("webhook x{}", crate::webhook::CLIENTS),
+        &r,
+    );
+    r
 }
 
 /// Storage get/set per second through a plugin's own storage: `!bench1 storage COUNT` makes
