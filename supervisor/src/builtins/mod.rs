@@ -13,6 +13,7 @@ use errbot_proto::v1::{
 
 mod certificate;
 mod health;
+mod repos;
 mod rooms;
 
 use crate::acl;
@@ -135,7 +136,7 @@ pub fn descriptions() -> Vec<PluginDescription> {
         plugin(
             "Plugins",
             "Manage the plugins (admins only): activate, deactivate, reload, configure, \
-             blacklist and unblacklist them.",
+             blacklist and unblacklist them; install, update and uninstall plugin repositories.",
             {
                 let mut commands = plugins::plugin_commands();
                 commands.push(plugin_info::command());
@@ -145,6 +146,7 @@ pub fn descriptions() -> Vec<PluginDescription> {
                     false,
                     vec![],
                 ));
+                commands.extend(repos::commands());
                 commands
             },
         ),
@@ -236,6 +238,9 @@ async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Resu
     }
     if health::owns(&request.command) {
         return health::run(bot, sink, request).await;
+    }
+    if repos::owns(&request.command) {
+        return repos::run(bot, sink, request).await;
     }
     let message = request.message.clone().unwrap_or_default();
     // Under `access.hide_restricted_commands`, listings skip what the sender may not run.
