@@ -558,7 +558,7 @@ async fn update_one(bot: &Arc<Bot>, name: &str, progress: &Progress) -> bool {
     let after = git::head(&dir).await.unwrap_or_default();
     say(
         progress,
-        format!("Update of {shown} succeeded...\n\nPulled remote\n\n"),
+        format!("Update of {shown} succeeded...\n\nPulled remote"),
     );
     if after == before {
         return true;
