@@ -199,6 +199,7 @@ async fn world() -> World {
         &git_root.join("tester/rs-greeter"),
         &refs(&rust_plugin("greeter")),
     );
+    git(&git_root.join("tester/rs-greeter"), &["tag", "v1.0"]);
     let py = git_root.join("work/py-hello");
     repo(&py, &refs(&errbot_plugin("v1")));
     publish(&py, &served.join("tester/py-hello.git"));
@@ -438,11 +439,29 @@ async fn refusals_and_a_plugin_that_does_not_build() {
     assert_eq!(code, 1);
     assert!(err.contains("it does not compile"), "{err}");
 
-    // The same repository's name and a good one still install afterwards.
-    let replies = converse(&mut driver, "admin", "!repos install tester/rs-greeter").await;
+    // A good one still installs afterwards, pinned to a tag, which has nothing to pull.
+    let replies = converse(
+        &mut driver,
+        "admin",
+        "!repos install tester/rs-greeter v1.0",
+    )
+    .await;
     assert_eq!(
         replies.last().map(String::as_str),
         Some("Plugins reloaded."),
+        "{replies:?}"
+    );
+    assert_eq!(bot.one("!greeter pinned").await, "greeter: pinned");
+    let clone = bot.dir.path().join("data/repos/tester/rs-greeter");
+    let described = Command::new("git")
+        .args(["describe", "--tags", "--exact-match"])
+        .current_dir(&clone)
+        .output()
+        .expect("git describe");
+    assert_eq!(String::from_utf8_lossy(&described.stdout).trim(), "v1.0");
+    let replies = converse(&mut driver, "admin", "!repos update tester/rs-greeter").await;
+    assert!(
+        replies.iter().any(|r| r.ends_with(": nothing to pull")),
         "{replies:?}"
     );
     assert_eq!(

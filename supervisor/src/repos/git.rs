@@ -83,19 +83,33 @@ pub async fn reset(repo: &str, dir: &Path, commit: &str, timeout: Duration) -> R
 
 /// The commit checked out in `dir`.
 pub async fn head(dir: &Path) -> Result<String, String> {
+    output(dir, &["rev-parse", "HEAD"]).await
+}
+
+/// The branch checked out in `dir`; `None` when the clone is pinned to a tag or a commit.
+pub async fn branch(dir: &Path) -> Option<String> {
+    output(dir, &["symbolic-ref", "-q", "--short", "HEAD"])
+        .await
+        .ok()
+        .filter(|b| !b.is_empty())
+}
+
+/// What a quick git command prints (bounded in time).
+async fn output(dir: &Path, args: &[&str]) -> Result<String, String> {
     let mut cmd = tokio::process::Command::new(crate::child::beside_errbotd("git"));
-    cmd.args(["rev-parse", "HEAD"])
+    cmd.args(args)
         .current_dir(dir)
         .envs(ENV.iter().copied())
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(30), cmd.output())
         .await
-        .map_err(|_| "git rev-parse did not answer in time".to_owned())?
+        .map_err(|_| format!("git {} did not answer in time", args.join(" ")))?
         .map_err(|e| format!("git could not start: {e}"))?;
     if !output.status.success() {
         return Err(format!(
-            "git rev-parse failed: {}",
+            "git {} failed: {}",
+            args.join(" "),
             String::from_utf8_lossy(&output.stderr).trim()
         ));
     }

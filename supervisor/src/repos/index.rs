@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `[repos] indexes` lists URLs (http, https) and files; they are merged, later ones winning for
-//! the same repository, and cached in the data directory (`repos/index.json`) for
+//! the same repository, and cached in the data directory (`repo-index.json`) for
 //! `index_max_age_secs`. When a source cannot be read the cache is kept as it is (Errbot's rule),
 //! or, with none, the index is empty and the failure reported.
 
@@ -150,7 +150,7 @@ fn now() -> f64 {
 
 /// Where the cache is kept.
 pub fn cache_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("repos").join("index.json")
+    data_dir.join("repo-index.json")
 }
 
 /// Reads one source: an http(s) URL or a file (relative to errbot.toml's folder).
@@ -210,13 +210,7 @@ pub async fn load(
         index: merged.clone(),
     };
     if let Ok(text) = serde_json::to_string(&fresh) {
-        let written = async {
-            if let Some(dir) = path.parent() {
-                tokio::fs::create_dir_all(dir).await?;
-            }
-            tokio::fs::write(&path, text).await
-        };
-        if let Err(e) = written.await {
+        if let Err(e) = tokio::fs::write(&path, text).await {
             tracing::warn!("caching the plugin index in {}: {e}", path.display());
         }
     }

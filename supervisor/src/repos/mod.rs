@@ -1,6 +1,7 @@
 //! Plugin repositories (`!repos ...`, `errbotctl repos ...`): installed from git into
 //! `<data_dir>/repos/<owner>/<name>`, recorded in core storage (`installed_repos`, Errbot's
-//! `{"name": "url"}`), their plugins found there at every start-up.
+//! `{"name": "url"}`), their plugins found there at every start-up; the plugin index is cached
+//! in `<data_dir>/repo-index.json`.
 //!
 //! - install: the name is resolved ([`source`]), checked against `[repos] allowed`, cloned
 //!   ([`git`]) into a scratch directory then moved in place; every plugin in the clone is
@@ -548,6 +549,13 @@ async fn update_one(bot: &Arc<Bot>, name: &str, progress: &Progress) -> bool {
             return false;
         }
     };
+    if git::branch(&dir).await.is_none() {
+        say(
+            progress,
+            format!("Update of {shown} succeeded...\n\nPinned to {before}: nothing to pull"),
+        );
+        return true;
+    }
     if let Err(e) = git::pull(name, &dir, git_timeout(bot)).await {
         say(
             progress,
