@@ -373,10 +373,22 @@ async fn install_answer_update_and_uninstall_from_chat() {
     assert_eq!(bot.one("!repohello").await, "repohello v2");
     assert_ne!(bot.child_pid("RepoHello"), old_pid);
 
-    // errbotctl: nothing new to pull for either.
+    // errbotctl: a new commit of the errbot-rs plugin is pulled, rebuilt and reloaded; the
+    // Errbot plugin has nothing new.
+    let greeter_pid = bot.child_pid("greeter");
+    commit(
+        &world.git_root.join("tester/rs-greeter"),
+        &[("NEWS", "a change\n")],
+        "news",
+    );
     let (code, out, err) = bot.ctl(&["repos", "update", "all"]);
     assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Plugin greeter reloaded."), "{out}");
+    assert!(!out.contains("Plugin RepoHello reloaded."), "{out}");
     assert!(out.trim_end().ends_with("Done."), "{out}");
+    bot.wait_for_log("build: building greeter", 2);
+    assert_ne!(bot.child_pid("greeter"), greeter_pid);
+    assert_eq!(bot.one("!greeter again").await, "greeter: again");
 
     // Uninstall: the plugin goes, the others stay.
     assert_eq!(
