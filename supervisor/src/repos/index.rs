@@ -209,10 +209,10 @@ pub async fn load(
         sources: settings.indexes.clone(),
         index: merged.clone(),
     };
-    if let Ok(text) = serde_json::to_string(&fresh) {
-        if let Err(e) = tokio::fs::write(&path, text).await {
-            tracing::warn!("caching the plugin index in {}: {e}", path.display());
-        }
+    if let Ok(text) = serde_json::to_string(&fresh)
+        && let Err(e) = tokio::fs::write(&path, text).await
+    {
+        tracing::warn!("caching the plugin index in {}: {e}", path.display());
     }
     tracing::info!(repositories = merged.repos.len(), "plugin index read");
     (merged, None)
