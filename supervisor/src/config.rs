@@ -1149,6 +1149,36 @@ mod tests {
     }
 
     #[test]
+    fn repos_settings() {
+        let c = Config::parse("", Path::new("e.toml")).expect("valid");
+        assert_eq!(c.repos.allowed, None);
+        assert_eq!(c.repos.indexes, ["https://repos.errbot.io/repos.json"]);
+        let c = Config::parse(
+            "[repos]\nallowed = [\"file:///srv/*\"]\nindexes = [\"index.json\"]\n",
+            Path::new("e.toml"),
+        )
+        .expect("valid");
+        assert_eq!(
+            c.repos.allowed.as_deref(),
+            Some(&["file:///srv/*".to_owned()][..])
+        );
+        for (text, start) in [
+            (
+                "[repos]\n\ngit_timeout_secs = 0\n",
+                "e.toml:3:1: key `repos.git_timeout_secs`: expected a positive",
+            ),
+            (
+                "[repos]\nallowed = [\" \"]\n",
+                "e.toml:2:1: key `repos.allowed`: expected URL patterns",
+            ),
+            ("[repos]\nallow = []\n", "e.toml:2:1: key `repos.allow`"),
+        ] {
+            let e = Config::parse(text, Path::new("e.toml")).expect_err(text);
+            assert!(e.to_string().starts_with(start), "{e}");
+        }
+    }
+
+    #[test]
     fn deploy_example_is_valid() {
         let text = include_str!("../../deploy/errbot.toml");
         let c = Config::parse(text, Path::new("deploy/errbot.toml")).expect("valid");

@@ -224,6 +224,8 @@ async fn world() -> World {
             "path": "/repohello.plug"}},
     });
     std::fs::write(&index, doc.to_string()).expect("index");
+    // The same index over http.
+    std::fs::write(dir.path().join("served/index.json"), doc.to_string()).expect("index");
     World {
         dir,
         git_root,
@@ -232,11 +234,10 @@ async fn world() -> World {
     }
 }
 
-async fn bot(world: &World, allowed: &str) -> TestBot {
+async fn bot(index: &str, allowed: &str) -> TestBot {
     TestBot::start_with(Options {
         extra: format!(
-            "[limits]\ncommand_timeout_secs = 600\n\n[repos]\nindexes = [{:?}]\n{allowed}\n",
-            world.index.display().to_string()
+            "[limits]\ncommand_timeout_secs = 600\n\n[repos]\nindexes = [{index:?}]\n{allowed}\n"
         ),
         ..Default::default()
     })
@@ -246,7 +247,7 @@ async fn bot(world: &World, allowed: &str) -> TestBot {
 #[tokio::test(flavor = "multi_thread")]
 async fn install_answer_update_and_uninstall_from_chat() {
     let world = world().await;
-    let mut bot = bot(&world, "").await;
+    let mut bot = bot(&world.index.display().to_string(), "").await;
     let mut driver = bot.driver();
 
     // The index is searched by name and by description.
@@ -418,7 +419,8 @@ async fn refusals_and_a_plugin_that_does_not_build() {
         "allowed = [{:?}]",
         format!("file://{}/*", world.git_root.display())
     );
-    let mut bot = bot(&world, &allowed).await;
+    // The index over http this time.
+    let mut bot = bot(&format!("{}/index.json", world.http), &allowed).await;
     let mut driver = bot.driver();
 
     // A URL outside `[repos] allowed`.
