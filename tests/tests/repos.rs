@@ -436,6 +436,19 @@ async fn refusals_and_a_plugin_that_does_not_build() {
     assert!(err.contains("is not allowed here"), "{err}");
     assert!(!bot.dir.path().join("data/repos/tester/py-hello").exists());
 
+    // A repository that cannot be cloned.
+    let missing = format!("file://{}", world.git_root.join("tester/missing").display());
+    let replies = converse(&mut driver, "admin", &format!("!repos install {missing}")).await;
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert_eq!(replies[0], format!("Installing {missing}..."));
+    assert!(
+        replies[1].starts_with(&format!(
+            "Error installing the repo: Could not load this plugin: \n\n{missing}\n\n---\n\nthe git `"
+        )),
+        "{replies:?}"
+    );
+    assert!(!bot.dir.path().join("data/repos/tester/missing").exists());
+
     // A plugin whose build fails: reported with the reason, nothing left installed.
     let broken = format!("file://{}", world.git_root.join("tester/broken").display());
     let replies = converse(&mut driver, "admin", &format!("!repos install {broken}")).await;

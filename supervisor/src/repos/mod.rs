@@ -230,7 +230,12 @@ async fn install_locked(
     reference: Option<&str>,
     progress: &Progress,
 ) -> Result<(), ActionError> {
-    let (index, _) = load_index(bot).await;
+    // A URL needs no index (which may be far away).
+    let index = if source::is_url(target) {
+        index::Index::default()
+    } else {
+        load_index(bot).await.0
+    };
     let source = source::resolve(target, &index).map_err(ActionError::NotFound)?;
     let config = bot.config();
     if !source::allowed(config.repos.allowed.as_deref(), &source.url) {
@@ -260,6 +265,7 @@ async fn install_locked(
         // Left over by something else than an installation (those clean up): not ours to keep.
         remove_dir(&dest).await;
     }
+    remove_leftovers(&root).await;
     let scratch = root.join(format!(".incoming-{}", &crate::child::new_token()[..8]));
     let cloned = async {
         tokio::fs::create_dir_all(&scratch)
@@ -356,6 +362,23 @@ async fn install_locked(
         "Removing {} as it did not load correctly.",
         dest.display()
     )))
+}
+
+/// Removes the scratch directories of clones that errbotd did not live to finish (operations
+/// run one at a time: none is in progress).
+async fn remove_leftovers(root: &Path) {
+    let Ok(mut entries) = tokio::fs::read_dir(root).await else {
+        return;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".incoming-")
+        {
+            remove_dir(&entry.path()).await;
+        }
+    }
 }
 
 async fn remove_dir(dir: &Path) {
