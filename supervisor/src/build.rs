@@ -25,12 +25,55 @@ pub async fn run(
     program: &Path,
     timeout: Duration,
 ) -> Result<(), String> {
+    let job = Job {
+        name,
+        kind: "build",
+        timeout_hint: &format!(
+            "`build_timeout_secs` in [limits] or [plugins.{name}] of errbot.toml"
+        ),
+        env: &[],
+    };
+    run_logged(&job, dir, command, timeout).await?;
+    if !program.is_file() {
+        return Err(format!(
+            "the build `{}` succeeded but did not make {}: plugin.toml's `command` must name \
+             the program the build makes",
+            shell_words(command),
+            program.display()
+        ));
+    }
+    Ok(())
+}
+
+/// What a command run by [`run_logged`] is, for its log lines and its failure.
+pub struct Job<'a> {
+    /// Whose it is (the plugin, the repository): the `plugin` field of its log lines.
+    pub name: &'a str,
+    /// What it is ("build", "git"): the prefix of its log lines and of its failure.
+    pub kind: &'a str,
+    /// Which setting sets its deadline, for the failure of one killed for taking too long.
+    pub timeout_hint: &'a str,
+    /// Environment variables set for it on top of errbotd's.
+    pub env: &'a [(&'a str, &'a str)],
+}
+
+/// Runs `command` in `dir` beside errbotd (its own process group, killed with errbotd and after
+/// `timeout`), every line it prints logged; the error describes the failure with its last
+/// lines.
+pub async fn run_logged(
+    job: &Job<'_>,
+    dir: &Path,
+    command: &[String],
+    timeout: Duration,
+) -> Result<(), String> {
+    let (name, kind) = (job.name, job.kind);
     let shown = shell_words(command);
     let (first, args) = command
         .split_first()
-        .ok_or_else(|| "plugin.toml's `build` is empty".to_owned())?;
+        .ok_or_else(|| format!("the {kind} command is empty"))?;
     let mut cmd = tokio::process::Command::new(first);
     cmd.args(args)
+        .envs(job.env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -40,38 +83,39 @@ pub async fn run(
     crate::child::die_with_errbotd(&mut cmd);
     let mut process = cmd
         .spawn()
-        .map_err(|e| format!("the build `{shown}` could not start: {e}"))?;
+        .map_err(|e| format!("the {kind} `{shown}` could not start: {e}"))?;
     let group = Group(process.id());
     let tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
     let readers = [
         process
             .stdout
             .take()
-            .map(|o| forward(name, o, tail.clone())),
+            .map(|o| forward(name, kind, o, tail.clone())),
         process
             .stderr
             .take()
-            .map(|e| forward(name, e, tail.clone())),
+            .map(|e| forward(name, kind, e, tail.clone())),
     ];
     let status = match tokio::time::timeout(timeout, process.wait()).await {
         Ok(Ok(status)) => status,
-        Ok(Err(e)) => return Err(format!("the build `{shown}` could not be waited for: {e}")),
+        Ok(Err(e)) => return Err(format!("the {kind} `{shown}` could not be waited for: {e}")),
         Err(_) => {
             drop(group);
             let _ = process.wait().await;
             return Err(failure(
+                kind,
                 &shown,
                 &format!(
-                    "did not finish within {} s (`build_timeout_secs` in [limits] or \
-                     [plugins.{name}] of errbot.toml) and was killed",
-                    timeout.as_secs_f64()
+                    "did not finish within {} s ({}) and was killed",
+                    timeout.as_secs_f64(),
+                    job.timeout_hint
                 ),
                 &tail,
             ));
         }
     };
-    // Whatever the build left running in its group goes with it; its output is read to the end
-    // (bounded: a stray process elsewhere may hold the pipes).
+    // Whatever the command left running in its group goes with it; its output is read to the
+    // end (bounded: a stray process elsewhere may hold the pipes).
     drop(group);
     for reader in readers.into_iter().flatten() {
         let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
@@ -81,14 +125,7 @@ pub async fn run(
             Some(code) => format!("failed (exit status {code})"),
             None => format!("failed ({status})"),
         };
-        return Err(failure(&shown, &how, &tail));
-    }
-    if !program.is_file() {
-        return Err(format!(
-            "the build `{shown}` succeeded but did not make {}: plugin.toml's `command` must name \
-             the program the build makes",
-            program.display()
-        ));
+        return Err(failure(kind, &shown, &how, &tail));
     }
     Ok(())
 }
@@ -104,16 +141,16 @@ impl Drop for Group {
     }
 }
 
-fn failure(shown: &str, how: &str, tail: &Mutex<VecDeque<String>>) -> String {
+fn failure(kind: &str, shown: &str, how: &str, tail: &Mutex<VecDeque<String>>) -> String {
     let lines: Vec<String> = tail
         .lock()
         .map(|t| t.iter().cloned().collect())
         .unwrap_or_default();
     if lines.is_empty() {
-        format!("the build `{shown}` {how} and printed nothing")
+        format!("the {kind} `{shown}` {how} and printed nothing")
     } else {
         format!(
-            "the build `{shown}` {how}; its last lines:\n{}",
+            "the {kind} `{shown}` {how}; its last lines:\n{}",
             lines.join("\n")
         )
     }
@@ -122,10 +159,12 @@ fn failure(shown: &str, how: &str, tail: &Mutex<VecDeque<String>>) -> String {
 /// Logs every line of `stream` (tagged with the plugin) and keeps the last ones in `tail`.
 fn forward(
     name: &str,
+    kind: &str,
     stream: impl AsyncRead + Unpin + Send + 'static,
     tail: Arc<Mutex<VecDeque<String>>>,
 ) -> tokio::task::JoinHandle<()> {
     let name = name.to_owned();
+    let kind = kind.to_owned();
     tokio::spawn(async move {
         let mut reader = BufReader::new(stream);
         let mut raw = Vec::new();
@@ -140,7 +179,7 @@ fn forward(
             if line.trim().is_empty() {
                 continue;
             }
-            tracing::info!(plugin = %name, "build: {line}");
+            tracing::info!(plugin = %name, "{kind}: {line}");
             if let Ok(mut t) = tail.lock() {
                 if t.len() == TAIL_LINES {
                     t.pop_front();
@@ -152,7 +191,7 @@ fn forward(
 }
 
 /// A command as one would type it, for messages.
-fn shell_words(command: &[String]) -> String {
+pub fn shell_words(command: &[String]) -> String {
     command
         .iter()
         .map(|w| {

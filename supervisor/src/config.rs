@@ -50,6 +50,9 @@ pub struct Config {
     /// Conversation flows (`[flows]`).
     #[serde(default)]
     pub flows: FlowSettings,
+    /// Plugin repositories installed from chat or errbotctl (`[repos]`, see [`crate::repos`]).
+    #[serde(default)]
+    pub repos: RepoSettings,
     /// The file this came from, if any (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -310,6 +313,33 @@ pub struct WebSettings {
     pub tls_cert_file: Option<PathBuf>,
     /// The private key of `tls_cert_file`, PEM.
     pub tls_key_file: Option<PathBuf>,
+}
+
+/// Settings of `[repos]`: where `!repos install` may clone from and where it looks names up.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepoSettings {
+    /// Glob patterns of the git URLs that may be installed (`https://github.com/errbotio/*`,
+    /// `file:///srv/plugins/*`); unset: any. An empty list forbids every installation.
+    pub allowed: Option<Vec<String>>,
+    /// The plugin indexes (Errbot's BOT_PLUGIN_INDEXES): URLs (http, https) or files, in
+    /// Errbot's JSON format; later ones win for the same repository.
+    pub indexes: Vec<String>,
+    /// Seconds the cached index is used before it is read again (Errbot: one hour).
+    pub index_max_age_secs: f64,
+    /// Seconds a git clone or pull may take before it is killed.
+    pub git_timeout_secs: f64,
+}
+
+impl Default for RepoSettings {
+    fn default() -> Self {
+        Self {
+            allowed: None,
+            indexes: vec!["https://repos.errbot.io/repos.json".to_owned()],
+            index_max_age_secs: 3600.0,
+            git_timeout_secs: 300.0,
+        }
+    }
 }
 
 /// One `[[web.auth]]`: how requests to some paths prove where they come from.
@@ -844,6 +874,29 @@ impl Config {
                 _ => {}
             }
         }
+        for (key, v) in [
+            ("index_max_age_secs", self.repos.index_max_age_secs),
+            ("git_timeout_secs", self.repos.git_timeout_secs),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(invalid(
+                    key,
+                    format!("key `repos.{key}`: expected a positive number of seconds, found {v}"),
+                ));
+            }
+        }
+        if let Some(p) = self
+            .repos
+            .allowed
+            .iter()
+            .flatten()
+            .find(|p| p.trim().is_empty())
+        {
+            return Err(invalid(
+                "allowed",
+                format!("key `repos.allowed`: expected URL patterns, found {p:?}"),
+            ));
+        }
         crate::storage::settings::validate(self, text, path)?;
         crate::plugin_config::validate_settings(self, text, path)?;
         Ok(())
@@ -1200,6 +1253,36 @@ idle = 3
                 .starts_with("e.toml:2:1: key `limits.build_timeout_secs`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn repos_settings() {
+        let c = Config::parse("", Path::new("e.toml")).expect("valid");
+        assert_eq!(c.repos.allowed, None);
+        assert_eq!(c.repos.indexes, ["https://repos.errbot.io/repos.json"]);
+        let c = Config::parse(
+            "[repos]\nallowed = [\"file:///srv/*\"]\nindexes = [\"index.json\"]\n",
+            Path::new("e.toml"),
+        )
+        .expect("valid");
+        assert_eq!(
+            c.repos.allowed.as_deref(),
+            Some(&["file:///srv/*".to_owned()][..])
+        );
+        for (text, start) in [
+            (
+                "[repos]\n\ngit_timeout_secs = 0\n",
+                "e.toml:3:1: key `repos.git_timeout_secs`: expected a positive",
+            ),
+            (
+                "[repos]\nallowed = [\" \"]\n",
+                "e.toml:2:1: key `repos.allowed`: expected URL patterns",
+            ),
+            ("[repos]\nallow = []\n", "e.toml:2:1: key `repos.allow`"),
+        ] {
+            let e = Config::parse(text, Path::new("e.toml")).expect_err(text);
+            assert!(e.to_string().starts_with(start), "{e}");
+        }
     }
 
     #[test]

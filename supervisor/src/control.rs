@@ -12,8 +12,8 @@ use errbot_proto::v1::{
     Content, ControlSendRequest, ControlSendResponse, ControlShutdownRequest,
     ControlShutdownResponse, LogEntry, LogsRequest, PluginActionKind, PluginActionRequest,
     PluginActionResponse, PluginInfoRequest, PluginInfoResponse, PluginListRequest,
-    PluginListResponse, ReloadConfigRequest, ReloadConfigResponse, StatusRequest, StatusResponse,
-    content, control_service_server, log_entry,
+    PluginListResponse, ReloadConfigRequest, ReloadConfigResponse, ReposAction, ReposRequest,
+    ReposResponse, StatusRequest, StatusResponse, content, control_service_server, log_entry,
 };
 use futures::Stream;
 use tokio::net::UnixStream;
@@ -194,6 +194,51 @@ impl control_service_server::ControlService for ControlApi {
         Ok(Response::new(Box::pin(futures::StreamExt::chain(
             head, rest,
         ))))
+    }
+
+    async fn repos(&self, req: Request<ReposRequest>) -> Result<Response<ReposResponse>, Status> {
+        let r = req.into_inner();
+        let bot = &self.bot;
+        let action = r.action();
+        tracing::info!(
+            "errbotctl repos {} {}",
+            action.as_str_name(),
+            r.args.join(" ")
+        );
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut repos = Vec::new();
+        let outcome = match action {
+            ReposAction::List => crate::repos::list(bot).await.map(|e| repos = e),
+            ReposAction::Search => crate::repos::search(bot, &r.args.join(" "))
+                .await
+                .map(|e| repos = e),
+            ReposAction::Install => {
+                let [target] = r.args.as_slice() else {
+                    return Err(Status::invalid_argument(
+                        "install takes one name of the index or git URL",
+                    ));
+                };
+                crate::repos::install(bot, target, Some(r.r#ref.as_str()), &tx).await
+            }
+            ReposAction::Uninstall => crate::repos::uninstall(bot, &r.args.join(" "), &tx).await,
+            ReposAction::Update => crate::repos::update(bot, &r.args, &tx).await,
+            ReposAction::Unspecified => return Err(Status::invalid_argument("action is required")),
+        };
+        drop(tx);
+        let mut messages = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            messages.push(m);
+        }
+        match outcome {
+            Ok(()) => Ok(Response::new(ReposResponse { messages, repos })),
+            Err(e) => {
+                // The messages so far, then why it failed.
+                messages.push(e.text().to_owned());
+                let mut status = status_of(e);
+                status = Status::new(status.code(), messages.join("\n"));
+                Err(status)
+            }
+        }
     }
 
     async fn send(

@@ -151,7 +151,7 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
 
     // Children: plugins and gateways start concurrently.
     let mut startup_warnings = Vec::new();
-    let slots = plugin_slots(&bot, &mut startup_warnings);
+    let slots = plugin_slots(&bot, discover_plugins(&bot).await, &mut startup_warnings);
     let config = bot.config();
     let gateways: Vec<Arc<Gateway>> = config
         .backend_instances()
@@ -285,10 +285,33 @@ pub fn plugin_dirs(config: &Config) -> Vec<PathBuf> {
     dirs
 }
 
+/// Every plugin on disk: those of the plugin directories, then those of the installed
+/// repositories (`!repos install`); a name seen twice keeps the first.
+pub async fn discover_plugins(bot: &Bot) -> (Vec<manifest::Discovered>, Vec<String>) {
+    let (mut found, mut problems) = manifest::discover(&plugin_dirs(&bot.config()));
+    let (installed, more) = crate::repos::discover_installed(bot).await;
+    problems.extend(more);
+    for d in installed {
+        match found.iter().find(|f| f.manifest.name == d.manifest.name) {
+            Some(other) => problems.push(format!(
+                "{}: plugin {:?} is already provided by {}; ignored",
+                d.dir.display(),
+                d.manifest.name,
+                other.dir.display()
+            )),
+            None => found.push(d),
+        }
+    }
+    (found, problems)
+}
+
 /// A slot for every plugin found that is not disabled, registered in `bot`.
-fn plugin_slots(bot: &Arc<Bot>, warnings: &mut Vec<String>) -> Vec<Arc<PluginSlot>> {
+fn plugin_slots(
+    bot: &Arc<Bot>,
+    (found, problems): (Vec<manifest::Discovered>, Vec<String>),
+    warnings: &mut Vec<String>,
+) -> Vec<Arc<PluginSlot>> {
     let config = bot.config();
-    let (found, problems) = manifest::discover(&plugin_dirs(&config));
     for p in &problems {
         tracing::warn!("{p}");
     }
@@ -310,9 +333,9 @@ fn plugin_slots(bot: &Arc<Bot>, warnings: &mut Vec<String>) -> Vec<Arc<PluginSlo
 
 type Outcome = Result<Arc<Instance>, StartError>;
 
-/// Activates the described plugins in dependency order. A plugin whose dependencies did not
-/// activate is not activated either.
-async fn activate_in_order(
+/// Activates the described plugins in dependency order (a dependency may also be a plugin
+/// already running). A plugin whose dependencies did not activate is not activated either.
+pub async fn activate_in_order(
     bot: &Arc<Bot>,
     spawned: Vec<(Arc<PluginSlot>, Result<Described, StartError>)>,
 ) -> Vec<(Arc<PluginSlot>, Outcome)> {
@@ -331,7 +354,11 @@ async fn activate_in_order(
         all.extend(slot.manifest_depends_on());
         all
     };
-    let mut active: HashSet<String> = HashSet::new();
+    let mut active: HashSet<String> = read(&bot.plugins)
+        .values()
+        .filter(|s| s.life.state() == crate::supervise::State::Running)
+        .map(|s| s.name.clone())
+        .collect();
     loop {
         let ready: Vec<String> = pending
             .iter()

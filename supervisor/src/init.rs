@@ -104,6 +104,15 @@ hints = true
 # Or the name of an environment variable holding the URL, to keep a password out of this file:
 # url_env = "ERRBOT_STORAGE_URL"
 
+# Plugin repositories installed from chat (`!repos install NAME|URL`) or `errbotctl repos`.
+[repos]
+# Glob patterns of the git URLs that may be installed; unset: any, [] forbids installing.
+# allowed = ["https://github.com/errbotio/*"]
+# The plugin indexes `!repos search` reads (BOT_PLUGIN_INDEXES): URLs or files.
+indexes = ["https://repos.errbot.io/repos.json"]
+# index_max_age_secs = 3600.0
+# git_timeout_secs = 300.0
+
 # One table per chat service; the table name is the instance name, `kind` the adapter (it
 # defaults to the name). The text console reads your terminal.
 [backends.console]

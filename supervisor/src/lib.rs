@@ -58,6 +58,7 @@ pub mod pollers;
 pub mod python_env;
 pub mod registry;
 pub mod reload;
+pub mod repos;
 pub mod services;
 pub mod split;
 pub mod storage;

@@ -257,6 +257,64 @@ pub fn discover(dirs: &[PathBuf]) -> (Vec<Discovered>, Vec<String>) {
     (found, problems)
 }
 
+/// The plugins of an installed repository (`!repos install`): its root when it is a plugin
+/// directory itself (an Errbot repository usually is), else every plugin directory below it,
+/// hidden directories and `target/` aside; a directory that is a plugin is not searched further.
+pub fn discover_tree(root: &Path) -> (Vec<Discovered>, Vec<String>) {
+    let mut found: Vec<Discovered> = Vec::new();
+    let mut problems = Vec::new();
+    let Ok(root) = root.canonicalize() else {
+        problems.push(format!("{}: cannot read the repository", root.display()));
+        return (found, problems);
+    };
+    let mut pending = vec![root];
+    while let Some(dir) = pending.pop() {
+        let path = dir.join("plugin.toml");
+        let loaded = if path.is_file() {
+            Some(load(&path))
+        } else {
+            plug_file(&dir).map(|plug| load_plug(&plug))
+        };
+        match loaded {
+            Some(Ok(manifest)) => {
+                if found.iter().any(|d| d.manifest.name == manifest.name) {
+                    problems.push(format!(
+                        "{}: plugin {:?} is in the repository twice",
+                        dir.display(),
+                        manifest.name
+                    ));
+                } else {
+                    found.push(Discovered { manifest, dir });
+                }
+                continue;
+            }
+            Some(Err(e)) => {
+                problems.push(e);
+                continue;
+            }
+            None => {}
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut subdirs: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    !n.starts_with('.') && n != "target" && n != "__pycache__"
+                })
+            })
+            .collect();
+        subdirs.sort_by(|a, b| b.cmp(a));
+        pending.extend(subdirs);
+    }
+    found.sort_by(|a, b| a.dir.cmp(&b.dir));
+    (found, problems)
+}
+
 fn load(path: &Path) -> Result<Manifest, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file: ManifestFile = toml::from_str(&text).map_err(|e| {

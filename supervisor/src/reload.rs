@@ -422,7 +422,7 @@ const NOT_FOUND: &str = "not found in the plugin directories";
 
 /// Starts a plugin that was disabled: found in the plugin directories, activated, supervised.
 async fn start_plugin(bot: &Arc<Bot>, config: &Config, name: &str) -> Result<(), String> {
-    let (found, _) = crate::manifest::discover(&crate::daemon::plugin_dirs(config));
+    let (found, _) = crate::daemon::discover_plugins(bot).await;
     let Some(discovered) = found.into_iter().find(|d| d.manifest.name == name) else {
         return Err(NOT_FOUND.to_owned());
     };

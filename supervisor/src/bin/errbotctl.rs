@@ -8,7 +8,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use errbot_proto::v1::{
     ControlSendRequest, ControlShutdownRequest, LogsRequest, PluginActionKind, PluginActionRequest,
     PluginInfoRequest, PluginInfoResponse, PluginListRequest, ReloadConfigRequest,
-    ReloadConfigResponse, StatusRequest, StatusResponse,
+    ReloadConfigResponse, ReposAction, ReposRequest, StatusRequest, StatusResponse,
     control_service_client::ControlServiceClient, log_entry,
 };
 use errbotd::config::Config;
@@ -55,6 +55,11 @@ enum Cmd {
     Plugin {
         #[command(subcommand)]
         action: PluginCmd,
+    },
+    /// Plugin repositories: list, search the index, install, uninstall, update (as `!repos`).
+    Repos {
+        #[command(subcommand)]
+        action: Option<ReposCmd>,
     },
     /// Read errbotd's configuration file again and apply what changed (as SIGHUP does); an
     /// invalid file is refused with its errors and the running configuration stays.
@@ -142,6 +147,37 @@ enum PluginCmd {
     Unblacklist {
         /// The plugin's name.
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReposCmd {
+    /// The installed repositories (the default).
+    List,
+    /// The plugins of the index whose name or description holds one of the words.
+    Search {
+        /// The words.
+        #[arg(required = true)]
+        words: Vec<String>,
+    },
+    /// Clone a repository and start its plugins; nothing is left installed if one fails.
+    Install {
+        /// A name of the plugin index, a git URL (https, ssh, file:) or `owner/name` (GitHub).
+        source: String,
+        /// The branch or tag to check out.
+        #[arg(long = "ref")]
+        reference: Option<String>,
+    },
+    /// Stop an installed repository's plugins and remove it.
+    Uninstall {
+        /// The repository's name (as `repos list` shows it).
+        name: String,
+    },
+    /// Pull repositories and reload their plugins without downtime.
+    Update {
+        /// Repository names, or `all`.
+        #[arg(required = true)]
+        names: Vec<String>,
     },
 }
 
@@ -338,6 +374,7 @@ impl Ctl {
                 });
             }
             Cmd::Plugin { action } => self.plugin(action).await?,
+            Cmd::Repos { action } => self.repos(action.unwrap_or(ReposCmd::List)).await?,
             Cmd::ReloadConfig => {
                 let r = self.client.reload_config(ReloadConfigRequest {}).await;
                 let report = self.answer(r)?;
@@ -435,6 +472,56 @@ impl Ctl {
         let r = self.client.plugin_action(req).await;
         let message = self.answer(r)?.message;
         self.print(json!({ "message": message }), || message.clone());
+        Ok(())
+    }
+
+    async fn repos(&mut self, command: ReposCmd) -> Outcome {
+        let (action, args, reference) = match command {
+            ReposCmd::List => (ReposAction::List, vec![], None),
+            ReposCmd::Search { words } => (ReposAction::Search, words, None),
+            ReposCmd::Install { source, reference } => {
+                (ReposAction::Install, vec![source], reference)
+            }
+            ReposCmd::Uninstall { name } => (ReposAction::Uninstall, vec![name], None),
+            ReposCmd::Update { names } => (ReposAction::Update, names, None),
+        };
+        let req = ReposRequest {
+            action: action as i32,
+            args,
+            r#ref: reference.unwrap_or_default(),
+        };
+        let r = self.client.repos(req).await;
+        let answer = self.answer(r)?;
+        if self.json {
+            let repos: Vec<_> = answer
+                .repos
+                .iter()
+                .map(|e| {
+                    json!({ "name": e.name, "url": e.url, "installed": e.installed,
+                            "indexed": e.indexed, "description": e.description,
+                            "plugins": e.plugins })
+                })
+                .collect();
+            println!("{}", json!({ "messages": answer.messages, "repos": repos }));
+            return Ok(());
+        }
+        for m in &answer.messages {
+            println!("{m}");
+        }
+        if matches!(action, ReposAction::List | ReposAction::Search) {
+            if answer.repos.is_empty() {
+                println!("(none)");
+            }
+            for e in &answer.repos {
+                let flag = if e.installed { "I" } else { " " };
+                println!(
+                    "{flag} {:<32} {:<40} {}",
+                    e.name,
+                    e.plugins.join(","),
+                    e.description.replace('\n', " ")
+                );
+            }
+        }
         Ok(())
     }
 

@@ -14,6 +14,7 @@ use errbot_proto::v1::{
 mod certificate;
 mod flows;
 mod health;
+mod repos;
 mod rooms;
 
 use crate::acl;
@@ -136,7 +137,7 @@ pub fn descriptions() -> Vec<PluginDescription> {
         plugin(
             "Plugins",
             "Manage the plugins (admins only): activate, deactivate, reload, configure, \
-             blacklist and unblacklist them.",
+             blacklist and unblacklist them; install, update and uninstall plugin repositories.",
             {
                 let mut commands = plugins::plugin_commands();
                 commands.push(plugin_info::command());
@@ -146,6 +147,7 @@ pub fn descriptions() -> Vec<PluginDescription> {
                     false,
                     vec![],
                 ));
+                commands.extend(repos::commands());
                 commands
             },
         ),
@@ -241,6 +243,9 @@ async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Resu
     }
     if flows::owns(&request.command) {
         return flows::run(bot, sink, request).await;
+    }
+    if repos::owns(&request.command) {
+        return repos::run(bot, sink, request).await;
     }
     let message = request.message.clone().unwrap_or_default();
     // Under `access.hide_restricted_commands`, listings skip what the sender may not run.

@@ -9,6 +9,15 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ReposAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REPOS_ACTION_UNSPECIFIED: _ClassVar[ReposAction]
+    REPOS_ACTION_LIST: _ClassVar[ReposAction]
+    REPOS_ACTION_SEARCH: _ClassVar[ReposAction]
+    REPOS_ACTION_INSTALL: _ClassVar[ReposAction]
+    REPOS_ACTION_UNINSTALL: _ClassVar[ReposAction]
+    REPOS_ACTION_UPDATE: _ClassVar[ReposAction]
+
 class PluginActionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PLUGIN_ACTION_KIND_UNSPECIFIED: _ClassVar[PluginActionKind]
@@ -17,12 +26,52 @@ class PluginActionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PLUGIN_ACTION_KIND_RELOAD: _ClassVar[PluginActionKind]
     PLUGIN_ACTION_KIND_BLACKLIST: _ClassVar[PluginActionKind]
     PLUGIN_ACTION_KIND_UNBLACKLIST: _ClassVar[PluginActionKind]
+REPOS_ACTION_UNSPECIFIED: ReposAction
+REPOS_ACTION_LIST: ReposAction
+REPOS_ACTION_SEARCH: ReposAction
+REPOS_ACTION_INSTALL: ReposAction
+REPOS_ACTION_UNINSTALL: ReposAction
+REPOS_ACTION_UPDATE: ReposAction
 PLUGIN_ACTION_KIND_UNSPECIFIED: PluginActionKind
 PLUGIN_ACTION_KIND_ACTIVATE: PluginActionKind
 PLUGIN_ACTION_KIND_DEACTIVATE: PluginActionKind
 PLUGIN_ACTION_KIND_RELOAD: PluginActionKind
 PLUGIN_ACTION_KIND_BLACKLIST: PluginActionKind
 PLUGIN_ACTION_KIND_UNBLACKLIST: PluginActionKind
+
+class ReposRequest(_message.Message):
+    __slots__ = ("action", "args", "ref")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    action: ReposAction
+    args: _containers.RepeatedScalarFieldContainer[str]
+    ref: str
+    def __init__(self, action: _Optional[_Union[ReposAction, str]] = ..., args: _Optional[_Iterable[str]] = ..., ref: _Optional[str] = ...) -> None: ...
+
+class ReposResponse(_message.Message):
+    __slots__ = ("messages", "repos")
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    REPOS_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedScalarFieldContainer[str]
+    repos: _containers.RepeatedCompositeFieldContainer[RepoEntry]
+    def __init__(self, messages: _Optional[_Iterable[str]] = ..., repos: _Optional[_Iterable[_Union[RepoEntry, _Mapping]]] = ...) -> None: ...
+
+class RepoEntry(_message.Message):
+    __slots__ = ("name", "url", "installed", "indexed", "description", "plugins")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    INSTALLED_FIELD_NUMBER: _ClassVar[int]
+    INDEXED_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PLUGINS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    url: str
+    installed: bool
+    indexed: bool
+    description: str
+    plugins: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., url: _Optional[str] = ..., installed: _Optional[bool] = ..., indexed: _Optional[bool] = ..., description: _Optional[str] = ..., plugins: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PluginActionRequest(_message.Message):
     __slots__ = ("name", "action")

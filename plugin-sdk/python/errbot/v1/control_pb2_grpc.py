@@ -74,6 +74,11 @@ class ControlServiceStub:
                 request_serializer=errbot_dot_v1_dot_control__pb2.ControlSendRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_control__pb2.ControlSendResponse.FromString,
                 _registered_method=True)
+        self.Repos = channel.unary_unary(
+                '/errbot.v1.ControlService/Repos',
+                request_serializer=errbot_dot_v1_dot_control__pb2.ReposRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_control__pb2.ReposResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServiceServicer:
@@ -148,6 +153,18 @@ class ControlServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Repos(self, request, context):
+        """Plugin repositories, as `!repos ...` in chat: list the installed ones, search the plugin
+        index, install (git clone, build, start; nothing is left behind when a plugin fails),
+        uninstall, update (pull, rebuild, reload without downtime). Errors: INVALID_ARGUMENT
+        (nothing named), NOT_FOUND (not installed; not in the index), FAILED_PRECONDITION (a URL
+        that `[repos] allowed` refuses, already installed), ABORTED (the clone, the build or the
+        start failed; the message says why).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -190,6 +207,11 @@ def add_ControlServiceServicer_to_server(servicer, server):
                     servicer.Send,
                     request_deserializer=errbot_dot_v1_dot_control__pb2.ControlSendRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_control__pb2.ControlSendResponse.SerializeToString,
+            ),
+            'Repos': grpc.unary_unary_rpc_method_handler(
+                    servicer.Repos,
+                    request_deserializer=errbot_dot_v1_dot_control__pb2.ReposRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_control__pb2.ReposResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -408,6 +430,33 @@ class ControlService:
             '/errbot.v1.ControlService/Send',
             errbot_dot_v1_dot_control__pb2.ControlSendRequest.SerializeToString,
             errbot_dot_v1_dot_control__pb2.ControlSendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Repos(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.ControlService/Repos',
+            errbot_dot_v1_dot_control__pb2.ReposRequest.SerializeToString,
+            errbot_dot_v1_dot_control__pb2.ReposResponse.FromString,
             options,
             channel_credentials,
             insecure,
