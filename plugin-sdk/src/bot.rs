@@ -153,11 +153,8 @@ impl Bot {
         content_type: &str,
         data: impl Into<Vec<u8>>,
     ) -> Result<String, BotError> {
-        let data: Vec<u8> = data.into();
-        let size = data.len() as u64;
-        let chunks: Vec<Vec<u8>> = data.chunks(FILE_CHUNK).map(<[u8]>::to_vec).collect();
-        self.send_stream(to, name, content_type, size, tokio_stream::iter(chunks))
-            .await
+        let (size, chunks) = in_chunks(data.into());
+        self.send_stream(to, name, content_type, size, chunks).await
     }
 
     /// Sends a file into the thread of `message`, where it was said (its room, or the
@@ -176,20 +173,13 @@ impl Bot {
         } else {
             message.thread_id()
         };
-        let data: Vec<u8> = data.into();
-        let size = data.len() as u64;
-        let chunks: Vec<Vec<u8>> = data.chunks(FILE_CHUNK).map(<[u8]>::to_vec).collect();
+        let (size, chunks) = in_chunks(data.into());
         let header = v1::FileHeader {
-            to: Some(to.0.clone()),
-            backend: to.0.backend.clone(),
-            name: name.to_owned(),
-            content_type: content_type.to_owned(),
-            size,
             thread_id: thread.to_owned(),
             in_reply_to: message.id().to_owned(),
-            ..Default::default()
+            ..file_header(to, name, content_type, size)
         };
-        self.upload(header, tokio_stream::iter(chunks)).await
+        self.upload(header, chunks).await
     }
 
     /// Sends a stream of bytes as a file (Errbot's send_stream_request), chunk by chunk as the
@@ -204,15 +194,8 @@ impl Bot {
         size: u64,
         data: impl tokio_stream::Stream<Item = Vec<u8>> + Send + 'static,
     ) -> Result<String, BotError> {
-        let header = v1::FileHeader {
-            to: Some(to.0.clone()),
-            backend: to.0.backend.clone(),
-            name: name.to_owned(),
-            content_type: content_type.to_owned(),
-            size,
-            ..Default::default()
-        };
-        self.upload(header, data).await
+        self.upload(file_header(to, name, content_type, size), data)
+            .await
     }
 
     /// The header, then the data, as one `SendFile` stream; answers the message id.
@@ -466,4 +449,28 @@ impl PluginHealth {
     pub fn is_up(&self) -> bool {
         matches!(self.state.as_str(), "running" | "builtin")
     }
+}
+
+/// The header of a file sent to `to`.
+fn file_header(to: &Identifier, name: &str, content_type: &str, size: u64) -> v1::FileHeader {
+    v1::FileHeader {
+        to: Some(to.0.clone()),
+        backend: to.0.backend.clone(),
+        name: name.to_owned(),
+        content_type: content_type.to_owned(),
+        size,
+        ..Default::default()
+    }
+}
+
+/// A file held whole, as its size and a stream of chunks.
+fn in_chunks(
+    data: Vec<u8>,
+) -> (
+    u64,
+    impl tokio_stream::Stream<Item = Vec<u8>> + Send + 'static,
+) {
+    let size = data.len() as u64;
+    let chunks: Vec<Vec<u8>> = data.chunks(FILE_CHUNK).map(<[u8]>::to_vec).collect();
+    (size, tokio_stream::iter(chunks))
 }

@@ -37,7 +37,7 @@ import os
 import platform
 import signal
 import sys
-import threading
+import time
 from concurrent import futures
 
 # The generated stubs (see generate_stubs.sh) live beside this file. They go first on sys.path so
@@ -742,9 +742,11 @@ def serve(plugin_class, environ=os.environ):
         log.warning("started as %r but this plugin is %r: the names in plugin.toml and in "
                     "the code must match", env[ENV_NAME], plugin_class.name)
 
-    stop = threading.Event()
+    # The handler only records the signal: one that took a lock (Event.set) could deadlock
+    # with the main thread holding that lock when the signal comes.
+    stopping = []
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *_: stopping.append(True))
 
     bot = BotClient(env[ENV_BOT_SOCKET], env[ENV_TOKEN])
     plugin = plugin_class(bot, Storage(bot.channel, env[ENV_TOKEN]))
@@ -772,7 +774,8 @@ def serve(plugin_class, environ=os.environ):
     log.info("%s %s serving on %s (Python %s, grpcio %s)", plugin.name, plugin.version, address,
              platform.python_version(), grpc.__version__)
 
-    stop.wait()
+    while not stopping:
+        time.sleep(0.1)  # a signal interrupts the sleep; its handler runs in this thread
     log.info("stopping")
     health_servicer.enter_graceful_shutdown()
     server.stop(grace=2).wait()  # in-flight calls get 2 s to finish

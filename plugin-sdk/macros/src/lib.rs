@@ -601,20 +601,7 @@ fn read_method(f: &mut ImplItemFn, model: &mut Model, errors: &mut Errors) {
             }
         }
         Role::Poller(attr) => {
-            let mut name = f.sig.ident.unraw().to_string();
-            if !matches!(attr.meta, Meta::Path(_)) {
-                let parsed = attr.parse_nested_meta(|meta| {
-                    if meta.path.is_ident("name") {
-                        name = meta.value()?.parse::<LitStr>()?.value();
-                        Ok(())
-                    } else {
-                        Err(meta.error("unknown option; expected `name = \"...\"`"))
-                    }
-                });
-                if let Err(e) = parsed {
-                    errors.push(e);
-                }
-            }
+            let name = name_option(&attr, f, errors);
             if name.trim().is_empty() {
                 errors.at(attr.span(), "the poller name is empty");
             }
@@ -630,20 +617,7 @@ fn read_method(f: &mut ImplItemFn, model: &mut Model, errors: &mut Errors) {
             }
         }
         Role::Flow(attr) => {
-            let mut name = f.sig.ident.unraw().to_string();
-            if !matches!(attr.meta, Meta::Path(_)) {
-                let parsed = attr.parse_nested_meta(|meta| {
-                    if meta.path.is_ident("name") {
-                        name = meta.value()?.parse::<LitStr>()?.value();
-                        Ok(())
-                    } else {
-                        Err(meta.error("unknown option; expected `name = \"...\"`"))
-                    }
-                });
-                if let Err(e) = parsed {
-                    errors.push(e);
-                }
-            }
+            let name = name_option(&attr, f, errors);
             if name.trim().is_empty() || name.chars().any(char::is_whitespace) {
                 errors.at(attr.span(), "a flow's name is one word");
             }
@@ -686,6 +660,25 @@ fn read_method(f: &mut ImplItemFn, model: &mut Model, errors: &mut Errors) {
             }
         },
     }
+}
+
+/// The `name = "..."` option of `#[poller]` and `#[flow]`; by default the method's name.
+fn name_option(attr: &Attribute, f: &ImplItemFn, errors: &mut Errors) -> String {
+    let mut name = f.sig.ident.unraw().to_string();
+    if !matches!(attr.meta, Meta::Path(_)) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("name") {
+                name = meta.value()?.parse::<LitStr>()?.value();
+                Ok(())
+            } else {
+                Err(meta.error("unknown option; expected `name = \"...\"`"))
+            }
+        });
+        if let Err(e) = parsed {
+            errors.push(e);
+        }
+    }
+    name
 }
 
 /// `#[webhook("/rule")]` or `#[webhook("/rule", methods = ["POST", "GET"], body = "raw",

@@ -9,7 +9,7 @@ import platform
 import re
 import signal
 import sys
-import threading
+import time
 from concurrent import futures
 
 import grpc
@@ -523,9 +523,11 @@ def serve(plugin_dir, environ=os.environ):
         log.warning("started as %r but the .plug names the plugin %r",
                     environ["ERRBOT_NAME"], info.name)
 
-    stop = threading.Event()
+    # The handler only records the signal: one that took a lock (Event.set) could deadlock
+    # with the main thread holding that lock when the signal comes.
+    stopping = []
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *_: stopping.append(True))
 
     bot = Bot(environ["ERRBOT_BOT_SOCKET"], environ["ERRBOT_TOKEN"], info.directory)
     plugin = plugin_class(bot, name=info.name)
@@ -547,7 +549,8 @@ def serve(plugin_dir, environ=os.environ):
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("Errbot plugin %s (%s) serving on %s (Python %s)", info.name, plugin_class.__name__,
              address, platform.python_version())
-    stop.wait()
+    while not stopping:
+        time.sleep(0.1)  # a signal interrupts the sleep; its handler runs in this thread
     health_servicer.enter_graceful_shutdown()
     server.stop(grace=2).wait()
     bot.close()
