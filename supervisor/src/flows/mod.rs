@@ -18,6 +18,7 @@ pub mod graph;
 pub mod state;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -71,6 +72,9 @@ pub enum Next {
 #[derive(Default)]
 pub struct Flows {
     in_flight: Mutex<HashMap<Place, InFlight>>,
+    /// How many flows are in progress, read without the lock: a bot with none (the usual
+    /// case) pays nothing more per command.
+    live: AtomicUsize,
     /// Serializes changes, so that memory and storage change in the same order.
     writes: tokio::sync::Mutex<()>,
 }
@@ -165,6 +169,7 @@ impl Flows {
             tracing::info!("{} flows in progress", in_flight.len());
         }
         Ok(Self {
+            live: AtomicUsize::new(in_flight.len()),
             in_flight: Mutex::new(in_flight),
             writes: Default::default(),
         })
@@ -172,7 +177,12 @@ impl Flows {
 
     /// How many flows are in progress.
     pub fn count(&self) -> usize {
-        lock(&self.in_flight).len()
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// Whether no flow is in progress anywhere.
+    pub fn is_idle(&self) -> bool {
+        self.count() == 0
     }
 
     /// Every flow in progress, by place.
@@ -187,10 +197,10 @@ impl Flows {
 
     /// The flow in progress whose next step `command` is, for the sender at `who`.
     pub fn waiting(&self, registry: &Registry, who: &Place, command: &str) -> Option<Step> {
-        let in_flight = lock(&self.in_flight);
-        if in_flight.is_empty() {
+        if self.is_idle() {
             return None;
         }
+        let in_flight = lock(&self.in_flight);
         for place in places(who) {
             let Some(flow) = in_flight.get(&place) else {
                 continue;
@@ -291,6 +301,7 @@ impl Flows {
                     unsettled: true,
                 };
                 in_flight.insert(step.place.clone(), flow.clone());
+                self.live.store(in_flight.len(), Ordering::Relaxed);
                 tracing::info!(flow = %def.name, "flow started by {command}");
                 (step.place.clone(), flow)
             } else {
@@ -350,6 +361,7 @@ impl Flows {
                 unsettled: true,
             };
             in_flight.insert(place.clone(), flow.clone());
+            self.live.store(in_flight.len(), Ordering::Relaxed);
             flow
         };
         write(store, &place, Some(&flow)).await;
@@ -371,10 +383,12 @@ impl Flows {
                 .filter(|(p, f)| pick(p, f))
                 .map(|(p, _)| p.clone())
                 .collect();
-            places
+            let stopped = places
                 .into_iter()
                 .filter_map(|p| in_flight.remove(&p).map(|f| (p, f)))
-                .collect()
+                .collect();
+            self.live.store(in_flight.len(), Ordering::Relaxed);
+            stopped
         };
         for (place, _) in &stopped {
             write(store, place, None).await;

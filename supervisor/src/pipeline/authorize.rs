@@ -52,16 +52,18 @@ pub async fn authorize(job: &Job<'_>, call: Call) -> Result<Call, Outcome> {
             }
         }
     };
+    // Flows, only when there are some: a bot without flows pays nothing here.
     let call = match call.step {
-        Some(_) => call,
-        None => {
+        None if !job.bot.flows.is_idle() || job.registry.has_flows() => {
             let (flows, who) = (&job.bot.flows, super::place(job));
             let name = &call.command.name;
             let step = flows
                 .waiting(job.registry, &who, name)
-                .or_else(|| flows.would_start(job.registry, &who, name));
+                .or_else(|| flows.would_start(job.registry, &who, name))
+                .map(Box::new);
             Call { step, ..call }
         }
+        _ => call,
     };
     if call.command.spec.flow_only && call.step.as_ref().is_none_or(|s| s.starts) {
         return Err(Outcome::NotInFlow);

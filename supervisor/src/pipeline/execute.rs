@@ -89,7 +89,7 @@ pub async fn execute(job: &Job<'_>, call: Call) -> (Outcome, Option<String>) {
         invocation_id: format!("{}:{}", message.id, command.name),
         sender_is_admin: job.is_admin,
         matches,
-        flow: step.as_ref().map(crate::flows::Step::to_proto),
+        flow: step.as_deref().map(crate::flows::Step::to_proto),
         ..Default::default()
     };
     if let Some(command_spec::Kind::Plain(plain)) = &command.spec.kind {

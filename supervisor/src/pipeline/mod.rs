@@ -162,9 +162,20 @@ fn place(job: &Job<'_>) -> Place {
 /// Runs one call; when it succeeded, moves on the flow it was a step of (or started), and
 /// runs the steps that follow by themselves, or hints them.
 async fn run(job: &Job<'_>, call: route::Call) {
-    let Some(mut ran) = run_one(job, call).await else {
+    let Some(ran) = run_one(job, call).await else {
         return;
     };
+    if ran.0.is_none() && job.bot.flows.is_idle() {
+        // Not a flow step, and no flow `!flows start` could have made: nothing to continue.
+        return;
+    }
+    // Boxed: a message's future stays the size of one command's (most messages are no flow's).
+    Box::pin(continue_flow(job, ran)).await;
+}
+
+/// After a call that succeeded: the flow it moved on (or started), then the steps that run by
+/// themselves, until the flow waits for the person (hinted, unless hints are off).
+async fn continue_flow(job: &Job<'_>, mut ran: Ran) {
     let bot = job.bot;
     let store = &bot.storage.store;
     let settings = &job.config.flows;
@@ -175,7 +186,7 @@ async fn run(job: &Job<'_>, call: route::Call) {
         let (step, context) = ran;
         let at = bot
             .flows
-            .advance(store, job.registry, &who, &shown, step.as_ref(), context)
+            .advance(store, job.registry, &who, &shown, step.as_deref(), context)
             .await;
         let Some(at) = at else { return };
         let next = bot.flows.next(
@@ -202,7 +213,7 @@ async fn run(job: &Job<'_>, call: route::Call) {
                     return;
                 }
                 let call = route::Call {
-                    step: Some(step),
+                    step: Some(Box::new(step)),
                     ..route::Call::plain(command, String::new())
                 };
                 let Some(next) = Box::pin(run_one(job, call)).await else {
@@ -215,7 +226,7 @@ async fn run(job: &Job<'_>, call: route::Call) {
 }
 
 /// What a call that succeeded leaves for flows: the flow step it was, and the context it set.
-type Ran = (Option<Step>, Option<Map<String, Value>>);
+type Ran = (Option<Box<Step>>, Option<Map<String, Value>>);
 
 /// Authorizes one call and executes it when allowed, then writes its audit line and counts
 /// it; answers what it leaves for flows when it succeeded.

@@ -26,7 +26,7 @@ pub struct Call {
     pub matches: Vec<RegexMatch>,
     /// The flow step it is (found by authorize, or set by errbotd for a step that runs by
     /// itself).
-    pub step: Option<crate::flows::Step>,
+    pub step: Option<Box<crate::flows::Step>>,
 }
 
 impl Call {
