@@ -409,3 +409,30 @@ async fn an_errbot_plugins_flows_run_and_survive_a_restart() {
         ["Going to Porto.", "Express booking for Porto (express)."]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_errbot_command_not_found_filter_answers_or_aliases() {
+    let mut bot = notebook_bot().await;
+    // Errbot calls a catch_unprocessed filter with emptycmd=True for a command that does not
+    // exist: its text replaces the "not found" reply...
+    let answer = one(&mut bot, "admin", "", "!tirp to Rome").await;
+    assert_eq!(
+        answer,
+        "Did you mean !trip? Try !trip to <somewhere>.",
+        "{}",
+        bot.log()
+    );
+    // ... (msg, cmd, args) runs that command instead (an alias: here it starts the trip flow)...
+    let replies = bot.say_as("admin", "", "!voyage Rome").await;
+    assert_eq!(replies[0], "Going to Rome.", "{replies:?}");
+    assert!(
+        replies[1].starts_with("You are in the flow **trip**"),
+        "{replies:?}"
+    );
+    // ... and None leaves errbotd's own reply.
+    let not_found = one(&mut bot, "admin", "", "!nothing here").await;
+    assert!(
+        not_found.starts_with("Command \"nothing\" / \"nothing here\" not found."),
+        "{not_found}"
+    );
+}

@@ -355,11 +355,17 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         self.bot.learn(request.message)
         msg = Message.from_proto(request.message)
         try:
-            result = method(msg, request.command, request.args, False)
+            if request.unprocessed:
+                # Errbot's "command not found" call: no command, and `emptycmd=True`.
+                result = method(msg, None, "", False, emptycmd=True)
+            else:
+                result = method(msg, request.command, request.args, False)
         except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
             log.exception("command filter %s failed", request.filter)
             context.abort(grpc.StatusCode.INTERNAL,
                           f"{request.filter} failed: {type(e).__name__}: {e}")
+        if request.unprocessed:
+            return self._unprocessed(result)
         if result is None or not isinstance(result, tuple) or result[0] is None:
             return plugin_pb2.FilterResponse(action=plugin_pb2.FilterResponse.ACTION_BLOCK)
         _, cmd, args = (tuple(result) + (None, None, None))[:3]
@@ -371,6 +377,21 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             if text != request.args:
                 answer.args = text
         return answer
+
+    @staticmethod
+    def _unprocessed(result):
+        """What a filter's answer to Errbot's "command not found" call means: a text is its
+        reply (sent instead of errbotd's "not found"), `(msg, cmd, args)` runs that command (an
+        alias), nothing leaves the message to the next filter, then to "not found"."""
+        if isinstance(result, tuple) and len(result) >= 2 and result[1]:
+            args = result[2] if len(result) > 2 and result[2] is not None else ""
+            text = " ".join(map(str, args)) if isinstance(args, (list, tuple)) else str(args)
+            return plugin_pb2.FilterResponse(action=plugin_pb2.FilterResponse.ACTION_CONTINUE,
+                                             command=str(result[1]), args=text)
+        if result is not None and not isinstance(result, tuple) and str(result):
+            return plugin_pb2.FilterResponse(action=plugin_pb2.FilterResponse.ACTION_BLOCK,
+                                             reply=str(result))
+        return plugin_pb2.FilterResponse(action=plugin_pb2.FilterResponse.ACTION_CONTINUE)
 
     def Webhook(self, request, context):
         method = self.webhooks.get(request.webhook)

@@ -1,4 +1,4 @@
-from errbot import BotPlugin, botcmd
+from errbot import BotPlugin, botcmd, cmdfilter
 
 
 class Trip(BotPlugin):
@@ -26,3 +26,14 @@ class Trip(BotPlugin):
     def trip_express(self, msg, args):
         """Books at once when the destination is known."""
         return f"Express booking for {msg.ctx.get('to')} ({msg.flow.name})."
+
+    @cmdfilter(catch_unprocessed=True)
+    def trip_typos(self, msg, cmd, args, dry_run, emptycmd=False):
+        """Answers commands that do not exist but look like a misspelt trip."""
+        if not emptycmd:
+            return msg, cmd, args
+        if msg.body.startswith("!tirp"):
+            return "Did you mean !trip? Try !trip to <somewhere>."
+        if msg.body.startswith("!voyage "):
+            return msg, "trip_to", msg.body[len("!voyage "):]
+        return None
