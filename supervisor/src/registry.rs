@@ -33,6 +33,8 @@ pub struct Command {
     pub spec: CommandSpec,
     /// Compiled pattern for regex commands.
     pub regex: Option<Regex>,
+    /// Its metrics' handles.
+    pub metrics: crate::telemetry::CommandMetrics,
 }
 
 impl Command {
@@ -239,6 +241,7 @@ impl Registry {
             owner,
             spec: spec.clone(),
             regex,
+            metrics: Default::default(),
         });
         self.ordered.push(command.clone());
         if command.is_regex() {

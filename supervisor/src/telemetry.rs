@@ -10,7 +10,10 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{
+    Counter, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::bot::Bot;
@@ -111,28 +114,106 @@ fn describe() {
     );
 }
 
+/// Whether the recorder is installed: without it, nothing is reported (and nothing is cached,
+/// so that a handle taken before [`install`] is never a no-op for good).
+fn recording() -> bool {
+    HANDLE.get().is_some()
+}
+
+/// A handle registered with the recorder on first use, then reused: a message does not build
+/// its labels (a few strings) nor look its metric up in the recorder's registry again.
+#[derive(Debug)]
+struct Handle<H>(OnceLock<H>);
+
+impl<H> Default for Handle<H> {
+    fn default() -> Self {
+        Self(OnceLock::new())
+    }
+}
+
+impl<H> Handle<H> {
+    fn get(&self, register: impl FnOnce() -> H) -> &H {
+        self.0.get_or_init(register)
+    }
+}
+
+/// The metrics of one chat service instance (held by its gateway slot).
+#[derive(Debug, Default)]
+pub struct BackendMetrics {
+    received: Handle<Counter>,
+    sent: Handle<Counter>,
+}
+
 /// A chat message arrived on `backend`.
-pub fn message_received(backend: &str) {
-    counter!("errbot_messages_received_total", "backend" => backend.to_owned()).increment(1);
+pub fn message_received(backend: &str, metrics: &BackendMetrics) {
+    if !recording() {
+        return;
+    }
+    let received = metrics
+        .received
+        .get(|| counter!("errbot_messages_received_total", "backend" => backend.to_owned()));
+    received.increment(1);
 }
 
 /// `n` messages went out on `backend`.
-pub fn messages_sent(backend: &str, n: u32) {
-    counter!("errbot_messages_sent_total", "backend" => backend.to_owned()).increment(n.into());
+pub fn messages_sent(backend: &str, metrics: &BackendMetrics, n: u32) {
+    if !recording() {
+        return;
+    }
+    let sent = metrics
+        .sent
+        .get(|| counter!("errbot_messages_sent_total", "backend" => backend.to_owned()));
+    sent.increment(n.into());
 }
 
-/// A command of `plugin` ended with `outcome` (a snake_case word); `ran` is how long it took
+/// The outcomes a command can end with, as `errbot_commands_total` labels them.
+pub const OUTCOMES: [&str; 8] = [
+    "done",
+    "refused",
+    "blocked",
+    "not_in_flow",
+    "bad_arguments",
+    "error",
+    "failed",
+    "timed_out",
+];
+
+/// The metrics of one command (held by the command table's entry).
+#[derive(Debug, Default)]
+pub struct CommandMetrics {
+    outcomes: [Handle<Counter>; OUTCOMES.len()],
+    duration: Handle<Histogram>,
+}
+
+/// A command of `plugin` ended with `outcome` (one of [`OUTCOMES`]); `ran` is how long it took
 /// from authorization, when it got that far.
-pub fn command(plugin: &str, command: &str, outcome: &'static str, ran: Option<Duration>) {
-    counter!(
-        "errbot_commands_total",
-        "plugin" => plugin.to_owned(),
-        "command" => command.to_owned(),
-        "outcome" => outcome,
-    )
-    .increment(1);
+pub fn command(
+    plugin: &str,
+    command: &str,
+    metrics: &CommandMetrics,
+    outcome: &'static str,
+    ran: Option<Duration>,
+) {
+    if !recording() {
+        return;
+    }
+    let register = || {
+        counter!(
+            "errbot_commands_total",
+            "plugin" => plugin.to_owned(),
+            "command" => command.to_owned(),
+            "outcome" => outcome,
+        )
+    };
+    match OUTCOMES.iter().position(|o| *o == outcome) {
+        Some(i) => metrics.outcomes[i].get(register).increment(1),
+        None => register().increment(1),
+    }
     if let Some(ran) = ran {
-        histogram!("errbot_command_duration_seconds", "plugin" => plugin.to_owned()).record(ran);
+        let duration = metrics
+            .duration
+            .get(|| histogram!("errbot_command_duration_seconds", "plugin" => plugin.to_owned()));
+        duration.record(ran);
     }
 }
 

@@ -109,5 +109,37 @@ pub fn count(command: &Command, outcome: Outcome, ran: Option<Duration>) {
         Owner::Builtin => "builtin",
         Owner::Plugin(name) => name.as_str(),
     };
-    crate::telemetry::command(plugin, &command.name, outcome.label(), ran);
+    crate::telemetry::command(
+        plugin,
+        &command.name,
+        &command.metrics,
+        outcome.label(),
+        ran,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    #[test]
+    fn every_outcome_has_its_metric_handle() {
+        let all = [
+            Outcome::Done,
+            Outcome::Refused("no"),
+            Outcome::Blocked,
+            Outcome::NotInFlow,
+            Outcome::BadArguments,
+            Outcome::Error,
+            Outcome::Failed,
+            Outcome::TimedOut,
+        ];
+        for outcome in all {
+            assert!(
+                crate::telemetry::OUTCOMES.contains(&outcome.label()),
+                "{outcome:?}"
+            );
+        }
+        assert_eq!(all.len(), crate::telemetry::OUTCOMES.len());
+    }
 }

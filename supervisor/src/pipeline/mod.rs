@@ -87,7 +87,7 @@ impl Inbound for Pipeline {
 
 /// Handles one inbound message completely, then tells its gateway it was processed.
 pub async fn handle_message(bot: Arc<Bot>, gateway: Arc<Gateway>, message: Message) {
-    crate::telemetry::message_received(&gateway.name);
+    crate::telemetry::message_received(&gateway.name, &gateway.metrics);
     // One configuration for the whole message, even if a reload happens meanwhile.
     let config = bot.config();
     let registry = bot.registry();

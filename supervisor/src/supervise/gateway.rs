@@ -203,6 +203,8 @@ pub struct Gateway {
     pub life: Life,
     /// Restart and health settings.
     pub policy: Policy,
+    /// Its metrics' handles.
+    pub metrics: crate::telemetry::BackendMetrics,
     link: watch::Sender<Option<Arc<Link>>>,
     stop: mpsc::UnboundedSender<oneshot::Sender<()>>,
     inbox: std::sync::Mutex<Option<mpsc::UnboundedReceiver<oneshot::Sender<()>>>>,
@@ -217,6 +219,7 @@ impl Gateway {
             kind: kind.to_owned(),
             life: Life::default(),
             policy,
+            metrics: Default::default(),
             link: watch::channel(None).0,
             stop,
             inbox: std::sync::Mutex::new(Some(inbox)),
@@ -299,7 +302,7 @@ impl Gateway {
             };
             id = link.session.send(req, outcome).await?;
             sent += 1;
-            crate::telemetry::messages_sent(&self.name, 1);
+            crate::telemetry::messages_sent(&self.name, &self.metrics, 1);
         }
         Ok((sent, id))
     }
