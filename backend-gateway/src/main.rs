@@ -11,6 +11,7 @@
 //! starting, so that the gateway alone knows what each kind accepts.
 
 mod adapters;
+mod encode;
 mod events;
 mod inflight;
 mod render;

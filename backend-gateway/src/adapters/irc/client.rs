@@ -222,7 +222,7 @@ async fn register(shared: &Shared, reader: &mut Reader, w: &mut Writer) -> Resul
             Command::AUTHENTICATE(challenge) if challenge == "+" => {
                 if let Some(sasl) = &s.sasl {
                     let payload = format!("{0}\0{0}\0{1}", sasl.username, sasl.password);
-                    for chunk in sasl_chunks(&base64(payload.as_bytes())) {
+                    for chunk in sasl_chunks(&crate::encode::base64(payload.as_bytes())) {
                         send(w, Command::AUTHENTICATE(chunk)).await?;
                     }
                 }
@@ -282,28 +282,6 @@ fn cap_reply(text: &str) -> Option<CapReply> {
         list: list.to_owned(),
         more: words.get(3) == Some(&"*"),
     })
-}
-
-/// Base64 (standard alphabet, padded), for SASL.
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// SASL payloads go in 400-byte pieces; a payload that is a multiple of 400 ends with `+`.
@@ -752,8 +730,11 @@ mod tests {
         peer.say(":srv CAP * ACK :sasl").await;
         peer.expect("AUTHENTICATE PLAIN").await;
         peer.say("AUTHENTICATE +").await;
-        peer.expect(&format!("AUTHENTICATE {}", base64(b"acct\0acct\0secret")))
-            .await;
+        peer.expect(&format!(
+            "AUTHENTICATE {}",
+            crate::encode::base64(b"acct\0acct\0secret")
+        ))
+        .await;
         peer.say(":srv 433 * bot :Nickname is already in use").await;
         peer.expect("NICK bot_").await;
         peer.say(":srv 903 * :SASL authentication successful").await;
@@ -809,8 +790,11 @@ mod tests {
         peer.say(":srv CAP * ACK :sasl").await;
         peer.expect("AUTHENTICATE PLAIN").await;
         peer.say("AUTHENTICATE +").await;
-        peer.expect(&format!("AUTHENTICATE {}", base64(b"bot\0bot\0wrong")))
-            .await;
+        peer.expect(&format!(
+            "AUTHENTICATE {}",
+            crate::encode::base64(b"bot\0bot\0wrong")
+        ))
+        .await;
         peer.say(":srv 904 bot :SASL authentication failed").await;
         let outcome = first_rx.await.unwrap();
         assert_eq!(
@@ -822,11 +806,11 @@ mod tests {
 
     #[test]
     fn base64_and_sasl_chunks() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"bot\0bot\0pw"), "Ym90AGJvdABwdw==");
+        assert_eq!(crate::encode::base64(b""), "");
+        assert_eq!(crate::encode::base64(b"f"), "Zg==");
+        assert_eq!(crate::encode::base64(b"fo"), "Zm8=");
+        assert_eq!(crate::encode::base64(b"foo"), "Zm9v");
+        assert_eq!(crate::encode::base64(b"bot\0bot\0pw"), "Ym90AGJvdABwdw==");
         assert_eq!(sasl_chunks("abc"), ["abc"]);
         let exact = "a".repeat(400);
         assert_eq!(sasl_chunks(&exact), [exact.clone(), "+".to_owned()]);

@@ -282,12 +282,12 @@ async fn tunnel(proxy: &url::Url, target: &str) -> Result<TcpStream, String> {
     if !proxy.username().is_empty() {
         let credentials = format!(
             "{}:{}",
-            percent_decoded(proxy.username()),
-            percent_decoded(proxy.password().unwrap_or(""))
+            crate::encode::percent_decoded(proxy.username()),
+            crate::encode::percent_decoded(proxy.password().unwrap_or(""))
         );
         request.push_str(&format!(
             "Proxy-Authorization: Basic {}\r\n",
-            base64(credentials.as_bytes())
+            crate::encode::base64(credentials.as_bytes())
         ));
     }
     request.push_str("\r\n");
@@ -311,52 +311,6 @@ async fn tunnel(proxy: &url::Url, target: &str) -> Result<TcpStream, String> {
             "the proxy {proxy_host}:{proxy_port} refused CONNECT {host}:{port}: {status}"
         )),
     }
-}
-
-/// `%XX` escapes of a URL's user or password decoded (invalid ones kept as they are).
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Standard Base64 with padding (Basic credentials).
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// What the next frame of a socket was.
@@ -404,15 +358,15 @@ mod tests {
 
     #[test]
     fn proxy_credentials_are_basic() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(crate::encode::base64(b""), "");
+        assert_eq!(crate::encode::base64(b"f"), "Zg==");
+        assert_eq!(crate::encode::base64(b"fo"), "Zm8=");
+        assert_eq!(crate::encode::base64(b"foo"), "Zm9v");
         assert_eq!(
-            base64(b"Aladdin:open sesame"),
+            crate::encode::base64(b"Aladdin:open sesame"),
             "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
         );
-        assert_eq!(percent_decoded("p%40ss%3Aw%zz"), "p@ss:w%zz");
+        assert_eq!(crate::encode::percent_decoded("p%40ss%3Aw%zz"), "p@ss:w%zz");
     }
 
     #[test]
