@@ -120,28 +120,13 @@ fn recording() -> bool {
     HANDLE.get().is_some()
 }
 
-/// A handle registered with the recorder on first use, then reused: a message does not build
-/// its labels (a few strings) nor look its metric up in the recorder's registry again.
-#[derive(Debug)]
-struct Handle<H>(OnceLock<H>);
-
-impl<H> Default for Handle<H> {
-    fn default() -> Self {
-        Self(OnceLock::new())
-    }
-}
-
-impl<H> Handle<H> {
-    fn get(&self, register: impl FnOnce() -> H) -> &H {
-        self.0.get_or_init(register)
-    }
-}
-
-/// The metrics of one chat service instance (held by its gateway slot).
+/// The metrics of one chat service instance (held by its gateway slot). Each handle is
+/// registered with the recorder on first use, then reused: a message builds no labels and
+/// looks nothing up in the recorder's registry.
 #[derive(Debug, Default)]
 pub struct BackendMetrics {
-    received: Handle<Counter>,
-    sent: Handle<Counter>,
+    received: OnceLock<Counter>,
+    sent: OnceLock<Counter>,
 }
 
 /// A chat message arrived on `backend`.
@@ -149,9 +134,9 @@ pub fn message_received(backend: &str, metrics: &BackendMetrics) {
     if !recording() {
         return;
     }
-    let received = metrics
-        .received
-        .get(|| counter!("errbot_messages_received_total", "backend" => backend.to_owned()));
+    let received = metrics.received.get_or_init(
+        || counter!("errbot_messages_received_total", "backend" => backend.to_owned()),
+    );
     received.increment(1);
 }
 
@@ -162,7 +147,7 @@ pub fn messages_sent(backend: &str, metrics: &BackendMetrics, n: u32) {
     }
     let sent = metrics
         .sent
-        .get(|| counter!("errbot_messages_sent_total", "backend" => backend.to_owned()));
+        .get_or_init(|| counter!("errbot_messages_sent_total", "backend" => backend.to_owned()));
     sent.increment(n.into());
 }
 
@@ -178,11 +163,12 @@ pub const OUTCOMES: [&str; 8] = [
     "timed_out",
 ];
 
-/// The metrics of one command (held by the command table's entry).
+/// The metrics of one command (held by the command table's entry), registered on first use
+/// as [`BackendMetrics`]'.
 #[derive(Debug, Default)]
 pub struct CommandMetrics {
-    outcomes: [Handle<Counter>; OUTCOMES.len()],
-    duration: Handle<Histogram>,
+    outcomes: [OnceLock<Counter>; OUTCOMES.len()],
+    duration: OnceLock<Histogram>,
 }
 
 /// A command of `plugin` ended with `outcome` (one of [`OUTCOMES`]); `ran` is how long it took
@@ -206,13 +192,13 @@ pub fn command(
         )
     };
     match OUTCOMES.iter().position(|o| *o == outcome) {
-        Some(i) => metrics.outcomes[i].get(register).increment(1),
+        Some(i) => metrics.outcomes[i].get_or_init(register).increment(1),
         None => register().increment(1),
     }
     if let Some(ran) = ran {
-        let duration = metrics
-            .duration
-            .get(|| histogram!("errbot_command_duration_seconds", "plugin" => plugin.to_owned()));
+        let duration = metrics.duration.get_or_init(
+            || histogram!("errbot_command_duration_seconds", "plugin" => plugin.to_owned()),
+        );
         duration.record(ran);
     }
 }
