@@ -130,7 +130,7 @@ async fn start(bot: &Bot, who: &Place, shown: &str, args: &str) -> String {
 
 /// Whether the person at `who` may see the flow at `place`: theirs, or their room's.
 fn is_theirs(who: &Place, place: &Place) -> bool {
-    place == who || (place.is_room_wide() && *place == who.room_wide() && !who.room.is_empty())
+    crate::flows::places(who).any(|p| p == *place)
 }
 
 fn status(bot: &Bot, who: &Place, shown: &str, admin: bool, name: &str) -> String {

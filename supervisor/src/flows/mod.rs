@@ -99,19 +99,29 @@ pub fn place_of(backend: &str, message: &Message) -> Place {
 
 /// The sender of `message` as shown to people (`!flows status`): `@nick`, else their id.
 pub fn shown(message: &Message) -> String {
-    let from = message.from.clone().unwrap_or_default();
-    let nick = from.nick.trim_start_matches('@');
-    if nick.is_empty() {
-        from.person
-    } else {
-        format!("@{nick}")
+    let Some(from) = message.from.as_ref() else {
+        return String::new();
+    };
+    match from.nick.trim_start_matches('@') {
+        "" => from.person.clone(),
+        nick => format!("@{nick}"),
     }
 }
 
-/// The places whose flow `who` may advance: their own, then their room's.
-fn places(who: &Place) -> impl Iterator<Item = Place> + '_ {
+/// The places whose flow `who` may advance (and see): their own, then their room's.
+pub fn places(who: &Place) -> impl Iterator<Item = Place> + '_ {
     let room = (!who.room.is_empty()).then(|| who.room_wide());
     std::iter::once(who.clone()).chain(room)
+}
+
+/// Where a flow of `def` started by the sender at `who` runs: their place, or their room's
+/// for a room flow started in a room.
+fn home(def: &FlowDef, who: &Place) -> Place {
+    if def.room_flow && !who.room.is_empty() {
+        who.room_wide()
+    } else {
+        who.clone()
+    }
 }
 
 /// Who the recipient of what is said about the flow at `place` is.
@@ -180,6 +190,11 @@ impl Flows {
         self.live.load(Ordering::Relaxed)
     }
 
+    /// Publishes how many flows `in_flight` (the locked map, just changed) holds.
+    fn counted(&self, in_flight: &HashMap<Place, InFlight>) {
+        self.live.store(in_flight.len(), Ordering::Relaxed);
+    }
+
     /// Whether no flow is in progress anywhere.
     pub fn is_idle(&self) -> bool {
         self.count() == 0
@@ -236,11 +251,7 @@ impl Flows {
         if places(who).any(|p| in_flight.contains_key(&p)) {
             return None;
         }
-        let place = if def.room_flow && !who.room.is_empty() {
-            who.room_wide()
-        } else {
-            who.clone()
-        };
+        let place = home(def, who);
         Some(Step {
             place,
             flow: def.name.clone(),
@@ -301,7 +312,7 @@ impl Flows {
                     unsettled: true,
                 };
                 in_flight.insert(step.place.clone(), flow.clone());
-                self.live.store(in_flight.len(), Ordering::Relaxed);
+                self.counted(&in_flight);
                 tracing::info!(flow = %def.name, "flow started by {command}");
                 (step.place.clone(), flow)
             } else {
@@ -338,11 +349,7 @@ impl Flows {
             .flow(name)
             .ok_or_else(|| format!("Flow {name} doesn't exist."))?;
         let _writing = self.writes.lock().await;
-        let place = if def.room_flow && !who.room.is_empty() {
-            who.room_wide()
-        } else {
-            who.clone()
-        };
+        let place = home(def, who);
         let flow = {
             let mut in_flight = lock(&self.in_flight);
             if let Some(running) = places(who).find_map(|p| in_flight.get(&p)) {
@@ -361,7 +368,7 @@ impl Flows {
                 unsettled: true,
             };
             in_flight.insert(place.clone(), flow.clone());
-            self.live.store(in_flight.len(), Ordering::Relaxed);
+            self.counted(&in_flight);
             flow
         };
         write(store, &place, Some(&flow)).await;
@@ -387,7 +394,7 @@ impl Flows {
                 .into_iter()
                 .filter_map(|p| in_flight.remove(&p).map(|f| (p, f)))
                 .collect();
-            self.live.store(in_flight.len(), Ordering::Relaxed);
+            self.counted(&in_flight);
             stopped
         };
         for (place, _) in &stopped {
