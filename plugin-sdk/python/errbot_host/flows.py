@@ -3,16 +3,15 @@ module whose BotFlow subclasses hold `@botflow` methods; each method builds its 
 here, and the graph is declared to errbotd as a FlowSpec (nodes by index, the root first).
 errbotd runs the flows; the predicates stay here, by name, for FlowPredicate."""
 
-import configparser
 import glob
-import importlib
 import inspect
 import logging
 import os
-import sys
 
 from errbot.flow import BotFlow, FlowRoot, _FlowEnd, _never
 from errbot.v1 import plugin_pb2
+
+from .plug import PlugError, classes_in, read_core
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +66,13 @@ def load_flows(directory, bot):
     and skipped (as Errbot does), the plugin's commands still serve."""
     flows = Flows()
     for path in sorted(glob.glob(os.path.join(directory, "*.flow"))):
-        parser = configparser.ConfigParser()
         try:
-            parser.read(path, encoding="utf-8")
-            name = parser.get("Core", "Name").strip()
-            module_name = parser.get("Core", "Module").strip()
-        except (configparser.Error, UnicodeDecodeError) as e:
-            log.error("%s: %s", path, e)
+            _, name, module_name = read_core(path)
+            classes = classes_in(directory, module_name, BotFlow)
+        except PlugError as e:
+            log.error("the flows of %s are left out: %s", path, e)
             continue
-        if directory not in sys.path:
-            sys.path.insert(0, directory)
-        try:
-            module = importlib.import_module(module_name)
-        except Exception:
-            log.exception("cannot import the flows of %s (%s)", path, module_name)
-            continue
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if not issubclass(cls, BotFlow) or cls is BotFlow or cls.__module__ != module.__name__:
-                continue
+        for cls in classes:
             instance = cls(bot, name=name)
             for method_name, method in inspect.getmembers(instance, inspect.ismethod):
                 if not getattr(method, "_err_flow", False):

@@ -24,18 +24,36 @@ class PlugInfo:
     depends_on: list = field(default_factory=list)
 
 
+def read_core(path):
+    """A `.plug` or `.flow` file (INI): its parser, and its [Core] Name and Module."""
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+        return parser, parser.get("Core", "Name").strip(), parser.get("Core", "Module").strip()
+    except (configparser.Error, UnicodeDecodeError) as e:
+        raise PlugError(f"{path}: {e}") from e
+
+
+def classes_in(directory, module_name, base):
+    """The subclasses of `base` that the module `module_name` of `directory` defines (its
+    directory first on sys.path, as Errbot does)."""
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:
+        raise PlugError(f"cannot import {module_name} from {directory}: "
+                        f"{type(e).__name__}: {e}") from e
+    return [c for _, c in inspect.getmembers(module, inspect.isclass)
+            if issubclass(c, base) and c is not base and c.__module__ == module.__name__]
+
+
 def read_plug(directory):
     """The PlugInfo of the one `.plug` file in `directory`."""
     plugs = sorted(glob.glob(os.path.join(directory, "*.plug")))
     if len(plugs) != 1:
         raise PlugError(f"{directory}: expected one .plug file, found {len(plugs)}")
-    parser = configparser.ConfigParser()
-    try:
-        parser.read(plugs[0], encoding="utf-8")
-        name = parser.get("Core", "Name").strip()
-        module = parser.get("Core", "Module").strip()
-    except (configparser.Error, UnicodeDecodeError) as e:
-        raise PlugError(f"{plugs[0]}: {e}") from e
+    parser, name, module = read_core(plugs[0])
     depends = parser.get("Core", "DependsOn", fallback="")
     return PlugInfo(
         name=name,
@@ -52,15 +70,7 @@ def load_class(info):
     returns its BotPlugin subclass: the one named like the plugin, else the only one."""
     from errbot import BotPlugin
 
-    sys.path.insert(0, info.directory)
-    try:
-        module = importlib.import_module(info.module)
-    except Exception as e:
-        raise PlugError(f"cannot import {info.module} from {info.directory}: "
-                        f"{type(e).__name__}: {e}") from e
-    classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
-               if issubclass(c, BotPlugin) and c is not BotPlugin
-               and c.__module__ == module.__name__]
+    classes = classes_in(info.directory, info.module, BotPlugin)
     if not classes:
         raise PlugError(f"{info.module} defines no BotPlugin subclass")
     named = [c for c in classes if c.__name__ == info.name]
