@@ -356,6 +356,17 @@ async fn no_flows_is_said_and_flows_in_progress_are_measured() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn hints_can_be_turned_off() {
+    let mut bot = TestBot::start_with(options("[flows]\nhints = false\n")).await;
+    // The flow still starts and moves on; nothing is said about what may follow.
+    assert_eq!(bot.say("!c").await, ["c"]);
+    let status = bot.one("!flows status").await;
+    assert!(status.contains("on step **c**"), "{status}");
+    assert_eq!(bot.say("!b").await, ["b"]);
+    assert_eq!(bot.one("!flows status").await, "No Flow started.");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn idle_flows_time_out() {
     let mut bot = TestBot::start_with(options("[flows]\nidle_timeout_secs = 1\n")).await;
     let mut outbox = bot.outbox().await;
