@@ -158,14 +158,33 @@ async fn run_plugin(
         .ok_or_else(|| format!("plugin {name} is not running"))?;
     let plugin = slot.instance().await?;
     let _inflight = plugin.begin();
-    let stream = plugin.client.clone().execute(request).await;
+    // Raced with the process's exit: a call that went to a process dying at that instant must
+    // not wait on a connection nobody will answer (the command deadline is long).
+    let mut client = plugin.client.clone();
+    let stream = tokio::select! {
+        biased;
+        stream = client.execute(request) => stream,
+        reason = plugin.process.wait_exit() => return Err(stopped(&plugin, &reason)),
+    };
     let mut stream = match stream {
         Ok(s) => s.into_inner(),
         Err(status) => return Err(plugin_failure(&plugin, status).await),
     };
     let mut left = None;
     loop {
-        match stream.message().await {
+        let next = tokio::select! {
+            biased;
+            next = stream.message() => next,
+            reason = plugin.process.wait_exit() => {
+                // What it sent before dying is still read: the connection is closed, so the
+                // stream ends at once; bounded all the same.
+                match tokio::time::timeout(EXIT_DRAIN, stream.message()).await {
+                    Ok(next) => next,
+                    Err(_) => return Err(stopped(&plugin, &reason)),
+                }
+            }
+        };
+        match next {
             Ok(Some(mut reply)) => {
                 if !reply.flow_context_json.is_empty() {
                     left = Some(std::mem::take(&mut reply.flow_context_json));
@@ -192,6 +211,17 @@ async fn run_plugin(
             Err(status) => return Err(plugin_failure(&plugin, status).await),
         }
     }
+}
+
+/// How long the replies a plugin sent just before it died are still read.
+const EXIT_DRAIN: Duration = Duration::from_millis(500);
+
+/// The failure of a call whose plugin process ended under it.
+fn stopped(plugin: &Instance, reason: &str) -> String {
+    format!(
+        "plugin {} stopped while running the command ({reason})",
+        plugin.name
+    )
 }
 
 /// Why a webhook request got no answer from its plugin.
@@ -264,10 +294,7 @@ pub async fn plugin_failure(plugin: &Instance, status: tonic::Status) -> String 
         let _ = tokio::time::timeout(Duration::from_millis(500), plugin.process.wait_exit()).await;
     }
     if let Some(reason) = plugin.process.exit_reason() {
-        return format!(
-            "plugin {} stopped while running the command ({reason})",
-            plugin.name
-        );
+        return stopped(plugin, &reason);
     }
     match status.code() {
         tonic::Code::Unavailable | tonic::Code::Cancelled => {
