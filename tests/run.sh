@@ -78,8 +78,10 @@ bash plugin-sdk/python/check_stubs.sh
 # built errbotd, the compatibility `errbot` first on the path), then on Errbot 6.2.1 itself.
 PYTHONPATH=plugin-sdk/python ERRBOT_BIN_DIR="$CARGO_TARGET_DIR/debug" \
     ERRBOT_TESTBOT_VENVS="$CARGO_TARGET_DIR/debug/test-venvs" \
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/errbot-plugins/notebook
-"$(bash tests/bench/errbot-venv.sh)" -m pytest -q -p no:cacheprovider tests/errbot-plugins/notebook
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/errbot-plugins/notebook \
+    tests/errbot-plugins/toolbox
+"$(bash tests/bench/errbot-venv.sh)" -m pytest -q -p no:cacheprovider tests/errbot-plugins/notebook \
+    tests/errbot-plugins/toolbox
 
 # The fakes' fidelity (official client libraries against them) and Errbot's own backends as
 # oracles (the same conversation, the same replies), in their own virtualenv.

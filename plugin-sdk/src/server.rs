@@ -209,6 +209,18 @@ impl<P: Plugin> PluginService for Service<P> {
         Ok(Response::new(v1::FlowPredicateResponse { holds }))
     }
 
+    async fn call(
+        &self,
+        request: Request<v1::PluginCallRequest>,
+    ) -> Result<Response<v1::PluginCallResponse>, Status> {
+        Err(Status::unimplemented(format!(
+            "{} is a Rust plugin: it takes no calls from other plugins (call {:?} from {})",
+            self.description.name,
+            request.get_ref().name,
+            request.get_ref().plugin
+        )))
+    }
+
     async fn event(
         &self,
         request: Request<v1::EventRequest>,

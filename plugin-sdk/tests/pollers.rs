@@ -157,6 +157,12 @@ impl BotService for FakeBot {
     ) -> Result<Response<v1::BotStatusResponse>, Status> {
         Err(Status::unimplemented("status"))
     }
+    async fn call_plugin(
+        &self,
+        _: Request<v1::PluginCallRequest>,
+    ) -> Result<Response<v1::PluginCallResponse>, Status> {
+        Err(Status::unimplemented("call_plugin"))
+    }
     async fn build_identifier(
         &self,
         _: Request<v1::BotBuildIdentifierRequest>,

@@ -350,8 +350,13 @@ pub async fn activate_in_order(
         }
     }
     let deps = |slot: &PluginSlot, d: &Described| -> Vec<String> {
+        // The manifest's and the description's, once each (an Errbot plugin gives both).
         let mut all = d.description.depends_on.clone();
-        all.extend(slot.manifest_depends_on());
+        for dep in slot.manifest_depends_on() {
+            if !all.contains(&dep) {
+                all.push(dep);
+            }
+        }
         all
     };
     let mut active: HashSet<String> = read(&bot.plugins)
@@ -379,16 +384,43 @@ pub async fn activate_in_order(
             done.push((slot, outcome));
         }
     }
-    for (_, (slot, described)) in pending {
+    // What is left waits on a dependency that failed or is missing, or on itself (a cycle).
+    let waiting: BTreeMap<String, Vec<String>> = pending
+        .iter()
+        .map(|(name, (slot, d))| (name.clone(), deps(slot, d)))
+        .collect();
+    for (name, (slot, described)) in pending {
         let missing: Vec<String> = deps(&slot, &described)
             .into_iter()
             .filter(|x| !active.contains(x))
             .collect();
         described.discard(slot.policy().stop_grace).await;
-        let reason = format!("missing dependencies: {}", missing.join(", "));
+        let kind = if depends_on_itself(&name, &waiting) {
+            "circular dependencies"
+        } else {
+            "missing dependencies"
+        };
+        let reason = format!("{kind}: {}", missing.join(", "));
         done.push((slot, Err(StartError::permanent(reason))));
     }
     done
+}
+
+/// Whether `name` reaches itself through the dependencies in `graph`.
+fn depends_on_itself(name: &str, graph: &BTreeMap<String, Vec<String>>) -> bool {
+    let mut seen = HashSet::new();
+    let mut next: Vec<&str> = graph
+        .get(name)
+        .map_or(Vec::new(), |d| d.iter().map(String::as_str).collect());
+    while let Some(dep) = next.pop() {
+        if dep == name {
+            return true;
+        }
+        if seen.insert(dep) {
+            next.extend(graph.get(dep).into_iter().flatten().map(String::as_str));
+        }
+    }
+    false
 }
 
 /// Checks that a configuration can be used (for `errbotd check-config`, and before starting):
@@ -408,4 +440,30 @@ pub fn load_checked(path: Option<&Path>) -> Result<Config, String> {
     let config = Config::locate(path).map_err(|e| e.to_string())?;
     check(&config).map_err(|e| format!("{e:#}"))?;
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cycle_is_told_from_a_missing_dependency() {
+        let graph: BTreeMap<String, Vec<String>> = [
+            ("Self", vec!["Self"]),
+            ("A", vec!["B"]),
+            ("B", vec!["C"]),
+            ("C", vec!["A"]),
+            ("Waits", vec!["A"]),
+            ("Orphan", vec!["Missing"]),
+        ]
+        .into_iter()
+        .map(|(n, d)| (n.to_owned(), d.into_iter().map(str::to_owned).collect()))
+        .collect();
+        for name in ["Self", "A", "B", "C"] {
+            assert!(depends_on_itself(name, &graph), "{name}");
+        }
+        // Waits on a cycle without being in it; Orphan's dependency is not there at all.
+        assert!(!depends_on_itself("Waits", &graph));
+        assert!(!depends_on_itself("Orphan", &graph));
+    }
 }

@@ -24,7 +24,7 @@ use tonic::transport::Channel;
 use crate::bot::{Bot, read};
 use crate::plugin_config::{self, Source};
 use crate::supervise::State;
-use crate::supervise::plugin::Action;
+use crate::supervise::plugin::{Action, PluginSlot};
 
 /// What to do with a plugin that has described itself.
 #[derive(Debug, PartialEq, Eq)]
@@ -169,10 +169,22 @@ pub async fn plugin_action(bot: &Bot, action: Action, name: &str) -> Result<Stri
         Action::Deactivate if !active => Err(ActionError::Already(format!(
             "{name} is already deactivated."
         ))),
-        Action::Activate => match slot.act(action).await {
-            Ok(()) => Ok(format!("Plugin {name} activated.")),
-            Err(e) => Err(ActionError::Failed(format!("Error activating plugin: {e}"))),
-        },
+        Action::Activate => {
+            // Its dependencies first, as Errbot's activate_plugin does.
+            for dep in inactive_dependencies(bot, &slot).map_err(ActionError::Failed)? {
+                if let Err(e) = dep.act(Action::Activate).await {
+                    return Err(ActionError::Failed(format!(
+                        "Error activating plugin: its dependency {} did not start: {e}",
+                        dep.name
+                    )));
+                }
+                tracing::info!(plugin = %dep.name, "activated as a dependency of {name}");
+            }
+            match slot.act(action).await {
+                Ok(()) => Ok(format!("Plugin {name} activated.")),
+                Err(e) => Err(ActionError::Failed(format!("Error activating plugin: {e}"))),
+            }
+        }
         Action::Deactivate | Action::Blacklist => match slot.act(Action::Deactivate).await {
             Ok(()) => Ok(format!("Plugin {name} deactivated.")),
             Err(e) => Err(ActionError::Already(e)),
@@ -194,6 +206,48 @@ pub async fn plugin_action(bot: &Bot, action: Action, name: &str) -> Result<Stri
             }
         }
     }
+}
+
+/// The plugins `slot` depends on, directly or not, that are not running, each after its own
+/// dependencies; an error names a dependency that is missing, blacklisted or in a cycle.
+fn inactive_dependencies(bot: &Bot, slot: &PluginSlot) -> Result<Vec<Arc<PluginSlot>>, String> {
+    fn visit(
+        bot: &Bot,
+        slot: &PluginSlot,
+        path: &mut Vec<String>,
+        out: &mut Vec<Arc<PluginSlot>>,
+    ) -> Result<(), String> {
+        path.push(slot.name.clone());
+        for dep in slot.depends_on() {
+            if path.contains(&dep) {
+                return Err(format!(
+                    "circular dependencies: {} -> {dep}",
+                    path.join(" -> ")
+                ));
+            }
+            let Some(d) = bot.plugin(&dep) else {
+                return Err(format!(
+                    "{} depends on {dep}, which is not installed",
+                    slot.name
+                ));
+            };
+            if d.life.state() == State::Blacklisted {
+                return Err(format!(
+                    "{} depends on {dep}, which is blacklisted",
+                    slot.name
+                ));
+            }
+            if d.life.state() != State::Running && !out.iter().any(|o| o.name == dep) {
+                visit(bot, &d, path, out)?;
+                out.push(d);
+            }
+        }
+        path.pop();
+        Ok(())
+    }
+    let mut out = Vec::new();
+    visit(bot, slot, &mut Vec::new(), &mut out)?;
+    Ok(out)
 }
 
 /// `!plugin config NAME [JSON]`: shows the template and the configuration in force, or checks,

@@ -48,7 +48,7 @@ pub struct Manifest {
     /// `!status`.
     #[serde(default)]
     pub opt_in: bool,
-    /// For an Errbot plugin: its `.plug` file. The plugin then runs as `python3 host.py DIR` in
+    /// For an Errbot plugin: its `.plug` file. The plugin then runs as `python3 host.py DIR PLUG` in
     /// a virtualenv with the host's requirements and the directory's `requirements.txt`.
     #[serde(skip)]
     pub errbot_plug: Option<PathBuf>,
@@ -59,6 +59,9 @@ pub struct Manifest {
 struct ManifestFile {
     plugin: Manifest,
 }
+
+/// The virtualenv shared by the Errbot plugins that need nothing but the compatibility host.
+pub const COMPAT_VENV: &str = "_errbot-compat-host";
 
 /// A plugin found on disk.
 #[derive(Clone, Debug)]
@@ -81,9 +84,14 @@ impl Discovered {
                 )?
                 .join("host.py");
             let python = venv_python.map_or_else(|| PathBuf::from("python3"), Path::to_owned);
+            let plug = self.manifest_path();
             return Ok((
                 python,
-                vec![host.display().to_string(), self.dir.display().to_string()],
+                vec![
+                    host.display().to_string(),
+                    self.dir.display().to_string(),
+                    plug.display().to_string(),
+                ],
             ));
         }
         let (first, args) = self
@@ -154,6 +162,17 @@ impl Discovered {
             .into_iter()
             .chain(own.is_file().then_some(own))
             .collect())
+    }
+
+    /// The name of its virtualenv (under `paths.venv_dir`): its own, except for an Errbot plugin
+    /// with no `requirements.txt`, which shares the compatibility host's (one virtualenv made
+    /// once for all such plugins, instead of one each).
+    pub fn venv_name(&self) -> String {
+        if self.manifest.errbot_plug.is_some() && !self.dir.join("requirements.txt").is_file() {
+            COMPAT_VENV.to_owned()
+        } else {
+            self.manifest.name.clone()
+        }
     }
 
     /// Reads the manifest again (a reload picks up a changed `plugin.toml` or `.plug`); the
@@ -229,28 +248,26 @@ pub fn discover(dirs: &[PathBuf]) -> (Vec<Discovered>, Vec<String>) {
         let mut subdirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         subdirs.sort();
         for sub in subdirs {
-            let path = sub.join("plugin.toml");
-            let loaded = if path.is_file() {
-                load(&path)
-            } else if let Some(plug) = plug_file(&sub) {
-                load_plug(&plug)
-            } else {
-                continue;
-            };
-            match loaded {
-                Ok(manifest) => {
-                    if let Some(other) = found.iter().find(|d| d.manifest.name == manifest.name) {
-                        problems.push(format!(
-                            "{}: plugin {:?} is already provided by {}; ignored",
-                            path.display(),
-                            manifest.name,
-                            other.dir.display()
-                        ));
-                    } else {
-                        found.push(Discovered { manifest, dir: sub });
+            for (path, loaded) in manifests_in(&sub) {
+                match loaded {
+                    Ok(manifest) => {
+                        if let Some(other) = found.iter().find(|d| d.manifest.name == manifest.name)
+                        {
+                            problems.push(format!(
+                                "{}: plugin {:?} is already provided by {}; ignored",
+                                path.display(),
+                                manifest.name,
+                                other.dir.display()
+                            ));
+                        } else {
+                            found.push(Discovered {
+                                manifest,
+                                dir: sub.clone(),
+                            });
+                        }
                     }
+                    Err(e) => problems.push(e),
                 }
-                Err(e) => problems.push(e),
             }
         }
     }
@@ -269,30 +286,25 @@ pub fn discover_tree(root: &Path) -> (Vec<Discovered>, Vec<String>) {
     };
     let mut pending = vec![root];
     while let Some(dir) = pending.pop() {
-        let path = dir.join("plugin.toml");
-        let loaded = if path.is_file() {
-            Some(load(&path))
-        } else {
-            plug_file(&dir).map(|plug| load_plug(&plug))
-        };
-        match loaded {
-            Some(Ok(manifest)) => {
-                if found.iter().any(|d| d.manifest.name == manifest.name) {
-                    problems.push(format!(
-                        "{}: plugin {:?} is in the repository twice",
-                        dir.display(),
-                        manifest.name
-                    ));
-                } else {
-                    found.push(Discovered { manifest, dir });
+        let manifests = manifests_in(&dir);
+        if !manifests.is_empty() {
+            for (_, loaded) in manifests {
+                match loaded {
+                    Ok(manifest) if found.iter().any(|d| d.manifest.name == manifest.name) => {
+                        problems.push(format!(
+                            "{}: plugin {:?} is in the repository twice",
+                            dir.display(),
+                            manifest.name
+                        ));
+                    }
+                    Ok(manifest) => found.push(Discovered {
+                        manifest,
+                        dir: dir.clone(),
+                    }),
+                    Err(e) => problems.push(e),
                 }
-                continue;
             }
-            Some(Err(e)) => {
-                problems.push(e);
-                continue;
-            }
-            None => {}
+            continue;
         }
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -371,16 +383,31 @@ pub fn compat_host_dir() -> Option<PathBuf> {
         .find(|d| d.join("host.py").is_file())
 }
 
-/// The `.plug` file of an Errbot plugin directory: the only one (several are ambiguous, none
-/// means it is not an Errbot plugin).
-fn plug_file(dir: &Path) -> Option<PathBuf> {
-    let mut plugs = std::fs::read_dir(dir)
-        .ok()?
+/// The manifests of a directory, each with its path: its `plugin.toml`, else each of its `.plug`
+/// files (Errbot lets one directory hold several plugins, even of one module), in name order.
+/// Empty when the directory is no plugin.
+fn manifests_in(dir: &Path) -> Vec<(PathBuf, Result<Manifest, String>)> {
+    let toml = dir.join("plugin.toml");
+    if toml.is_file() {
+        let loaded = load(&toml);
+        return vec![(toml, loaded)];
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut plugs: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "plug") && p.is_file());
-    let first = plugs.next()?;
-    plugs.next().is_none().then_some(first)
+        .filter(|p| p.extension().is_some_and(|e| e == "plug") && p.is_file())
+        .collect();
+    plugs.sort();
+    plugs
+        .into_iter()
+        .map(|plug| {
+            let loaded = load_plug(&plug);
+            (plug, loaded)
+        })
+        .collect()
 }
 
 /// An Errbot `.plug` file (INI, as Python's configparser reads it) as a manifest: `[Core] Name`,
@@ -513,8 +540,8 @@ mod tests {
             ("weather", "weather.plug", plug),
             ("weather", "requirements.txt", "requests\n"),
             ("broken", "broken.plug", "[Core]\nModule = broken\n"),
-            ("two", "a.plug", plug),
-            ("two", "b.plug", plug),
+            ("two", "a.plug", "[Core]\nName = TwoA\nModule = two\n"),
+            ("two", "b.plug", "[Core]\nName = TwoB\nModule = two\n"),
             ("both", "both.plug", "[Core]\nName = Both\nModule = both\n"),
             (
                 "both",
@@ -526,16 +553,18 @@ mod tests {
             std::fs::write(root.join(dir).join(file), body).expect("write");
         }
         let (found, problems) = discover(std::slice::from_ref(&root));
-        // plugin.toml wins over a .plug; two .plug files are not a plugin.
+        // plugin.toml wins over a .plug; each of two .plug files is a plugin (Errbot's too).
         let names: Vec<_> = found.iter().map(|d| d.manifest.name.as_str()).collect();
-        assert_eq!(names, ["both", "Weather"]);
+        assert_eq!(names, ["both", "TwoA", "TwoB", "Weather"]);
+        assert_eq!(found[1].dir, found[2].dir);
+        assert_eq!(found[2].manifest_path(), found[2].dir.join("b.plug"));
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
             problems[0]
                 .ends_with("broken.plug: `[Core] Name`: expected a name without spaces or '/'"),
             "{problems:?}"
         );
-        let weather = &found[1];
+        let weather = &found[3];
         assert_eq!(weather.manifest.description, "Forecasts\nfor every city.");
         assert_eq!(weather.manifest.depends_on, ["Geo", "Units"]);
         assert_eq!(weather.manifest_path(), weather.dir.join("weather.plug"));
@@ -554,7 +583,8 @@ mod tests {
             args,
             [
                 host.join("host.py").display().to_string(),
-                weather.dir.display().to_string()
+                weather.dir.display().to_string(),
+                weather.dir.join("weather.plug").display().to_string()
             ]
         );
         assert_eq!(weather.reread().expect("reread").manifest.name, "Weather");

@@ -9,9 +9,9 @@ use errbot_proto::v1::{
     BotBuildIdentifierRequest, BotPresenceRequest, BotPresenceResponse, BotReactRequest,
     BotReactResponse, BotSendRequest, BotSendResponse, BotStatusRequest, BotStatusResponse,
     BuildIdentifierRequest, Content, FileChunk, Identifier, ListPollersRequest,
-    ListPollersResponse, ReactRequest, SetPresenceRequest, StartPollerRequest, StartPollerResponse,
-    StopPollerRequest, StopPollerResponse, WarnAdminsRequest, WarnAdminsResponse,
-    bot_service_server, content, file_chunk,
+    ListPollersResponse, PluginCallRequest, PluginCallResponse, ReactRequest, SetPresenceRequest,
+    StartPollerRequest, StartPollerResponse, StopPollerRequest, StopPollerResponse,
+    WarnAdminsRequest, WarnAdminsResponse, bot_service_server, content, file_chunk,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -123,6 +123,54 @@ impl bot_service_server::BotService for BotApi {
             plugins: crate::builtins::plugin_entries(bot),
             children: bot.child_statuses(),
         }))
+    }
+
+    async fn call_plugin(
+        &self,
+        req: Request<PluginCallRequest>,
+    ) -> Result<Response<PluginCallResponse>, Status> {
+        let caller = match self.caller(&req)? {
+            (child::Kind::Plugin, name) => name,
+            (child::Kind::Backend, name) => {
+                return Err(Status::permission_denied(format!(
+                    "{name} is a backend: only plugins call plugins"
+                )));
+            }
+        };
+        let mut request = req.into_inner();
+        let called = std::mem::replace(&mut request.plugin, caller.clone());
+        let slot = self.plugin_slot(&caller)?;
+        if !slot.depends_on().contains(&called) {
+            return Err(Status::permission_denied(format!(
+                "plugin {called} is not a dependency of {caller}: name it in DependsOn (.plug) or \
+                 depends_on (plugin.toml) to call it"
+            )));
+        }
+        let target = self
+            .bot
+            .plugin(&called)
+            .ok_or_else(|| Status::unavailable(format!("plugin {called} is not installed")))?;
+        let instance = target.instance().await.map_err(Status::unavailable)?;
+        let _inflight = instance.begin();
+        let deadline = self.bot.config().command_timeout(Some(&caller));
+        let mut client = instance.client.clone();
+        let answer = tokio::select! {
+            biased;
+            answer = tokio::time::timeout(deadline, client.call(request)) => answer,
+            reason = instance.process.wait_exit() => {
+                return Err(Status::unavailable(format!(
+                    "plugin {called} stopped during the call ({reason})"
+                )));
+            }
+        };
+        match answer {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(status)) => Err(status),
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "plugin {called} did not answer within {} s",
+                deadline.as_secs_f64()
+            ))),
+        }
     }
 
     async fn warn_admins(

@@ -132,6 +132,7 @@ class BotPlugin(StoreMixin):
         self.config = None
         self.is_activated = False
         self.plugin_dir = bot.plugin_dir
+        self.dependencies = list(getattr(bot, "dependencies", []))  # DependsOn of its .plug
         self.current_pollers = []
 
     # Errbot's names for the bot's settings and identity.
@@ -241,9 +242,13 @@ class BotPlugin(StoreMixin):
         self._bot.change_presence(status, message)
 
     def get_plugin(self, name):
-        raise NotImplementedError(
-            f"errbot-rs: get_plugin({name!r}): plugins run in separate processes and cannot "
-            "reach each other's objects")
+        """The plugin `name`, one of this plugin's dependencies (DependsOn in its .plug). It runs
+        in its own process: its methods are called there, with arguments and results that
+        pickle can carry; reading an attribute gives a copy of its value."""
+        if name not in self.dependencies:
+            raise Exception(f"Plugin dependency {name} needs to be listed in section [Core] key "
+                            '"DependsOn" to be used in get_plugin.')
+        return self._bot.remote_plugin(name)
 
     # Pollers: errbotd keeps the schedule and calls the method back (PluginService.Poll).
     def start_poller(self, interval, method, times=None, args=None, kwargs=None):

@@ -10,8 +10,12 @@ from errbot.backends.base import Card, Identifier, Message, identifier
 from errbot.botplugin import decode_value, encode_value
 from errbot.v1 import bot_pb2, bot_pb2_grpc, common_pb2, storage_pb2, storage_pb2_grpc
 
+from .calls import RemotePlugin
+
 TOKEN_HEADER = "x-errbot-token"
 TIMEOUT = 10.0
+# A call to another plugin: errbotd bounds it with the command deadline; this is a backstop.
+CALL_TIMEOUT = 3600.0
 
 
 class BotConfig:
@@ -217,6 +221,14 @@ class Bot:
             return
         request = bot_pb2.StopPollerRequest(method=method, args_json=_poller_args(args, kwargs))
         self._stub.StopPoller(request, metadata=self._metadata, timeout=TIMEOUT)
+
+    def remote_plugin(self, name):
+        """Plugin `name`, reached through errbotd (see calls.RemotePlugin)."""
+        return RemotePlugin(self, name)
+
+    def call_plugin(self, request):
+        """BotService.CallPlugin; errbotd bounds it with the plugin's command deadline."""
+        return self._stub.CallPlugin(request, metadata=self._metadata, timeout=CALL_TIMEOUT)
 
     def close(self):
         self.channel.close()

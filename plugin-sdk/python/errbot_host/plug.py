@@ -48,12 +48,14 @@ def classes_in(directory, module_name, base):
             if issubclass(c, base) and c is not base and c.__module__ == module.__name__]
 
 
-def read_plug(directory):
-    """The PlugInfo of the one `.plug` file in `directory`."""
-    plugs = sorted(glob.glob(os.path.join(directory, "*.plug")))
-    if len(plugs) != 1:
-        raise PlugError(f"{directory}: expected one .plug file, found {len(plugs)}")
-    parser, name, module = read_core(plugs[0])
+def read_plug(directory, plug=None):
+    """The PlugInfo of `plug`, a `.plug` file of `directory`, or else of the only one there."""
+    if plug is None:
+        plugs = sorted(glob.glob(os.path.join(directory, "*.plug")))
+        if len(plugs) != 1:
+            raise PlugError(f"{directory}: expected one .plug file, found {len(plugs)}")
+        plug = plugs[0]
+    parser, name, module = read_core(plug)
     depends = parser.get("Core", "DependsOn", fallback="")
     return PlugInfo(
         name=name,

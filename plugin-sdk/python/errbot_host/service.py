@@ -21,6 +21,7 @@ from errbot.v1 import common_pb2, plugin_pb2, plugin_pb2_grpc
 
 from errbot.flow import Flow
 
+from . import calls
 from .bot import Bot, poller_arguments
 from .flows import Flows, load_flows
 from .plug import PlugError, load_class, read_plug
@@ -442,6 +443,9 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         matches = [_Match(m) for m in request.matches]
         return matches if method._err_command_matchall else (matches[0] if matches else None)
 
+    def Call(self, request, context):
+        return calls.answer(self.plugin, request, context)
+
     def FlowPredicate(self, request, context):
         try:
             ctx = json.loads(request.context_json) if request.context_json else {}
@@ -516,8 +520,9 @@ class _LinePerRecordFormatter(logging.Formatter):
         return "\n".join([first] + [f"{record.levelname}   {line}" for line in rest])
 
 
-def serve(plugin_dir, environ=os.environ):
-    """Loads the plugin in `plugin_dir` and serves it until SIGTERM; returns the exit status."""
+def serve(plugin_dir, environ=os.environ, plug=None):
+    """Loads the plugin of `plug` (a `.plug` file of `plugin_dir`, else its only one) and serves
+    it until SIGTERM; returns the exit status."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LinePerRecordFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
@@ -535,7 +540,7 @@ def serve(plugin_dir, environ=os.environ):
         log.error("ERRBOT_SOCKET=%r: expected unix:/absolute/path", address)
         return 2
     try:
-        info = read_plug(plugin_dir)
+        info = read_plug(plugin_dir, plug)
         plugin_class = load_class(info)
     except PlugError as e:
         log.error("%s", e)
@@ -551,6 +556,7 @@ def serve(plugin_dir, environ=os.environ):
         signal.signal(signum, lambda *_: stopping.append(True))
 
     bot = Bot(environ["ERRBOT_BOT_SOCKET"], environ["ERRBOT_TOKEN"], info.directory)
+    bot.dependencies = info.depends_on
     plugin = plugin_class(bot, name=info.name)
     flows = load_flows(info.directory, bot)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="rpc"))

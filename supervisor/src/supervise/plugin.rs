@@ -226,6 +226,17 @@ impl PluginSlot {
             .unwrap_or_default()
     }
 
+    /// Every plugin it depends on: its manifest's, then those its description adds, once each.
+    pub fn depends_on(&self) -> Vec<String> {
+        let mut all = self.manifest_depends_on();
+        for dep in self.description().map(|d| d.depends_on).unwrap_or_default() {
+            if !all.contains(&dep) {
+                all.push(dep);
+            }
+        }
+        all
+    }
+
     /// The process serving now, waiting (bounded) while the plugin restarts.
     pub async fn instance(&self) -> Result<Arc<Instance>, String> {
         let mut rx = self.life.subscribe();
@@ -366,7 +377,7 @@ impl PluginSlot {
             None
         } else {
             Some(
-                python_env::ensure(&bot.config().venv_dir(), name, &requirements)
+                python_env::ensure(&bot.config().venv_dir(), &source.venv_name(), &requirements)
                     .await
                     .map_err(|e| format!("{e:#}"))?,
             )

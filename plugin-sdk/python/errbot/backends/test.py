@@ -30,14 +30,98 @@ import time
 import grpc
 import pytest
 
-from errbot.v1 import testing_pb2, testing_pb2_grpc
+from errbot.rendering import text
+from errbot.v1 import control_pb2, control_pb2_grpc, testing_pb2, testing_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 # Who the messages come from, as in Errbot's TestBot: an admin.
 SENDER = "gbin@localhost"
-# Errbot settings TestBot's extra_config may set, and their errbot.toml keys in [bot].
-BOT_KEYS = {"BOT_PREFIX": "prefix", "BOT_ADMINS": "admins", "BOT_ALT_PREFIXES": "alt_prefixes"}
+# Errbot settings that TestBot's extra_config, or a test through testbot.bot_config, may set,
+# and their errbot.toml keys in [bot]. Setting one on a running TestBot rewrites errbot.toml and
+# reloads it (as `errbotctl config reload` does).
+BOT_KEYS = {
+    "BOT_PREFIX": "prefix",
+    "BOT_ADMINS": "admins",
+    "BOT_ALT_PREFIXES": "alt_prefixes",
+    "BOT_ALT_PREFIX_SEPARATORS": "alt_prefix_separators",
+    "BOT_ALT_PREFIX_CASEINSENSITIVE": "alt_prefix_case_insensitive",
+    "BOT_PREFIX_OPTIONAL_ON_CHAT": "prefix_optional_on_chat",
+    "SUPPRESS_CMD_NOT_FOUND": "suppress_cmd_not_found",
+    "DIVERT_TO_PRIVATE": "divert_to_private",
+    "DIVERT_TO_THREAD": "divert_to_thread",
+    "GROUPCHAT_NICK_PREFIXED": "groupchat_nick_prefixed",
+}
+# Errbot's defaults for the settings above that errbotd's differ from or that tests read.
+BOT_DEFAULTS = {"BOT_PREFIX": "!", "BOT_ALT_PREFIXES": (), "BOT_PREFIX_OPTIONAL_ON_CHAT": False,
+                "SUPPRESS_CMD_NOT_FOUND": False, "DIVERT_TO_PRIVATE": (),
+                "DIVERT_TO_THREAD": ()}
+
+
+class _BotConfig:
+    """`testbot.bot_config`: Errbot's configuration names. Those of BOT_KEYS are errbotd's
+    settings (setting one reloads errbotd's configuration); BOT_DATA_DIR and
+    BOT_EXTRA_PLUGIN_DIR are the TestBot's; any other name set is kept here only."""
+
+    def __init__(self, testbot):
+        object.__setattr__(self, "_testbot", testbot)
+        object.__setattr__(self, "_others", {})
+
+    def __getattr__(self, name):
+        bot = self._testbot
+        if name in BOT_KEYS:
+            return bot.extra_config.get(name, BOT_DEFAULTS.get(name))
+        if name == "BOT_DATA_DIR":
+            return os.path.join(bot.dir, "data")
+        if name == "BOT_EXTRA_PLUGIN_DIR":
+            return bot.plugin_dirs
+        if name in self._others:
+            return self._others[name]
+        raise AttributeError(name)
+
+    def __setattr__(self, name, value):
+        if name in BOT_KEYS:
+            self._testbot.set_setting(name, value)
+        else:
+            log.warning("errbot-rs: bot_config.%s has no errbotd setting; kept in the test only",
+                        name)
+            self._others[name] = value
+
+
+class _PluginManager:
+    """`testbot.bot.plugin_manager`: the plugin manager's questions and actions that do not
+    need a plugin's object (plugins live in their own processes), through errbotd's control
+    socket as errbotctl uses it."""
+
+    def __init__(self, testbot):
+        self._testbot = testbot
+
+    def _plugins(self):
+        return self._testbot.control.PluginList(control_pb2.PluginListRequest(), timeout=10).plugins
+
+    def get_all_active_plugin_names(self):
+        return [p.name for p in self._plugins() if p.letter == "A"]
+
+    def get_all_plugin_names(self):
+        return [p.name for p in self._plugins()]
+
+    def _act(self, name, action):
+        self._testbot.control.PluginAction(
+            control_pb2.PluginActionRequest(name=name, action=action), timeout=120)
+
+    def activate_plugin(self, name):
+        self._act(name, control_pb2.PLUGIN_ACTION_KIND_ACTIVATE)
+
+    def deactivate_plugin(self, name):
+        self._act(name, control_pb2.PLUGIN_ACTION_KIND_DEACTIVATE)
+
+    def reload_plugin_by_name(self, name):
+        self._act(name, control_pb2.PLUGIN_ACTION_KIND_RELOAD)
+
+    def get_plugin_obj_by_name(self, name):
+        raise NotImplementedError(
+            f"errbot-rs: plugin_manager.get_plugin_obj_by_name({name!r}): the plugin runs in its "
+            "own process; test it through its commands, or use inject_mocks")
 
 
 def _errbotd():
@@ -81,6 +165,10 @@ class TestBot:
         self.process = None
         self.replies = queue.Queue()
         self._worker = None
+        self.sender = SENDER
+        self.bot_config = _BotConfig(self)
+        self.plugin_manager = _PluginManager(self)
+        self._text = text()
 
     @property
     def bot(self):
@@ -107,28 +195,9 @@ class TestBot:
                 os.symlink(d, link)
         if os.path.isdir(links):
             plugin_dirs.append(links)
-        venvs = os.environ.get("ERRBOT_TESTBOT_VENVS") or os.path.expanduser(
-            "~/.cache/errbot-rs/testbot-venvs")
-        bot = {"admins": ["@" + SENDER]}
-        for name, key in BOT_KEYS.items():
-            if name in self.extra_config:
-                bot[key] = self.extra_config[name]
-        config = textwrap.dedent(f"""\
-            [bot]
-            {chr(10).join(f"{k} = {_toml(v)}" for k, v in bot.items())}
-
-            [paths]
-            data_dir = "data"
-            plugin_dirs = {_toml(plugin_dirs)}
-            bundled_plugins = false
-            venv_dir = {_toml(venvs)}
-
-            [backends.test]
-            kind = "test"
-            driver_socket = {_toml(socket)}
-            """)
-        with open(os.path.join(self.dir, "errbot.toml"), "w") as f:
-            f.write(config)
+        self._linked_dirs = plugin_dirs
+        self._socket = socket
+        self._write_config()
         self._log = open(os.path.join(self.dir, "errbotd.log"), "wb")
         self.process = subprocess.Popen([_errbotd(), "--config", "errbot.toml"], cwd=self.dir,
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -137,6 +206,10 @@ class TestBot:
         self.channel = grpc.insecure_channel(f"unix:{socket}",
                                              options=[("grpc.default_authority", "localhost")])
         self.driver = testing_pb2_grpc.TestDriverServiceStub(self.channel)
+        self.control_channel = grpc.insecure_channel(
+            f"unix:{os.path.join(self.dir, 'data', 'errbotd.sock')}",
+            options=[("grpc.default_authority", "localhost")])
+        self.control = control_pb2_grpc.ControlServiceStub(self.control_channel)
         # errbotd connects its gateways once every plugin is active: the first answer means ready.
         deadline = time.monotonic() + timeout
         while True:
@@ -158,6 +231,42 @@ class TestBot:
         self._worker = threading.Thread(target=self._collect, daemon=True)
         self._worker.start()
 
+    def _write_config(self):
+        venvs = os.environ.get("ERRBOT_TESTBOT_VENVS") or os.path.expanduser(
+            "~/.cache/errbot-rs/testbot-venvs")
+        bot = {"admins": ["@" + SENDER]}
+        for name, key in BOT_KEYS.items():
+            if name in self.extra_config:
+                bot[key] = self.extra_config[name]
+        config = textwrap.dedent(f"""\
+            [bot]
+            {chr(10).join(f"{k} = {_toml(v)}" for k, v in bot.items())}
+
+            [paths]
+            data_dir = "data"
+            plugin_dirs = {_toml(self._linked_dirs)}
+            bundled_plugins = false
+            venv_dir = {_toml(venvs)}
+
+            [backends.test]
+            kind = "test"
+            driver_socket = {_toml(self._socket)}
+            """)
+        with open(os.path.join(self.dir, "errbot.toml"), "w") as f:
+            f.write(config)
+
+    def set_setting(self, name, value):
+        """Sets Errbot setting `name` (one of BOT_KEYS) and, when errbotd runs, reloads its
+        configuration with it."""
+        self.extra_config[name] = value
+        if self.process is not None:
+            self._write_config()
+            self.control.ReloadConfig(control_pb2.ReloadConfigRequest(), timeout=60)
+
+    def build_identifier(self, text):
+        """The identifier Errbot's test backend builds from `text` (a person's name)."""
+        return text
+
     def _converse(self, body, timeout):
         request = testing_pb2.InjectRequest(body=body, timeout_ms=int(timeout * 1000),
                                             **{"from": SENDER})
@@ -167,7 +276,8 @@ class TestBot:
         try:
             for sent in self._outbox:
                 if not (sent.HasField("reaction") or sent.HasField("presence")):
-                    self.replies.put(sent.text)
+                    # As plain text, as Errbot's test backend queues it.
+                    self.replies.put(self._text.convert(sent.text))
         except grpc.RpcError:
             pass  # the stream ends with errbotd
 
@@ -189,13 +299,15 @@ class TestBot:
                 self.process.wait()
         if self.process is not None:
             self.channel.close()
+            self.control_channel.close()
             self._log.close()
             shutil.rmtree(self.dir, ignore_errors=True)
             self.process = None
 
     # Errbot's TestBot API.
     def push_message(self, msg, extras=""):
-        self.driver.Inject(testing_pb2.InjectRequest(body=msg, **{"from": SENDER}), timeout=10)
+        self.driver.Inject(testing_pb2.InjectRequest(body=msg, **{"from": str(self.sender)}),
+                           timeout=10)
 
     def pop_message(self, timeout=5, block=True):
         return self.replies.get(timeout=timeout, block=block)

@@ -1,5 +1,6 @@
 from errbot.v1 import common_pb2 as _common_pb2
 from errbot.v1 import control_pb2 as _control_pb2
+from errbot.v1 import plugin_pb2 as _plugin_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

@@ -5,6 +5,7 @@ import warnings
 
 from errbot.v1 import bot_pb2 as errbot_dot_v1_dot_bot__pb2
 from errbot.v1 import common_pb2 as errbot_dot_v1_dot_common__pb2
+from errbot.v1 import plugin_pb2 as errbot_dot_v1_dot_plugin__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -84,6 +85,11 @@ class BotServiceStub:
                 '/errbot.v1.BotService/Status',
                 request_serializer=errbot_dot_v1_dot_bot__pb2.BotStatusRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_bot__pb2.BotStatusResponse.FromString,
+                _registered_method=True)
+        self.CallPlugin = channel.unary_unary(
+                '/errbot.v1.BotService/CallPlugin',
+                request_serializer=errbot_dot_v1_dot_plugin__pb2.PluginCallRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_plugin__pb2.PluginCallResponse.FromString,
                 _registered_method=True)
 
 
@@ -178,6 +184,18 @@ class BotServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CallPlugin(self, request, context):
+        """Call `plugin`, one of the calling plugin's dependencies (its manifest's or its
+        description's depends_on: Errbot's get_plugin), through that plugin's PluginService.Call on
+        the process serving it (waited for, bounded, while it restarts), within the caller's
+        command deadline. PERMISSION_DENIED when `plugin` is not a dependency of the caller (or the
+        caller is a gateway), UNAVAILABLE when it is not running, DEADLINE_EXCEEDED when it did not
+        answer in time; the called plugin's own errors come back as they are.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BotServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -230,6 +248,11 @@ def add_BotServiceServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=errbot_dot_v1_dot_bot__pb2.BotStatusRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_bot__pb2.BotStatusResponse.SerializeToString,
+            ),
+            'CallPlugin': grpc.unary_unary_rpc_method_handler(
+                    servicer.CallPlugin,
+                    request_deserializer=errbot_dot_v1_dot_plugin__pb2.PluginCallRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_plugin__pb2.PluginCallResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -502,6 +525,33 @@ class BotService:
             '/errbot.v1.BotService/Status',
             errbot_dot_v1_dot_bot__pb2.BotStatusRequest.SerializeToString,
             errbot_dot_v1_dot_bot__pb2.BotStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CallPlugin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.BotService/CallPlugin',
+            errbot_dot_v1_dot_plugin__pb2.PluginCallRequest.SerializeToString,
+            errbot_dot_v1_dot_plugin__pb2.PluginCallResponse.FromString,
             options,
             channel_credentials,
             insecure,

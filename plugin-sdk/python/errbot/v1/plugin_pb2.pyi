@@ -8,6 +8,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class PluginCallOp(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PLUGIN_CALL_OP_UNSPECIFIED: _ClassVar[PluginCallOp]
+    PLUGIN_CALL_OP_GET: _ClassVar[PluginCallOp]
+    PLUGIN_CALL_OP_CALL: _ClassVar[PluginCallOp]
+
 class ArgMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ARG_MODE_RAW: _ClassVar[ArgMode]
@@ -40,6 +46,9 @@ class Callback(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CALLBACK_ROOM_TOPIC: _ClassVar[Callback]
     CALLBACK_BOT_MESSAGE: _ClassVar[Callback]
     CALLBACK_UNHANDLED: _ClassVar[Callback]
+PLUGIN_CALL_OP_UNSPECIFIED: PluginCallOp
+PLUGIN_CALL_OP_GET: PluginCallOp
+PLUGIN_CALL_OP_CALL: PluginCallOp
 ARG_MODE_RAW: ArgMode
 ARG_MODE_SPLIT: ArgMode
 ARG_MODE_SHELL: ArgMode
@@ -61,6 +70,30 @@ CALLBACK_ROOM_LEFT: Callback
 CALLBACK_ROOM_TOPIC: Callback
 CALLBACK_BOT_MESSAGE: Callback
 CALLBACK_UNHANDLED: Callback
+
+class PluginCallRequest(_message.Message):
+    __slots__ = ("plugin", "name", "op", "encoding", "payload")
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    plugin: str
+    name: str
+    op: PluginCallOp
+    encoding: str
+    payload: bytes
+    def __init__(self, plugin: _Optional[str] = ..., name: _Optional[str] = ..., op: _Optional[_Union[PluginCallOp, str]] = ..., encoding: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
+
+class PluginCallResponse(_message.Message):
+    __slots__ = ("payload", "callable", "error")
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    CALLABLE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    payload: bytes
+    callable: bool
+    error: str
+    def __init__(self, payload: _Optional[bytes] = ..., callable: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
 class DescribeRequest(_message.Message):
     __slots__ = ("protocol_versions",)

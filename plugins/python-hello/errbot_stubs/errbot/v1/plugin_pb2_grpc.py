@@ -84,6 +84,11 @@ class PluginServiceStub:
                 request_serializer=errbot_dot_v1_dot_plugin__pb2.FlowPredicateRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_plugin__pb2.FlowPredicateResponse.FromString,
                 _registered_method=True)
+        self.Call = channel.unary_unary(
+                '/errbot.v1.PluginService/Call',
+                request_serializer=errbot_dot_v1_dot_plugin__pb2.PluginCallRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_plugin__pb2.PluginCallResponse.FromString,
+                _registered_method=True)
 
 
 class PluginServiceServicer:
@@ -187,6 +192,18 @@ class PluginServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Call(self, request, context):
+        """Answer a call from a plugin that depends on this one (Errbot's
+        `self.get_plugin(NAME).method(...)`), forwarded by errbotd from BotService.CallPlugin with
+        `plugin` set to the caller's name. Arguments and results are in `encoding`, which both
+        plugins must speak (the Errbot compatibility host speaks "python-pickle"); an encoding the
+        plugin does not speak is INVALID_ARGUMENT, a name it does not have NOT_FOUND, and
+        UNIMPLEMENTED means it takes no calls (the Rust SDK's plugins).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PluginServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -239,6 +256,11 @@ def add_PluginServiceServicer_to_server(servicer, server):
                     servicer.FlowPredicate,
                     request_deserializer=errbot_dot_v1_dot_plugin__pb2.FlowPredicateRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_plugin__pb2.FlowPredicateResponse.SerializeToString,
+            ),
+            'Call': grpc.unary_unary_rpc_method_handler(
+                    servicer.Call,
+                    request_deserializer=errbot_dot_v1_dot_plugin__pb2.PluginCallRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_plugin__pb2.PluginCallResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -511,6 +533,33 @@ class PluginService:
             '/errbot.v1.PluginService/FlowPredicate',
             errbot_dot_v1_dot_plugin__pb2.FlowPredicateRequest.SerializeToString,
             errbot_dot_v1_dot_plugin__pb2.FlowPredicateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Call(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.PluginService/Call',
+            errbot_dot_v1_dot_plugin__pb2.PluginCallRequest.SerializeToString,
+            errbot_dot_v1_dot_plugin__pb2.PluginCallResponse.FromString,
             options,
             channel_credentials,
             insecure,
