@@ -24,6 +24,7 @@ from errbot.flow import Flow
 from . import calls
 from .bot import Bot, poller_arguments
 from .flows import Flows, load_flows
+from .mocks import Mocks
 from .plug import PlugError, load_class, read_plug
 
 PROTOCOL_VERSION = "errbot.v1"
@@ -232,8 +233,9 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
     """Serves one plugin instance. gRPC runs each call on its own thread: commands run
     concurrently, as in Errbot's thread pool."""
 
-    def __init__(self, info, plugin, bot, flows=None):
+    def __init__(self, info, plugin, bot, flows=None, environ=os.environ):
         self.info, self.plugin, self.bot = info, plugin, bot
+        self.mocks = Mocks.from_environ(environ, info.name)  # under a TestBot only
         self.flows = flows if flows is not None else Flows()
         self.commands = {}
         for _, method in inspect.getmembers(plugin, inspect.ismethod):
@@ -318,6 +320,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         return plugin_pb2.DeactivateResponse()
 
     def Event(self, request, context):
+        self._sync_mocks()
         entry = self.callbacks.get(request.callback)
         if entry is None:
             context.abort(grpc.StatusCode.NOT_FOUND, "callback not declared")
@@ -350,6 +353,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
     def FilterCommand(self, request, context):
         """Errbot's cmdfilter: `f(msg, cmd, args, dry_run)` answers `(msg, cmd, args)` to let
         the command run (rewritten when `cmd` or `args` changed), or None to block it."""
+        self._sync_mocks()
         method = self.filters.get(request.filter)
         if method is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no command filter {request.filter!r}")
@@ -395,6 +399,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         return plugin_pb2.FilterResponse(action=plugin_pb2.FilterResponse.ACTION_CONTINUE)
 
     def Webhook(self, request, context):
+        self._sync_mocks()
         method = self.webhooks.get(request.webhook)
         if method is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no webhook {request.webhook!r}")
@@ -407,6 +412,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
                           f"{request.webhook} failed: {type(e).__name__}: {e}")
 
     def Poll(self, request, context):
+        self._sync_mocks()
         method = None if request.method.startswith("_") else getattr(self.plugin, request.method,
                                                                      None)
         if not callable(method):
@@ -443,7 +449,12 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         matches = [_Match(m) for m in request.matches]
         return matches if method._err_command_matchall else (matches[0] if matches else None)
 
+    def _sync_mocks(self):
+        if self.mocks is not None:
+            self.mocks.sync(self.plugin)
+
     def Call(self, request, context):
+        self._sync_mocks()
         return calls.answer(self.plugin, request, context)
 
     def FlowPredicate(self, request, context):
@@ -459,6 +470,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         return plugin_pb2.FlowPredicateResponse(holds=holds)
 
     def Execute(self, request, context):
+        self._sync_mocks()
         method = self.commands.get(request.command.lower())
         if method is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no command {request.command!r}")

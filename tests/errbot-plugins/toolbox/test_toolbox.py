@@ -2,6 +2,7 @@
 testbot). They pass on Errbot 6.2.1 and, unchanged, on errbot-rs (tests/run.sh runs both)."""
 
 import os
+from unittest.mock import MagicMock
 
 pytest_plugins = ["errbot.backends.test"]
 extra_plugin_dir = os.path.dirname(os.path.abspath(__file__))
@@ -37,3 +38,11 @@ def test_activating_a_plugin_activates_its_dependency(testbot):
     active = manager.get_all_active_plugin_names()
     assert "Workbench" in active and "Tools" in active
     assert testbot.exec_command("!measure abc") == "'abc' is 3 letters (call 1)"
+
+
+def test_mocks_replace_a_method_and_a_value(testbot):
+    measure = MagicMock(return_value={"text": "x", "length": 42, "unit": "mocks", "asked": 7})
+    testbot.inject_mocks("Tools", {"measure": measure, "asked": 99})
+    assert testbot.exec_command("!measure abc") == "'x' is 42 mocks (call 7)"
+    measure.assert_called_once_with("abc", unit="letters")
+    assert testbot.exec_command("!tools asked") == "Tools was asked 99 time(s)."

@@ -18,7 +18,9 @@ $ERRBOT_TESTBOT_VENVS (default ~/.cache/errbot-rs/testbot-venvs), made once."""
 
 import logging
 import os
+import pickle
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -26,6 +28,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from multiprocessing.connection import Listener
 
 import grpc
 import pytest
@@ -149,6 +152,66 @@ def _toml(value):
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+class _MockServer:
+    """The test's side of inject_mocks (see errbot_host/mocks.py): the plugins' hosts connect to
+    it (a Unix socket with a random key, named in errbotd's environment) to learn which of their
+    attributes a test replaced, and to call the test's mocks."""
+
+    def __init__(self, directory):
+        self.address = os.path.join(directory, "mocks.sock")
+        self.key = secrets.token_bytes(16)
+        self._listener = Listener(self.address, family="AF_UNIX", authkey=self.key)
+        self._mocks = {}  # plugin name -> {attribute: mock}
+        self._generation = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def environ(self):
+        return {"ERRBOT_TESTBOT_MOCKS": self.address, "ERRBOT_TESTBOT_MOCKS_KEY": self.key.hex()}
+
+    def inject(self, plugin_name, mock_dict):
+        with self._lock:
+            self._mocks.setdefault(plugin_name, {}).update(mock_dict)
+            self._generation += 1
+
+    def close(self):
+        self._listener.close()
+
+    def _accept(self):
+        while True:
+            try:
+                connection = self._listener.accept()
+            except (OSError, EOFError):
+                return  # closed
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection):
+        with connection:
+            while True:
+                try:
+                    question = connection.recv()
+                except (OSError, EOFError):
+                    return
+                connection.send(self._answer(question))
+
+    def _answer(self, question):
+        if question[0] == "sync":
+            _, plugin, known = question
+            with self._lock:
+                if known == self._generation:
+                    return ("same",)
+                mocks = {attribute: ("call", None) if callable(mock) else ("value", mock)
+                         for attribute, mock in self._mocks.get(plugin, {}).items()}
+                return ("mocks", self._generation, mocks)
+        _, plugin, attribute, args, kwargs = question
+        try:
+            result = self._mocks[plugin][attribute](*args, **kwargs)
+            pickle.dumps(result)
+            return ("ok", result)
+        except Exception as e:
+            return ("raise", e)
+
+
 class TestBot:
     """errbotd with the test gateway and the plugins of `extra_plugin_dir`. Messages are pushed
     as SENDER in a direct message; every message the bot sends is queued for pop_message, in
@@ -199,9 +262,11 @@ class TestBot:
         self._socket = socket
         self._write_config()
         self._log = open(os.path.join(self.dir, "errbotd.log"), "wb")
+        self._mock_server = _MockServer(self.dir)
         self.process = subprocess.Popen([_errbotd(), "--config", "errbot.toml"], cwd=self.dir,
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=self._log, start_new_session=True)
+                                        stderr=self._log, start_new_session=True,
+                                        env=dict(os.environ, **self._mock_server.environ()))
         # The HTTP/2 :authority grpc derives from a socket path is refused: name a plain host.
         self.channel = grpc.insecure_channel(f"unix:{socket}",
                                              options=[("grpc.default_authority", "localhost")])
@@ -300,6 +365,7 @@ class TestBot:
         if self.process is not None:
             self.channel.close()
             self.control_channel.close()
+            self._mock_server.close()
             self._log.close()
             shutil.rmtree(self.dir, ignore_errors=True)
             self.process = None
@@ -334,8 +400,11 @@ class TestBot:
         assert "not found" not in self.pop_message(timeout)
 
     def inject_mocks(self, plugin_name, mock_dict):
-        raise NotImplementedError(
-            "errbot-rs: inject_mocks cannot reach into a plugin: it runs in its own process")
+        """Replaces attributes of plugin `plugin_name` (Errbot's inject_mocks): a mock that is
+        callable is called here, in the test's process, whenever the plugin calls the attribute
+        (its arguments and result must be picklable); any other value is set on the plugin as
+        it is. Takes effect from the plugin's next command, callback, poller or webhook."""
+        self._mock_server.inject(plugin_name, mock_dict)
 
 
 @pytest.fixture
