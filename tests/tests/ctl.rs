@@ -72,7 +72,7 @@ async fn plugin_list_and_info_show_what_the_chat_commands_show() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("A hello"), "{out}");
     assert!(out.contains("A Help"), "{out}");
-    assert!(out.contains("A = activated"), "{out}");
+    assert!(out.contains("A = Activated"), "{out}");
 
     let (code, out, _) = bot.ctl(&["plugin", "list", "--json"]);
     assert_eq!(code, 0);

@@ -68,7 +68,7 @@ async fn plain_commands_builtins_and_arguments() {
     let status = bot.one("!status plugins").await;
     assert!(status.contains("| A | hello |"), "{status}");
     assert_eq!(bot.one("!status_plugins").await, status);
-    assert!(bot.one("!status").await.starts_with("Yes, I am alive."));
+    assert!(bot.one("!status").await.starts_with("Yes I am alive..."));
     assert!(
         bot.one("!uptime")
             .await
@@ -140,7 +140,19 @@ async fn help_apropos_and_not_found() {
         bot.one("!help nosuchthing").await,
         "That command is not defined."
     );
-    assert!(bot.one("!apropos dice").await.contains("!roll"));
+    // A regex command's help, by its name (Errbot takes `re_foo` and `re foo`).
+    assert!(
+        bot.one("!help weather").await.contains("Prefixed pattern"),
+        "the regex command's help"
+    );
+    assert!(
+        bot.one("!apropos dice")
+            .await
+            .contains("- !roll <sides> [count]: ")
+    );
+    // Regex commands are not typed by name: never suggested for a typo.
+    let typo = bot.one("!weathr").await;
+    assert!(!typo.contains("!weather"), "{typo}");
     assert_eq!(
         bot.one("!apropos zzzz").await,
         "Sorry, I could not find any command matching \"zzzz\"."

@@ -711,7 +711,7 @@ async fn the_seeds_setup_works_end_to_end() {
     let help = answer(&alice, "!help").await;
     assert!(help.contains("daily stats"), "{help}");
     let status = answer(&alice, "!status").await;
-    assert!(status.starts_with("Yes, I am alive"), "{status}");
+    assert!(status.starts_with("Yes I am alive..."), "{status}");
     assert!(status.contains("daily-message"), "{status}");
     let list = answer(&alice, "!plugin list").await;
     assert!(list.contains("daily-message"), "{list}");

@@ -129,7 +129,7 @@ async fn init_writes_a_plugin_errbotd_builds() {
     let started = Instant::now();
     let mut bot = TestBot::start_on(dir, "mybot/errbot.toml".into(), &driver_socket, env).await;
     // The bot answers while the plugin builds.
-    assert!(bot.one("!status").await.starts_with("Yes, I am alive."));
+    assert!(bot.one("!status").await.starts_with("Yes I am alive..."));
     let (_, saw_building) =
         wait_for_state(&bot, "example", "running", Duration::from_secs(1200)).await;
     eprintln!("example built and running after {:?}", started.elapsed());

@@ -447,8 +447,8 @@ impl Ctl {
                         println!("{} {:<24} {:<13} {}", p.letter, p.name, p.state, p.note);
                     }
                     println!(
-                        "\nA = activated, D = deactivated, B = blacklisted, C = needs \
-                         configuration, R = restarting, F = failed"
+                        "\nA = Activated, D = Deactivated, B = Blacklisted, C = Needs to be \
+                         configured, R = Restarting, F = Failed"
                     );
                 }
                 return Ok(());

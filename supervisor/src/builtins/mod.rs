@@ -418,6 +418,15 @@ fn help(bot: &Bot, topic: &str, visible: &dyn Fn(&Command) -> bool) -> String {
     {
         return format!("**{}**\n\n{}", usage_of(bot, &c), c.spec.help.trim());
     }
+    // A regex command by its name (`re_foo`, or `re foo` as Errbot also takes it).
+    let name = topic_words.join("_").to_lowercase();
+    if let Some(c) = registry
+        .commands()
+        .iter()
+        .find(|c| c.is_regex() && visible(c) && c.name.to_lowercase() == name)
+    {
+        return format!("**{}**\n\n{}", usage_of(bot, c), c.spec.help.trim());
+    }
     "That command is not defined.".to_owned()
 }
 
@@ -436,7 +445,7 @@ fn apropos(bot: &Bot, term: &str, visible: &dyn Fn(&Command) -> bool) -> String 
         .filter(|c| {
             c.display_name().contains(&needle) || c.spec.help.to_lowercase().contains(&needle)
         })
-        .map(|c| line_for(bot, c))
+        .map(|c| format!("- {}: {}", usage_of(bot, c), c.summary()))
         .collect();
     if lines.is_empty() {
         format!("Sorry, I could not find any command matching \"{term}\".")
@@ -446,7 +455,7 @@ fn apropos(bot: &Bot, term: &str, visible: &dyn Fn(&Command) -> bool) -> String 
 }
 
 fn status(bot: &Bot) -> String {
-    let mut out = String::from("Yes, I am alive.\n\n");
+    let mut out = String::from("Yes I am alive...\n\n");
     out.push_str(&status_plugins(bot));
     out.push_str("\n\n| Process | State | Pid | Up | Restarts | Last exit |\n");
     out.push_str("| ------- | ----- | --- | -- | -------- | --------- |\n");
@@ -525,8 +534,8 @@ fn status_plugins(bot: &Bot) -> String {
         }
     }
     out.push_str(
-        "\nA = activated, D = deactivated, B = blacklisted, C = needs configuration, \
-         R = restarting, F = failed",
+        "\nA = Activated, D = Deactivated, B = Blacklisted, C = Needs to be configured, \
+         R = Restarting, F = Failed",
     );
     out
 }

@@ -255,7 +255,8 @@ fn not_found_reply(prefixes: &Prefixes, registry: &Registry, text: &str) -> Stri
     let names: Vec<String> = registry
         .commands()
         .iter()
-        .filter(|c| c.listed())
+        // Regex commands are not typed by name: suggesting one would mislead (Errbot neither).
+        .filter(|c| c.listed() && !c.is_regex())
         .map(|c| c.display_name())
         .collect();
     let mut found: Vec<&str> =
