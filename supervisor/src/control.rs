@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use errbot_proto::v1::{
     Content, ControlSendRequest, ControlSendResponse, ControlShutdownRequest,
-    ControlShutdownResponse, LogEntry, LogsRequest, PluginActionKind, PluginActionRequest,
+    ControlShutdownResponse, FlowsRequest, FlowsResponse, LogEntry, LogsRequest, PluginActionKind, PluginActionRequest,
     PluginActionResponse, PluginInfoRequest, PluginInfoResponse, PluginListRequest,
     PluginListResponse, ReloadConfigRequest, ReloadConfigResponse, ReposAction, ReposRequest,
     ReposResponse, StatusRequest, StatusResponse, content, control_service_server, log_entry,
@@ -194,6 +194,10 @@ impl control_service_server::ControlService for ControlApi {
         Ok(Response::new(Box::pin(futures::StreamExt::chain(
             head, rest,
         ))))
+    }
+
+    async fn flows(&self, _: Request<FlowsRequest>) -> Result<Response<FlowsResponse>, Status> {
+        Ok(Response::new(self.bot.flows.overview(&self.bot.registry())))
     }
 
     async fn repos(&self, req: Request<ReposRequest>) -> Result<Response<ReposResponse>, Status> {

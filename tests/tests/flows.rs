@@ -68,6 +68,26 @@ async fn errbots_flow_tests_replayed() {
         "{status}"
     );
     assert!(status.contains("Next Step(s): !b"), "{status}");
+    assert!(status.starts_with("\\>>> "), "Errbot's mark, escaped: {status}");
+    // The operator sees the same through errbotctl.
+    let (code, out, err) = bot.ctl(&["flows", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let flows: serde_json::Value = serde_json::from_str(&out).expect("errbotctl flows --json");
+    let names: Vec<&str> = flows["declared"]
+        .as_array()
+        .expect("declared")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert!(names.contains(&"w2") && names.contains(&"w1"), "{flows}");
+    let live = flows["in_progress"].as_array().expect("in_progress");
+    assert_eq!(live.len(), 1, "{flows}");
+    assert_eq!(live[0]["flow"], "w2", "{flows}");
+    assert_eq!(live[0]["step"], "c", "{flows}");
+    assert_eq!(live[0]["started_by"], "@tester", "{flows}");
+    let (code, text, _) = bot.ctl(&["flows"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("w2") && text.contains("(direct)"), "{text}");
 
     // test_no_duplicate_autotrigger: c again neither starts nor hints anything.
     assert_eq!(bot.say("!c").await, ["c"]);

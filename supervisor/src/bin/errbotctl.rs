@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use errbot_proto::v1::{
-    ControlSendRequest, ControlShutdownRequest, LogsRequest, PluginActionKind, PluginActionRequest,
+    ControlSendRequest, ControlShutdownRequest, FlowsRequest, FlowsResponse, LogsRequest,
+    PluginActionKind, PluginActionRequest,
     PluginInfoRequest, PluginInfoResponse, PluginListRequest, ReloadConfigRequest,
     ReloadConfigResponse, ReposAction, ReposRequest, StatusRequest, StatusResponse,
     control_service_client::ControlServiceClient, log_entry,
@@ -61,6 +62,8 @@ enum Cmd {
         #[command(subcommand)]
         action: Option<ReposCmd>,
     },
+    /// The flows the plugins declare, and the conversations in a flow now.
+    Flows,
     /// Read errbotd's configuration file again and apply what changed (as SIGHUP does); an
     /// invalid file is refused with its errors and the running configuration stays.
     ReloadConfig,
@@ -375,6 +378,11 @@ impl Ctl {
             }
             Cmd::Plugin { action } => self.plugin(action).await?,
             Cmd::Repos { action } => self.repos(action.unwrap_or(ReposCmd::List)).await?,
+            Cmd::Flows => {
+                let r = self.client.flows(FlowsRequest {}).await;
+                let flows = self.answer(r)?;
+                self.print_flows(&flows);
+            }
             Cmd::ReloadConfig => {
                 let r = self.client.reload_config(ReloadConfigRequest {}).await;
                 let report = self.answer(r)?;
@@ -596,6 +604,54 @@ impl Ctl {
         } else {
             println!("{}", text());
         }
+    }
+
+    fn print_flows(&self, f: &FlowsResponse) {
+        let declared: Vec<serde_json::Value> = f
+            .declared
+            .iter()
+            .map(|d| {
+                json!({ "name": d.name, "plugin": d.plugin, "description": d.description,
+                        "room_flow": d.room_flow })
+            })
+            .collect();
+        let in_progress: Vec<serde_json::Value> = f
+            .in_progress
+            .iter()
+            .map(|p| {
+                let context: serde_json::Value =
+                    serde_json::from_str(&p.context_json).unwrap_or(serde_json::Value::Null);
+                json!({ "flow": p.flow, "backend": p.backend, "room": p.room,
+                        "person": p.person, "started_by": p.started_by, "step": p.step,
+                        "context": context, "last_step": p.last_step })
+            })
+            .collect();
+        self.print(
+            json!({ "declared": declared, "in_progress": in_progress }),
+            || {
+                let mut out = format!("{:<20} {:<20} DESCRIPTION\n", "FLOW", "PLUGIN");
+                for d in &f.declared {
+                    out.push_str(&format!("{:<20} {:<20} {}\n", d.name, d.plugin, d.description));
+                }
+                if f.in_progress.is_empty() {
+                    out.push_str("\nNo conversation is in a flow.");
+                } else {
+                    out.push_str(&format!(
+                        "\n{:<20} {:<12} {:<24} {:<20} STEP\n",
+                        "IN PROGRESS", "BACKEND", "WHERE", "WHO"
+                    ));
+                    for p in &f.in_progress {
+                        let place = if p.room.is_empty() { "(direct)" } else { &p.room };
+                        let step = if p.step.is_empty() { "(start)" } else { &p.step };
+                        out.push_str(&format!(
+                            "{:<20} {:<12} {:<24} {:<20} {step}\n",
+                            p.flow, p.backend, place, p.started_by
+                        ));
+                    }
+                }
+                out.trim_end().to_owned()
+            },
+        );
     }
 
     fn print_status(&self, s: &StatusResponse) {

@@ -172,7 +172,8 @@ fn status(bot: &Bot, who: &Place, shown: &str, admin: bool, name: &str) -> Strin
             let next = def.next_invocations(node, &registry, &prefix).join(", ");
             let _ = write!(
                 out,
-                "{whose} is using flow **{}** on step **{}**\nNext Step(s): {}",
+                // Errbot's `>>>` mark (escaped: not a Markdown quote).
+                "\\>>> {whose} is using flow **{}** on step **{}**\nNext Step(s): {}",
                 flow.flow,
                 def.step_name(node),
                 if next.is_empty() { "none" } else { &next }

@@ -210,6 +210,40 @@ impl Flows {
         all
     }
 
+    /// The flows `registry` declares and those in progress, for ControlService.Flows.
+    pub fn overview(&self, registry: &Registry) -> errbot_proto::v1::FlowsResponse {
+        let mut declared: Vec<_> = registry
+            .flows()
+            .iter()
+            .map(|f| errbot_proto::v1::DeclaredFlow {
+                name: f.name.clone(),
+                plugin: f.plugin.clone(),
+                description: f.description.clone(),
+                room_flow: f.room_flow,
+            })
+            .collect();
+        declared.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut in_progress: Vec<_> = self
+            .list()
+            .into_iter()
+            .map(|(place, flow)| errbot_proto::v1::FlowInProgress {
+                context_json: Value::Object(flow.context).to_string(),
+                flow: flow.flow,
+                backend: place.backend,
+                room: place.room,
+                person: place.person,
+                started_by: flow.started_by,
+                step: flow.command,
+                last_step: flow.last_step,
+            })
+            .collect();
+        in_progress.sort_by_key(|f| f.last_step);
+        errbot_proto::v1::FlowsResponse {
+            declared,
+            in_progress,
+        }
+    }
+
     /// The flow in progress whose next step `command` is, for the sender at `who`.
     pub fn waiting(&self, registry: &Registry, who: &Place, command: &str) -> Option<Step> {
         if self.is_idle() {

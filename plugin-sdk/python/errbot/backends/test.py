@@ -16,6 +16,7 @@ with this directory (plugin-sdk/python) first on PYTHONPATH. errbotd is found in
 else on PATH, else in the source tree's target directory; the plugins' virtualenvs are kept in
 $ERRBOT_TESTBOT_VENVS (default ~/.cache/errbot-rs/testbot-venvs), made once."""
 
+import json
 import logging
 import os
 import pickle
@@ -28,6 +29,7 @@ import tempfile
 import textwrap
 import threading
 import time
+import types
 from multiprocessing.connection import Listener
 
 import grpc
@@ -152,6 +154,30 @@ def _toml(value):
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+class _FlowExecutor:
+    """`testbot.bot.flow_executor`: the flows errbotd runs, as Errbot's FlowExecutor shows
+    them (`flow_roots` by name, `in_flight` with each flow's name, ctx, requestor and
+    current_step), read from errbotd's control socket at each access."""
+
+    def __init__(self, testbot):
+        self._testbot = testbot
+
+    def _flows(self):
+        return self._testbot.control.Flows(control_pb2.FlowsRequest(), timeout=10)
+
+    @property
+    def flow_roots(self):
+        return {f.name: types.SimpleNamespace(name=f.name, description=f.description,
+                                              plugin=f.plugin, room_flow=f.room_flow)
+                for f in self._flows().declared}
+
+    @property
+    def in_flight(self):
+        return [types.SimpleNamespace(name=f.flow, ctx=json.loads(f.context_json or "{}"),
+                                      requestor=f.started_by, current_step=f.step or None)
+                for f in self._flows().in_progress]
+
+
 class _MockServer:
     """The test's side of inject_mocks (see errbot_host/mocks.py): the plugins' hosts connect to
     it (a Unix socket with a random key, named in errbotd's environment) to learn which of their
@@ -231,6 +257,7 @@ class TestBot:
         self.sender = SENDER
         self.bot_config = _BotConfig(self)
         self.plugin_manager = _PluginManager(self)
+        self.flow_executor = _FlowExecutor(self)
         self._text = text()
 
     @property

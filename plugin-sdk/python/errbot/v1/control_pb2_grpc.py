@@ -79,6 +79,11 @@ class ControlServiceStub:
                 request_serializer=errbot_dot_v1_dot_control__pb2.ReposRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_control__pb2.ReposResponse.FromString,
                 _registered_method=True)
+        self.Flows = channel.unary_unary(
+                '/errbot.v1.ControlService/Flows',
+                request_serializer=errbot_dot_v1_dot_control__pb2.FlowsRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_control__pb2.FlowsResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServiceServicer:
@@ -165,6 +170,14 @@ class ControlServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Flows(self, request, context):
+        """The flows the active plugins declare, and the conversations in a flow now (as
+        `!flows list` and `!flows status` show them to an admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -212,6 +225,11 @@ def add_ControlServiceServicer_to_server(servicer, server):
                     servicer.Repos,
                     request_deserializer=errbot_dot_v1_dot_control__pb2.ReposRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_control__pb2.ReposResponse.SerializeToString,
+            ),
+            'Flows': grpc.unary_unary_rpc_method_handler(
+                    servicer.Flows,
+                    request_deserializer=errbot_dot_v1_dot_control__pb2.FlowsRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_control__pb2.FlowsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -457,6 +475,33 @@ class ControlService:
             '/errbot.v1.ControlService/Repos',
             errbot_dot_v1_dot_control__pb2.ReposRequest.SerializeToString,
             errbot_dot_v1_dot_control__pb2.ReposResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Flows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.ControlService/Flows',
+            errbot_dot_v1_dot_control__pb2.FlowsRequest.SerializeToString,
+            errbot_dot_v1_dot_control__pb2.FlowsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,50 @@ PLUGIN_ACTION_KIND_RELOAD: PluginActionKind
 PLUGIN_ACTION_KIND_BLACKLIST: PluginActionKind
 PLUGIN_ACTION_KIND_UNBLACKLIST: PluginActionKind
 
+class FlowsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class FlowsResponse(_message.Message):
+    __slots__ = ("declared", "in_progress")
+    DECLARED_FIELD_NUMBER: _ClassVar[int]
+    IN_PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    declared: _containers.RepeatedCompositeFieldContainer[DeclaredFlow]
+    in_progress: _containers.RepeatedCompositeFieldContainer[FlowInProgress]
+    def __init__(self, declared: _Optional[_Iterable[_Union[DeclaredFlow, _Mapping]]] = ..., in_progress: _Optional[_Iterable[_Union[FlowInProgress, _Mapping]]] = ...) -> None: ...
+
+class DeclaredFlow(_message.Message):
+    __slots__ = ("name", "plugin", "description", "room_flow")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FLOW_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    plugin: str
+    description: str
+    room_flow: bool
+    def __init__(self, name: _Optional[str] = ..., plugin: _Optional[str] = ..., description: _Optional[str] = ..., room_flow: _Optional[bool] = ...) -> None: ...
+
+class FlowInProgress(_message.Message):
+    __slots__ = ("flow", "backend", "room", "person", "started_by", "step", "context_json", "last_step")
+    FLOW_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    PERSON_FIELD_NUMBER: _ClassVar[int]
+    STARTED_BY_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_JSON_FIELD_NUMBER: _ClassVar[int]
+    LAST_STEP_FIELD_NUMBER: _ClassVar[int]
+    flow: str
+    backend: str
+    room: str
+    person: str
+    started_by: str
+    step: str
+    context_json: str
+    last_step: int
+    def __init__(self, flow: _Optional[str] = ..., backend: _Optional[str] = ..., room: _Optional[str] = ..., person: _Optional[str] = ..., started_by: _Optional[str] = ..., step: _Optional[str] = ..., context_json: _Optional[str] = ..., last_step: _Optional[int] = ...) -> None: ...
+
 class ReposRequest(_message.Message):
     __slots__ = ("action", "args", "ref")
     ACTION_FIELD_NUMBER: _ClassVar[int]
