@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use errbot_proto::v1::{
     Content, ControlSendRequest, ControlSendResponse, ControlShutdownRequest,
-    ControlShutdownResponse, FlowsRequest, FlowsResponse, LogEntry, LogsRequest, PluginActionKind, PluginActionRequest,
-    PluginActionResponse, PluginInfoRequest, PluginInfoResponse, PluginListRequest,
-    PluginListResponse, ReloadConfigRequest, ReloadConfigResponse, ReposAction, ReposRequest,
-    ReposResponse, StatusRequest, StatusResponse, content, control_service_server, log_entry,
+    ControlShutdownResponse, FlowsRequest, FlowsResponse, LogEntry, LogsRequest, PluginActionKind,
+    PluginActionRequest, PluginActionResponse, PluginInfoRequest, PluginInfoResponse,
+    PluginListRequest, PluginListResponse, ReloadConfigRequest, ReloadConfigResponse, ReposAction,
+    ReposRequest, ReposResponse, StatusRequest, StatusResponse, content, control_service_server,
+    log_entry,
 };
 use futures::Stream;
 use tokio::net::UnixStream;

@@ -69,7 +69,12 @@ pub async fn decide(
         }
         (Some(t), Some(c)) => (t, c),
     };
-    let refusal = match plugin_config::check_shape(&template, &config) {
+    let shape = if description.checks_own_shape {
+        Ok(())
+    } else {
+        plugin_config::check_shape(&template, &config)
+    };
+    let refusal = match shape {
         Err(why) => Some(why),
         Ok(()) => check_config(bot, client, &config).await?,
     };
@@ -310,7 +315,9 @@ pub async fn configure(bot: &Arc<Bot>, name: &str, json: &str) -> String {
     if std::mem::discriminant(&config) != std::mem::discriminant(&template) {
         return "It looks fishy, your config type is not the same as the template!".to_owned();
     }
-    if let Err(why) = plugin_config::check_shape(&template, &config) {
+    if !description.checks_own_shape
+        && let Err(why) = plugin_config::check_shape(&template, &config)
+    {
         return format!("Incorrect plugin configuration: {why}.");
     }
     let serving = slot

@@ -68,7 +68,10 @@ async fn errbots_flow_tests_replayed() {
         "{status}"
     );
     assert!(status.contains("Next Step(s): !b"), "{status}");
-    assert!(status.starts_with("\\>>> "), "Errbot's mark, escaped: {status}");
+    assert!(
+        status.starts_with("\\>>> "),
+        "Errbot's mark, escaped: {status}"
+    );
     // The operator sees the same through errbotctl.
     let (code, out, err) = bot.ctl(&["flows", "--json"]);
     assert_eq!(code, 0, "{err}");

@@ -55,9 +55,9 @@ def _looks_pickled(value):
 def recurse_check_structure(sample, to_check):
     """Errbot's shape check: to_check has sample's types, dicts its keys, lists the type of
     sample's first element. Raises ValidationException."""
-    if sample is None or to_check is None:
+    if sample is None:  # a None in the template accepts anything
         return
-    if not isinstance(to_check, type(sample)) and not (
+    if type(to_check) is not type(sample) and not (
             isinstance(sample, (list, tuple)) and isinstance(to_check, (list, tuple))):
         raise ValidationException(f"{to_check} is of type {type(to_check)} and should be of "
                                   f"type {type(sample)}")

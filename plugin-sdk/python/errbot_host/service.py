@@ -286,6 +286,10 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
                                              body="raw")
                       for name, m in self.webhooks.items()],
             flows=self.flows.specs,
+            # Errbot's default check_configuration checks the shape as errbotd does; a plugin
+            # that overrides it decides alone.
+            checks_own_shape=(type(self.plugin).check_configuration
+                              is not BotPlugin.check_configuration),
         )
 
     def CheckConfig(self, request, context):

@@ -7,10 +7,9 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 use errbot_proto::v1::{
     ControlSendRequest, ControlShutdownRequest, FlowsRequest, FlowsResponse, LogsRequest,
-    PluginActionKind, PluginActionRequest,
-    PluginInfoRequest, PluginInfoResponse, PluginListRequest, ReloadConfigRequest,
-    ReloadConfigResponse, ReposAction, ReposRequest, StatusRequest, StatusResponse,
-    control_service_client::ControlServiceClient, log_entry,
+    PluginActionKind, PluginActionRequest, PluginInfoRequest, PluginInfoResponse,
+    PluginListRequest, ReloadConfigRequest, ReloadConfigResponse, ReposAction, ReposRequest,
+    StatusRequest, StatusResponse, control_service_client::ControlServiceClient, log_entry,
 };
 use errbotd::config::Config;
 use errbotd::storage::ctl as storage;
@@ -631,7 +630,10 @@ impl Ctl {
             || {
                 let mut out = format!("{:<20} {:<20} DESCRIPTION\n", "FLOW", "PLUGIN");
                 for d in &f.declared {
-                    out.push_str(&format!("{:<20} {:<20} {}\n", d.name, d.plugin, d.description));
+                    out.push_str(&format!(
+                        "{:<20} {:<20} {}\n",
+                        d.name, d.plugin, d.description
+                    ));
                 }
                 if f.in_progress.is_empty() {
                     out.push_str("\nNo conversation is in a flow.");
@@ -641,8 +643,16 @@ impl Ctl {
                         "IN PROGRESS", "BACKEND", "WHERE", "WHO"
                     ));
                     for p in &f.in_progress {
-                        let place = if p.room.is_empty() { "(direct)" } else { &p.room };
-                        let step = if p.step.is_empty() { "(start)" } else { &p.step };
+                        let place = if p.room.is_empty() {
+                            "(direct)"
+                        } else {
+                            &p.room
+                        };
+                        let step = if p.step.is_empty() {
+                            "(start)"
+                        } else {
+                            &p.step
+                        };
                         out.push_str(&format!(
                             "{:<20} {:<12} {:<24} {:<20} {step}\n",
                             p.flow, p.backend, place, p.started_by

@@ -46,3 +46,11 @@ def test_mocks_replace_a_method_and_a_value(testbot):
     assert testbot.exec_command("!measure abc") == "'x' is 42 mocks (call 7)"
     measure.assert_called_once_with("abc", unit="letters")
     assert testbot.exec_command("!tools asked") == "Tools was asked 99 time(s)."
+
+
+def test_a_plugin_judges_its_own_configuration(testbot):
+    assert "Incorrect plugin configuration: a gauge needs a UNIT" in testbot.exec_command(
+        '!plugin config Gauge {"SIZE": 3}')
+    assert testbot.exec_command('!plugin config Gauge {"UNIT": "mm", "SIZE": 3}') == (
+        "Plugin configuration done.")
+    assert testbot.exec_command("!gauge") == "measuring in mm (also: SIZE)"

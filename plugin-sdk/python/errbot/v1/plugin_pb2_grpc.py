@@ -104,7 +104,8 @@ class PluginServiceServicer:
 
     def CheckConfig(self, request, context):
         """Validate a configuration against the plugin's own rules (beyond the template's shape, which
-        errbotd checks itself). An empty `error` means the configuration is acceptable.
+        errbotd checks itself unless PluginDescription.checks_own_shape). An empty `error` means the
+        configuration is acceptable.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -102,7 +102,7 @@ class DescribeRequest(_message.Message):
     def __init__(self, protocol_versions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PluginDescription(_message.Message):
-    __slots__ = ("name", "description", "version", "protocol_version", "commands", "callbacks", "config_template_json", "depends_on", "webhooks", "command_filters", "flows")
+    __slots__ = ("name", "description", "version", "protocol_version", "commands", "callbacks", "config_template_json", "depends_on", "webhooks", "command_filters", "flows", "checks_own_shape")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +114,7 @@ class PluginDescription(_message.Message):
     WEBHOOKS_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FILTERS_FIELD_NUMBER: _ClassVar[int]
     FLOWS_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_OWN_SHAPE_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     version: str
@@ -125,7 +126,8 @@ class PluginDescription(_message.Message):
     webhooks: _containers.RepeatedCompositeFieldContainer[WebhookSpec]
     command_filters: _containers.RepeatedCompositeFieldContainer[CommandFilterSpec]
     flows: _containers.RepeatedCompositeFieldContainer[FlowSpec]
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., protocol_version: _Optional[str] = ..., commands: _Optional[_Iterable[_Union[CommandSpec, _Mapping]]] = ..., callbacks: _Optional[_Iterable[_Union[Callback, str]]] = ..., config_template_json: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., webhooks: _Optional[_Iterable[_Union[WebhookSpec, _Mapping]]] = ..., command_filters: _Optional[_Iterable[_Union[CommandFilterSpec, _Mapping]]] = ..., flows: _Optional[_Iterable[_Union[FlowSpec, _Mapping]]] = ...) -> None: ...
+    checks_own_shape: bool
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., protocol_version: _Optional[str] = ..., commands: _Optional[_Iterable[_Union[CommandSpec, _Mapping]]] = ..., callbacks: _Optional[_Iterable[_Union[Callback, str]]] = ..., config_template_json: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., webhooks: _Optional[_Iterable[_Union[WebhookSpec, _Mapping]]] = ..., command_filters: _Optional[_Iterable[_Union[CommandFilterSpec, _Mapping]]] = ..., flows: _Optional[_Iterable[_Union[FlowSpec, _Mapping]]] = ..., checks_own_shape: _Optional[bool] = ...) -> None: ...
 
 class FlowSpec(_message.Message):
     __slots__ = ("name", "description", "nodes", "edges", "room_flow")
