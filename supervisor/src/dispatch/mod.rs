@@ -83,9 +83,13 @@ impl Prefixes {
                 .separators
                 .iter()
                 .find(|s| !s.is_empty() && after.starts_with(s.as_str()));
-            // Improvement over Errbot: an alternate prefix must end at a word boundary, so that
-            // "Errands" does not call the "ands" command of a bot with the prefix "Err".
-            if sep.is_none() && !after.is_empty() && !after.starts_with(char::is_whitespace) {
+            // Improvement over Errbot: an alternate prefix that is a word must end at a word
+            // boundary, so that "Errands" does not call the "ands" command of a bot with the
+            // prefix "Err". One that ends with a symbol ("!", "bot:") is a prefix like the main
+            // one: "!echo".
+            let word = alt.chars().last().is_some_and(char::is_alphanumeric);
+            if word && sep.is_none() && !after.is_empty() && !after.starts_with(char::is_whitespace)
+            {
                 continue;
             }
             text = sep.map_or(after, |s| &after[s.len()..]).trim_start();
@@ -384,6 +388,13 @@ mod tests {
         assert!(matches!(run(&p, "errands echo", false), Route::Ignore));
         let strict = bot(|b| b.alt_prefixes = vec!["Err".into()]);
         assert!(matches!(run(&strict, "err echo", false), Route::Ignore));
+        // A symbol needs no boundary (Errbot's BOT_ALT_PREFIXES = ("!",) beside BOT_PREFIX "$").
+        let symbol = bot(|b| {
+            b.prefix = "$".into();
+            b.alt_prefixes = vec!["!".into()];
+        });
+        assert_eq!(plain(run(&symbol, "!echo d", false)).1, "d");
+        assert_eq!(plain(run(&symbol, "$echo e", false)).1, "e");
     }
 
     #[test]
