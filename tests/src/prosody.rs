@@ -1,7 +1,7 @@
 //! A private prosody (the XMPP server from Debian) for the XMPP end-to-end tests: its
 //! configuration, data and log in a temporary directory, listening on a free 127.0.0.1 port,
-//! with a multi-user chat component (`conference.localhost`) and accounts registered with
-//! `prosodyctl`. Plain, or with TLS (STARTTLS offered, and direct TLS on a port of its own)
+//! with a multi-user chat component (`conference.localhost`), stream management (XEP-0198,
+//! on the plain server) and accounts registered with `prosodyctl`. Plain, or with TLS (STARTTLS offered, and direct TLS on a port of its own)
 //! under a certificate for `localhost` made by openssl.
 
 use std::net::TcpListener;
@@ -93,7 +93,7 @@ impl Prosody {
                  c2s_direct_tls_ports = {{ {direct} }}\n"
             )
         } else {
-            "modules_enabled = { \"roster\"; \"saslauth\"; \"disco\"; \"ping\" }\n\
+            "modules_enabled = { \"roster\"; \"saslauth\"; \"disco\"; \"ping\"; \"smacks\" }\n\
              c2s_require_encryption = false\nallow_unencrypted_plain_auth = true\n"
                 .to_owned()
         };

@@ -41,13 +41,17 @@ fn server(people: &[&str]) -> Option<Prosody> {
 
 /// The `[backends.xmpp]` table for `server` joining `rooms`.
 fn backend(server: &Prosody, rooms: &[&str], extra: &str) -> String {
+    backend_on(server.port, rooms, extra)
+}
+
+/// The `[backends.xmpp]` table for a server on `port` joining `rooms`.
+fn backend_on(port: u16, rooms: &[&str], extra: &str) -> String {
     let rooms: Vec<String> = rooms.iter().map(|r| format!("{r}@{MUC}")).collect();
     format!(
         "[backends.xmpp]\nkind = \"xmpp\"\njid = \"{BOT}/{BOT_RESOURCE}\"\n\
-         password_env = \"ERRBOT_TEST_XMPP_PASSWORD\"\nserver = \"127.0.0.1\"\nport = {}\n\
+         password_env = \"ERRBOT_TEST_XMPP_PASSWORD\"\nserver = \"127.0.0.1\"\nport = {port}\n\
          tls = \"none\"\nrooms = {rooms:?}\nreconnect_on_kick = 0.2\n\
-         reconnect_on_disconnect = 0.1\nreconnect_max = 1\n{extra}\n",
-        server.port
+         reconnect_on_disconnect = 0.1\nreconnect_max = 1\n{extra}\n"
     )
 }
 
@@ -71,6 +75,44 @@ async fn bot(backend: String, admins: &[&str]) -> TestBot {
 /// A room's JID.
 fn room(name: &str) -> String {
     format!("{name}@{MUC}")
+}
+
+/// A TCP relay to a local port whose connections the test can cut (both sockets closed, no
+/// stream end sent: what a network failure looks like to both sides).
+struct Relay {
+    port: u16,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(target: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("relay port");
+        let port = listener.local_addr().expect("relay address").port();
+        let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = links.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                kept.lock().expect("relay links").push(link);
+            }
+        });
+        Self { port, links }
+    }
+
+    /// Cuts every connection made so far.
+    fn cut(&self) {
+        for link in self.links.lock().expect("relay links").drain(..) {
+            link.abort();
+        }
+    }
 }
 
 /// Someone on the server: a tokio-xmpp stanza stream over plain TCP, owned by the test (its
@@ -606,4 +648,67 @@ async fn room_commands_join_topic_occupants_invite_and_leave() {
     alice.say(BOT, "!room list").await;
     let list = alice.reply_from(&bot_jid()).await;
     assert!(!list.contains(&side), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_connection_resumes_the_stream_and_keeps_the_rooms() {
+    let Some(server) = server(&["alice"]) else {
+        return;
+    };
+    let relay = Relay::start(server.port).await;
+    let bot = bot(
+        backend_on(relay.port, &["resume"], ""),
+        &["admin@localhost"],
+    )
+    .await;
+    let resume_room = room("resume");
+    let from_bot = format!("{resume_room}/errbot");
+    let mut alice = Person::connect(&server, "alice").await;
+    alice.join(&resume_room, "alice").await;
+    alice.wait_for_presence_of(&resume_room, "errbot").await;
+    alice.say_in(&resume_room, "!echo before").await;
+    assert_eq!(alice.reply_from(&from_bot).await, "before");
+
+    // The server keeps the bot's session (stream management): the bot comes back into it,
+    // still in the room, without joining again.
+    relay.cut();
+    bot.wait_for_log("stream resumed with", 1);
+    alice.say_in(&resume_room, "!echo after").await;
+    assert_eq!(alice.reply_from(&from_bot).await, "after");
+    let log = bot.log();
+    assert_eq!(log.matches("joined resume@").count(), 1, "{log}");
+}
+
+#[test]
+fn check_config_names_file_line_and_key_of_a_bad_xmpp_setting() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("errbot.toml");
+    std::fs::write(
+        &path,
+        "[bot]\nadmins = [\"boss@example.org\"]\n\n[backends.xmpp]\nkind = \"xmpp\"\n\
+         jid = \"errbot@example.org\"\npassword_env = \"PATH\"\ntls = \"sometimes\"\n\
+         rooms = [\"conference.example.org\"]\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(errbot_tests::binary("errbotd"))
+        .arg("--config")
+        .arg(&path)
+        .arg("check-config")
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run errbotd");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "errbotd accepted it: {err}");
+    let file = path.display();
+    assert!(
+        err.contains(&format!(
+            "{file}:8:1: key `backends.xmpp.tls`: expected \"starttls\", \"direct\" or \"none\", found \"sometimes\""
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{file}:9:1: key `backends.xmpp.rooms`")),
+        "{err}"
+    );
 }

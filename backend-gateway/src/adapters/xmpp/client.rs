@@ -34,6 +34,8 @@ use crate::adapters;
 
 /// Stanzas queued in the stanza stream before a send waits.
 const QUEUE_DEPTH: usize = 64;
+/// The oldest a delayed private message may be and still be a command.
+const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
 /// How long the bot's first presence of a session may take to be written.
 const PRESENCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -60,7 +62,9 @@ pub async fn run(shared: Arc<Shared>, mut outbox: mpsc::UnboundedReceiver<Stanza
                     online(&shared, bound_jid);
                 }
                 Some(Event::Stream(StreamEvent::Resumed)) => {
+                    // Nothing was lost: the session, its rooms and the stanzas in flight.
                     tracing::info!("stream resumed with {}", shared.target());
+                    shared.with_state(|st| st.online = true);
                 }
                 Some(Event::Stream(StreamEvent::Suspended)) => {
                     tracing::debug!("stream with {} suspended", shared.target());
@@ -153,6 +157,7 @@ fn online(shared: &Arc<Shared>, bound: Jid) {
     tracing::info!("connected to {} as {full}", shared.target());
     let (joins, first) = shared.with_state(|st| {
         st.bound = Some(full);
+        st.online = true;
         st.rooms.disconnected();
         let wanted: Vec<Room> = st.rooms.wanted.values().cloned().collect();
         let joins: Vec<Presence> = wanted
@@ -170,11 +175,11 @@ fn online(shared: &Arc<Shared>, bound: Jid) {
     shared.push(adapters::connected_event(shared.bot()));
 }
 
-/// The connection ended: no session, no room, requests in flight failed.
+/// The connection ended: requests in flight fail. The rooms are kept until it is known
+/// whether the stream resumes (rooms kept) or a new session begins (rooms joined again).
 fn disconnected(shared: &Shared) {
     let waiters = shared.with_state(|st| {
-        st.bound = None;
-        st.rooms.disconnected();
+        st.online = false;
         std::mem::take(&mut st.waiters)
     });
     for w in waiters {
@@ -466,7 +471,7 @@ impl Shared {
             tokio::time::sleep(delay).await;
             let join = shared.with_state(|st| {
                 let wanted = st.rooms.wanted.get(&room).cloned()?;
-                if st.bound.is_none() || st.rooms.joined.contains_key(&room) {
+                if !st.online || st.rooms.joined.contains_key(&room) {
                     return None;
                 }
                 Some(join_presence(
@@ -515,11 +520,18 @@ impl Shared {
         let Some(body) = body.filter(|b| !b.trim().is_empty()) else {
             return;
         };
-        // History replayed by a room or by offline storage is not a command (Errbot drops
-        // delayed messages too).
-        if m.extract_payload::<Delay>().ok().flatten().is_some() {
-            tracing::info!("delayed message from {from} ignored (sent while the bot was away)");
-            return;
+        // History replayed by a room, or a message kept by the server while the bot was away
+        // for long, is not a command (Errbot drops every delayed message); a private one held
+        // back only briefly (a stream resumed after a short outage) still is.
+        if let Some(delay) = m.extract_payload::<Delay>().ok().flatten() {
+            let age_ms = adapters::now_ms().saturating_sub(delay.stamp.0.timestamp_millis());
+            if in_room || age_ms > MAX_DELAY.as_millis() as i64 {
+                tracing::info!(
+                    "delayed message from {from} ignored (sent {} s ago)",
+                    age_ms / 1000
+                );
+                return;
+            }
         }
         let id = format!("xmpp-{}", self.msg_ids.next());
         let event = self.with_state(|st| {

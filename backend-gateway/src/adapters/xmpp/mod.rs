@@ -65,8 +65,10 @@ struct Waiter {
 
 /// What the connection knows, changed by the stanzas the server sends.
 struct State {
-    /// The JID the server bound, while connected.
+    /// The JID the server bound (kept while reconnecting: a resumed stream keeps it).
     bound: Option<FullJid>,
+    /// Whether a session is up (bound and not suspended).
+    online: bool,
     rooms: Rooms,
     waiters: Vec<Waiter>,
     /// Where the outcome of the first connection goes (taken once reported).
@@ -103,7 +105,7 @@ impl Shared {
     }
 
     fn is_connected(&self) -> bool {
-        self.with_state(|st| st.bound.is_some())
+        self.with_state(|st| st.online)
     }
 
     /// The bot's identifier: the bound JID, or the configured one while not connected.
@@ -147,13 +149,13 @@ impl Shared {
     async fn request(&self, stanza: impl Into<Stanza>, what: Await) -> Result<(), Status> {
         let (tx, rx) = oneshot::channel();
         let connected = self.with_state(|st| {
-            if st.bound.is_some() {
+            if st.online {
                 st.waiters.push(Waiter {
                     what: what.clone(),
                     tx,
                 });
             }
-            st.bound.is_some()
+            st.online
         });
         if !connected {
             return Err(self.not_connected());
@@ -233,6 +235,7 @@ impl Xmpp {
             tls: Arc::new(tls),
             state: Mutex::new(State {
                 bound: None,
+                online: false,
                 rooms: Rooms::new(&settings.rooms),
                 waiters: Vec::new(),
                 first: Some(first_tx),
