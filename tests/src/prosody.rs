@@ -177,6 +177,7 @@ impl Prosody {
 
     /// Stops the server (SIGTERM, as a restart would), killing it if it lingers.
     pub fn stop(&mut self) {
+        self.resume();
         if let Some(mut child) = self.process.take() {
             let pid = nix::unistd::Pid::from_raw(child.id() as i32);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
@@ -189,6 +190,24 @@ impl Prosody {
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
+        }
+    }
+
+    /// Freezes the server (SIGSTOP): its connections stay open and silent, as behind a network
+    /// that stopped answering.
+    pub fn pause(&self) {
+        self.signal(nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    /// Lets a frozen server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(nix::sys::signal::Signal::SIGCONT);
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        if let Some(child) = &self.process {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, signal);
         }
     }
 

@@ -679,6 +679,30 @@ async fn a_cut_connection_resumes_the_stream_and_keeps_the_rooms() {
     assert_eq!(log.matches("joined resume@").count(), 1, "{log}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn keepalive_pings_find_a_server_that_stopped_answering() {
+    let Some(server) = server(&["alice"]) else {
+        return;
+    };
+    let bot = bot(
+        backend(&server, &["alive"], "keepalive_interval = 1"),
+        &["admin@localhost"],
+    )
+    .await;
+    let alive = room("alive");
+    let from_bot = format!("{alive}/errbot");
+    let mut alice = Person::connect(&server, "alice").await;
+    alice.join(&alive, "alice").await;
+    alice.wait_for_presence_of(&alive, "errbot").await;
+
+    // A frozen server keeps the TCP connection open: only the unanswered ping tells.
+    server.pause();
+    bot.wait_for_log("disconnected from 127.0.0.1", 1);
+    server.resume();
+    alice.say_in(&alive, "!echo still alive").await;
+    assert_eq!(alice.reply_from(&from_bot).await, "still alive");
+}
+
 #[test]
 fn check_config_names_file_line_and_key_of_a_bad_xmpp_setting() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -520,12 +520,13 @@ impl Shared {
         let Some(body) = body.filter(|b| !b.trim().is_empty()) else {
             return;
         };
-        // History replayed by a room, or a message kept by the server while the bot was away
-        // for long, is not a command (Errbot drops every delayed message); a private one held
-        // back only briefly (a stream resumed after a short outage) still is.
+        // History replayed by a room (delayed by the room itself), or a message kept by the
+        // server while the bot was away for long, is not a command (Errbot drops every delayed
+        // message); one held back only briefly (a stream resumed after a short outage) still is.
         if let Some(delay) = m.extract_payload::<Delay>().ok().flatten() {
             let age_ms = adapters::now_ms().saturating_sub(delay.stamp.0.timestamp_millis());
-            if in_room || age_ms > MAX_DELAY.as_millis() as i64 {
+            let history = delay.from.as_ref().is_some_and(|by| by.to_bare() == room);
+            if history || age_ms > MAX_DELAY.as_millis() as i64 {
                 tracing::info!(
                     "delayed message from {from} ignored (sent {} s ago)",
                     age_ms / 1000

@@ -33,11 +33,11 @@ type Boxed = BufStream<Pin<Box<dyn Io>>>;
 
 /// The stanza stream's timeouts from the keepalive setting: silence for `keepalive` makes it
 /// ask the server (a stream management request, else an XEP-0199 ping); no answer within the
-/// same time again (at least 10 s) ends the connection.
+/// same time again ends the connection.
 pub fn timeouts(keepalive: Duration) -> Timeouts {
     Timeouts {
         read_timeout: keepalive,
-        response_timeout: keepalive.max(Duration::from_secs(10)),
+        response_timeout: keepalive,
     }
 }
 
