@@ -703,6 +703,51 @@ async fn keepalive_pings_find_a_server_that_stopped_answering() {
     assert_eq!(alice.reply_from(&from_bot).await, "still alive");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn mentions_topics_and_joins_reach_the_plugins() {
+    let Some(server) = server(&["alice", "bob"]) else {
+        return;
+    };
+    // alice makes the room, so that she owns it and may set its topic.
+    let cb = room("cb");
+    let mut alice = Person::connect(&server, "alice").await;
+    alice.join(&cb, "alice").await;
+    let mut bob = Person::connect(&server, "bob").await;
+    bob.join(&cb, "bob").await;
+    let bot = TestBot::start_with(Options {
+        extra: backend(&server, &["cb"], ""),
+        plugin_dirs: vec![errbot_tests::repo_root().join("tests/callback-plugins")],
+        env: vec![("ERRBOT_TEST_XMPP_PASSWORD".into(), PASSWORD.into())],
+        ..Default::default()
+    })
+    .await;
+    bot.wait_for_log("connected: XMPP", 1);
+    alice.wait_for_presence_of(&cb, "errbot").await;
+
+    let mut topic = Message::groupchat(Some(Jid::new(&cb).expect("jid")));
+    topic
+        .subjects
+        .insert(Lang::default(), "Release day".to_owned());
+    alice.send(topic).await;
+    alice.say_in(&cb, "hello bob, look").await;
+
+    let wanted = [
+        format!("room_joined|xmpp|{cb}|"),
+        format!("room_topic|xmpp|{cb}|Release day|"),
+        format!("mention|xmpp|{cb}/alice||hello bob, look"),
+    ];
+    let deadline = Instant::now() + WAIT;
+    loop {
+        alice.say(BOT, "!events").await;
+        let events = alice.reply_from(&bot_jid()).await;
+        if wanted.iter().all(|w| events.contains(w.as_str())) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "missing events in:\n{events}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[test]
 fn check_config_names_file_line_and_key_of_a_bad_xmpp_setting() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -1,6 +1,7 @@
 //! A reply as an XMPP message body: Markdown rendered to plain text (as Errbot's XMPP backend
 //! does without XHTML-IM): markers of emphasis dropped, code kept as written, list items and
-//! quotes marked, links written as `text (address)`; a card flattened to lines.
+//! quotes marked, links written as `text (address)`, line breaks kept; a card flattened to
+//! lines.
 
 use errbot_proto::v1::{Content, content};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
@@ -122,7 +123,8 @@ pub fn plain(markdown: &str) -> String {
                 }
             }
             Event::Code(code) => out.push_str(&code),
-            Event::SoftBreak => out.push(' '),
+            // A line break in the source stays one: chat replies are written line by line.
+            Event::SoftBreak => new_line(&mut out, quote),
             Event::HardBreak => new_line(&mut out, quote),
             Event::Rule => {
                 blank_line(&mut out);
@@ -145,6 +147,7 @@ mod tests {
     fn emphasis_is_dropped_and_code_kept() {
         assert_eq!(plain("hi **there** and `code`"), "hi there and code");
         assert_eq!(plain("_a_ ~~b~~"), "a b");
+        assert_eq!(plain("one|x\ntwo|y"), "one|x\ntwo|y");
     }
 
     #[test]
