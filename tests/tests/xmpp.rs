@@ -704,7 +704,7 @@ async fn keepalive_pings_find_a_server_that_stopped_answering() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn mentions_topics_and_joins_reach_the_plugins() {
+async fn mentions_topics_joins_and_presences_reach_the_plugins() {
     let Some(server) = server(&["alice", "bob"]) else {
         return;
     };
@@ -730,8 +730,16 @@ async fn mentions_topics_and_joins_reach_the_plugins() {
         .insert(Lang::default(), "Release day".to_owned());
     alice.send(topic).await;
     alice.say_in(&cb, "hello bob, look").await;
+    // The room has relayed it (to everyone, the bot too) before bob leaves.
+    alice.reply_from(&format!("{cb}/alice")).await;
+
+    // bob leaves: his presence goes offline.
+    bob.send(Presence::unavailable().with_to(Jid::new(&format!("{cb}/bob")).expect("jid")))
+        .await;
 
     let wanted = [
+        format!("presence|xmpp|{cb}/bob|online:|"),
+        format!("presence|xmpp|{cb}/bob|offline:|"),
         format!("room_joined|xmpp|{cb}|"),
         format!("room_topic|xmpp|{cb}|Release day|"),
         format!("mention|xmpp|{cb}/alice||hello bob, look"),

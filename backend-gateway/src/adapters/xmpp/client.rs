@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use errbot_proto::v1::{
-    BackendEvent, Message as ChatMessage, RoomEvent, backend_event, room_event,
+    BackendEvent, Message as ChatMessage, PresenceEvent, RoomEvent, backend_event, room_event,
 };
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
@@ -346,6 +346,24 @@ impl Shared {
         });
     }
 
+    /// Tells errbotd that someone's presence changed (Errbot's callback_presence).
+    fn presence_event(&self, who: errbot_proto::v1::Identifier, p: &Presence) {
+        let status = match (&p.type_, &p.show) {
+            (presence::Type::Unavailable, _) => "offline",
+            (_, Some(presence::Show::Away | presence::Show::Xa)) => "away",
+            (_, Some(presence::Show::Dnd)) => "dnd",
+            _ => "online",
+        };
+        let message = p.statuses.values().next().cloned().unwrap_or_default();
+        self.push(BackendEvent {
+            kind: Some(backend_event::Kind::Presence(PresenceEvent {
+                who: Some(who),
+                status: status.to_owned(),
+                message,
+            })),
+        });
+    }
+
     fn presence(self: &Arc<Self>, p: Presence) {
         let Some(from) = p.from.clone() else { return };
         let room = from.to_bare();
@@ -353,6 +371,13 @@ impl Shared {
             return;
         };
         let Some(own) = self.with_state(|st| st.rooms.nick_in(&room).map(str::to_owned)) else {
+            // A contact's presence (people who share theirs with the bot), not the bot's own.
+            let own = self.with_state(|st| st.bound.as_ref().map(|b| b.to_bare()));
+            if matches!(p.type_, presence::Type::None | presence::Type::Unavailable)
+                && own.as_ref() != Some(&room)
+            {
+                self.presence_event(self.ids.person(&from), &p);
+            }
             return;
         };
         let muc = p
@@ -408,7 +433,12 @@ impl Shared {
                 }
             }
             presence::Type::Unavailable => {
-                self.with_state(|st| st.rooms.absent(&room, &nick));
+                let real = self.with_state(|st| {
+                    let real = st.rooms.real_jid(&room, &nick);
+                    st.rooms.absent(&room, &nick);
+                    real
+                });
+                self.presence_event(self.ids.occupant(&room, &nick, real.as_ref()), &p);
             }
             presence::Type::None if is_self => {
                 let newly = self.with_state(|st| {
@@ -437,7 +467,9 @@ impl Shared {
                 }
             }
             presence::Type::None => {
+                let who = self.ids.occupant(&room, &nick, real.as_ref());
                 self.with_state(|st| st.rooms.present(&room, &nick, real));
+                self.presence_event(who, &p);
             }
             _ => {}
         }
