@@ -756,6 +756,37 @@ async fn mentions_topics_joins_and_presences_reach_the_plugins() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn xhtml_im_replies_carry_the_markup_beside_the_plain_body() {
+    let Some(server) = server(&["alice"]) else {
+        return;
+    };
+    let _bot = bot(
+        backend(&server, &[], "xhtml_im = true"),
+        &["admin@localhost"],
+    )
+    .await;
+    let mut alice = Person::connect(&server, "alice").await;
+    alice.say(BOT, "!echo hi **there**").await;
+    let from = bot_jid();
+    let (body, html) = alice
+        .expect(|s| match s {
+            Stanza::Message(m) if m.from.as_ref().is_some_and(|f| f.to_string() == from) => {
+                let body = m.get_best_body_cloned(vec![])?.1;
+                let html = m
+                    .payloads
+                    .iter()
+                    .find(|p| p.is("html", "http://jabber.org/protocol/xhtml-im"))
+                    .map(String::from)?;
+                Some((body, html))
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(body, "hi there");
+    assert!(html.contains("<strong>there</strong>"), "{html}");
+}
+
 #[test]
 fn check_config_names_file_line_and_key_of_a_bad_xmpp_setting() {
     let dir = tempfile::tempdir().expect("temp dir");

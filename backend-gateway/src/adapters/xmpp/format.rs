@@ -15,6 +15,28 @@ pub fn body(content: &Content) -> Option<String> {
     }
 }
 
+/// Markdown as an XHTML-IM payload (XEP-0071), beside the plain body; `None` when the HTML
+/// does not read as XML. HTML written in the Markdown is shown as text, never passed on.
+pub fn xhtml_im(markdown: &str) -> Option<xmpp_parsers::minidom::Element> {
+    let events = Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    )
+    .map(|event| match event {
+        Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
+        other => other,
+    });
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, events);
+    format!(
+        "<html xmlns='http://jabber.org/protocol/xhtml-im'>\
+         <body xmlns='http://www.w3.org/1999/xhtml'>{}</body></html>",
+        html.trim_end()
+    )
+    .parse()
+    .ok()
+}
+
 /// Markdown to plain text.
 pub fn plain(markdown: &str) -> String {
     let mut out = String::new();
@@ -142,6 +164,25 @@ pub fn plain(markdown: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xhtml_im_carries_the_markup_and_never_raw_html() {
+        let xhtml = xhtml_im("hi **there** <script>x</script>").unwrap();
+        assert!(xhtml.is("html", "http://jabber.org/protocol/xhtml-im"));
+        let body = xhtml
+            .get_child("body", "http://www.w3.org/1999/xhtml")
+            .unwrap();
+        let p = body.get_child("p", "http://www.w3.org/1999/xhtml").unwrap();
+        assert!(
+            p.get_child("strong", "http://www.w3.org/1999/xhtml")
+                .is_some()
+        );
+        assert!(
+            p.get_child("script", "http://www.w3.org/1999/xhtml")
+                .is_none()
+        );
+        assert!(p.text().contains("<script>x</script>"));
+    }
 
     #[test]
     fn emphasis_is_dropped_and_code_kept() {

@@ -330,6 +330,12 @@ impl Adapter for Xmpp {
         let (jid, type_) = self.destination(to)?;
         let id = format!("errbot-{}", self.shared.sent_ids.next());
         let mut message = Message::new_with_type(type_, Some(jid)).with_body(Lang::default(), body);
+        if self.shared.settings.xhtml_im
+            && let Some(errbot_proto::v1::content::Kind::Markdown(md)) = &content.kind
+            && let Some(xhtml) = format::xhtml_im(md)
+        {
+            message.payloads.push(xhtml);
+        }
         message.id = Some(Id(id.clone()));
         if !request.in_reply_to.is_empty() {
             self.shared.order.wait_turn(&request.in_reply_to).await;

@@ -60,6 +60,8 @@ pub struct Settings {
     pub reconnect_max: Duration,
     /// Longest reply in characters before errbotd splits it (Errbot's MESSAGE_SIZE_LIMIT).
     pub message_size_limit: u32,
+    /// Send replies with an XHTML-IM version too (Errbot's XMPP_XHTML_IM).
+    pub xhtml_im: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -221,6 +223,7 @@ impl Settings {
         let message_size_limit = f
             .integer("message_size_limit", 100, 1_000_000)
             .map_or(10_000, |n| n as u32);
+        let xhtml_im = f.boolean("xhtml_im").unwrap_or(false);
         let problems = f.finish();
         let (Some(jid), Some(password), true) = (jid, password, problems.is_empty()) else {
             return Err(problems);
@@ -246,6 +249,7 @@ impl Settings {
             reconnect_delay: Duration::from_secs_f64(reconnect_delay),
             reconnect_max: Duration::from_secs_f64(reconnect_max.max(reconnect_delay)),
             message_size_limit,
+            xhtml_im,
         })
     }
 }
