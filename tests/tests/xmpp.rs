@@ -754,6 +754,25 @@ async fn mentions_topics_joins_and_presences_reach_the_plugins() {
         assert!(Instant::now() < deadline, "missing events in:\n{events}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // The bot's own presence, set by a plugin, shows in its rooms.
+    alice.say(BOT, "!away").await;
+    alice
+        .expect(|s| match s {
+            Stanza::Presence(p)
+                if p.from
+                    .as_ref()
+                    .is_some_and(|f| f.to_string() == format!("{cb}/errbot"))
+                    && p.show == Some(presence::Show::Away) =>
+            {
+                p.statuses
+                    .values()
+                    .any(|t| t == "out for lunch")
+                    .then_some(())
+            }
+            _ => None,
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -480,6 +480,27 @@ impl Adapter for Xmpp {
         if !message.trim().is_empty() {
             presence.set_status(String::new(), message.trim().to_owned());
         }
+        // Rooms see only presence sent to them: the same, to each room the bot is in (an
+        // `offline` there would leave the room, so rooms get `away` instead).
+        let rooms: Vec<(BareJid, String)> = self.shared.with_state(|st| {
+            st.rooms
+                .joined
+                .iter()
+                .filter(|(_, j)| j.complete)
+                .map(|(room, j)| (room.clone(), j.nick.clone()))
+                .collect()
+        });
+        for (room, nick) in rooms {
+            let mut directed = if status == "offline" {
+                let mut away = Presence::available().with_show(Show::Away);
+                away.statuses = presence.statuses.clone();
+                away
+            } else {
+                presence.clone()
+            };
+            directed.to = Some(Jid::from(client::occupant_jid(&room, &nick)?));
+            self.shared.send_stanza(directed);
+        }
         self.shared.send_stanza(presence);
         Ok(())
     }
