@@ -46,7 +46,14 @@ fn backend(server: &Prosody, rooms: &[&str], extra: &str) -> String {
 
 /// The `[backends.xmpp]` table for a server on `port` joining `rooms`.
 fn backend_on(port: u16, rooms: &[&str], extra: &str) -> String {
-    let rooms: Vec<String> = rooms.iter().map(|r| format!("{r}@{MUC}")).collect();
+    // "name" or "name password".
+    let rooms: Vec<String> = rooms
+        .iter()
+        .map(|r| match r.split_once(' ') {
+            Some((name, password)) => format!("{name}@{MUC} {password}"),
+            None => format!("{r}@{MUC}"),
+        })
+        .collect();
     format!(
         "[backends.xmpp]\nkind = \"xmpp\"\njid = \"{BOT}/{BOT_RESOURCE}\"\n\
          password_env = \"ERRBOT_TEST_XMPP_PASSWORD\"\nserver = \"127.0.0.1\"\nport = {port}\n\
@@ -256,6 +263,33 @@ impl Person {
             })
             .await;
         }
+    }
+
+    /// Changes the configuration of a room this person owns (`fields`: the form's `<field>`s).
+    async fn configure(&mut self, room: &str, fields: &str) {
+        let query: xmpp_parsers::minidom::Element = format!(
+            "<query xmlns='http://jabber.org/protocol/muc#owner'>\
+             <x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'>\
+             <value>http://jabber.org/protocol/muc#roomconfig</value></field>{fields}</x></query>"
+        )
+        .parse()
+        .expect("query");
+        let id = format!("configure-{room}");
+        self.send(xmpp_parsers::iq::Iq::Set {
+            from: None,
+            to: Some(Jid::new(room).expect("jid")),
+            id: id.clone(),
+            payload: query,
+        })
+        .await;
+        self.expect(|s| match s {
+            Stanza::Iq(xmpp_parsers::iq::Iq::Result { id: got, .. }) if *got == id => Some(()),
+            Stanza::Iq(xmpp_parsers::iq::Iq::Error { id: got, error, .. }) if *got == id => {
+                panic!("{room} refused the configuration: {error:?}")
+            }
+            _ => None,
+        })
+        .await;
     }
 
     /// Waits until `nick` is present in `room` (their presence, as the room relays it).
@@ -804,6 +838,53 @@ async fn xhtml_im_replies_carry_the_markup_beside_the_plain_body() {
         .await;
     assert_eq!(body, "hi there");
     assert!(html.contains("<strong>there</strong>"), "{html}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rooms_with_a_password_and_with_the_nickname_taken() {
+    let Some(server) = server(&["alice"]) else {
+        return;
+    };
+    let (vault, busy) = (room("vault"), room("busy"));
+    let mut alice = Person::connect(&server, "alice").await;
+    alice.join(&vault, "alice").await;
+    alice
+        .configure(
+            &vault,
+            "<field var='muc#roomconfig_passwordprotectedroom'><value>1</value></field>\
+             <field var='muc#roomconfig_roomsecret'><value>open sesame</value></field>",
+        )
+        .await;
+    // Someone already answers to "errbot" in this one.
+    alice.join(&busy, "errbot").await;
+    // And this one's password is not the one the bot has.
+    let locked = room("locked");
+    alice.join(&locked, "alice").await;
+    alice
+        .configure(
+            &locked,
+            "<field var='muc#roomconfig_passwordprotectedroom'><value>1</value></field>\
+             <field var='muc#roomconfig_roomsecret'><value>right</value></field>",
+        )
+        .await;
+
+    let bot = bot(
+        backend(&server, &["vault open sesame", "busy", "locked wrong"], ""),
+        &["admin@localhost"],
+    )
+    .await;
+    let log = bot.wait_for_log(&format!("cannot join {locked}: NotAuthorized"), 1);
+    assert!(!log.contains("joined locked@"), "{log}");
+    alice.wait_for_presence_of(&vault, "errbot").await;
+    alice.say_in(&vault, "!echo inside").await;
+    assert_eq!(alice.reply_from(&format!("{vault}/errbot")).await, "inside");
+
+    alice.wait_for_presence_of(&busy, "errbot_").await;
+    alice.say_in(&busy, "!echo under another name").await;
+    assert_eq!(
+        alice.reply_from(&format!("{busy}/errbot_")).await,
+        "under another name"
+    );
 }
 
 #[test]
