@@ -604,7 +604,7 @@ async fn tls_with_a_trusted_certificate_and_refused_without() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn room_commands_join_topic_occupants_invite_and_leave() {
+async fn room_commands_join_topic_occupants_invite_leave_and_destroy() {
     let Some(server) = server(&["alice", "bob"]) else {
         return;
     };
@@ -682,6 +682,20 @@ async fn room_commands_join_topic_occupants_invite_and_leave() {
     alice.say(BOT, "!room list").await;
     let list = alice.reply_from(&bot_jid()).await;
     assert!(!list.contains(&side), "{list}");
+
+    // A room the bot made (so it owns it) can be destroyed; it is gone from the list.
+    let doomed = room("doomed");
+    alice.say(BOT, &format!("!room create {doomed}")).await;
+    let created = alice.reply_from(&bot_jid()).await;
+    assert!(created.contains(&doomed), "{created}");
+    alice.say(BOT, &format!("!room destroy {doomed}")).await;
+    assert_eq!(
+        alice.reply_from(&bot_jid()).await,
+        format!("Destroyed the room {doomed}.")
+    );
+    alice.say(BOT, "!room list").await;
+    let list = alice.reply_from(&bot_jid()).await;
+    assert!(!list.contains(&doomed), "{list}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

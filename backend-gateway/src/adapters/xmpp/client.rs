@@ -224,6 +224,23 @@ fn instant_room(room: &BareJid) -> Option<Iq> {
     })
 }
 
+/// The id prefix of a request destroying a room (the room's JID follows).
+const DESTROY_ID: &str = "errbot-destroy-";
+
+/// The request that destroys `room` (XEP-0045 §10.9; the bot must own it).
+pub fn destroy_room(room: &BareJid) -> Option<Iq> {
+    let query: xmpp_parsers::minidom::Element =
+        "<query xmlns='http://jabber.org/protocol/muc#owner'><destroy/></query>"
+            .parse()
+            .ok()?;
+    Some(Iq::Set {
+        from: None,
+        to: Some(Jid::from(room.clone())),
+        id: format!("{DESTROY_ID}{room}"),
+        payload: query,
+    })
+}
+
 /// A mediated invitation (XEP-0045 §7.8.2) of `person` into `room`.
 pub fn invitation(room: &BareJid, person: Jid) -> Message {
     let invite = MucUser {
@@ -297,7 +314,16 @@ impl Shared {
                 self.refuse_iq(from, id);
                 return;
             }
-            Iq::Result { .. } | Iq::Error { .. } => return,
+            Iq::Error { id, error, .. } => {
+                // A room the bot asked to destroy refused.
+                if let Some(room) = id.strip_prefix(DESTROY_ID)
+                    && let Ok(room) = BareJid::new(room)
+                {
+                    self.resolve(&Await::Leave(room), Err(error_text(&error)));
+                }
+                return;
+            }
+            Iq::Result { .. } => return,
         };
         let reply = if payload.is("ping", xmpp_parsers::ns::PING) {
             Iq::Result {

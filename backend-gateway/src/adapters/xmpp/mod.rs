@@ -422,6 +422,15 @@ impl Adapter for Xmpp {
         self.shared.request(leave, Await::Leave(jid)).await
     }
 
+    async fn destroy_room(&self, room: &str) -> Result<(), Status> {
+        let jid = self.shared.room_jid(room)?;
+        self.shared.room_info(&jid)?;
+        let destroy = client::destroy_room(&jid)
+            .ok_or_else(|| Status::internal("cannot build the destroy request"))?;
+        self.shared.with_state(|st| st.rooms.wanted.remove(&jid));
+        self.shared.request(destroy, Await::Leave(jid)).await
+    }
+
     async fn get_room(&self, room: &str) -> Result<RoomInfo, Status> {
         let jid = self.shared.room_jid(room)?;
         self.shared.room_info(&jid)
