@@ -28,6 +28,12 @@ if [ ! -x /usr/sbin/ngircd ]; then
     # The package may start the system-wide server: the tests do not use it.
     if command -v service >/dev/null 2>&1; then service ngircd stop >/dev/null 2>&1 || true; fi
 fi
+# The XMPP end-to-end tests start their own prosody servers the same way (accounts registered
+# with prosodyctl in each server's temporary directory).
+if [ ! -x /usr/bin/prosody ]; then
+    install prosody
+    if command -v service >/dev/null 2>&1; then service prosody stop >/dev/null 2>&1 || true; fi
+fi
 # PostgreSQL for the storage tests: a throw-away server on 127.0.0.1 (installed when missing),
 # unless ERRBOT_TEST_POSTGRES_URL names one already.
 if [ -z "${ERRBOT_TEST_POSTGRES_URL:-}" ]; then
@@ -54,6 +60,10 @@ echo "==> Rust tests"
 if [ ! -x /usr/sbin/ngircd ]; then
     echo "WARNING: ngircd is not installed: the IRC end-to-end tests are SKIPPED" \
          "(apt-get install ngircd; .ci/run installs it)" >&2
+fi
+if [ ! -x /usr/bin/prosody ]; then
+    echo "WARNING: prosody is not installed: the XMPP end-to-end tests are SKIPPED" \
+         "(apt-get install prosody; .ci/run installs it)" >&2
 fi
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast

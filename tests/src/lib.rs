@@ -4,6 +4,7 @@
 
 pub mod mattermost;
 pub mod postgres;
+pub mod prosody;
 pub mod proxy;
 pub mod slack;
 
