@@ -6,6 +6,7 @@ pub mod mattermost;
 pub mod postgres;
 pub mod proxy;
 pub mod slack;
+pub mod telegram;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,214 @@
+//! End-to-end: the Telegram gateway against the fake Bot API of `errbot_tests::telegram`
+//! (real HTTP on 127.0.0.1, long polling with offsets), with the real errbotd and the test
+//! plugin. People write on the fake; the tests read what the bot sent there.
+
+use std::time::Duration;
+
+use errbot_tests::telegram::{
+    ALICE, BOB, BOT_TOKEN, BOT_USERNAME, FORUM, Fake, GROUP, TEXT_LIMIT, TOPIC, other_poller,
+};
+use errbot_tests::{Options, TestBot};
+use serde_json::Value;
+
+/// How long any expected message may take to arrive.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// errbotd with a `telegram` backend named `tg` on `fake`, once it polls.
+async fn bot(fake: &Fake) -> TestBot {
+    let extra = format!(
+        "[backends.tg]\nkind = \"telegram\"\ntoken_env = \"ERRBOT_TG_TOKEN\"\napi_url = {url:?}\n\
+         poll_timeout = 2\nbusy_poll_interval = 0.05\nreconnect_delay = 0.05\nreconnect_max = 0.5\n",
+        url = fake.url(),
+    );
+    let bot = TestBot::start_with(Options {
+        extra,
+        test_plugin: true,
+        env: vec![("ERRBOT_TG_TOKEN".into(), BOT_TOKEN.into())],
+        admins: Some(vec![ALICE.to_string()]),
+        ..Default::default()
+    })
+    .await;
+    fake.wait_until(WAIT, |f| f.requests().iter().any(|r| r == "getupdates"))
+        .await;
+    bot
+}
+
+fn says(m: &Value, text: &str) -> bool {
+    m["text"] == text
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_in_private_chats_groups_and_topics() {
+    let fake = Fake::start().await;
+    // A webhook set by another deployment: long polling removes it (else every poll is a 409).
+    fake.set_webhook("https://example.org/hook");
+    let _bot = bot(&fake).await;
+    assert!(fake.requests().contains(&"deletewebhook".to_owned()));
+
+    fake.say(ALICE, ALICE, "!echo privately");
+    let m = fake.wait_sent(WAIT, |m| says(m, "privately")).await;
+    assert_eq!(m["chat"]["id"], ALICE);
+
+    // `/cmd@ThisBot` in a group is the bot's command; `/cmd@OtherBot` is not.
+    fake.say(BOB, GROUP, "/echo@OtherBot not for us");
+    fake.say(BOB, GROUP, &format!("/echo@{BOT_USERNAME} in the group"));
+    let m = fake.wait_sent(WAIT, |m| says(m, "in the group")).await;
+    assert_eq!(m["chat"]["id"], GROUP);
+    // A bare `/cmd` stands for the prefix too, and a leading mention of the bot.
+    fake.say(BOB, GROUP, "/echo slashed");
+    fake.wait_sent(WAIT, |m| says(m, "slashed")).await;
+    fake.say(BOB, GROUP, &format!("@{BOT_USERNAME} echo mentioned"));
+    fake.wait_sent(WAIT, |m| says(m, "mentioned")).await;
+
+    // A topic of a forum: the answer in the same topic.
+    fake.say_in(ALICE, FORUM, Some(TOPIC), "!echo topical");
+    let m = fake.wait_sent(WAIT, |m| says(m, "topical")).await;
+    assert_eq!(m["chat"]["id"], FORUM);
+    assert_eq!(m["message_thread_id"], TOPIC);
+
+    // Markdown is sent as Telegram's HTML.
+    fake.say(ALICE, ALICE, "!echo **bold** and `a<b`");
+    let m = fake.wait_sent(WAIT, |m| says(m, "bold and a<b")).await;
+    assert_eq!(m["_parse_mode"], "HTML");
+    assert_eq!(m["_raw"], "<b>bold</b> and <code>a&lt;b</code>");
+    let kinds: Vec<&str> = m["entities"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["type"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(kinds, ["bold", "code"]);
+
+    // Who is who: the sender's string form and the ACL id.
+    fake.say(BOB, GROUP, "!whoami");
+    let m = fake
+        .wait_sent(WAIT, |m| {
+            m["chat"]["id"] == GROUP && m["text"].as_str().is_some_and(|t| t.contains("-4001/1002"))
+        })
+        .await;
+    assert!(m["text"].as_str().is_some_and(|t| t.contains("bob")), "{m}");
+    assert_eq!(fake.count("not for us"), 0);
+    // Every update was confirmed once processed.
+    fake.wait_until(WAIT, |f| f.pending_updates() == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_message_does_not_run_again() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    let id = fake.say(ALICE, ALICE, "!incr edits");
+    fake.wait_sent(WAIT, |m| says(m, "1")).await;
+    fake.edit(ALICE, id, "!incr edits");
+    fake.say(ALICE, ALICE, "!echo after the edit");
+    fake.wait_sent(WAIT, |m| says(m, "after the edit")).await;
+    fake.say(ALICE, ALICE, "!incr edits");
+    fake.wait_sent(WAIT, |m| says(m, "2")).await;
+    assert_eq!(fake.texts_in(ALICE), ["1", "after the edit", "2"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_loses_nothing_and_runs_nothing_twice() {
+    let fake = Fake::start().await;
+    let mut bot = bot(&fake).await;
+    fake.say(ALICE, ALICE, "!incr restarts");
+    fake.wait_sent(WAIT, |m| says(m, "1")).await;
+    let offset_file = bot.dir.path().join("data/telegram-tg.offset.json");
+    fake.wait_until(WAIT, |_| offset_file.is_file()).await;
+
+    // errbotd stops; a message written meanwhile waits at Telegram.
+    bot.stop();
+    fake.say(ALICE, ALICE, "!incr restarts");
+    bot.restart().await;
+    fake.wait_sent(WAIT, |m| says(m, "2")).await;
+
+    // errbotd is killed while a command runs: its update was not confirmed, so it comes
+    // again after the restart and runs (once).
+    let slow = fake.say(ALICE, ALICE, "!slow 3000");
+    fake.wait_until(WAIT, |f| f.delivered().contains(&slow))
+        .await;
+    bot.kill();
+    bot.restart().await;
+    fake.wait_sent(WAIT, |m| says(m, "slept 3000 ms")).await;
+    fake.say(ALICE, ALICE, "!incr restarts");
+    fake.wait_sent(WAIT, |m| says(m, "3")).await;
+    assert_eq!(fake.texts_in(ALICE), ["1", "2", "slept 3000 ms", "3"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_poller_meets_conflicts_and_the_bot_carries_on() {
+    let fake = Fake::start().await;
+    let bot = bot(&fake).await;
+    let pid = bot.child_pid("tg");
+    let theirs = other_poller(&fake.url(), 6).await;
+    assert!(
+        theirs > 0,
+        "the two pollers terminate each other's requests"
+    );
+    fake.say(ALICE, ALICE, "!echo still here");
+    fake.wait_sent(WAIT, |m| says(m, "still here")).await;
+    assert!(fake.conflicts() > theirs, "the bot met conflicts too");
+    bot.wait_for_log("another program is receiving this bot's updates", 1);
+    assert_eq!(bot.child_pid("tg"), pid, "a conflict is no crash");
+    assert_eq!(fake.count("still here"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_of_the_service() {
+    let fake = Fake::start().await;
+    let bot = bot(&fake).await;
+
+    // 429: the reply waits for retry_after and is sent once, never earlier.
+    fake.rate_limit(1, 1);
+    fake.say(ALICE, ALICE, "!echo patience");
+    fake.wait_sent(WAIT, |m| says(m, "patience")).await;
+    assert_eq!(fake.rate_limited(), (1, 0));
+
+    // A broken long poll: the bot polls again and is not deaf.
+    fake.break_polls();
+    fake.break_polls();
+    fake.say(ALICE, ALICE, "!echo not deaf");
+    fake.wait_sent(WAIT, |m| says(m, "not deaf")).await;
+
+    // Telegram refuses the entities: the same text goes as plain text.
+    fake.refuse_entities(1);
+    fake.say(ALICE, ALICE, "!echo **plain** after all");
+    let m = fake.wait_sent(WAIT, |m| says(m, "plain after all")).await;
+    assert_eq!(m["_parse_mode"], "");
+
+    // A person who blocked the bot: the error is logged, nothing is lost for others.
+    fake.block(BOB);
+    fake.say(BOB, BOB, "!echo to bob");
+    fake.say(ALICE, ALICE, "!echo to alice");
+    fake.wait_sent(WAIT, |m| says(m, "to alice")).await;
+    bot.wait_for_log("bot was blocked by the user", 1);
+    fake.wait_until(WAIT, |f| f.pending_updates() == 0).await;
+
+    // A group upgraded to a supergroup: a message to the old id follows migrate_to_chat_id.
+    let supergroup = fake.upgrade(GROUP, false);
+    let (code, _, err) = bot.ctl(&["send", "--backend", "tg", "--to=-4001", "moved on"]);
+    assert_eq!(code, 0, "{err}");
+    let m = fake.wait_sent(WAIT, |m| says(m, "moved on")).await;
+    assert_eq!(m["chat"]["id"], supergroup);
+    assert_eq!(fake.count("to bob"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn long_replies_are_split_at_4096_utf16_units() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    // 3,000 emoji: 3,000 characters for errbotd, 6,000 UTF-16 code units for Telegram.
+    fake.say(ALICE, ALICE, "!repeat 1500 😀😀");
+    fake.wait_until(WAIT, |f| {
+        f.texts_in(ALICE)
+            .concat()
+            .chars()
+            .filter(|c| *c == '😀')
+            .count()
+            == 3000
+    })
+    .await;
+    let texts = fake.texts_in(ALICE);
+    assert!(texts.len() >= 2, "{}", texts.len());
+    for t in &texts {
+        assert!(t.encode_utf16().count() <= TEXT_LIMIT);
+    }
+    assert!(fake.errors().is_empty(), "{:?}", fake.errors());
+}
