@@ -13,8 +13,13 @@ use serde_json::Value;
 /// How long any expected message may take to arrive.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// errbotd with a `telegram` backend named `tg` on `fake`, once it polls.
+/// errbotd with a `telegram` backend named `tg` on `fake` and the test plugin, once it polls.
 async fn bot(fake: &Fake) -> TestBot {
+    bot_with(fake, Vec::new()).await
+}
+
+/// Like [`bot`], with the plugins of `plugin_dirs` too.
+async fn bot_with(fake: &Fake, plugin_dirs: Vec<std::path::PathBuf>) -> TestBot {
     let extra = format!(
         "[backends.tg]\nkind = \"telegram\"\ntoken_env = \"ERRBOT_TG_TOKEN\"\napi_url = {url:?}\n\
          poll_timeout = 2\nbusy_poll_interval = 0.05\nreconnect_delay = 0.05\nreconnect_max = 0.5\n",
@@ -25,6 +30,7 @@ async fn bot(fake: &Fake) -> TestBot {
         test_plugin: true,
         env: vec![("ERRBOT_TG_TOKEN".into(), BOT_TOKEN.into())],
         admins: Some(vec![ALICE.to_string()]),
+        plugin_dirs,
         ..Default::default()
     })
     .await;
@@ -211,4 +217,48 @@ async fn long_replies_are_split_at_4096_utf16_units() {
         assert!(t.encode_utf16().count() <= TEXT_LIMIT);
     }
     assert!(fake.errors().is_empty(), "{:?}", fake.errors());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn threads_files_and_reactions() {
+    let fake = Fake::start().await;
+    let _bot = bot_with(
+        &fake,
+        vec![errbot_tests::repo_root().join("tests/callback-plugins")],
+    )
+    .await;
+
+    // A reply a plugin puts in a thread answers the command's message.
+    let command = fake.say(ALICE, GROUP, "!threaded");
+    let m = fake.wait_sent(WAIT, |m| says(m, "in a thread")).await;
+    assert_eq!(m["reply_to_message"]["message_id"], command);
+
+    // A file is a document in the chat.
+    fake.say(ALICE, GROUP, "!upload");
+    let m = fake
+        .wait_sent(WAIT, |m| {
+            m["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("uploaded as"))
+        })
+        .await;
+    let documents = fake.documents();
+    assert_eq!(documents.len(), 1);
+    let (message, file) = &documents[0];
+    assert_eq!(
+        (file.name.as_str(), file.data.as_slice()),
+        ("report.txt", &b"hello file"[..])
+    );
+    assert_eq!(message["chat"]["id"], GROUP);
+    let id = format!("uploaded as {GROUP}:{}", message["message_id"]);
+    assert_eq!(m["text"], id.as_str());
+
+    // A reaction on the command's message, as Telegram's emoji.
+    let command = fake.say(ALICE, GROUP, "!thumbs");
+    fake.wait_sent(WAIT, |m| says(m, "reacted")).await;
+    let reactions = fake.reactions();
+    assert_eq!(reactions.len(), 1, "{reactions:?}");
+    assert_eq!(reactions[0]["message_id"], command);
+    assert_eq!(reactions[0]["chat_id"], GROUP);
+    assert_eq!(reactions[0]["reaction"][0]["emoji"], "👍");
 }
