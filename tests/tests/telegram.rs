@@ -20,24 +20,35 @@ async fn bot(fake: &Fake) -> TestBot {
 
 /// Like [`bot`], with the plugins of `plugin_dirs` too.
 async fn bot_with(fake: &Fake, plugin_dirs: Vec<std::path::PathBuf>) -> TestBot {
-    let extra = format!(
-        "[backends.tg]\nkind = \"telegram\"\ntoken_env = \"ERRBOT_TG_TOKEN\"\napi_url = {url:?}\n\
-         poll_timeout = 2\nbusy_poll_interval = 0.05\nreconnect_delay = 0.05\nreconnect_max = 0.5\n",
-        url = fake.url(),
-    );
-    let bot = TestBot::start_with(Options {
-        extra,
-        test_plugin: true,
-        env: vec![("ERRBOT_TG_TOKEN".into(), BOT_TOKEN.into())],
-        admins: Some(vec![ALICE.to_string()]),
-        plugin_dirs,
-        ..Default::default()
-    })
-    .await;
+    let bot = start(fake, plugin_dirs, "").await;
     fake.wait_until(WAIT, |f| f.requests().iter().any(|r| r == "getupdates"))
         .await;
     bot
 }
+
+/// errbotd with a `telegram` backend named `tg` on `fake`, its settings plus `more`.
+async fn start(fake: &Fake, plugin_dirs: Vec<std::path::PathBuf>, more: &str) -> TestBot {
+    let extra = format!(
+        "[backends.tg]\nkind = \"telegram\"\ntoken_env = \"ERRBOT_TG_TOKEN\"\napi_url = {url:?}\n\
+         poll_timeout = 2\nbusy_poll_interval = 0.05\nreconnect_delay = 0.05\nreconnect_max = 0.5\n{more}",
+        url = fake.url(),
+    );
+    TestBot::start_with(Options {
+        extra,
+        test_plugin: true,
+        env: vec![
+            ("ERRBOT_TG_TOKEN".into(), BOT_TOKEN.into()),
+            ("ERRBOT_TG_SECRET".into(), SECRET.into()),
+        ],
+        admins: Some(vec![ALICE.to_string()]),
+        plugin_dirs,
+        ..Default::default()
+    })
+    .await
+}
+
+/// The webhook's secret token.
+const SECRET: &str = "s3cret-token_for_the-hook";
 
 fn says(m: &Value, text: &str) -> bool {
     m["text"] == text
@@ -261,4 +272,58 @@ async fn threads_files_and_reactions() {
     assert_eq!(reactions[0]["message_id"], command);
     assert_eq!(reactions[0]["chat_id"], GROUP);
     assert_eq!(reactions[0]["reaction"][0]["emoji"], "👍");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_webhook_mode_checks_the_secret_and_answers_once_processed() {
+    let fake = Fake::start().await;
+    fake.allow_http_webhooks();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}/telegram/hook");
+    let more = format!(
+        "webhook_url = {url:?}\nwebhook_listen = \"127.0.0.1:{port}\"\n\
+         webhook_secret_env = \"ERRBOT_TG_SECRET\"\n"
+    );
+    let mut bot = start(&fake, Vec::new(), &more).await;
+    fake.wait_until(WAIT, |f| f.webhook().is_some()).await;
+    let hook = fake.webhook().expect("the webhook is set");
+    assert_eq!(hook["url"], url.as_str());
+    assert_eq!(hook["secret_token"], SECRET);
+
+    fake.say(ALICE, ALICE, "!echo hooked");
+    fake.wait_sent(WAIT, |m| says(m, "hooked")).await;
+
+    // Requests without the secret are refused and run nothing.
+    let forged = serde_json::json!({"update_id": 1, "message": {"message_id": 900,
+        "from": {"id": ALICE, "is_bot": false, "first_name": "Alice"},
+        "chat": {"id": ALICE, "type": "private"}, "date": 0, "text": "!echo forged"}});
+    let http = reqwest::Client::new();
+    for secret in [None, Some("wrong")] {
+        let mut request = http.post(&url).body(forged.to_string());
+        if let Some(s) = secret {
+            request = request.header("X-Telegram-Bot-Api-Secret-Token", s);
+        }
+        let status = request.send().await.expect("the webhook answers").status();
+        assert_eq!(status.as_u16(), 401);
+    }
+
+    // An update is confirmed only once processed: errbotd killed while a command runs gets
+    // it again after the restart, and runs it once.
+    fake.say(ALICE, ALICE, "!slow 3000");
+    fake.wait_until(WAIT, |f| f.posting() == 1).await;
+    bot.kill();
+    bot.restart().await;
+    fake.wait_sent(WAIT, |m| says(m, "slept 3000 ms")).await;
+    fake.say(ALICE, ALICE, "!echo after");
+    fake.wait_sent(WAIT, |m| says(m, "after")).await;
+    assert_eq!(fake.texts_in(ALICE), ["hooked", "slept 3000 ms", "after"]);
+    // Each update was answered 2xx once processed; the one held when errbotd died failed.
+    fake.wait_until(WAIT, |f| f.webhook_posts().0 == 3).await;
+    assert!(fake.webhook_posts().1 >= 1);
+    assert_eq!(fake.pending_updates(), 0);
+    // Long polling is refused while the webhook is set.
+    assert!(!fake.requests().iter().any(|r| r == "getupdates"));
 }

@@ -82,6 +82,14 @@ struct Inner {
     /// The latest getUpdates call (an older one still waiting is terminated with 409).
     poll_generation: u64,
     webhook: Option<Value>,
+    /// Whether `setWebhook` takes an http:// URL (Telegram wants HTTPS; the tests have no
+    /// certificate Telegram would trust, so they serve plain HTTP as behind a proxy).
+    http_webhooks: bool,
+    /// Updates being posted to the webhook now.
+    posting: HashSet<i64>,
+    /// Webhook posts answered with an error status, and those answered 2xx.
+    webhook_failures: u32,
+    webhook_deliveries: u32,
     /// Offsets given to getUpdates, in order.
     offsets: Vec<i64>,
     /// Message ids of the `message` updates getUpdates handed out.
@@ -387,6 +395,10 @@ impl Fake {
             reactions: Vec::new(),
             poll_generation: 0,
             webhook: None,
+            http_webhooks: false,
+            posting: HashSet::new(),
+            webhook_failures: 0,
+            webhook_deliveries: 0,
             offsets: Vec::new(),
             delivered: Vec::new(),
             conflicts: 0,
@@ -412,6 +424,7 @@ impl Fake {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
+        tokio::spawn(post_updates(inner.clone(), changed.clone()));
         Self {
             inner,
             changed,
@@ -517,6 +530,26 @@ impl Fake {
     /// Sets a webhook (getUpdates then answers 409).
     pub fn set_webhook(&self, url: &str) {
         self.with(|s| s.webhook = Some(json!({"url": url})));
+    }
+
+    /// `setWebhook` takes http:// URLs from now on (see `Inner::http_webhooks`).
+    pub fn allow_http_webhooks(&self) {
+        self.with(|s| s.http_webhooks = true);
+    }
+
+    /// The webhook set (`url`, `secret_token`), if any.
+    pub fn webhook(&self) -> Option<Value> {
+        self.read(|s| s.webhook.clone())
+    }
+
+    /// Updates being posted to the webhook now.
+    pub fn posting(&self) -> usize {
+        self.read(|s| s.posting.len())
+    }
+
+    /// Webhook posts answered 2xx, and answered otherwise.
+    pub fn webhook_posts(&self) -> (u32, u32) {
+        self.read(|s| (s.webhook_deliveries, s.webhook_failures))
     }
 
     /// What the bot sent, in order.
@@ -668,7 +701,10 @@ fn one_call(s: &mut Inner, method: &str, p: Params) -> Response {
                 s.webhook = None;
                 ok(json!(true))
             }
-            Some(url) if url.starts_with("https://") => {
+            Some(url)
+                if url.starts_with("https://")
+                    || (s.http_webhooks && url.starts_with("http://")) =>
+            {
                 s.webhook = Some(json!({"url": url, "secret_token": p.text("secret_token")}));
                 ok(json!(true))
             }
@@ -844,6 +880,67 @@ async fn get_updates(
                 return (StatusCode::OK, [("content-type", "application/json")], Body::from_stream(stream)).into_response();
             }
         }
+    }
+}
+
+/// Telegram's side of a webhook: each pending update is posted to the webhook's URL (at most
+/// 40 at once, Telegram's default `max_connections`) with the secret token header; a 2xx
+/// answer confirms it, any other answer (or none) leaves it to be posted again.
+async fn post_updates(inner: Arc<Mutex<Inner>>, changed: Arc<Notify>) {
+    let http = reqwest::Client::new();
+    loop {
+        let notified = changed.notified();
+        let work: Vec<(Value, Value)> = {
+            let mut s = inner.lock().expect("fake state");
+            match s.webhook.clone() {
+                Some(hook) if !hook["url"].as_str().unwrap_or("").is_empty() => {
+                    let free = 40usize.saturating_sub(s.posting.len());
+                    let todo: Vec<Value> = s
+                        .updates
+                        .iter()
+                        .filter(|u| !s.posting.contains(&u["update_id"].as_i64().unwrap_or(0)))
+                        .take(free)
+                        .cloned()
+                        .collect();
+                    for u in &todo {
+                        s.posting.insert(u["update_id"].as_i64().unwrap_or(0));
+                    }
+                    todo.into_iter().map(|u| (hook.clone(), u)).collect()
+                }
+                _ => Vec::new(),
+            }
+        };
+        for (hook, update) in work {
+            let (http, inner, changed) = (http.clone(), inner.clone(), changed.clone());
+            tokio::spawn(async move {
+                let id = update["update_id"].as_i64().unwrap_or(0);
+                let mut request = http
+                    .post(hook["url"].as_str().unwrap_or(""))
+                    .header("content-type", "application/json")
+                    .body(update.to_string());
+                if let Some(secret) = hook["secret_token"].as_str() {
+                    request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+                }
+                let ok = request.send().await.is_ok_and(|r| r.status().is_success());
+                if !ok {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                let mut s = inner.lock().expect("fake state");
+                s.posting.remove(&id);
+                if ok {
+                    s.webhook_deliveries += 1;
+                    s.updates.retain(|u| u["update_id"] != id);
+                    if let Some(m) = update["message"]["message_id"].as_i64() {
+                        s.delivered.push(m);
+                    }
+                } else {
+                    s.webhook_failures += 1;
+                }
+                drop(s);
+                changed.notify_waiters();
+            });
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
     }
 }
 

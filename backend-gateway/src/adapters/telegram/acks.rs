@@ -102,15 +102,16 @@ impl Acks {
         self.advance();
     }
 
-    /// errbotd processed message `message_id`; false for a message of no update (or twice).
-    pub fn processed(&mut self, message_id: &str) -> bool {
-        match self.by_message.remove(message_id) {
-            Some(id) => {
-                self.finish(id);
-                true
-            }
-            None => false,
-        }
+    /// errbotd processed message `message_id`: its update, if it came from one (once).
+    pub fn processed(&mut self, message_id: &str) -> Option<i64> {
+        let id = self.by_message.remove(message_id)?;
+        self.finish(id);
+        Some(id)
+    }
+
+    /// Whether update `id` is finished.
+    pub fn finished(&self, id: i64) -> bool {
+        id < self.offset || self.done.contains(&id)
     }
 
     /// Updates in flight longer than `limit` are taken as finished; returns them.
@@ -177,8 +178,9 @@ mod tests {
         acks.finish(11); // nothing for errbotd
         acks.hand_over(12, "c");
         assert_eq!(acks.offset(), 10);
-        assert!(acks.processed("c"));
-        assert!(!acks.processed("c"));
+        assert_eq!(acks.processed("c"), Some(12));
+        assert_eq!(acks.processed("c"), None);
+        assert!(acks.finished(11) && acks.finished(12) && !acks.finished(10));
         assert_eq!(acks.offset(), 10, "10 is still in flight");
         assert!(!acks.receive(11) && !acks.receive(12) && !acks.receive(10));
 
@@ -188,7 +190,7 @@ mod tests {
         assert!(again.receive(10));
         assert!(!again.receive(11) && !again.receive(12));
 
-        assert!(acks.processed("a"));
+        assert_eq!(acks.processed("a"), Some(10));
         assert_eq!(acks.offset(), 13);
         assert!(!acks.waiting());
         let reloaded = Acks::load(&path);
@@ -205,7 +207,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(61)).await;
         assert_eq!(acks.expire(Duration::from_secs(60)), [5]);
         assert_eq!(acks.offset(), 6);
-        assert!(!acks.processed("m"));
+        assert_eq!(acks.processed("m"), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! - `settings`: the `[backends.NAME]` keys (the token from the environment).
 //! - `api`: Bot API calls and their errors (`retry_after`, `migrate_to_chat_id`).
 //! - `poll`: `getUpdates` long polling, 409 conflicts and failures waited out.
+//! - `webhook`: the webhook mode instead (`setWebhook`, the secret token checked).
 //! - `acks`: the offset confirmed only once errbotd processed an update, kept in a file.
 //! - `inbound`: updates to messages (private chats, groups, topics, `/cmd@Bot`, mentions).
 //! - `ids`: user ids, chat ids, `CHAT/USER`.
@@ -18,6 +19,7 @@ mod outbox;
 mod poll;
 pub mod settings;
 mod split;
+mod webhook;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +37,7 @@ use crate::settings::Problem;
 use acks::Acks;
 use api::{Api, ApiError, Attachment};
 use ids::{Ids, Parsed, User};
+use inbound::Inbound;
 use outbox::Outbox;
 use settings::Settings;
 use split::Piece;
@@ -62,6 +65,8 @@ struct Shared {
     users: Mutex<HashMap<String, User>>,
     /// Told when errbotd finished an update (the poller may confirm it).
     progress: Notify,
+    /// Webhook requests waiting for their update.
+    waiters: webhook::Waiters,
     stop: watch::Sender<bool>,
 }
 
@@ -194,6 +199,45 @@ impl Shared {
         ))
     }
 
+    /// Takes one update: a message goes to errbotd, the rest is finished at once. False when
+    /// the gateway is shutting down.
+    async fn take(&self, update: &Value) -> bool {
+        let Some(id) = update.get("update_id").and_then(Value::as_i64) else {
+            tracing::warn!("Telegram: an update without update_id was ignored");
+            return true;
+        };
+        if !self.with_acks(|a| a.receive(id)) {
+            tracing::debug!("Telegram: update {id} again (still in flight or done): dropped");
+            return true;
+        }
+        match inbound::read(update, &self.me, &self.prefix, &self.ids) {
+            Inbound::Message(message) => {
+                if let Some(from) = update.get("message").and_then(|m| m.get("from")) {
+                    self.remember(from);
+                }
+                self.with_acks(|a| a.hand_over(id, &message.id));
+                if self
+                    .events
+                    .push(crate::adapters::message_event(*message))
+                    .await
+                    .is_err()
+                {
+                    return false;
+                }
+            }
+            Inbound::Ignore(why) => {
+                tracing::debug!("Telegram: update {id} ignored: {why}");
+                self.with_acks(|a| a.finish(id));
+            }
+            Inbound::Migrated { from, to } => {
+                tracing::info!("Telegram: group {from} became supergroup {to}");
+                self.moved(from, to);
+                self.with_acks(|a| a.finish(id));
+            }
+        }
+        true
+    }
+
     /// Sends one piece; Telegram's refusal of its HTML makes it plain text.
     async fn send_piece(&self, chat: i64, place: Place, piece: &Piece) -> Result<String, Status> {
         let params = |html: bool| {
@@ -246,18 +290,6 @@ impl Telegram {
         if me.id == 0 {
             return Err(unavailable("getMe answered no bot".into()));
         }
-        // Long polling and a webhook exclude each other (409): the webhook goes, its updates
-        // stay for getUpdates.
-        if let Err(e) = api
-            .call(
-                "deleteWebhook",
-                &json!({"drop_pending_updates": false}),
-                Duration::ZERO,
-            )
-            .await
-        {
-            tracing::warn!("Telegram: deleteWebhook failed: {e}");
-        }
         let offset_file = std::path::absolute(&settings.offset_file)
             .unwrap_or_else(|_| settings.offset_file.clone());
         let shared = Arc::new(Shared {
@@ -272,6 +304,7 @@ impl Telegram {
             migrations: Mutex::default(),
             users: Mutex::default(),
             progress: Notify::new(),
+            waiters: webhook::Waiters::default(),
             stop: watch::channel(false).0,
             me,
             settings,
@@ -281,12 +314,32 @@ impl Telegram {
             shared.me.username,
             shared.me.id
         );
+        let task = match shared.settings.webhook.clone() {
+            Some(hook) => {
+                webhook::start(shared.clone(), &hook)
+                    .await
+                    .map_err(unavailable)?;
+                None
+            }
+            None => {
+                // Long polling and a webhook exclude each other (409): the webhook goes, its
+                // updates stay for getUpdates.
+                let params = json!({"drop_pending_updates": false});
+                if let Err(e) = shared
+                    .api
+                    .call("deleteWebhook", &params, Duration::ZERO)
+                    .await
+                {
+                    tracing::warn!("Telegram: deleteWebhook failed: {e}");
+                }
+                Some(tokio::spawn(poll::run(shared.clone())))
+            }
+        };
         let bot = shared.ids.person(&shared.me);
         let _ = shared.events.push(super::connected_event(bot)).await;
-        let task = tokio::spawn(poll::run(shared.clone()));
         Ok(Arc::new(Self {
             shared,
-            task: tokio::sync::Mutex::new(Some(task)),
+            task: tokio::sync::Mutex::new(task),
         }))
     }
 }
@@ -362,8 +415,9 @@ impl Adapter for Telegram {
     }
 
     fn processed(&self, request: &ProcessedRequest) {
-        if self.shared.with_acks(|a| a.processed(&request.message_id)) {
+        if let Some(id) = self.shared.with_acks(|a| a.processed(&request.message_id)) {
             self.shared.progress.notify_one();
+            self.shared.waiters.finished(id);
         }
     }
 

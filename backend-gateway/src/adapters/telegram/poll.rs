@@ -9,11 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::Shared;
 use super::api::ApiError;
-use super::inbound::{self, Inbound};
 
 /// Polls until the adapter stops.
 pub(super) async fn run(shared: Arc<Shared>) {
@@ -95,46 +94,5 @@ pub(super) async fn run(shared: Arc<Shared>) {
             () = tokio::time::sleep(pause) => {}
             _ = stop.changed() => return,
         }
-    }
-}
-
-impl Shared {
-    /// Takes one update: a message goes to errbotd, the rest is finished at once. False when
-    /// the gateway is shutting down.
-    async fn take(&self, update: &Value) -> bool {
-        let Some(id) = update.get("update_id").and_then(Value::as_i64) else {
-            tracing::warn!("Telegram: an update without update_id was ignored");
-            return true;
-        };
-        if !self.with_acks(|a| a.receive(id)) {
-            tracing::debug!("Telegram: update {id} again (still in flight or done): dropped");
-            return true;
-        }
-        match inbound::read(update, &self.me, &self.prefix, &self.ids) {
-            Inbound::Message(message) => {
-                if let Some(from) = update.get("message").and_then(|m| m.get("from")) {
-                    self.remember(from);
-                }
-                self.with_acks(|a| a.hand_over(id, &message.id));
-                if self
-                    .events
-                    .push(crate::adapters::message_event(*message))
-                    .await
-                    .is_err()
-                {
-                    return false;
-                }
-            }
-            Inbound::Ignore(why) => {
-                tracing::debug!("Telegram: update {id} ignored: {why}");
-                self.with_acks(|a| a.finish(id));
-            }
-            Inbound::Migrated { from, to } => {
-                tracing::info!("Telegram: group {from} became supergroup {to}");
-                self.moved(from, to);
-                self.with_acks(|a| a.finish(id));
-            }
-        }
-        true
     }
 }

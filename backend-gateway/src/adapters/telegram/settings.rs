@@ -39,6 +39,22 @@ pub struct Settings {
     pub reconnect_max: Duration,
     /// Extra PEM certificates to trust (a local Bot API server with its own certificate).
     pub tls_ca_file: Option<PathBuf>,
+    /// Updates pushed by Telegram instead of long polling, when set.
+    pub webhook: Option<Webhook>,
+}
+
+/// The webhook mode: Telegram posts each update to `url` (the operator's HTTPS proxy in front
+/// of `listen`) with the secret in `X-Telegram-Bot-Api-Secret-Token`.
+#[derive(Clone)]
+pub struct Webhook {
+    /// The public HTTPS address given to `setWebhook`.
+    pub url: url::Url,
+    /// Where the gateway listens (plain HTTP, behind the proxy).
+    pub listen: std::net::SocketAddr,
+    /// The secret token (1-256 characters `A-Z a-z 0-9 _ -`).
+    pub secret: String,
+    /// Longest a request is held waiting for errbotd to process its update.
+    pub hold: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -104,6 +120,7 @@ impl Settings {
                 format!("{} is not a readable file", path.display()),
             );
         }
+        let webhook = read_webhook(&mut f);
         let problems = f.finish();
         let (Some(token), Some(api_url), true) = (token, api_url, problems.is_empty()) else {
             return Err(problems);
@@ -119,8 +136,73 @@ impl Settings {
             reconnect_delay: Duration::from_secs_f64(reconnect_delay),
             reconnect_max: Duration::from_secs_f64(reconnect_max.max(reconnect_delay)),
             tls_ca_file,
+            webhook,
         })
     }
+}
+
+/// Reads `webhook_url`, `webhook_listen`, `webhook_secret_env` and `webhook_hold` (all or none
+/// of the first three).
+fn read_webhook(f: &mut Fields<'_>) -> Option<Webhook> {
+    let url = f.string("webhook_url");
+    let listen = f.string("webhook_listen");
+    let secret = f.secret_env("webhook_secret_env");
+    let hold = f.seconds("webhook_hold", 1.0, 600.0).unwrap_or(50.0);
+    let any = ["webhook_url", "webhook_listen", "webhook_secret_env"]
+        .iter()
+        .any(|k| f.has(k));
+    if !any {
+        if f.has("webhook_hold") {
+            f.problem("webhook_hold", "only used with webhook_url");
+        }
+        return None;
+    }
+    for key in ["webhook_url", "webhook_listen", "webhook_secret_env"] {
+        if !f.has(key) {
+            f.problem(
+                key,
+                "required with a webhook (webhook_url, webhook_listen and webhook_secret_env go together)",
+            );
+        }
+    }
+    let url = url.and_then(|text| match url::Url::parse(&text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+        _ => {
+            f.problem(
+                "webhook_url",
+                format!("expected the public https:// address Telegram posts to, found {text:?}"),
+            );
+            None
+        }
+    });
+    let listen = listen.and_then(|text| match text.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            f.problem(
+                "webhook_listen",
+                format!("expected an address and port (\"127.0.0.1:8443\"), found {text:?}"),
+            );
+            None
+        }
+    });
+    let secret = secret.filter(|s| {
+        let ok = s.len() <= 256
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !ok {
+            f.problem(
+                "webhook_secret_env",
+                "Telegram's secret token is 1 to 256 characters A-Z, a-z, 0-9, _ and -",
+            );
+        }
+        ok
+    });
+    Some(Webhook {
+        url: url?,
+        listen: listen?,
+        secret: secret?,
+        hold: Duration::from_secs_f64(hold),
+    })
 }
 
 /// Whether `token` has the shape of @BotFather's tokens: digits, a colon, then URL-safe
@@ -174,6 +256,19 @@ mod tests {
         assert_eq!(s.poll_timeout, Duration::from_secs(30));
         assert_eq!(s.offset_file, PathBuf::from("telegram-tg.offset.json"));
         assert!(!format!("{s:?}").contains("abc-DEF"));
+    }
+
+    #[test]
+    fn a_webhook_needs_its_three_keys() {
+        unsafe { std::env::set_var("ERRBOT_TG_SETTINGS_HOOK", "123:abc") };
+        let s = read(json!({"token_env": "ERRBOT_TG_SETTINGS_HOOK",
+            "webhook_url": "https://bot.example.org/tg", "webhook_listen": "127.0.0.1:8443",
+            "webhook_secret_env": "ERRBOT_TG_SETTINGS_HOOK"}));
+        assert!(s.is_err(), "':' is not allowed in a secret token");
+        let problems = read(json!({"token_env": "ERRBOT_TG_SETTINGS_HOOK",
+            "webhook_url": "https://bot.example.org/tg"}))
+        .unwrap_err();
+        assert_eq!(keys(&problems), ["webhook_listen", "webhook_secret_env"]);
     }
 
     #[test]
