@@ -417,6 +417,15 @@ impl Fake {
         let app = Router::new()
             .route("/{bot}/{method}", any(call))
             .with_state(state);
+        let levers = Router::new()
+            .route("/control/{lever}", axum::routing::post(control))
+            .with_state(Fake {
+                inner: inner.clone(),
+                changed: changed.clone(),
+                breaks: breaks.clone(),
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            });
+        let app = app.merge(levers);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the fake Bot API");
@@ -772,7 +781,9 @@ fn one_call(s: &mut Inner, method: &str, p: Params) -> Response {
             };
             let mut m = s.bot_message(&chat, topic, reply_to);
             m["document"] = json!({"file_name": file.name, "file_size": file.data.len(),
-                "file_id": format!("doc{}", s.documents.len() + 1)});
+                "file_id": format!("BQACAgIAAxkDAAI{}", s.documents.len() + 1),
+                "file_unique_id": format!("AgAD{}", s.documents.len() + 1),
+                "mime_type": file.content_type});
             if let Some(c) = p.text("caption") {
                 m["caption"] = json!(c);
             }
@@ -807,6 +818,63 @@ fn one_call(s: &mut Inner, method: &str, p: Params) -> Response {
         }
         _ => error(404, "Not Found", None),
     }
+}
+
+/// The levers for a test in another language (`fake-telegram`): `POST /control/LEVER` with a
+/// JSON body. `say` {user, chat, text, topic?} answers the message id; `edit` {chat, id, text};
+/// `upgrade` {group} answers the supergroup's id; `block` {user}; `rate_limit` {n, secs};
+/// `refuse_entities` {n}; `sent` answers what the bot sent.
+async fn control(State(fake): State<Fake>, Path(lever): Path<String>, body: Bytes) -> Response {
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let int = |k: &str| v[k].as_i64().unwrap_or(0);
+    let known_chat = |c: i64| fake.read(|s| s.chats.contains_key(&c));
+    let answer = match lever.as_str() {
+        "say" if known_chat(int("chat")) && fake.read(|s| s.users.contains_key(&int("user"))) => {
+            json!(fake.say_in(
+                int("user"),
+                int("chat"),
+                v["topic"].as_i64(),
+                v["text"].as_str().unwrap_or("")
+            ))
+        }
+        "edit" if fake.read(|s| s.messages.contains_key(&(int("chat"), int("id")))) => {
+            fake.edit(int("chat"), int("id"), v["text"].as_str().unwrap_or(""));
+            json!(true)
+        }
+        "upgrade"
+            if fake.read(|s| {
+                s.chats
+                    .get(&int("group"))
+                    .is_some_and(|c| c["type"] == "group")
+            }) =>
+        {
+            json!(fake.upgrade(int("group"), v["announce"] == true))
+        }
+        "block" => {
+            fake.block(int("user"));
+            json!(true)
+        }
+        "rate_limit" => {
+            fake.rate_limit(
+                u32::try_from(int("n")).unwrap_or(0),
+                u64::try_from(int("secs")).unwrap_or(1),
+            );
+            json!(true)
+        }
+        "refuse_entities" => {
+            fake.refuse_entities(u32::try_from(int("n")).unwrap_or(0));
+            json!(true)
+        }
+        "sent" => json!(fake.sent()),
+        _ => {
+            return error(
+                400,
+                &format!("Bad Request: no lever {lever:?} for {v}"),
+                None,
+            );
+        }
+    };
+    ok(answer)
 }
 
 /// Records an error answer (its description) for the test to read.

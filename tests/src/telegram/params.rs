@@ -14,6 +14,8 @@ pub struct File {
     pub field: String,
     /// Its file name.
     pub name: String,
+    /// Its part's `Content-Type` (`application/octet-stream` when none).
+    pub content_type: String,
     /// Its bytes.
     pub data: Vec<u8>,
 }
@@ -93,8 +95,22 @@ impl Params {
                 .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
                 .unwrap_or("");
             let field = quoted(disposition, "name").unwrap_or_default();
+            let content_type = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.trim()
+                        .eq_ignore_ascii_case("content-type")
+                        .then(|| v.trim().to_owned())
+                })
+                .unwrap_or_else(|| "application/octet-stream".to_owned());
             match quoted(disposition, "filename") {
-                Some(name) => self.files.push(File { field, name, data }),
+                Some(name) => self.files.push(File {
+                    field,
+                    name,
+                    content_type,
+                    data,
+                }),
                 None => {
                     self.values.insert(
                         field,
