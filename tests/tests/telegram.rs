@@ -108,6 +108,17 @@ async fn commands_in_private_chats_groups_and_topics() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn replies_keep_the_order_of_the_messages() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    // errbotd runs both at once; the quick reply waits for the slow one (at most 2 s).
+    fake.say(ALICE, ALICE, "!slow 800");
+    fake.say(ALICE, ALICE, "!echo quick");
+    fake.wait_sent(WAIT, |m| says(m, "quick")).await;
+    assert_eq!(fake.texts_in(ALICE), ["slept 800 ms", "quick"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_edited_message_does_not_run_again() {
     let fake = Fake::start().await;
     let _bot = bot(&fake).await;

@@ -8,7 +8,8 @@
 //! - `inbound`: updates to messages (private chats, groups, topics, `/cmd@Bot`, mentions).
 //! - `ids`: user ids, chat ids, `CHAT/USER`.
 //! - `format`, `split`: Markdown to Telegram's HTML, cut at 4,096 UTF-16 code units of text.
-//! - `outbox`: sending through 429s and failures without losing a message.
+//! - `outbox`: sending through 429s and failures without losing a message; replies in the
+//!   order of the messages they answer (`adapters::order`, shared with IRC and Slack).
 
 mod acks;
 mod api;
@@ -32,6 +33,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tonic::Status;
 
+use super::order::ReplyOrder;
 use super::{Adapter, Context};
 use crate::settings::Problem;
 use acks::Acks;
@@ -67,6 +69,8 @@ struct Shared {
     progress: Notify,
     /// Webhook requests waiting for their update.
     waiters: webhook::Waiters,
+    /// Replies in the order of the messages they answer, per person and place.
+    order: ReplyOrder,
     stop: watch::Sender<bool>,
 }
 
@@ -215,6 +219,14 @@ impl Shared {
                 if let Some(from) = update.get("message").and_then(|m| m.get("from")) {
                     self.remember(from);
                 }
+                // One person in one place (a chat, a topic): replies keep the messages' order.
+                let conversation = format!(
+                    "{}/{}/{}",
+                    message.to.as_ref().map_or("", |t| t.display.as_str()),
+                    message.thread_id,
+                    message.from.as_ref().map_or("", |f| f.person.as_str())
+                );
+                self.order.arrived(&message.id, &conversation);
                 self.with_acks(|a| a.hand_over(id, &message.id));
                 if self
                     .events
@@ -305,6 +317,7 @@ impl Telegram {
             users: Mutex::default(),
             progress: Notify::new(),
             waiters: webhook::Waiters::default(),
+            order: ReplyOrder::default(),
             stop: watch::channel(false).0,
             me,
             settings,
@@ -407,6 +420,9 @@ impl Adapter for Telegram {
                 "Telegram cannot send an empty message",
             ));
         }
+        if !request.in_reply_to.is_empty() {
+            self.shared.order.wait_turn(&request.in_reply_to).await;
+        }
         let mut last = String::new();
         for piece in &pieces {
             last = self.shared.send_piece(chat, place, piece).await?;
@@ -415,6 +431,7 @@ impl Adapter for Telegram {
     }
 
     fn processed(&self, request: &ProcessedRequest) {
+        self.shared.order.processed(&request.message_id);
         if let Some(id) = self.shared.with_acks(|a| a.processed(&request.message_id)) {
             self.shared.progress.notify_one();
             self.shared.waiters.finished(id);
