@@ -283,6 +283,29 @@ async fn threads_files_and_reactions() {
     assert_eq!(reactions[0]["message_id"], command);
     assert_eq!(reactions[0]["chat_id"], GROUP);
     assert_eq!(reactions[0]["reaction"][0]["emoji"], "👍");
+
+    // People's reactions reach the plugins' reaction callbacks, by name.
+    fake.react(BOB, GROUP, command, "🎉");
+    let expected = format!("reaction|tg|{GROUP}/{BOB}|tada:{GROUP}:{command}:true");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let before = fake.sent().len();
+        fake.say(ALICE, GROUP, "!events");
+        fake.wait_until(WAIT, |f| f.sent().len() > before).await;
+        let text = fake
+            .sent()
+            .last()
+            .map(|m| m["text"].to_string())
+            .unwrap_or_default();
+        if text.contains(&expected) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{expected} not in {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -79,6 +79,8 @@ struct Inner {
     sent: Vec<Value>,
     documents: Vec<(Value, params::File)>,
     reactions: Vec<Value>,
+    /// People's reactions, by (chat, message, user).
+    people_reactions: HashMap<(i64, i64, i64), Value>,
     /// The latest getUpdates call (an older one still waiting is terminated with 409).
     poll_generation: u64,
     webhook: Option<Value>,
@@ -393,6 +395,7 @@ impl Fake {
             sent: Vec::new(),
             documents: Vec::new(),
             reactions: Vec::new(),
+            people_reactions: HashMap::new(),
             poll_generation: 0,
             webhook: None,
             http_webhooks: false,
@@ -492,6 +495,20 @@ impl Fake {
             m["edit_date"] = json!(now_s());
             m["entities"] = json!(typed_entities(text));
             s.update("edited_message", m);
+        });
+    }
+
+    /// `user` sets their reaction on message `id` of `chat` to `emoji` (a `message_reaction`
+    /// update with the previous one as `old_reaction`).
+    pub fn react(&self, user: i64, chat: i64, id: i64, emoji: &str) {
+        self.with(|s| {
+            let key = (chat, id, user);
+            let old = s.people_reactions.get(&key).cloned().unwrap_or(json!([]));
+            let new = json!([{"type": "emoji", "emoji": emoji}]);
+            s.people_reactions.insert(key, new.clone());
+            let r = json!({"chat": s.chats[&chat], "message_id": id, "user": s.users[&user],
+                "date": now_s(), "old_reaction": old, "new_reaction": new});
+            s.update("message_reaction", r);
         });
     }
 

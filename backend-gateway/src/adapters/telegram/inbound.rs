@@ -1,4 +1,4 @@
-//! What an update means for errbotd: a message, nothing (edits, the bot's own messages,
+//! What an update means for errbotd: a message, reactions, nothing (edits, the bot's own messages,
 //! commands for another bot, updates of other kinds), or a group that became a supergroup.
 //!
 //! A message in a private chat is direct (from the person, to the bot); one in a group or
@@ -21,6 +21,8 @@ pub enum Inbound {
     Message(Box<Message>),
     /// Nothing for errbotd (why, for the debug log).
     Ignore(&'static str),
+    /// People's reactions changed on a message.
+    Reactions(Vec<errbot_proto::v1::ReactionEvent>),
     /// Group `from` became supergroup `to` (its service message).
     Migrated {
         /// The old group's id.
@@ -67,6 +69,9 @@ fn entities(text: &str, message: &Value, key: &str) -> Vec<(String, usize, usize
 
 /// Reads `update` for a bot `me` whose errbotd prefix is `prefix`.
 pub fn read(update: &Value, me: &User, prefix: &str, ids: &Ids) -> Inbound {
+    if let Some(reaction) = update.get("message_reaction") {
+        return Inbound::Reactions(super::reactions::events(reaction, ids));
+    }
     let message = match update.get("message") {
         Some(m) => m,
         None if update.get("edited_message").is_some() => {
@@ -239,6 +244,7 @@ mod tests {
             Inbound::Message(m) => Ok(*m),
             Inbound::Ignore(why) => Err(why),
             Inbound::Migrated { .. } => Err("migrated"),
+            Inbound::Reactions(_) => Err("reactions"),
         }
     }
 

@@ -8,6 +8,7 @@
 //! - `inbound`: updates to messages (private chats, groups, topics, `/cmd@Bot`, mentions).
 //! - `ids`: user ids, chat ids, `CHAT/USER`.
 //! - `format`, `split`: Markdown to Telegram's HTML, cut at 4,096 UTF-16 code units of text.
+//! - `reactions`: reaction names as emoji and back, people's reactions as events.
 //! - `outbox`: sending through 429s and failures without losing a message; replies in the
 //!   order of the messages they answer (`adapters::order`, shared with IRC and Slack).
 
@@ -18,6 +19,7 @@ mod ids;
 mod inbound;
 mod outbox;
 mod poll;
+mod reactions;
 pub mod settings;
 mod split;
 mod webhook;
@@ -241,6 +243,17 @@ impl Shared {
                 tracing::debug!("Telegram: update {id} ignored: {why}");
                 self.with_acks(|a| a.finish(id));
             }
+            Inbound::Reactions(events) => {
+                self.with_acks(|a| a.finish(id));
+                for event in events {
+                    let event = errbot_proto::v1::BackendEvent {
+                        kind: Some(errbot_proto::v1::backend_event::Kind::Reaction(event)),
+                    };
+                    if self.events.push(event).await.is_err() {
+                        return false;
+                    }
+                }
+            }
             Inbound::Migrated { from, to } => {
                 tracing::info!("Telegram: group {from} became supergroup {to}");
                 self.moved(from, to);
@@ -355,32 +368,6 @@ impl Telegram {
             task: tokio::sync::Mutex::new(task),
         }))
     }
-}
-
-/// A reaction's name as Telegram's emoji (people and plugins name them as on Slack).
-fn emoji(name: &str) -> String {
-    let name = name.trim().trim_matches(':');
-    let known = [
-        ("thumbsup", "👍"),
-        ("+1", "👍"),
-        ("thumbsdown", "👎"),
-        ("-1", "👎"),
-        ("heart", "❤"),
-        ("fire", "🔥"),
-        ("tada", "🎉"),
-        ("eyes", "👀"),
-        ("ok_hand", "👌"),
-        ("pray", "🙏"),
-        ("clap", "👏"),
-        ("100", "💯"),
-        ("joy", "😂"),
-        ("thinking_face", "🤔"),
-        ("white_check_mark", "👌"),
-    ];
-    known
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or_else(|| name.to_owned(), |(_, e)| (*e).to_owned())
 }
 
 #[tonic::async_trait]
@@ -540,7 +527,7 @@ impl Adapter for Telegram {
         let reaction = if request.remove {
             json!([])
         } else {
-            json!([{"type": "emoji", "emoji": emoji(&request.reaction)}])
+            json!([{"type": "emoji", "emoji": reactions::emoji(&request.reaction)}])
         };
         self.shared
             .to_chat(
@@ -563,7 +550,5 @@ mod tests {
         assert_eq!(Place::of(""), Place::Chat);
         assert_eq!(Place::of("17"), Place::Topic(17));
         assert_eq!(Place::of("-100:42"), Place::ReplyTo(42));
-        assert_eq!(emoji(":thumbsup:"), "👍");
-        assert_eq!(emoji("🔥"), "🔥");
     }
 }

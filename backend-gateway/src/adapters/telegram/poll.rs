@@ -45,7 +45,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
         let offset = shared.with_acks(|a| a.offset());
         let mut params = json!({
             "timeout": wait.as_secs(),
-            "allowed_updates": ["message", "edited_message"],
+            "allowed_updates": ["message", "edited_message", "message_reaction"],
         });
         if offset > 0 {
             params["offset"] = json!(offset);

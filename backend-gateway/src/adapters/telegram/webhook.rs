@@ -93,7 +93,7 @@ pub(super) async fn start(shared: Arc<Shared>, hook: &Webhook) -> Result<(), Str
     let params = json!({
         "url": hook.url.as_str(),
         "secret_token": hook.secret,
-        "allowed_updates": ["message", "edited_message"],
+        "allowed_updates": ["message", "edited_message", "message_reaction"],
         "drop_pending_updates": false,
     });
     shared
