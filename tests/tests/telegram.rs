@@ -361,3 +361,37 @@ async fn the_webhook_mode_checks_the_secret_and_answers_once_processed() {
     // Long polling is refused while the webhook is set.
     assert!(!fake.requests().iter().any(|r| r == "getupdates"));
 }
+
+#[test]
+fn errbotd_check_config_names_the_telegram_keys() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("errbot.toml");
+    std::fs::write(
+        &config,
+        "[backends.tg]\nkind = \"telegram\"\ntoken_env = \"ERRBOT_TG_SURELY_UNSET\"\n\
+         api_url = \"ftp://api.example\"\nwebhook_url = \"https://bot.example/hook\"\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(errbot_tests::binary("errbotd"))
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .expect("errbotd check-config");
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    // Each problem at its key's line (a missing key: the table's).
+    for (line, key) in [
+        (3, "token_env"),
+        (4, "api_url"),
+        (1, "webhook_listen"),
+        (1, "webhook_secret_env"),
+    ] {
+        let want = format!("errbot.toml:{line}:");
+        let found = text
+            .lines()
+            .any(|l| l.contains(&want) && l.contains(&format!("`backends.tg.{key}`")));
+        assert!(found, "{key} at line {line}: {text}");
+    }
+    assert!(text.contains("ERRBOT_TG_SURELY_UNSET is not set"), "{text}");
+}
