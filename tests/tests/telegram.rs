@@ -30,7 +30,8 @@ async fn bot_with(fake: &Fake, plugin_dirs: Vec<std::path::PathBuf>) -> TestBot 
 async fn start(fake: &Fake, plugin_dirs: Vec<std::path::PathBuf>, more: &str) -> TestBot {
     let extra = format!(
         "[backends.tg]\nkind = \"telegram\"\ntoken_env = \"ERRBOT_TG_TOKEN\"\napi_url = {url:?}\n\
-         poll_timeout = 2\nbusy_poll_interval = 0.05\nreconnect_delay = 0.05\nreconnect_max = 0.5\n{more}",
+         poll_timeout = 2\nbusy_poll_interval = 0.05\nreconnect_delay = 0.05\nreconnect_max = 0.5\n\
+         chat_interval = 0.1\ngroup_interval = 0.2\n{more}",
         url = fake.url(),
     );
     TestBot::start_with(Options {

@@ -185,6 +185,7 @@ impl Shared {
         params: impl Fn(i64) -> Value,
     ) -> Result<(Value, i64), ApiError> {
         for _ in 0..3 {
+            self.outbox.pace(chat).await;
             let body = params(chat);
             match self
                 .outbox
@@ -323,7 +324,11 @@ impl Telegram {
                 backend: ctx.backend.clone(),
             },
             events: ctx.events.clone(),
-            outbox: Outbox::default(),
+            outbox: Outbox::new(
+                settings.chat_interval,
+                settings.group_interval,
+                settings.burst,
+            ),
             prefix: ctx.request.bot_prefix.clone(),
             acks: Mutex::new(Acks::load(&offset_file)),
             migrations: Mutex::default(),
@@ -485,6 +490,7 @@ impl Adapter for Telegram {
             data,
         };
         for _ in 0..3 {
+            self.shared.outbox.pace(chat).await;
             let mut all = vec![("chat_id", chat.to_string())];
             all.extend(fields.iter().cloned());
             let sent = self

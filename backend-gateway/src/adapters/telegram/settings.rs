@@ -41,6 +41,12 @@ pub struct Settings {
     pub tls_ca_file: Option<PathBuf>,
     /// Updates pushed by Telegram instead of long polling, when set.
     pub webhook: Option<Webhook>,
+    /// Pacing of messages to a private chat (Telegram: about one a second); zero: none.
+    pub chat_interval: Duration,
+    /// Pacing of messages to a group (Telegram: twenty a minute); zero: none.
+    pub group_interval: Duration,
+    /// Messages a chat may get at once before the pacing starts.
+    pub burst: u32,
 }
 
 /// The webhook mode: Telegram posts each update to `url` (the operator's HTTPS proxy in front
@@ -121,6 +127,12 @@ impl Settings {
             );
         }
         let webhook = read_webhook(&mut f);
+        let chat_interval = f.seconds("chat_interval", 0.0, 60.0).unwrap_or(1.0);
+        let group_interval = f.seconds("group_interval", 0.0, 600.0).unwrap_or(3.0);
+        let burst = f
+            .integer("burst", 1, 100)
+            .and_then(|b| u32::try_from(b).ok())
+            .unwrap_or(3);
         let problems = f.finish();
         let (Some(token), Some(api_url), true) = (token, api_url, problems.is_empty()) else {
             return Err(problems);
@@ -137,6 +149,9 @@ impl Settings {
             reconnect_max: Duration::from_secs_f64(reconnect_max.max(reconnect_delay)),
             tls_ca_file,
             webhook,
+            chat_interval: Duration::from_secs_f64(chat_interval),
+            group_interval: Duration::from_secs_f64(group_interval),
+            burst,
         })
     }
 }
