@@ -30,7 +30,7 @@ async fn bot_with(fake: &Fake, plugin_dirs: Vec<std::path::PathBuf>) -> TestBot 
 async fn start(fake: &Fake, plugin_dirs: Vec<std::path::PathBuf>, more: &str) -> TestBot {
     let extra = format!(
         "[backends.tg]\nkind = \"telegram\"\ntoken_env = \"ERRBOT_TG_TOKEN\"\napi_url = {url:?}\n\
-         poll_timeout = 2\nbusy_poll_interval = 0.05\nreconnect_delay = 0.05\nreconnect_max = 0.5\n\
+         poll_timeout = 2\ntimeout = 2\nbusy_poll_interval = 0.05\nreconnect_delay = 0.05\nreconnect_max = 0.5\n\
          chat_interval = 0.1\ngroup_interval = 0.2\n{more}",
         url = fake.url(),
     );
@@ -195,6 +195,13 @@ async fn faults_of_the_service() {
     fake.break_polls();
     fake.say(ALICE, ALICE, "!echo not deaf");
     fake.wait_sent(WAIT, |m| says(m, "not deaf")).await;
+
+    // A long poll that never answers (a half-open connection): the request's time limit
+    // ends it and the bot polls again.
+    fake.freeze_polls(1);
+    fake.wait_until(WAIT, |f| f.frozen() == 1).await;
+    fake.say(ALICE, ALICE, "!echo thawed");
+    fake.wait_sent(WAIT, |m| says(m, "thawed")).await;
 
     // Telegram refuses the entities: the same text goes as plain text.
     fake.refuse_entities(1);

@@ -105,6 +105,9 @@ struct Inner {
     early_retries: u32,
     /// The next n HTML sendMessage calls are refused ("can't parse entities").
     refuse_entities: u32,
+    /// The next n getUpdates calls never answer (a half-open connection), and how many did.
+    freeze_polls: u32,
+    frozen: u32,
     /// Errors the fake gave, as "method: description".
     errors: Vec<String>,
     requests: Vec<String>,
@@ -410,6 +413,8 @@ impl Fake {
             rate_limited: 0,
             early_retries: 0,
             refuse_entities: 0,
+            freeze_polls: 0,
+            frozen: 0,
             errors: Vec::new(),
             requests: Vec::new(),
         };
@@ -551,6 +556,16 @@ impl Fake {
     /// Breaks every long poll in progress (its connection fails mid-answer).
     pub fn break_polls(&self) {
         self.breaks.send_modify(|n| *n += 1);
+    }
+
+    /// The next `n` getUpdates calls never answer (the connection stays open, silent).
+    pub fn freeze_polls(&self, n: u32) {
+        self.with(|s| s.freeze_polls = n);
+    }
+
+    /// getUpdates calls left unanswered so far.
+    pub fn frozen(&self) -> u32 {
+        self.read(|s| s.frozen)
     }
 
     /// Sets a webhook (getUpdates then answers 409).
@@ -908,7 +923,7 @@ async fn get_updates(
     let limit = p.int("limit").unwrap_or(100).clamp(1, 100) as usize;
     let timeout = p.int("timeout").unwrap_or(0).clamp(0, 50) as u64;
     let offset = p.int("offset").unwrap_or(0);
-    let generation = {
+    let frozen = {
         let mut s = inner.lock().expect("fake state");
         s.requests.push("getupdates".into());
         if s.webhook.is_some() {
@@ -917,6 +932,19 @@ async fn get_updates(
             note_error(&mut s, "getUpdates", 409, d);
             return error(409, d, None);
         }
+        let frozen = s.freeze_polls > 0;
+        if frozen {
+            s.freeze_polls -= 1;
+            s.frozen += 1;
+        }
+        frozen
+    };
+    if frozen {
+        changed.notify_waiters();
+        return std::future::pending().await;
+    }
+    let generation = {
+        let mut s = inner.lock().expect("fake state");
         s.offsets.push(offset);
         if offset > 0 {
             s.updates
