@@ -120,6 +120,33 @@ async fn replies_keep_the_order_of_the_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn errbots_markdown_showcase_is_valid_telegram_html() {
+    let fake = Fake::start().await;
+    let _bot = bot(&fake).await;
+    // `!render test`: headings, emphasis, lists, code blocks, tables, links, quotes.
+    fake.say(ALICE, ALICE, "!render test");
+    fake.wait_until(WAIT, |f| !f.texts_in(ALICE).is_empty())
+        .await;
+    fake.say(ALICE, ALICE, "!echo done");
+    fake.wait_sent(WAIT, |m| says(m, "done")).await;
+    let sent = fake.sent();
+    assert!(sent.len() >= 2);
+    for m in &sent {
+        // Telegram parsed each one's HTML: no plain-text fallback was needed.
+        assert_eq!(m["_parse_mode"], "HTML", "{m}");
+    }
+    let kinds: std::collections::BTreeSet<&str> = sent
+        .iter()
+        .flat_map(|m| m["entities"].as_array().into_iter().flatten())
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    for kind in ["bold", "italic", "code", "pre"] {
+        assert!(kinds.contains(kind), "{kind} in {kinds:?}");
+    }
+    assert!(fake.errors().is_empty(), "{:?}", fake.errors());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_edited_message_does_not_run_again() {
     let fake = Fake::start().await;
     let _bot = bot(&fake).await;
