@@ -142,6 +142,7 @@ pub fn read(update: &Value, me: &User, prefix: &str, ids: &Ids) -> Inbound {
     if let Some(u) = update.get("update_id").and_then(Value::as_i64) {
         extras.insert("update_id".to_owned(), u.to_string());
     }
+    attachment(message, &mut extras);
     if let Some(r) = message
         .get("reply_to_message")
         .and_then(|r| r.get("message_id"))
@@ -162,6 +163,34 @@ pub fn read(update: &Value, me: &User, prefix: &str, ids: &Ids) -> Inbound {
         mentions,
         extras,
     }))
+}
+
+/// A file the message carries (a document, the largest size of a photo, audio, video, voice),
+/// for plugins: `file_kind`, `file_id` (for the Bot API's `getFile`), `file_name`,
+/// `mime_type`, `file_size`.
+fn attachment(message: &Value, extras: &mut std::collections::HashMap<String, String>) {
+    let found = ["document", "photo", "audio", "video", "voice"]
+        .iter()
+        .find_map(|kind| {
+            let v = message.get(*kind)?;
+            // A photo comes in several sizes, the largest last.
+            let file = if *kind == "photo" {
+                v.as_array()?.last()?
+            } else {
+                v
+            };
+            Some((*kind, file))
+        });
+    let Some((kind, file)) = found else { return };
+    extras.insert("file_kind".to_owned(), kind.to_owned());
+    for key in ["file_id", "file_name", "mime_type"] {
+        if let Some(v) = file.get(key).and_then(Value::as_str) {
+            extras.insert(key.to_owned(), v.to_owned());
+        }
+    }
+    if let Some(n) = file.get("file_size").and_then(Value::as_u64) {
+        extras.insert("file_size".to_owned(), n.to_string());
+    }
 }
 
 /// A message's id for errbotd (unique across chats): `CHAT:MESSAGE`.
@@ -320,6 +349,25 @@ mod tests {
         let m = body(&other).unwrap();
         assert_eq!(m.body, "😀 @bob !echo");
         assert_eq!(m.mentions[0].display, "@bob");
+    }
+
+    #[test]
+    fn a_captioned_document_is_a_message_with_its_file() {
+        let mut u = update(json!({"id": 42, "type": "private"}), "", json!([]));
+        let m = u["message"].as_object_mut().unwrap();
+        m.remove("text");
+        m.remove("entities");
+        m.insert("caption".into(), json!("!echo see file"));
+        m.insert(
+            "document".into(),
+            json!({"file_id": "BQAC", "file_unique_id": "AgAD",
+            "file_name": "r.pdf", "mime_type": "application/pdf", "file_size": 12}),
+        );
+        let m = body(&u).unwrap();
+        assert_eq!(m.body, "!echo see file");
+        assert_eq!(m.extras["file_kind"], "document");
+        assert_eq!(m.extras["file_name"], "r.pdf");
+        assert_eq!(m.extras["file_size"], "12");
     }
 
     #[test]
