@@ -202,3 +202,17 @@ def telegram_fake():
     server = FakeTelegram()
     yield server
     server.stop()
+
+
+def telegram_sent(fake, chat):
+    """What the bot sent to `chat`, oldest first."""
+    return [m for m in fake.lever("sent") if m["chat"]["id"] == chat]
+
+
+def telegram_replies(fake, who, chat, text, quiet=1.0, timeout=30.0):
+    """`who` (a user id) writes `text` in `chat`; the bot's new messages there, once no new one
+    came for `quiet` seconds (none after `timeout`: an empty list)."""
+    before = len(telegram_sent(fake, chat))
+    fake.lever("say", user=who, chat=chat, text=text)
+    new_posts_settled(lambda: len(telegram_sent(fake, chat)), before, quiet, timeout)
+    return telegram_sent(fake, chat)[before:]
