@@ -430,3 +430,34 @@ fn errbotd_check_config_names_the_telegram_keys() {
     }
     assert!(text.contains("ERRBOT_TG_SURELY_UNSET is not set"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_killed_while_a_command_runs_runs_it_once() {
+    let fake = Fake::start().await;
+    let bot = bot(&fake).await;
+    let pid = bot.child_pid("tg");
+    let slow = fake.say(ALICE, ALICE, "!slow 3000");
+    fake.wait_until(WAIT, |f| f.delivered().contains(&slow))
+        .await;
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    fake.wait_until(WAIT, |_| {
+        let now = bot.child_pid("tg");
+        now != 0 && now != pid
+    })
+    .await;
+    fake.wait_sent(WAIT, |m| says(m, "slept 3000 ms")).await;
+    fake.say(ALICE, ALICE, "!echo after");
+    fake.wait_sent(WAIT, |m| says(m, "after")).await;
+    // errbotd, which outlived its gateway, ran the command; the new gateway did not hand the
+    // same update over again.
+    // Every update confirmed: each was processed (a second run would have answered first).
+    fake.wait_until(WAIT, |f| f.pending_updates() == 0).await;
+    // The reply of the run errbotd kept arrives through the new gateway; give a second run,
+    // if there were one, the time to answer too.
+    fake.say(ALICE, ALICE, "!slow 3500");
+    fake.wait_sent(WAIT, |m| says(m, "slept 3500 ms")).await;
+    assert_eq!(fake.count("slept 3000 ms"), 1, "{:?}", fake.texts_in(ALICE));
+}

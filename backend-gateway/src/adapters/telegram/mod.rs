@@ -290,6 +290,20 @@ impl Shared {
     }
 }
 
+/// The errbotd process this gateway serves: its pid and start time (the parent's; empty when
+/// unknown), which tell a gateway restarted alone from a new errbotd (`acks`).
+fn errbotd_instance() -> String {
+    let parent = std::os::unix::process::parent_id();
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{parent}/stat")) else {
+        return String::new();
+    };
+    // Field 22 (start time) counts from the field after the command's closing parenthesis.
+    stat.rfind(')')
+        .and_then(|i| stat.get(i + 1..))
+        .and_then(|rest| rest.split_whitespace().nth(19))
+        .map_or_else(String::new, |start| format!("{parent}:{start}"))
+}
+
 /// The Telegram adapter.
 pub struct Telegram {
     shared: Arc<Shared>,
@@ -330,7 +344,7 @@ impl Telegram {
                 settings.burst,
             ),
             prefix: ctx.request.bot_prefix.clone(),
-            acks: Mutex::new(Acks::load(&offset_file)),
+            acks: Mutex::new(Acks::load(&offset_file, &errbotd_instance())),
             migrations: Mutex::default(),
             users: Mutex::default(),
             progress: Notify::new(),
@@ -452,6 +466,7 @@ impl Adapter for Telegram {
 
     async fn stop(&self) {
         self.shared.stop.send_replace(true);
+        self.shared.with_acks(Acks::release);
         if let Some(task) = self.task.lock().await.take() {
             let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
         }
