@@ -31,7 +31,7 @@ async fn start(fake: &Fake, plugin_dirs: Vec<std::path::PathBuf>, more: &str) ->
     let extra = format!(
         "[backends.tg]\nkind = \"telegram\"\ntoken_env = \"ERRBOT_TG_TOKEN\"\napi_url = {url:?}\n\
          poll_timeout = 2\ntimeout = 2\nbusy_poll_interval = 0.05\nreconnect_delay = 0.05\nreconnect_max = 0.5\n\
-         chat_interval = 0.1\ngroup_interval = 0.2\n{more}",
+         chat_interval = 0.1\ngroup_interval = 0.2\nusername = \"@{BOT_USERNAME}\"\n{more}",
         url = fake.url(),
     );
     TestBot::start_with(Options {

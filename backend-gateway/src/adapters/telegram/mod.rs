@@ -330,6 +330,14 @@ impl Telegram {
         if me.id == 0 {
             return Err(unavailable("getMe answered no bot".into()));
         }
+        if let Some(expected) = &settings.username
+            && !expected.eq_ignore_ascii_case(&me.username)
+        {
+            tracing::warn!(
+                "Telegram: the token is @{}'s, not @{expected}'s (setting `username`)",
+                me.username
+            );
+        }
         let offset_file = std::path::absolute(&settings.offset_file)
             .unwrap_or_else(|_| settings.offset_file.clone());
         let shared = Arc::new(Shared {

@@ -41,6 +41,9 @@ pub struct Settings {
     pub tls_ca_file: Option<PathBuf>,
     /// Updates pushed by Telegram instead of long polling, when set.
     pub webhook: Option<Webhook>,
+    /// The bot's username as the operator expects it (the `username` of Errbot's older
+    /// `BOT_IDENTITY`): only compared with `getMe`'s, a difference is logged.
+    pub username: Option<String>,
     /// Pacing of messages to a private chat (Telegram: about one a second); zero: none.
     pub chat_interval: Duration,
     /// Pacing of messages to a group (Telegram: twenty a minute); zero: none.
@@ -127,6 +130,9 @@ impl Settings {
             );
         }
         let webhook = read_webhook(&mut f);
+        let username = f
+            .word("username")
+            .map(|u| u.trim_start_matches('@').to_owned());
         let chat_interval = f.seconds("chat_interval", 0.0, 60.0).unwrap_or(1.0);
         let group_interval = f.seconds("group_interval", 0.0, 600.0).unwrap_or(3.0);
         let burst = f
@@ -149,6 +155,7 @@ impl Settings {
             reconnect_max: Duration::from_secs_f64(reconnect_max.max(reconnect_delay)),
             tls_ca_file,
             webhook,
+            username,
             chat_interval: Duration::from_secs_f64(chat_interval),
             group_interval: Duration::from_secs_f64(group_interval),
             burst,
