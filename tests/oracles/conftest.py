@@ -164,3 +164,55 @@ def fake():
     server = FakeMattermost()
     yield server
     server.stop()
+
+
+class FakeTelegram:
+    """A running fake-telegram: its Bot API and the levers that play the people."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [str(program("fake-telegram"))],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("fake-telegram printed nothing")
+        info = json.loads(line)
+        self.url = info["url"]
+        self.token = info["token"]
+        self.bot = info["bot"]
+        self.users = info["users"]
+        self.chats = info["chats"]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def lever(self, name, **body):
+        """Pulls a lever (`say`, `edit`, `upgrade`, `block`, `rate_limit`, `sent`...)."""
+        r = requests.post(f"{self.url}/control/{name}", json=body, timeout=10)
+        r.raise_for_status()
+        return r.json()["result"]
+
+
+@pytest.fixture
+def telegram_fake():
+    server = FakeTelegram()
+    yield server
+    server.stop()
+
+
+def telegram_sent(fake, chat):
+    """What the bot sent to `chat`, oldest first."""
+    return [m for m in fake.lever("sent") if m["chat"]["id"] == chat]
+
+
+def telegram_replies(fake, who, chat, text, quiet=1.0, timeout=30.0):
+    """`who` (a user id) writes `text` in `chat`; the bot's new messages there, once no new one
+    came for `quiet` seconds (none after `timeout`: an empty list)."""
+    before = len(telegram_sent(fake, chat))
+    fake.lever("say", user=who, chat=chat, text=text)
+    new_posts_settled(lambda: len(telegram_sent(fake, chat)), before, quiet, timeout)
+    return telegram_sent(fake, chat)[before:]

@@ -7,6 +7,7 @@ pub mod postgres;
 pub mod prosody;
 pub mod proxy;
 pub mod slack;
+pub mod telegram;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

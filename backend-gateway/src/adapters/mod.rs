@@ -2,7 +2,7 @@
 //!
 //! An adapter connects to its service, pushes inbound events into the [`EventQueue`] and
 //! carries out what errbotd asks (send and processed frames of the session, identifiers, rooms). Adding a service (IRC, Slack,
-//! Mattermost, XMPP...) means adding a module here and a line in [`start`].
+//! Mattermost, Telegram, XMPP...) means adding a module here and a line in [`start`].
 
 pub mod console;
 pub mod irc;
@@ -10,6 +10,7 @@ pub mod mattermost;
 pub mod order;
 pub mod patience;
 pub mod slack;
+pub mod telegram;
 pub mod test_driver;
 pub mod xmpp;
 
@@ -29,7 +30,15 @@ use crate::events::EventQueue;
 use crate::settings::Problem;
 
 /// Backend kinds this gateway serves.
-pub const KINDS: &[&str] = &["console", "irc", "mattermost", "slack", "test", "xmpp"];
+pub const KINDS: &[&str] = &[
+    "console",
+    "irc",
+    "mattermost",
+    "slack",
+    "telegram",
+    "test",
+    "xmpp",
+];
 
 /// Checks the settings of a backend of `kind` without connecting: every problem names its key.
 /// An unknown kind is a problem with the key `kind`.
@@ -39,6 +48,7 @@ pub fn check(kind: &str, settings: &serde_json::Map<String, serde_json::Value>) 
         "irc" => irc::check(settings),
         "mattermost" => mattermost::check(settings),
         "slack" => slack::check(settings),
+        "telegram" => telegram::check(settings),
         "test" => test_driver::check(settings),
         "xmpp" => xmpp::check(settings),
         other => vec![Problem {
@@ -217,6 +227,7 @@ pub async fn start(ctx: Context) -> Result<Arc<dyn Adapter>, Status> {
         "irc" => Ok(irc::Irc::start(ctx).await?),
         "mattermost" => Ok(mattermost::Mattermost::start(ctx).await?),
         "slack" => Ok(slack::Slack::start(ctx).await?),
+        "telegram" => Ok(telegram::Telegram::start(ctx).await?),
         "test" => Ok(test_driver::TestDriver::start(ctx).await?),
         "xmpp" => Ok(xmpp::Xmpp::start(ctx).await?),
         other => Err(Status::unimplemented(format!(
