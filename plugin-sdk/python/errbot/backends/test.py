@@ -276,7 +276,7 @@ class TestBot:
         plugin_dirs, links = [], os.path.join(self.dir, "plugins")
         # Errbot also finds plugins deeper down: every directory holding a .plug is linked in.
         for top in self.plugin_dirs:
-            for d, subdirs, files in os.walk(top):
+            for d, subdirs, files in os.walk(top, followlinks=True):  # as Errbot does
                 subdirs[:] = [s for s in subdirs if not s.startswith((".", "__"))]
                 if not any(name.endswith(".plug") for name in files):
                     continue
