@@ -34,6 +34,31 @@ pub trait Gate {
     fn close_for(&self, delay: Duration);
 }
 
+/// A gate closed until one instant: the one gate of an outbox whose service rate-limits as a
+/// whole (Mattermost, Telegram).
+#[derive(Default)]
+pub struct ClosedUntil(std::sync::Mutex<Option<Instant>>);
+
+impl Gate for ClosedUntil {
+    fn opens_at(&self) -> Option<Instant> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn close_for(&self, delay: Duration) {
+        let until = Instant::now() + delay;
+        let mut gate = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if gate.is_none_or(|t| t < until) {
+            *gate = Some(until);
+        }
+    }
+}
+
 /// Runs `attempt` (`what`, for the log) behind `gate` until it succeeds, fails for good, or
 /// the patience runs out.
 pub async fn persist<T, E, F, Fut>(

@@ -4,18 +4,15 @@
 //! answer or a server error is tried again with backoff. Only a refusal (4xx) fails.
 
 use std::future::Future;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use super::transport::ApiError;
-use crate::adapters::patience::{self, Failure, Gate};
+use crate::adapters::patience::{self, ClosedUntil, Failure};
 
 /// The gate every post passes.
 #[derive(Default)]
 pub struct Outbox {
-    not_before: Mutex<Option<Instant>>,
+    gate: ClosedUntil,
 }
 
 impl Failure for ApiError {
@@ -35,26 +32,6 @@ impl Failure for ApiError {
     }
 }
 
-impl Gate for Outbox {
-    fn opens_at(&self) -> Option<Instant> {
-        *self
-            .not_before
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn close_for(&self, delay: Duration) {
-        let until = Instant::now() + delay;
-        let mut gate = self
-            .not_before
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if gate.is_none_or(|t| t < until) {
-            *gate = Some(until);
-        }
-    }
-}
-
 impl Outbox {
     /// A new outbox, open.
     pub fn new() -> Self {
@@ -68,7 +45,7 @@ impl Outbox {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        patience::persist(&format!("Mattermost {what}"), self, attempt).await
+        patience::persist(&format!("Mattermost {what}"), &self.gate, attempt).await
     }
 }
 
@@ -76,6 +53,7 @@ impl Outbox {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+    use tokio::time::Instant;
 
     #[tokio::test(start_paused = true)]
     async fn a_rate_limit_is_waited_out() {

@@ -12,12 +12,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::api::ApiError;
-use crate::adapters::patience::{self, Failure, Gate};
+use crate::adapters::patience::{self, ClosedUntil, Failure};
 
 /// The gate every call that sends passes, and the chats' buckets.
 #[derive(Default)]
 pub struct Outbox {
-    not_before: Mutex<Option<Instant>>,
+    gate: ClosedUntil,
     /// Tokens left and when they were counted, by chat.
     buckets: Mutex<HashMap<i64, (f64, Instant)>>,
     /// Pacing of private chats and of groups (zero: none), and the bucket's depth.
@@ -40,26 +40,6 @@ impl Failure for ApiError {
 
     fn gave_up(text: String) -> Self {
         Self::Transport(text)
-    }
-}
-
-impl Gate for Outbox {
-    fn opens_at(&self) -> Option<Instant> {
-        *self
-            .not_before
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn close_for(&self, delay: Duration) {
-        let until = Instant::now() + delay;
-        let mut gate = self
-            .not_before
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if gate.is_none_or(|t| t < until) {
-            *gate = Some(until);
-        }
     }
 }
 
@@ -113,7 +93,7 @@ impl Outbox {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        patience::persist(&format!("Telegram {what}"), self, attempt).await
+        patience::persist(&format!("Telegram {what}"), &self.gate, attempt).await
     }
 }
 
