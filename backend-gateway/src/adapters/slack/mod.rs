@@ -21,6 +21,7 @@
 
 mod events_api;
 mod format;
+pub mod fuzzing;
 mod ids;
 mod inbound;
 mod outbox;
