@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the fuzz targets (cargo-fuzz, libFuzzer) of tests/fuzz/.
 #
-#   tests/fuzz/run.sh --smoke              what CI runs: every target for 8 s (unoptimised build)
+#   tests/fuzz/run.sh --smoke              what CI runs: every target for 6 s
 #   tests/fuzz/run.sh --time 7200          every target for two hours, one after the other
 #   tests/fuzz/run.sh --time 600 irc acl   some targets only
 #   tests/fuzz/run.sh --build              build only
@@ -20,14 +20,18 @@ ALL=(dispatch args config acl reply_split storage webhook irc console slack slac
 
 time_per_target=60
 build_only=false
-# Long runs want optimised code; a smoke run wants a quick incremental build (a change to
-# errbotd rebuilds it in about a minute unoptimised, several optimised).
+# Optimised builds (release, with debug assertions). `FUZZ_PROFILE=dev` builds unoptimised
+# instead: quicker to rebuild after a change, slower to run.
 profile=(--release)
 profile_dir=release
+if [ "${FUZZ_PROFILE:-release}" = dev ]; then
+    profile=(--dev)
+    profile_dir=debug
+fi
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --smoke) time_per_target=8; profile=(--dev); profile_dir=debug ;;
+        --smoke) time_per_target=6 ;;
         --time) time_per_target="$2"; shift ;;
         --build) build_only=true ;;
         -h|--help) sed -n '2,14p' "$0"; exit 0 ;;

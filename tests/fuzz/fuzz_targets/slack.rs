@@ -93,7 +93,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut joined = String::new();
     for part in &parts {
-        assert!(part.chars().count() <= room, "a part over {room}: {part:?}");
+        assert!(
+            part.chars().count() <= room,
+            "a part over {room}: {part:?} of {mrkdwn:?}"
+        );
         joined.push_str(&kept(part));
     }
     assert_eq!(joined, kept(&mrkdwn), "the parts lost text");
