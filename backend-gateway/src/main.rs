@@ -10,17 +10,6 @@
 //! exiting 0 when there is none and 1 otherwise. errbotd runs it for `check-config` and before
 //! starting, so that the gateway alone knows what each kind accepts.
 
-mod adapters;
-mod encode;
-mod events;
-mod inflight;
-mod render;
-mod service;
-mod session;
-mod settings;
-mod text_ids;
-mod tls;
-
 use std::io::Read;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,8 +19,9 @@ use errbot_proto::transport;
 use errbot_proto::v1::backend_service_server::BackendServiceServer;
 use tokio::signal::unix::{SignalKind, signal};
 
-use events::EventQueue;
-use service::Gateway;
+use errbot_gateway::events::EventQueue;
+use errbot_gateway::service::Gateway;
+use errbot_gateway::{adapters, settings};
 
 /// How long in-flight calls get to finish after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(3);

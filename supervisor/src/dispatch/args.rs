@@ -271,6 +271,8 @@ fn fill_params(
             let rest = tokens.remainder();
             if !rest.is_empty() {
                 let p = positionals[next_positional];
+                // Checked like any value: a plugin gets the type and the choices it declared.
+                let rest = check_value(p, &rest).map_err(fail)?;
                 values.entry(p.name.clone()).or_default().values.push(rest);
                 next_positional += 1;
             }
@@ -612,5 +614,30 @@ mod tests {
         many.multiple = true;
         let p = parse(&plain(vec![many]), "!sum", "1 2.5 3").expect("ok");
         assert_eq!(get(&p, "nums"), ["1", "2.5", "3"]);
+    }
+
+    #[test]
+    fn a_rest_parameter_is_checked_against_its_type_and_choices() {
+        // Found by the args fuzz target: the rest of the line reached a plugin unchecked, so a
+        // rest declared as an integer (or with choices) could get any text.
+        let mut count = pos("count", ParamType::Integer, true);
+        count.rest = true;
+        let spec = plain(vec![count]);
+        assert_eq!(
+            get(&parse(&spec, "!n", " 42 ").expect("ok"), "count"),
+            ["42"]
+        );
+        let e = parse(&spec, "!n", "4 2").expect_err("not an integer");
+        assert!(
+            e.reply()
+                .contains("argument count: invalid integer value: '4 2'"),
+            "{e:?}"
+        );
+        let mut word = pos("word", ParamType::String, true);
+        word.rest = true;
+        word.choices = vec!["yes".into(), "no".into()];
+        let spec = plain(vec![word]);
+        assert!(parse(&spec, "!w", "yes").is_ok());
+        assert!(parse(&spec, "!w", "yes please").is_err());
     }
 }

@@ -312,7 +312,11 @@ fn headers_of(headers: &HeaderMap) -> HashMap<String, String> {
 
 /// The body as JSON text, as the webhook's `body` asks (`json`: JSON, or a form's fields,
 /// or null when empty; `form`: a form's fields; `raw`: nothing).
-fn read_body(kind: &str, headers: &HashMap<String, String>, body: &[u8]) -> Result<String, String> {
+pub fn read_body(
+    kind: &str,
+    headers: &HashMap<String, String>,
+    body: &[u8],
+) -> Result<String, String> {
     let form = || {
         let fields: serde_json::Map<String, serde_json::Value> = form_urlencoded::parse(body)
             .into_owned()
@@ -333,7 +337,7 @@ fn read_body(kind: &str, headers: &HashMap<String, String>, body: &[u8]) -> Resu
 }
 
 /// The plugin's answer as an HTTP response (bad header names or values are left out).
-fn response_of(answer: errbot_proto::v1::WebhookResponse) -> Response {
+pub fn response_of(answer: errbot_proto::v1::WebhookResponse) -> Response {
     let status = match answer.status {
         0 => StatusCode::OK,
         code => u16::try_from(code)

@@ -37,7 +37,7 @@ pub fn render(card: &Card, look: Look, skin: &MadSkin, width: usize) -> String {
     } else {
         markdown::render(body_source, skin, room)
             .lines()
-            .map(str::to_owned)
+            .flat_map(|line| fit(line, room))
             .collect()
     };
     let fields: Vec<(&str, &str)> = card
@@ -208,6 +208,66 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// `line` in pieces of at most `width` columns: termimad's wrapping can leave a line wider
+/// than it was asked for, and the box must hold. Escape sequences stay whole; a piece cut
+/// after one ends with a reset, so that no style leaks onto the frame.
+fn fit(line: &str, width: usize) -> Vec<String> {
+    if visible_width(line) <= width {
+        return vec![line.to_owned()];
+    }
+    let mut pieces = Vec::new();
+    let mut piece = String::new();
+    let mut used = 0;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // The sequence as `visible_width` reads it: CSI, OSC, or one character.
+            piece.push(c);
+            match chars.next() {
+                Some('[') => {
+                    piece.push('[');
+                    for c in chars.by_ref() {
+                        piece.push(c);
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    piece.push(']');
+                    while let Some(c) = chars.next() {
+                        piece.push(c);
+                        if c == '\x07' {
+                            break;
+                        }
+                        if c == '\x1b' && chars.next_if_eq(&'\\').is_some() {
+                            piece.push('\\');
+                            break;
+                        }
+                    }
+                }
+                Some(other) => piece.push(other),
+                None => {}
+            }
+            continue;
+        }
+        let w = c.width().unwrap_or(0);
+        if used + w > width && used > 0 {
+            if piece.contains('\x1b') {
+                piece.push_str("\x1b[0m");
+            }
+            pieces.push(std::mem::take(&mut piece));
+            used = 0;
+        }
+        piece.push(c);
+        used += w;
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
+    pieces
+}
+
 /// Columns `text` takes on the terminal, escape sequences not counted.
 pub fn visible_width(text: &str) -> usize {
     let mut width = 0;
@@ -290,6 +350,34 @@ mod tests {
 
     fn plain(card: &Card, width: usize) -> String {
         render(card, Look::Plain, &markdown::skin(Look::Plain), width)
+    }
+
+    #[test]
+    fn a_body_that_termimad_leaves_too_wide_is_cut_to_the_box() {
+        // Found by the console fuzz target: termimad drew this body 19 columns wide in 16, and
+        // the card's right border went past the terminal's width.
+        let card = Card {
+            title: "t".into(),
+            body:
+                "\u{fffd}\u{fffd}\u{507}\u{fffd}\u{fffd}\u{fffd}yit* it* c`\u{fffd}\u{fffd}\u{fffd}"
+                    .into(),
+            ..Default::default()
+        };
+        for look in [Look::Plain, Look::Styled, Look::Colored] {
+            let drawn = render(&card, look, &markdown::skin(look), 20);
+            for line in drawn.lines() {
+                assert!(visible_width(line) <= 20, "{look:?}: {line:?}");
+            }
+            let text: String = drawn.chars().filter(|c| c.is_alphabetic()).collect();
+            assert!(text.contains("yit") && text.contains('c'), "{drawn}");
+        }
+    }
+
+    #[test]
+    fn fit_keeps_escape_sequences_whole() {
+        let pieces = fit("ab\x1b[3mcd\x1b[0mef", 3);
+        assert_eq!(pieces, ["ab\x1b[3mc\x1b[0m", "d\x1b[0mef"]);
+        assert!(pieces.iter().all(|p| visible_width(p) <= 3));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 mod card;
 mod draw;
+pub mod fuzzing;
 mod markdown;
 mod piped;
 pub mod session;

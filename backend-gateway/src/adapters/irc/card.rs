@@ -7,7 +7,7 @@
 
 use errbot_proto::v1::Card;
 
-use super::format::{self, BOLD, COLOR};
+use super::format::{self, BOLD, COLOR, COLOR_GUARD};
 use crate::render::{self, Basic};
 
 /// Fields go on one line until it holds this many bytes, then on the next one.
@@ -23,7 +23,14 @@ pub fn render(card: &Card) -> Vec<String> {
     if !title.trim().is_empty() {
         let title = title.trim();
         lines.push(match render::card_color(&card.color).and_then(irc_color) {
-            Some(code) => format!("{BOLD}{COLOR}{code:02}{title}{COLOR}{BOLD}"),
+            Some(code) => {
+                let guard = if title.starts_with(',') {
+                    COLOR_GUARD
+                } else {
+                    ""
+                };
+                format!("{BOLD}{COLOR}{code:02}{guard}{title}{COLOR}{BOLD}")
+            }
             None => format!("{BOLD}{title}{BOLD}"),
         });
     }
@@ -154,6 +161,18 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(render(&card), ["\x02T\x02"]);
+    }
+
+    #[test]
+    fn a_title_starting_with_a_comma_keeps_it_after_the_colour() {
+        // Found by the irc fuzz target: `\x0304` then `,12 builds` read as a background colour.
+        let card = Card {
+            title: ",12 builds".into(),
+            color: "red".into(),
+            ..Default::default()
+        };
+        let lines = render(&card);
+        assert_eq!(format::strip(&lines[0]), ",12 builds", "{lines:?}");
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub fn line(command: Command) -> String {
 }
 
 /// Parses a line; a line the parser refuses (or panics on) is `None`.
-fn parse(text: &str) -> Option<Message> {
+pub(super) fn parse(text: &str) -> Option<Message> {
     match std::panic::catch_unwind(|| text.parse::<Message>()) {
         Ok(Ok(m)) => Some(m),
         Ok(Err(e)) => {

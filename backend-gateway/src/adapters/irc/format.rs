@@ -25,6 +25,9 @@ pub const REVERSE: char = '\x16';
 pub const COLOR: char = '\x03';
 /// Hex colour (followed by six hex digits, optionally `,` and six more).
 pub const HEX_COLOR: char = '\x04';
+/// Put between a colour code and text starting with a comma (two bold codes: no change of
+/// style), so that the text's `,NN` is not read as the colour's background.
+pub const COLOR_GUARD: &str = "\x02\x02";
 /// Resets every format.
 pub const RESET: char = '\x0F';
 

@@ -19,6 +19,7 @@ mod card;
 mod channels;
 mod client;
 pub mod format;
+pub mod fuzzing;
 mod ids;
 mod outbox;
 pub mod settings;

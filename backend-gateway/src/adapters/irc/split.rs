@@ -4,7 +4,9 @@
 //! is available, and starts with the formatting that was active where the previous piece ended
 //! (IRC clients reset formatting at the end of every message).
 
-use super::format::{BOLD, COLOR, HEX_COLOR, ITALIC, MONO, RESET, REVERSE, STRIKE, UNDERLINE};
+use super::format::{
+    BOLD, COLOR, COLOR_GUARD, HEX_COLOR, ITALIC, MONO, RESET, REVERSE, STRIKE, UNDERLINE,
+};
 
 /// Formatting active at some point of a line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -135,7 +137,16 @@ pub fn split(line: &str, budget: usize) -> Vec<String> {
     let mut pieces = Vec::new();
     let mut start = 0;
     while start < units.len() {
-        let prefix = before[start].reopen();
+        let mut prefix = before[start].reopen();
+        // A reopened colour must not swallow the text after it: `\x0304` then `,12` reads as
+        // a background, `\x04f` then `b0` as a longer hex colour.
+        if let Some(color) = &before[start].color {
+            let next = &units[start..units.len().min(start + 8)];
+            let probe = format!("{color}{}", next.concat());
+            if self::units(&probe).first() != Some(&color.as_str()) {
+                prefix.push_str(COLOR_GUARD);
+            }
+        }
         let mut len = prefix.len();
         let mut end = start;
         let mut last_space = None;
@@ -224,6 +235,22 @@ mod tests {
                 .split_whitespace()
                 .collect::<String>()
         );
+    }
+
+    #[test]
+    fn a_reopened_colour_never_swallows_the_text_after_it() {
+        // Found by the irc fuzz target: a piece starting with `,12` after the reopened colour
+        // `\x0304` read as `\x0304,12` (a background): the text was lost.
+        // Likewise a short hex colour `\x04f` reopened before `b0`.
+        for (n, colour, text) in (20..40).flat_map(|n| [(n, "\x0304", ",12"), (n, "\x04f", "b0##")])
+        {
+            let line = format!("{colour}{}{text} tail {}", "m".repeat(n), "n".repeat(30));
+            let pieces = split(&line, 32);
+            let strip = super::super::format::strip;
+            let shown: String = pieces.iter().map(|p| strip(p).replace(' ', "")).collect();
+            assert_eq!(shown, strip(&line).replace(' ', ""), "{pieces:?}");
+            assert!(pieces.iter().all(|p| p.len() <= 32), "{pieces:?}");
+        }
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub fn channel_of(v: &Value) -> Channel {
 
 /// A JSON value that may come as a JSON string holding JSON (`data.post`, `data.reaction`,
 /// `data.mentions` of websocket events).
-fn embedded(v: Option<&Value>) -> Option<Value> {
+pub(super) fn embedded(v: Option<&Value>) -> Option<Value> {
     match v? {
         Value::String(s) => serde_json::from_str(s).ok(),
         other => Some(other.clone()),
@@ -312,7 +312,7 @@ impl Shared {
     }
 
     /// One websocket event.
-    async fn event(&self, v: &Value) {
+    pub(super) async fn event(&self, v: &Value) {
         let data = v.get("data").cloned().unwrap_or(Value::Null);
         match text(v, "event").as_str() {
             "posted" => match embedded(data.get("post")) {

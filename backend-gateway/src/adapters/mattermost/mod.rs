@@ -14,6 +14,7 @@
 
 mod client;
 mod format;
+pub mod fuzzing;
 mod ids;
 mod outbox;
 mod rooms;

@@ -62,7 +62,8 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| Refused::Missing("X-Slack-Request-Timestamp"))?;
-    if (now - ts).abs() > WINDOW_SECS {
+    // abs_diff: a timestamp far from now (i64::MIN) must not overflow.
+    if now.abs_diff(ts) > WINDOW_SECS.unsigned_abs() {
         return Err(Refused::Stale);
     }
     let given = signature
@@ -232,5 +233,23 @@ mod tests {
             verify(SECRET, ts, Some("v1=00"), BODY, now),
             Err(Refused::Missing(_))
         ));
+    }
+
+    #[test]
+    fn timestamps_far_from_now_are_stale_without_overflow() {
+        // Found by the slack fuzz target: `now - ts` overflowed (a panic in debug builds).
+        for (ts, now) in [
+            (i64::MIN, 0),
+            (i64::MIN, 1_531_420_618),
+            (i64::MIN, i64::MAX),
+            (i64::MAX, i64::MIN),
+            (i64::MAX, 0),
+        ] {
+            let ts = ts.to_string();
+            assert_eq!(
+                verify(SECRET, Some(&ts), Some(SIGNATURE), BODY, now),
+                Err(Refused::Stale)
+            );
+        }
     }
 }

@@ -67,12 +67,19 @@ pub fn escape_keeping_mentions(text: &str) -> String {
     out
 }
 
-/// A URL as it may stand inside `<...|...>`.
+/// A URL as it may stand inside `<...|...>`. A leading `!` is escaped too: `<!here|x>` is
+/// Slack's @here, whatever the Markdown link (`[x](!here)`, or the e-mail autolink
+/// `<!@U1>`) meant.
 fn link_url(url: &str) -> String {
-    url.replace('<', "%3C")
+    let url = url
+        .replace('<', "%3C")
         .replace('>', "%3E")
         .replace('|', "%7C")
-        .replace('&', "&amp;")
+        .replace('&', "&amp;");
+    match url.strip_prefix('!') {
+        Some(rest) => format!("%21{rest}"),
+        None => url,
+    }
 }
 
 struct Renderer {
@@ -371,6 +378,16 @@ mod tests {
             mrkdwn("| a | bb |\n|---|---|\n| ccc | d |"),
             "```\na   | bb\n----+---\nccc | d\n```"
         );
+    }
+
+    #[test]
+    fn a_link_cannot_ping_a_channel() {
+        // Found by the slack fuzz target: the e-mail autolink `<!@U1>` went out as `<!@U1>`,
+        // and a link to `!here` as `<!here|x>`, Slack's @here.
+        assert_eq!(mrkdwn("[x](!here)"), "<%21here|x>");
+        assert_eq!(mrkdwn("<!@U1>"), "<%21@U1>");
+        assert!(!mrkdwn("a <!here@x.org> b").contains("<!"));
+        assert_eq!(mrkdwn("[x](https://a.b/!c)"), "<https://a.b/!c|x>");
     }
 
     #[test]

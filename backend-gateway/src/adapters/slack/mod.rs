@@ -21,6 +21,7 @@
 
 mod events_api;
 mod format;
+pub mod fuzzing;
 mod ids;
 mod inbound;
 mod outbox;
@@ -375,15 +376,18 @@ fn attachment(card: &Card) -> Value {
         "cyan" => "#00FFFF",
         other => other,
     };
+    // Slack reads `<...>` as markup in every text: escaped, a card's words cannot ping a
+    // channel or a group (`<!here>`, `<!subteam^S1>`), as a reply's cannot.
+    let plain = format::escape_keeping_mentions;
     let fields: Vec<Value> = card
         .fields
         .iter()
-        .map(|f| json!({"title": f.key, "value": format::mrkdwn(&f.value), "short": true}))
+        .map(|f| json!({"title": plain(&f.key), "value": format::mrkdwn(&f.value), "short": true}))
         .collect();
     let mut a = json!({
-        "fallback": if card.summary.is_empty() { &card.title } else { &card.summary },
-        "pretext": card.summary,
-        "title": card.title,
+        "fallback": plain(if card.summary.is_empty() { &card.title } else { &card.summary }),
+        "pretext": plain(&card.summary),
+        "title": plain(&card.title),
         "text": format::mrkdwn(&card.body),
         "fields": fields,
         "mrkdwn_in": ["text", "pretext", "fields"],
@@ -740,6 +744,26 @@ mod tests {
         assert_eq!(a["pretext"], "CI");
         assert_eq!(a["fields"][0]["title"], "time");
         assert!(a.get("image_url").is_none());
+    }
+
+    #[test]
+    fn a_card_cannot_ping_a_channel() {
+        // Found by the slack fuzz target: a card's title, summary and field names went out
+        // unescaped, and `<!subteam^S1>` or `<!here>` in them pinged.
+        let card = Card {
+            title: "a <!subteam^S1> & b".into(),
+            summary: "<!here> <@U0ALICE>".into(),
+            fields: vec![CardField {
+                key: "<!channel>".into(),
+                value: "<!everyone>".into(),
+            }],
+            ..Default::default()
+        };
+        let a = attachment(&card);
+        assert_eq!(a["title"], "a &lt;!subteam^S1&gt; &amp; b");
+        assert_eq!(a["pretext"], "&lt;!here&gt; <@U0ALICE>");
+        assert_eq!(a["fallback"], "&lt;!here&gt; <@U0ALICE>");
+        assert!(!a.to_string().contains("<!"), "{a}");
     }
 
     #[test]

@@ -43,16 +43,22 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
                 len += sep + n;
                 break;
             }
+            // A part holding no more than a fence takes the cut line; any other part, or one
+            // without room for another character, is sent first.
             let fresh = part.is_empty() || part.trim_end() == FENCE;
-            if !fresh {
+            if !fresh || len + sep >= room {
                 flush(&mut part, &mut len, in_code);
                 continue;
             }
-            // A line longer than a whole part: cut it at a character boundary.
-            let take = room.saturating_sub(len).max(1);
+            // A line longer than a whole part: cut it at a character boundary (after the line
+            // break, when the part holds the text's own fence line).
+            if sep == 1 {
+                part.push('\n');
+            }
+            let take = room - len - sep;
             let end = rest.char_indices().nth(take).map_or(rest.len(), |(i, _)| i);
             part.push_str(&rest[..end]);
-            len += take;
+            len += sep + take;
             rest = &rest[end..];
             if rest.is_empty() {
                 break;
@@ -110,6 +116,19 @@ mod tests {
         }
         assert!(parts[1].starts_with("```\n"));
         assert!(parts.last().unwrap().ends_with("after"));
+    }
+
+    #[test]
+    fn a_fence_line_that_fills_a_part_is_neither_joined_nor_overfilled() {
+        // Found by the slack fuzz target: a part holding only the text's own fence line took
+        // the next line's first character without a line break (`\`\`\`  \``, a fence with
+        // another language) and went over the limit.
+        let parts = split("```  \n```", 9);
+        assert_eq!(parts[0], "```  \n```");
+        assert!(parts.iter().all(|p| p.chars().count() <= 9), "{parts:?}");
+        let parts = split(&format!("```\n{}\n```", "x".repeat(40)), 12);
+        assert!(parts.iter().all(|p| p.chars().count() <= 12), "{parts:?}");
+        assert!(parts.iter().all(|p| p.starts_with("```\n")), "{parts:?}");
     }
 
     #[test]
