@@ -37,7 +37,7 @@ fn vocabulary<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 fn patterns(input: &mut Input<'_>, from: &[&str]) -> Option<Patterns> {
-    if input.byte() % 3 == 0 {
+    if input.byte().is_multiple_of(3) {
         return None;
     }
     Some(Patterns(

@@ -52,12 +52,10 @@ pub fn skin(look: Look) -> MadSkin {
 /// characters of the text are dropped (a reply cannot send the terminal escape sequences of its
 /// own), tabs become four spaces.
 pub fn render(markdown: &str, skin: &MadSkin, width: usize) -> String {
-    let markdown: String = markdown
-        .chars()
-        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
-        .collect::<String>()
-        .replace('\t', "    ");
-    let source = prepare(&markdown);
+    let markdown = without_controls(markdown);
+    // Again after `prepare`, whose link addresses come decoded from the parser: `[x](&#27;)`
+    // would otherwise write an ESC (found by fuzzing).
+    let source = without_controls(&prepare(&markdown));
     let width = width.max(MIN_WIDTH);
     // termimad asserts on widths it cannot fit; a reply is never worth the gateway.
     let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -70,6 +68,14 @@ pub fn render(markdown: &str, skin: &MadSkin, width: usize) -> String {
             markdown
         }
     }
+}
+
+/// `text` without control characters (line breaks kept), tabs as four spaces.
+fn without_controls(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect::<String>()
+        .replace('\t', "    ")
 }
 
 /// A link or image being read: where it is in the source, its address, where its text is.
@@ -194,6 +200,28 @@ pub(crate) mod tests {
 
     fn plain(markdown: &str, width: usize) -> String {
         render(markdown, &skin(Look::Plain), width)
+    }
+
+    #[test]
+    fn character_references_cannot_send_control_characters() {
+        // Found by fuzzing (console target): a link's address comes decoded from the parser,
+        // so `&#27;` in it became an ESC after the text's control characters were dropped.
+        for look in [Look::Plain, Look::Styled, Look::Colored] {
+            let drawn = render(
+                "[x](&#27;[31m) [y](&#x1B;[2J) [z](a&#6;b) ![i](&#7;) &#27;[0m",
+                &skin(look),
+                60,
+            );
+            assert!(
+                !drawn.contains("\x1b[31m") && !drawn.contains("\x1b[2J"),
+                "{drawn:?}"
+            );
+            let text = drawn.replace("\x1b[", "");
+            assert!(!text.contains(['\u{6}', '\u{7}']), "{drawn:?}");
+            if look == Look::Plain {
+                assert!(!drawn.chars().any(char::is_control), "{drawn:?}");
+            }
+        }
     }
 
     #[test]
