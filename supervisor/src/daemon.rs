@@ -350,14 +350,7 @@ pub async fn activate_in_order(
         }
     }
     let deps = |slot: &PluginSlot, d: &Described| -> Vec<String> {
-        // The manifest's and the description's, once each (an Errbot plugin gives both).
-        let mut all = d.description.depends_on.clone();
-        for dep in slot.manifest_depends_on() {
-            if !all.contains(&dep) {
-                all.push(dep);
-            }
-        }
-        all
+        slot.depends_on_described(&d.description)
     };
     let mut active: HashSet<String> = read(&bot.plugins)
         .values()

@@ -226,12 +226,18 @@ impl PluginSlot {
             .unwrap_or_default()
     }
 
-    /// Every plugin it depends on: its manifest's, then those its description adds, once each.
+    /// Every plugin it depends on: its manifest's, then those its last description adds.
     pub fn depends_on(&self) -> Vec<String> {
+        self.depends_on_described(&self.description().unwrap_or_default())
+    }
+
+    /// Every plugin it depends on when it describes itself as `description`: its manifest's,
+    /// then those the description adds, once each (an Errbot plugin names them in both).
+    pub fn depends_on_described(&self, description: &PluginDescription) -> Vec<String> {
         let mut all = self.manifest_depends_on();
-        for dep in self.description().map(|d| d.depends_on).unwrap_or_default() {
-            if !all.contains(&dep) {
-                all.push(dep);
+        for dep in &description.depends_on {
+            if !all.contains(dep) {
+                all.push(dep.clone());
             }
         }
         all
