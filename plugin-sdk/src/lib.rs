@@ -346,6 +346,7 @@
 extern crate self as errbot_plugin_sdk;
 
 mod bot;
+mod cache;
 mod context;
 mod event;
 mod execution;

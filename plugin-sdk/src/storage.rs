@@ -1,6 +1,7 @@
 //! The plugin's persistent storage, through errbotd's `StorageService`.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use errbot_proto::v1;
@@ -11,6 +12,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::bot::Token;
+use crate::cache::{Cache, Lookup};
 
 /// How many times [`Storage::update`] retries when other writers keep changing the key.
 const MAX_UPDATE_ATTEMPTS: u32 = 10_000;
@@ -62,9 +64,59 @@ const MAX_UPDATE_ATTEMPTS: u32 = 10_000;
 /// }
 /// # fn main() {}
 /// ```
+///
+/// Reads are answered from memory when the key was read or written before: the SDK follows
+/// errbotd's changes to the namespace (`StorageService.Watch`), and errbotd answers another
+/// writer (errbotctl, a restore, this plugin's other process during a reload) only once this
+/// process has dropped the old value, so a read never returns a value older than the last
+/// acknowledged write.
 #[derive(Clone)]
 pub struct Storage {
-    client: StorageServiceClient<InterceptedService<Channel, Token>>,
+    client: Client,
+    cache: Arc<Cache>,
+}
+
+type Client = StorageServiceClient<InterceptedService<Channel, Token>>;
+
+/// How long to wait before following the watch again after it ended.
+const WATCH_RETRY: Duration = Duration::from_secs(1);
+
+/// Follows errbotd's changes to this plugin's namespace for `cache`, for the life of the process.
+async fn follow_changes(cache: Arc<Cache>, client: Client) {
+    loop {
+        let (acks, outgoing) = tokio::sync::mpsc::unbounded_channel();
+        let opened = client
+            .clone()
+            .watch(tokio_stream::wrappers::UnboundedReceiverStream::new(
+                outgoing,
+            ))
+            .await;
+        match opened {
+            Ok(changes) => {
+                let mut changes = changes.into_inner();
+                while let Ok(Some(change)) = changes.message().await {
+                    cache.apply(&change);
+                    if acks.send(v1::StorageWatchAck { seq: change.seq }).is_err() {
+                        break;
+                    }
+                }
+                // Emptied before errbotd can see the stream close.
+                cache.stop();
+                drop(acks);
+            }
+            // An errbotd that offers no watch (or cannot tell who this process is): no cache.
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unimplemented | tonic::Code::FailedPrecondition
+                ) =>
+            {
+                return;
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(WATCH_RETRY).await;
+    }
 }
 
 impl fmt::Debug for Storage {
@@ -127,8 +179,11 @@ fn decode<T: DeserializeOwned>(key: &str, json: &str) -> Result<T, StorageError>
 }
 
 impl Storage {
-    pub(crate) fn new(client: StorageServiceClient<InterceptedService<Channel, Token>>) -> Self {
-        Self { client }
+    pub(crate) fn new(client: Client) -> Self {
+        Self {
+            client,
+            cache: Arc::default(),
+        }
     }
 
     /// The value of `key`, or `None` when it is not set.
@@ -142,14 +197,38 @@ impl Storage {
         &self,
         key: &str,
     ) -> Result<Option<(T, u64)>, StorageError> {
+        match self.raw_get(key).await? {
+            None => Ok(None),
+            Some((json, version)) => Ok(Some((decode(key, &json)?, version))),
+        }
+    }
+
+    /// The JSON text and version of `key`, from the cache or from errbotd.
+    async fn raw_get(&self, key: &str) -> Result<Option<(Arc<str>, u64)>, StorageError> {
+        self.follow();
+        let ticket = match self.cache.lookup(key) {
+            Lookup::Hit(found) => return Ok(found),
+            Lookup::Miss(ticket) => ticket,
+        };
         let request = v1::StorageGetRequest {
             key: key.to_owned(),
         };
         let r = self.client.clone().get(request).await?.into_inner();
         if !r.found {
+            self.cache.answered(key, ticket, None);
             return Ok(None);
         }
-        Ok(Some((decode(key, &r.value_json)?, r.version)))
+        self.cache
+            .answered(key, ticket, Some((&r.value_json, r.version)));
+        Ok(Some((r.value_json.into(), r.version)))
+    }
+
+    /// Starts following errbotd's changes, once per process (it needs the runtime, so it
+    /// starts with the first call rather than with the connection).
+    fn follow(&self) {
+        if self.cache.start_following() {
+            tokio::spawn(follow_changes(self.cache.clone(), self.client.clone()));
+        }
     }
 
     /// Sets `key` to `value`, whatever it was.
@@ -180,12 +259,26 @@ impl Storage {
         value_json: String,
         if_version: Option<u64>,
     ) -> Result<v1::StorageSetResponse, StorageError> {
+        self.follow();
+        let ticket = self.cache.ticket(key);
         let request = v1::StorageSetRequest {
             key: key.to_owned(),
             value_json,
             if_version,
         };
-        Ok(self.client.clone().set(request).await?.into_inner())
+        // Kept to fill the cache once errbotd has answered; the request takes a copy.
+        let written_json = request.value_json.clone();
+        let r = self.client.clone().set(request).await?.into_inner();
+        if r.written {
+            self.cache
+                .wrote(key, ticket, Some(written_json.as_str()), r.version);
+        } else if r.version == 0 {
+            self.cache.forget(key);
+        } else {
+            self.cache
+                .answered(key, ticket, Some((&r.current_json, r.version)));
+        }
+        Ok(r)
     }
 
     /// Changes the value of `key` atomically: `change` gets the current value (`None` when not
@@ -204,14 +297,9 @@ impl Storage {
         T: Serialize + DeserializeOwned,
         F: FnMut(Option<T>) -> T,
     {
-        let request = v1::StorageGetRequest {
-            key: key.to_owned(),
-        };
-        let r = self.client.clone().get(request).await?.into_inner();
-        let (mut current, mut version) = if r.found {
-            (Some(r.value_json), r.version)
-        } else {
-            (None, 0)
+        let (mut current, mut version): (Option<String>, u64) = match self.raw_get(key).await? {
+            Some((json, version)) => (Some(json.to_string()), version),
+            None => (None, 0),
         };
         for attempt in 0..MAX_UPDATE_ATTEMPTS {
             let old = current
@@ -239,17 +327,20 @@ impl Storage {
 
     /// Deletes `key`; returns whether it was set.
     pub async fn delete(&self, key: &str) -> Result<bool, StorageError> {
+        self.follow();
+        let ticket = self.cache.ticket(key);
         let request = v1::StorageDeleteRequest {
             key: key.to_owned(),
             if_version: None,
         };
-        Ok(self
-            .client
-            .clone()
-            .delete(request)
-            .await?
-            .into_inner()
-            .deleted)
+        let r = self.client.clone().delete(request).await?.into_inner();
+        if r.deleted {
+            self.cache.wrote(key, ticket, None, r.version);
+        } else {
+            // Not set when errbotd looked, but with no version to place that in time.
+            self.cache.forget(key);
+        }
+        Ok(r.deleted)
     }
 
     /// Every key of the plugin's storage, sorted.
@@ -267,9 +358,6 @@ impl Storage {
 
     /// Whether `key` is set.
     pub async fn contains(&self, key: &str) -> Result<bool, StorageError> {
-        let request = v1::StorageGetRequest {
-            key: key.to_owned(),
-        };
-        Ok(self.client.clone().get(request).await?.into_inner().found)
+        Ok(self.raw_get(key).await?.is_some())
     }
 }

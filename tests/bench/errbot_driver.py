@@ -13,7 +13,8 @@ pop_message. The harness talks to this script with one JSON object per line:
                                                  "lost", "elapsed_us", "latencies_us",
                                                  "first_failure"}
                    {"cmd": "storage", "count": N}
-                                             -> {"sets_per_s", "gets_per_s"}
+                                             -> {"sets_per_s", "gets_per_s",
+                                                 "concurrent_sets_per_s"}
                    {"cmd": "webserver", "port": P}
                                              -> {"ok": true} once Errbot's Webserver plugin
                                                 is started on 127.0.0.1:P (the harness
@@ -232,6 +233,10 @@ def load(bot, body, expect, count, concurrency, timeout_ms):
     return stats
 
 
+WRITERS = 16
+"""Concurrent writers of the storage workload's last part."""
+
+
 def storage(bot, count):
     """A plugin's own persistent storage (`self[key] = value`, `self[key]`), Errbot's shelf."""
     plugin = bot.plugin_manager.get_plugin_obj_by_name(plugin_name(1).capitalize())
@@ -246,7 +251,24 @@ def storage(bot, count):
         if value != {"n": i, "text": f"value {i}"}:
             raise RuntimeError(f"key{i} read back as {value!r}")
     t2 = time.perf_counter()
-    return {"sets_per_s": count / (t1 - t0), "gets_per_s": count / (t2 - t1)}
+    # The same number of sets from WRITERS threads at once (distinct keys), as 16 commands
+    # storing at the same time would.
+    def write(w):
+        for i in range(w, count, WRITERS):
+            plugin[f"w{i}"] = {"n": i, "text": f"value {i}"}
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(WRITERS)]
+    t3 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    t4 = time.perf_counter()
+    return {
+        "sets_per_s": count / (t1 - t0),
+        "gets_per_s": count / (t2 - t1),
+        "concurrent_sets_per_s": count / (t4 - t3),
+    }
 
 
 def webserver(bot, port):

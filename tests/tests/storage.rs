@@ -92,6 +92,73 @@ async fn values_round_trip_through_the_plugin(backend: Backend) {
 }
 on_both_backends!(plugin_storage, values_round_trip_through_the_plugin);
 
+/// The plugin answers reads from its cache, and every other writer of its namespace (errbotctl's
+/// merge and set, a second process of the plugin) is seen by its very next read.
+async fn the_plugin_cache_follows_other_writers(backend: Backend) {
+    let Some(mut bot) = bot_on(backend, "cache_coherence", Options::default()).await else {
+        return;
+    };
+    assert_eq!(bot.one("!store set k 1").await, "stored k");
+    assert_eq!(bot.one("!store get k").await, "1");
+    assert_eq!(bot.one("!store get gone").await, "gone is not set");
+    let merge = |bot: &TestBot, json: &str| {
+        let (code, _, err) = bot.errbotctl(&["storage", "merge", "testplugin"], json);
+        assert_eq!(code, 0, "{err}");
+    };
+    merge(&bot, "{\"k\": 2, \"gone\": \"here\"}");
+    assert_eq!(bot.one("!store get k").await, "2");
+    assert_eq!(bot.one("!store get gone").await, "\"here\"");
+    let (code, _, err) = bot.errbotctl(&["storage", "set", "testplugin"], "{\"other\": 1}");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(bot.one("!store get k").await, "k is not set");
+    assert_eq!(bot.one("!store get gone").await, "gone is not set");
+    // Writes and deletions of its own, then another process of the same plugin (same token)
+    // incrementing the counter the plugin has just read: the final read sees all of them.
+    assert_eq!(bot.one("!store set k 5").await, "stored k");
+    assert_eq!(bot.one("!store delete k").await, "deleted k");
+    assert_eq!(bot.one("!store get k").await, "k is not set");
+    assert_eq!(bot.one("!incr n").await, "1");
+    assert_eq!(bot.one("!incr_race n 200").await, "n = 401");
+    assert_eq!(bot.one("!store get n").await, "401");
+    bot.stop();
+}
+on_both_backends!(plugin_cache, the_plugin_cache_follows_other_writers);
+
+/// A plugin whose cache stops acknowledging changes is killed and restarted with an empty
+/// cache: the writer is held a few seconds at most, and no stale value is read afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stuck_cache_costs_its_plugin_a_restart_not_a_stale_read() {
+    let mut bot = TestBot::start_with(Options {
+        test_plugin: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(bot.one("!store set k 1").await, "stored k");
+    assert_eq!(bot.one("!store get k").await, "1");
+    let before = bot.one("!pid").await;
+    assert_eq!(
+        bot.one("!storage_deaf_watch").await,
+        "watching without acknowledging"
+    );
+    let (code, _, err) = bot.errbotctl(&["storage", "merge", "testplugin"], "{\"k\": 2}");
+    assert_eq!(code, 0, "the write must go through: {err}");
+    // The plugin was killed before errbotctl got its answer; its supervision restarts it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let reply = bot.one("!pid").await;
+        if reply != before && reply.parse::<u32>().is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the plugin was not restarted: {reply}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(bot.one("!store get k").await, "2");
+    bot.stop();
+}
+
 /// Every acknowledged write survives SIGKILL of errbotd right after the acknowledgement, 50
 /// times in a row, errbotd restarted each time.
 async fn acknowledged_writes_survive_sigkill(backend: Backend) {

@@ -116,21 +116,25 @@ async fn get_set_delete_and_versions(location: Location) {
         store.delete("p", "k", Some(v2)).await.expect("delete"),
         DeleteOutcome::Conflict(v3)
     );
-    assert_eq!(
-        store.delete("p", "k", Some(v3)).await.expect("delete"),
-        DeleteOutcome::Deleted
-    );
+    // A deletion has a version of its own, greater than every write before it: a cache can tell
+    // it from an older answer.
+    let DeleteOutcome::Deleted(gone) = store.delete("p", "k", Some(v3)).await.expect("delete")
+    else {
+        panic!("k was at {v3}: it must be deleted");
+    };
+    assert!(gone > fresh);
     assert_eq!(
         store.delete("p", "k", None).await.expect("delete"),
         DeleteOutcome::Missing
     );
-    assert_eq!(
-        store.delete("p", "new", None).await.expect("delete"),
-        DeleteOutcome::Deleted
-    );
+    let DeleteOutcome::Deleted(gone_too) = store.delete("p", "new", None).await.expect("delete")
+    else {
+        panic!("new was set: it must be deleted");
+    };
+    assert!(gone_too > gone);
     // A key deleted and written again never gets an old version back (no A-B-A).
     let again = written(store.set("p", "k", "1", None).await.expect("set"));
-    assert!(again > fresh);
+    assert!(again > gone_too);
     assert!(matches!(
         store.set("p", "k", "9", Some(v1)).await.expect("set"),
         SetOutcome::Conflict(_)

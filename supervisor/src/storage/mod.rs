@@ -11,6 +11,8 @@
 //! - [`core`]: errbotd's own state in the "core" namespace (blacklist, plugin configurations,
 //!   command history, installed repositories).
 //! - [`ctl`]: the errbotctl side (`backup`, `restore`, `storage get|set|merge`).
+//! - [`watch`]: the plugin processes that cache their namespace, told of every change made by
+//!   another process before that write is acknowledged.
 //!
 //! Durability: a write returns only once committed: SQLite runs in WAL mode with
 //! `synchronous=FULL` (the WAL is synced at each commit), PostgreSQL commits synchronously.
@@ -25,6 +27,7 @@ mod postgres;
 pub mod service;
 pub mod settings;
 mod sqlite;
+pub mod watch;
 
 use std::time::Duration;
 
@@ -61,8 +64,9 @@ pub enum SetOutcome {
 /// What a [`Store::delete`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeleteOutcome {
-    /// The key existed (at the expected version, if one was given) and is gone.
-    Deleted,
+    /// The key existed (at the expected version, if one was given) and is gone; the deletion's
+    /// version (from the same counter as writes: greater than every earlier write of the key).
+    Deleted(u64),
     /// The key did not exist.
     Missing,
     /// The key exists at another version than the expected one: its current version.
@@ -193,6 +197,7 @@ async fn timed<T>(
 pub struct Store {
     backend: Backend,
     description: String,
+    watchers: std::sync::Arc<watch::Watchers>,
 }
 
 #[derive(Clone)]
@@ -227,7 +232,13 @@ impl Store {
         Ok(Self {
             backend,
             description: location.describe(),
+            watchers: Default::default(),
         })
+    }
+
+    /// The processes caching a namespace of this store.
+    pub fn watchers_handle(&self) -> std::sync::Arc<watch::Watchers> {
+        self.watchers.clone()
     }
 
     /// Where the store is, without secrets (for logs and messages).
@@ -254,13 +265,34 @@ impl Store {
         value: &str,
         if_version: Option<u64>,
     ) -> Result<SetOutcome, StorageError> {
+        self.set_as(None, namespace, key, value, if_version).await
+    }
+
+    /// [`Self::set`] by the process `writer` (a pid): every other process watching the namespace
+    /// has dropped the key's old value when this returns.
+    pub async fn set_as(
+        &self,
+        writer: Option<i32>,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        if_version: Option<u64>,
+    ) -> Result<SetOutcome, StorageError> {
         check_namespace(namespace)?;
         check_key(key)?;
         let value = check_value(value)?;
-        timed("set", async {
+        let outcome = timed("set", async {
             on_backend!(self, db => db.set(namespace, key, value, if_version).await)
         })
-        .await
+        .await?;
+        if let SetOutcome::Written(version) = outcome {
+            let change = watch::Change::Key {
+                key: key.to_owned(),
+                version,
+            };
+            self.watchers.changed(namespace, writer, change).await;
+        }
+        Ok(outcome)
     }
 
     /// Deletes one key, unconditionally or only if it is at `if_version`.
@@ -270,12 +302,31 @@ impl Store {
         key: &str,
         if_version: Option<u64>,
     ) -> Result<DeleteOutcome, StorageError> {
+        self.delete_as(None, namespace, key, if_version).await
+    }
+
+    /// [`Self::delete`] by the process holding `writer`, as [`Self::set_as`].
+    pub async fn delete_as(
+        &self,
+        writer: Option<i32>,
+        namespace: &str,
+        key: &str,
+        if_version: Option<u64>,
+    ) -> Result<DeleteOutcome, StorageError> {
         check_namespace(namespace)?;
         check_key(key)?;
-        timed("delete", async {
+        let outcome = timed("delete", async {
             on_backend!(self, db => db.delete(namespace, key, if_version).await)
         })
-        .await
+        .await?;
+        if let DeleteOutcome::Deleted(version) = outcome {
+            let change = watch::Change::Key {
+                key: key.to_owned(),
+                version,
+            };
+            self.watchers.changed(namespace, writer, change).await;
+        }
+        Ok(outcome)
     }
 
     /// The keys of a namespace starting with `prefix`, in byte order.
@@ -333,7 +384,13 @@ impl Store {
             }
             checked.push((namespace.clone(), values));
         }
-        on_backend!(self, db => db.write_namespaces(&checked, mode, require_empty).await)
+        let counts =
+            on_backend!(self, db => db.write_namespaces(&checked, mode, require_empty).await)?;
+        for (namespace, _) in &checked {
+            let rewritten = watch::Change::Rewritten;
+            self.watchers.changed(namespace, None, rewritten).await;
+        }
+        Ok(counts)
     }
 
     /// Reads, transforms and writes back one key with compare-and-set, retrying when another

@@ -24,11 +24,12 @@ fn migrator() -> Migrator {
     )])
 }
 
-/// Writes a key whatever its version.
+/// Writes a key whatever its version. An update takes its version once it holds the row, after
+/// the writer before it committed: the versions of one key follow the order of its writes.
 const UPSERT: &str = "INSERT INTO storage_entries (namespace, key, value, version, updated_at) \
      VALUES ($1, $2, $3, nextval('storage_version'), now()) \
      ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, \
-     version = excluded.version, updated_at = excluded.updated_at RETURNING version";
+     version = nextval('storage_version'), updated_at = excluded.updated_at RETURNING version";
 /// Writes a key only if it does not exist.
 const INSERT_NEW: &str = "INSERT INTO storage_entries (namespace, key, value, version, updated_at) \
      VALUES ($1, $2, $3, nextval('storage_version'), now()) \
@@ -113,13 +114,14 @@ impl Db {
     ) -> Result<DeleteOutcome, StorageError> {
         let deleted: Option<i64> = match if_version {
             None => sqlx::query_scalar(
-                "DELETE FROM storage_entries WHERE namespace = $1 AND key = $2 RETURNING version",
+                "DELETE FROM storage_entries WHERE namespace = $1 AND key = $2 \
+                 RETURNING nextval('storage_version')",
             )
             .bind(ns)
             .bind(key),
             Some(expected) => sqlx::query_scalar(
                 "DELETE FROM storage_entries WHERE namespace = $1 AND key = $2 AND version = $3 \
-                 RETURNING version",
+                 RETURNING nextval('storage_version')",
             )
             .bind(ns)
             .bind(key)
@@ -127,8 +129,8 @@ impl Db {
         }
         .fetch_optional(&self.pool)
         .await?;
-        if deleted.is_some() {
-            return Ok(DeleteOutcome::Deleted);
+        if let Some(version) = deleted {
+            return Ok(DeleteOutcome::Deleted(version_of(version)));
         }
         Ok(match self.get(ns, key).await? {
             Some(current) if if_version.is_some() => DeleteOutcome::Conflict(current.version),

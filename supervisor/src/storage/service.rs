@@ -7,12 +7,17 @@
 use std::sync::Arc;
 
 use errbot_proto::contract::TOKEN_HEADER;
+use std::pin::Pin;
+
 use errbot_proto::v1::{
-    StorageDeleteRequest, StorageDeleteResponse, StorageGetRequest, StorageGetResponse,
-    StorageKeysRequest, StorageKeysResponse, StorageSetRequest, StorageSetResponse,
-    storage_service_server,
+    StorageChange, StorageDeleteRequest, StorageDeleteResponse, StorageGetRequest,
+    StorageGetResponse, StorageKeysRequest, StorageKeysResponse, StorageSetRequest,
+    StorageSetResponse, StorageWatchAck, storage_service_server,
 };
-use tonic::{Request, Response, Status};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::transport::server::UdsConnectInfo;
+use tonic::{Request, Response, Status, Streaming};
 
 use super::{CORE_NAMESPACE, DeleteOutcome, SetOutcome};
 use crate::bot::{Bot, read};
@@ -30,6 +35,18 @@ pub fn namespace_of(bot: &Bot, metadata: &tonic::metadata::MetadataMap) -> Resul
         .get(TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| Status::unauthenticated(format!("missing {TOKEN_HEADER} header")))?;
+    namespace_of_token(bot, token)
+}
+
+/// The process on the other end of the socket, when the kernel tells.
+fn caller_pid<T>(req: &Request<T>) -> Option<i32> {
+    req.extensions()
+        .get::<UdsConnectInfo>()
+        .and_then(|info| info.peer_cred)
+        .and_then(|cred| cred.pid())
+}
+
+fn namespace_of_token(bot: &Bot, token: &str) -> Result<String, Status> {
     let (kind, name) = read(&bot.tokens)
         .get(token)
         .cloned()
@@ -71,12 +88,13 @@ impl storage_service_server::StorageService for StorageApi {
         req: Request<StorageSetRequest>,
     ) -> Result<Response<StorageSetResponse>, Status> {
         let ns = namespace_of(&self.bot, req.metadata())?;
-        let r = req.into_inner();
+        let writer = caller_pid(&req);
+        let r = req.get_ref();
         let outcome = self
             .bot
             .storage
             .store
-            .set(&ns, &r.key, &r.value_json, r.if_version)
+            .set_as(writer, &ns, &r.key, &r.value_json, r.if_version)
             .await?;
         Ok(Response::new(match outcome {
             SetOutcome::Written(version) => StorageSetResponse {
@@ -97,17 +115,18 @@ impl storage_service_server::StorageService for StorageApi {
         req: Request<StorageDeleteRequest>,
     ) -> Result<Response<StorageDeleteResponse>, Status> {
         let ns = namespace_of(&self.bot, req.metadata())?;
-        let r = req.into_inner();
+        let writer = caller_pid(&req);
+        let r = req.get_ref();
         let outcome = self
             .bot
             .storage
             .store
-            .delete(&ns, &r.key, r.if_version)
+            .delete_as(writer, &ns, &r.key, r.if_version)
             .await?;
         Ok(Response::new(match outcome {
-            DeleteOutcome::Deleted => StorageDeleteResponse {
+            DeleteOutcome::Deleted(version) => StorageDeleteResponse {
                 deleted: true,
-                version: 0,
+                version,
             },
             DeleteOutcome::Missing => StorageDeleteResponse::default(),
             DeleteOutcome::Conflict(version) => StorageDeleteResponse {
@@ -125,5 +144,32 @@ impl storage_service_server::StorageService for StorageApi {
         let r = req.into_inner();
         let keys = self.bot.storage.store.keys(&ns, &r.prefix).await?;
         Ok(Response::new(StorageKeysResponse { keys }))
+    }
+
+    type WatchStream = Pin<Box<dyn Stream<Item = Result<StorageChange, Status>> + Send>>;
+
+    async fn watch(
+        &self,
+        req: Request<Streaming<StorageWatchAck>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let ns = namespace_of(&self.bot, req.metadata())?;
+        // The process on the other end of the socket: the one to stop if it stops acknowledging.
+        let pid = caller_pid(&req).ok_or_else(|| {
+            Status::failed_precondition("the caller's process is unknown: no cache for it")
+        })?;
+        let mut acks = req.into_inner();
+        let watchers = self.bot.storage.store.watchers_handle();
+        let (watcher, outbox) = watchers.add(&ns, pid);
+        tokio::spawn(async move {
+            // Every acknowledgement until the stream closes (the process stopped following, or
+            // died): then it holds no cache and holds no write back.
+            while let Ok(Some(ack)) = acks.message().await {
+                watcher.ack(ack.seq);
+            }
+            watchers.remove(&watcher);
+        });
+        Ok(Response::new(Box::pin(UnboundedReceiverStream::new(
+            outbox,
+        ))))
     }
 }

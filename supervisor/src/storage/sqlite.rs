@@ -185,11 +185,7 @@ async fn set_in(
     value: &str,
     if_version: Option<u64>,
 ) -> Result<SetOutcome, StorageError> {
-    let version: i64 = sqlx::query_scalar(
-        "UPDATE storage_meta SET value = value + 1 WHERE name = 'version' RETURNING value",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let version = i64::try_from(next_version(tx).await?).unwrap_or(i64::MAX);
     let query = match if_version {
         None => sqlx::query(UPSERT)
             .bind(ns)
@@ -230,9 +226,20 @@ async fn delete_in(
                 .bind(key)
                 .execute(&mut *tx)
                 .await?;
-            DeleteOutcome::Deleted
+            DeleteOutcome::Deleted(next_version(tx).await?)
         }
     })
+}
+
+/// Takes the next number of the store's version counter (inside the write's transaction, so
+/// that versions follow the order of commits: there is one writer).
+async fn next_version(tx: &mut sqlx::SqliteConnection) -> Result<u64, StorageError> {
+    let version: i64 = sqlx::query_scalar(
+        "UPDATE storage_meta SET value = value + 1 WHERE name = 'version' RETURNING value",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(version_of(version))
 }
 
 fn version_of(v: i64) -> u64 {

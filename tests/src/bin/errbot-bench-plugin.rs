@@ -1,9 +1,10 @@
 //! The benchmark harness's plugin: one process per instance, named by the child contract
 //! (`ERRBOT_NAME`), so that one binary serves the five plugins of the start-to-ready benchmark.
 //! Instance `bench3` has one command, `!bench3 TEXT`, answering `bench3: TEXT`; the storage
-//! workload's `!bench3 storage COUNT` instead times COUNT sets then COUNT gets of distinct keys
-//! through the SDK's typed storage (errbotd's `StorageService`), checks every value read back,
-//! and answers `bench3: storage SETS_PER_S GETS_PER_S`. Its webhook `/bench3` (the webhook
+//! workload's `!bench3 storage COUNT [WRITERS]` instead times COUNT sets then COUNT gets of
+//! distinct keys through the SDK's typed storage (errbotd's `StorageService`), checks every value
+//! read back, then times COUNT sets from WRITERS concurrent tasks, and answers
+//! `bench3: storage SETS_PER_S GETS_PER_S CONCURRENT_SETS_PER_S`. Its webhook `/bench3` (the webhook
 //! workload, on errbotd's web server) answers a JSON body `{"n": N, ...}` with
 //! `{"n": N, "plugin": "bench3"}`.
 //!
@@ -74,14 +75,22 @@ impl Plugin for Bench {
         }
         Some(Box::pin(async move {
             let args = ctx.args().trim();
-            let answer = match args.strip_prefix("storage ").map(str::trim) {
-                Some(count) => match count.parse::<u32>() {
-                    Ok(count) if count > 0 => match storage_rate(&ctx, count).await {
-                        Ok((sets, gets)) => format!("storage {sets:.1} {gets:.1}"),
-                        Err(e) => format!("storage failed: {e}"),
-                    },
-                    _ => format!("storage failed: bad count {count:?}"),
-                },
+            let answer = match args.strip_prefix("storage ").map(str::split_whitespace) {
+                Some(mut words) => {
+                    let count = words.next().and_then(|c| c.parse::<u32>().ok());
+                    let writers = words.next().map_or(Some(1), |w| w.parse::<u32>().ok());
+                    match (count, writers) {
+                        (Some(count), Some(writers)) if count > 0 && writers > 0 => {
+                            match storage_rate(&ctx, count, writers).await {
+                                Ok((sets, gets, concurrent)) => {
+                                    format!("storage {sets:.1} {gets:.1} {concurrent:.1}")
+                                }
+                                Err(e) => format!("storage failed: {e}"),
+                            }
+                        }
+                        _ => format!("storage failed: bad arguments {args:?}"),
+                    }
+                }
                 None => args.to_owned(),
             };
             ctx.reply(format!("{}: {answer}", self.name)).await;
@@ -106,9 +115,9 @@ impl Value {
     }
 }
 
-/// Times `count` sets then `count` gets of distinct keys, one after the other; returns
-/// (sets per second, gets per second).
-async fn storage_rate(ctx: &Context, count: u32) -> anyhow::Result<(f64, f64)> {
+/// Times `count` sets then `count` gets of distinct keys, one after the other, then `count` sets
+/// of other keys from `writers` concurrent tasks; returns the three rates per second.
+async fn storage_rate(ctx: &Context, count: u32, writers: u32) -> anyhow::Result<(f64, f64, f64)> {
     let storage = ctx.storage();
     let t0 = Instant::now();
     for i in 0..count {
@@ -122,8 +131,23 @@ async fn storage_rate(ctx: &Context, count: u32) -> anyhow::Result<(f64, f64)> {
         }
     }
     let t2 = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let storage = storage.clone();
+            tokio::spawn(async move {
+                for i in (w..count).step_by(writers as usize) {
+                    storage.set(&format!("w{i}"), &Value::new(i)).await?;
+                }
+                Ok::<(), anyhow::Error>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    let t3 = Instant::now();
     let rate = |d: std::time::Duration| f64::from(count) / d.as_secs_f64();
-    Ok((rate(t1 - t0), rate(t2 - t1)))
+    Ok((rate(t1 - t0), rate(t2 - t1), rate(t3 - t2)))
 }
 
 #[tokio::main]

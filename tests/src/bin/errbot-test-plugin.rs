@@ -131,6 +131,39 @@ impl TestPlugin {
         std::process::id().to_string()
     }
 
+    /// Follow the storage watch as a cache would, but never acknowledge a change (a stuck
+    /// cache: errbotd must stop this process rather than hold a writer or let a stale value
+    /// live): `!storage_deaf_watch`.
+    #[command(hidden)]
+    async fn storage_deaf_watch(&self) -> Result<String, CommandError> {
+        use errbot_plugin_sdk::proto::storage_service_client::StorageServiceClient;
+        let failed = |e: &dyn std::fmt::Display| CommandError::new(format!("watch: {e}"));
+        let env = |name: &str| std::env::var(name).map_err(|e| failed(&e));
+        let address = env(errbot_proto::contract::ENV_BOT_SOCKET)?;
+        let token: tonic::metadata::AsciiMetadataValue = env(errbot_proto::contract::ENV_TOKEN)?
+            .parse()
+            .map_err(|e| failed(&e))?;
+        let channel = errbot_proto::transport::channel(&address).map_err(|e| failed(&e))?;
+        let (acks, never_sent) = tokio::sync::mpsc::unbounded_channel();
+        let mut request = tonic::Request::new(
+            tokio_stream::wrappers::UnboundedReceiverStream::new(never_sent),
+        );
+        request
+            .metadata_mut()
+            .insert(errbot_proto::contract::TOKEN_HEADER, token);
+        let mut changes = StorageServiceClient::new(channel)
+            .watch(request)
+            .await
+            .map_err(|e| failed(&e))?
+            .into_inner();
+        changes.message().await.map_err(|e| failed(&e))?;
+        tokio::spawn(async move {
+            let _acks = acks;
+            while let Ok(Some(_)) = changes.message().await {}
+        });
+        Ok("watching without acknowledging".into())
+    }
+
     /// Write `megabytes` MB to stderr as fast as possible; answer how long it took.
     #[command(hidden)]
     async fn spew(&self, megabytes: usize) -> Result<String, CommandError> {

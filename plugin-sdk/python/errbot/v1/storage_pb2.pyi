@@ -1,8 +1,8 @@
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -69,3 +69,37 @@ class StorageKeysResponse(_message.Message):
     KEYS_FIELD_NUMBER: _ClassVar[int]
     keys: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, keys: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class StorageChange(_message.Message):
+    __slots__ = ("seq", "watching", "key", "rewritten")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    WATCHING_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    REWRITTEN_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    watching: StorageWatching
+    key: StorageKeyChanged
+    rewritten: StorageNamespaceRewritten
+    def __init__(self, seq: _Optional[int] = ..., watching: _Optional[_Union[StorageWatching, _Mapping]] = ..., key: _Optional[_Union[StorageKeyChanged, _Mapping]] = ..., rewritten: _Optional[_Union[StorageNamespaceRewritten, _Mapping]] = ...) -> None: ...
+
+class StorageWatching(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StorageKeyChanged(_message.Message):
+    __slots__ = ("key", "version")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    version: int
+    def __init__(self, key: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class StorageNamespaceRewritten(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StorageWatchAck(_message.Message):
+    __slots__ = ("seq",)
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    def __init__(self, seq: _Optional[int] = ...) -> None: ...

@@ -321,6 +321,7 @@ async fn storage_rate(driver: &mut Driver, count: u32) -> anyhow::Result<Storage
     Ok(StorageRate {
         sets_per_s: rate("sets_per_s")?,
         gets_per_s: rate("gets_per_s")?,
+        concurrent_sets_per_s: rate("concurrent_sets_per_s")?,
     })
 }
 

@@ -246,6 +246,15 @@ fn rows(all: &[SystemResults]) -> Vec<Row> {
         &|s| Cell::measured(&s.storage, |r| Some(r.sets_per_s)),
     ));
     rows.push(row(
+        format!(
+            "storage set/s through a plugin, {} concurrent writers",
+            crate::results::STORAGE_WRITERS
+        ),
+        Better::Higher,
+        Unit::PerSecond,
+        &|s| Cell::measured(&s.storage, |r| Some(r.concurrent_sets_per_s)),
+    ));
+    rows.push(row(
         "storage get/s through a plugin".into(),
         Better::Higher,
         Unit::PerSecond,

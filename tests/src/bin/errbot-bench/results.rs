@@ -133,7 +133,12 @@ pub struct StorageRate {
     pub sets_per_s: f64,
     /// Gets (reads) per second.
     pub gets_per_s: f64,
+    /// Sets per second from [`STORAGE_WRITERS`] concurrent writers.
+    pub concurrent_sets_per_s: f64,
 }
+
+/// Concurrent writers of the storage workload's last part.
+pub const STORAGE_WRITERS: u32 = 16;
 
 /// Everything measured for one system in one configuration.
 #[derive(Clone, Debug)]

@@ -13,7 +13,8 @@ use tonic::transport::Channel;
 use crate::Workloads;
 use crate::procs;
 use crate::results::{
-    CpuShare, LoadResult, Measured, PLUGIN_CONCURRENCY, ProcessMemory, StorageRate, SystemResults,
+    CpuShare, LoadResult, Measured, PLUGIN_CONCURRENCY, ProcessMemory, STORAGE_WRITERS,
+    StorageRate, SystemResults,
 };
 
 /// Name of plugin instance `i` (1-based); its command has the same name.
@@ -463,7 +464,8 @@ async fn webhook_load(bot: &Bot, w: &Workloads) -> anyhow::Result<LoadResult> {
 /// Storage get/set per second through a plugin's own storage: `!bench1 storage COUNT` makes
 /// the bench plugin time COUNT sets then COUNT gets of distinct keys through the SDK's typed
 /// storage (`ctx.storage().set/get`, errbotd's `StorageService`, SQLite by default), one after
-/// the other, like the Errbot side's `self[key] = value` then `self[key]`.
+/// the other, like the Errbot side's `self[key] = value` then `self[key]`, then COUNT sets from
+/// 16 concurrent writers.
 async fn storage_rate(bot: &mut Bot, w: &Workloads) -> Measured<StorageRate> {
     Measured::from_result(storage_rate_of(bot, &plugin_name(1), w.storage).await)
 }
@@ -472,7 +474,7 @@ async fn storage_rate_of(bot: &mut Bot, plugin: &str, count: u32) -> anyhow::Res
     // Durable writes are slow on a busy disk: give it all the time it needs.
     let timeout = Duration::from_secs(600);
     let mut req = tonic::Request::new(InjectRequest {
-        body: format!("!{plugin} storage {count}"),
+        body: format!("!{plugin} storage {count} {STORAGE_WRITERS}"),
         from: "bench".into(),
         timeout_ms: timeout.as_millis() as u32,
         ..Default::default()
@@ -499,12 +501,13 @@ async fn storage_rate_of(bot: &mut Bot, plugin: &str, count: u32) -> anyhow::Res
         .map(str::parse)
         .collect::<Result<_, _>>()
         .with_context(|| format!("!{plugin} storage {count}: {answer}"))?;
-    let [sets_per_s, gets_per_s] = rates[..] else {
+    let [sets_per_s, gets_per_s, concurrent_sets_per_s] = rates[..] else {
         bail!("!{plugin} storage {count}: {answer}");
     };
     Ok(StorageRate {
         sets_per_s,
         gets_per_s,
+        concurrent_sets_per_s,
     })
 }
 

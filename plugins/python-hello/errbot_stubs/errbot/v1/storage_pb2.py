@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65rrbot/v1/storage.proto\x12\terrbot.v1\" \n\x11StorageGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"H\n\x12StorageGetResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x12\n\nvalue_json\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\"\\\n\x11StorageSetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nvalue_json\x18\x02 \x01(\t\x12\x17\n\nif_version\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\r\n\x0b_if_version\"L\n\x12StorageSetResponse\x12\x0f\n\x07written\x18\x01 \x01(\x08\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x14\n\x0c\x63urrent_json\x18\x03 \x01(\t\"K\n\x14StorageDeleteRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x17\n\nif_version\x18\x02 \x01(\x04H\x00\x88\x01\x01\x42\r\n\x0b_if_version\"9\n\x15StorageDeleteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\x12\x0f\n\x07version\x18\x02 \x01(\x04\"$\n\x12StorageKeysRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\t\"#\n\x13StorageKeysResponse\x12\x0c\n\x04keys\x18\x01 \x03(\t2\xac\x02\n\x0eStorageService\x12\x42\n\x03Get\x12\x1c.errbot.v1.StorageGetRequest\x1a\x1d.errbot.v1.StorageGetResponse\x12\x42\n\x03Set\x12\x1c.errbot.v1.StorageSetRequest\x1a\x1d.errbot.v1.StorageSetResponse\x12K\n\x06\x44\x65lete\x12\x1f.errbot.v1.StorageDeleteRequest\x1a .errbot.v1.StorageDeleteResponse\x12\x45\n\x04Keys\x12\x1d.errbot.v1.StorageKeysRequest\x1a\x1e.errbot.v1.StorageKeysResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65rrbot/v1/storage.proto\x12\terrbot.v1\" \n\x11StorageGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"H\n\x12StorageGetResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x12\n\nvalue_json\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\"\\\n\x11StorageSetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nvalue_json\x18\x02 \x01(\t\x12\x17\n\nif_version\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\r\n\x0b_if_version\"L\n\x12StorageSetResponse\x12\x0f\n\x07written\x18\x01 \x01(\x08\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x14\n\x0c\x63urrent_json\x18\x03 \x01(\t\"K\n\x14StorageDeleteRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x17\n\nif_version\x18\x02 \x01(\x04H\x00\x88\x01\x01\x42\r\n\x0b_if_version\"9\n\x15StorageDeleteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\x12\x0f\n\x07version\x18\x02 \x01(\x04\"$\n\x12StorageKeysRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\t\"#\n\x13StorageKeysResponse\x12\x0c\n\x04keys\x18\x01 \x03(\t\"\xbe\x01\n\rStorageChange\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12.\n\x08watching\x18\x02 \x01(\x0b\x32\x1a.errbot.v1.StorageWatchingH\x00\x12+\n\x03key\x18\x03 \x01(\x0b\x32\x1c.errbot.v1.StorageKeyChangedH\x00\x12\x39\n\trewritten\x18\x04 \x01(\x0b\x32$.errbot.v1.StorageNamespaceRewrittenH\x00\x42\x08\n\x06\x63hange\"\x11\n\x0fStorageWatching\"1\n\x11StorageKeyChanged\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\"\x1b\n\x19StorageNamespaceRewritten\"\x1e\n\x0fStorageWatchAck\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x32\xef\x02\n\x0eStorageService\x12\x42\n\x03Get\x12\x1c.errbot.v1.StorageGetRequest\x1a\x1d.errbot.v1.StorageGetResponse\x12\x42\n\x03Set\x12\x1c.errbot.v1.StorageSetRequest\x1a\x1d.errbot.v1.StorageSetResponse\x12K\n\x06\x44\x65lete\x12\x1f.errbot.v1.StorageDeleteRequest\x1a .errbot.v1.StorageDeleteResponse\x12\x45\n\x04Keys\x12\x1d.errbot.v1.StorageKeysRequest\x1a\x1e.errbot.v1.StorageKeysResponse\x12\x41\n\x05Watch\x12\x1a.errbot.v1.StorageWatchAck\x1a\x18.errbot.v1.StorageChange(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,6 +47,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STORAGEKEYSREQUEST']._serialized_end=490
   _globals['_STORAGEKEYSRESPONSE']._serialized_start=492
   _globals['_STORAGEKEYSRESPONSE']._serialized_end=527
-  _globals['_STORAGESERVICE']._serialized_start=530
-  _globals['_STORAGESERVICE']._serialized_end=830
+  _globals['_STORAGECHANGE']._serialized_start=530
+  _globals['_STORAGECHANGE']._serialized_end=720
+  _globals['_STORAGEWATCHING']._serialized_start=722
+  _globals['_STORAGEWATCHING']._serialized_end=739
+  _globals['_STORAGEKEYCHANGED']._serialized_start=741
+  _globals['_STORAGEKEYCHANGED']._serialized_end=790
+  _globals['_STORAGENAMESPACEREWRITTEN']._serialized_start=792
+  _globals['_STORAGENAMESPACEREWRITTEN']._serialized_end=819
+  _globals['_STORAGEWATCHACK']._serialized_start=821
+  _globals['_STORAGEWATCHACK']._serialized_end=851
+  _globals['_STORAGESERVICE']._serialized_start=854
+  _globals['_STORAGESERVICE']._serialized_end=1221
 # @@protoc_insertion_point(module_scope)

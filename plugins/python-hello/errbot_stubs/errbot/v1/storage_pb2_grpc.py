@@ -54,6 +54,11 @@ class StorageServiceStub:
                 request_serializer=errbot_dot_v1_dot_storage__pb2.StorageKeysRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_storage__pb2.StorageKeysResponse.FromString,
                 _registered_method=True)
+        self.Watch = channel.stream_stream(
+                '/errbot.v1.StorageService/Watch',
+                request_serializer=errbot_dot_v1_dot_storage__pb2.StorageWatchAck.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_storage__pb2.StorageChange.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -87,6 +92,19 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Watch(self, request_iterator, context):
+        """Follows the changes other processes make to the caller's namespace, for a cache. The first
+        message is `watching` (seq 0): from then on, every change made by another process is sent
+        before its writer is answered. Acknowledge each change by its `seq` once the cache no longer
+        holds the old value; a watcher that has not acknowledged a change within 5 seconds is stopped
+        (SIGKILL) and restarted like any crashed plugin, so that the writer is never held longer and
+        no stale value survives. A cache must be dropped before the watch stream is closed, and
+        whenever it fails.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +127,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.Keys,
                     request_deserializer=errbot_dot_v1_dot_storage__pb2.StorageKeysRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_storage__pb2.StorageKeysResponse.SerializeToString,
+            ),
+            'Watch': grpc.stream_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=errbot_dot_v1_dot_storage__pb2.StorageWatchAck.FromString,
+                    response_serializer=errbot_dot_v1_dot_storage__pb2.StorageChange.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +242,33 @@ class StorageService:
             '/errbot.v1.StorageService/Keys',
             errbot_dot_v1_dot_storage__pb2.StorageKeysRequest.SerializeToString,
             errbot_dot_v1_dot_storage__pb2.StorageKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/errbot.v1.StorageService/Watch',
+            errbot_dot_v1_dot_storage__pb2.StorageWatchAck.SerializeToString,
+            errbot_dot_v1_dot_storage__pb2.StorageChange.FromString,
             options,
             channel_credentials,
             insecure,
