@@ -115,6 +115,9 @@ pub enum StorageError {
     /// The database refused or failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// SQLite refused or failed (errbotd's writer thread).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The schema could not be brought up to date.
     #[error("database schema migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

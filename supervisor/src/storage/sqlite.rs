@@ -1,12 +1,13 @@
 //! The SQLite backend: one file, WAL journal, `synchronous=FULL`.
 //!
-//! Writes go through a pool of one connection (SQLite has one writer at a time anyway, and this
-//! way errbotd's writers queue instead of spinning on SQLITE_BUSY). Single-key writes go to a
-//! writer task that commits every write waiting at that moment in one transaction (group commit:
-//! one WAL sync for many concurrent writes) and acknowledges each after the commit. Every write
-//! transaction is `BEGIN IMMEDIATE`, so another process writing the same file (errbotctl while
-//! errbotd is stopped, or a second errbotd by mistake) waits on the busy timeout instead of
-//! failing. Reads use their own pool and see every committed write.
+//! Single-key writes go to one writer thread that owns a SQLite connection of its own and commits
+//! every write waiting at that moment in one transaction (group commit: one WAL sync for many
+//! concurrent writes), acknowledging each after the commit. The thread calls SQLite directly
+//! (rusqlite, on the same bundled SQLite as sqlx): a batch costs no hand-off between threads per
+//! statement, only the commit's sync. Whole-namespace writes (restores, errbotctl) go through a
+//! sqlx pool of one connection. Every write transaction is `BEGIN IMMEDIATE`, so another writer
+//! (the other connection, errbotctl while errbotd is stopped, a second errbotd by mistake) waits
+//! on the busy timeout instead of failing. Reads use their own pool and see every committed write.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -36,19 +37,38 @@ const UPSERT: &str = concat!(
     ") ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, ",
     "version = excluded.version, updated_at = excluded.updated_at"
 );
-/// Writes a key only if it does not exist.
-const INSERT_NEW: &str = concat!(
-    "INSERT INTO storage_entries (namespace, key, value, version, updated_at) ",
-    "VALUES ($1, $2, $3, $4, ",
-    now!(),
-    ") ON CONFLICT (namespace, key) DO NOTHING"
-);
-/// Writes a key only if it is at version $5.
-const UPDATE_IF: &str = concat!(
-    "UPDATE storage_entries SET value = $3, version = $4, updated_at = ",
-    now!(),
-    " WHERE namespace = $1 AND key = $2 AND version = $5"
-);
+/// The writer thread's statements (rusqlite: `?N` placeholders).
+mod writer_sql {
+    /// Writes a key whatever its version.
+    pub const UPSERT: &str = concat!(
+        "INSERT INTO storage_entries (namespace, key, value, version, updated_at) ",
+        "VALUES (?1, ?2, ?3, ?4, ",
+        now!(),
+        ") ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, ",
+        "version = excluded.version, updated_at = excluded.updated_at"
+    );
+    /// Writes a key only if it does not exist.
+    pub const INSERT_NEW: &str = concat!(
+        "INSERT INTO storage_entries (namespace, key, value, version, updated_at) ",
+        "VALUES (?1, ?2, ?3, ?4, ",
+        now!(),
+        ") ON CONFLICT (namespace, key) DO NOTHING"
+    );
+    /// Writes a key only if it is at version ?5.
+    pub const UPDATE_IF: &str = concat!(
+        "UPDATE storage_entries SET value = ?3, version = ?4, updated_at = ",
+        now!(),
+        " WHERE namespace = ?1 AND key = ?2 AND version = ?5"
+    );
+    /// Reads a key.
+    pub const CURRENT: &str =
+        "SELECT value, version FROM storage_entries WHERE namespace = ?1 AND key = ?2";
+    /// Deletes a key.
+    pub const DELETE: &str = "DELETE FROM storage_entries WHERE namespace = ?1 AND key = ?2";
+    /// Takes ?1 numbers from the version counter; the last one.
+    pub const TAKE_VERSIONS: &str =
+        "UPDATE storage_meta SET value = value + ?1 WHERE name = 'version' RETURNING value";
+}
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(vec![Migration::new(
@@ -60,7 +80,7 @@ fn migrator() -> Migrator {
     )])
 }
 
-/// Most writes committed together by the writer task.
+/// Most writes committed together by the writer thread.
 const MAX_BATCH: usize = 256;
 
 /// An open SQLite store.
@@ -98,13 +118,13 @@ struct Job {
     reply: oneshot::Sender<Result<Outcome, StorageError>>,
 }
 
-/// The writer task: commits the writes waiting in `jobs` together, in one transaction (one
+/// The writer thread: commits the writes waiting in `jobs` together, in one transaction (one
 /// sync of the WAL for all of them: group commit), in the order they came. Each write is
 /// acknowledged only after that commit. When a batch fails, its writes are retried one by one,
-/// so that one bad write cannot fail the others.
-async fn commit_queue(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
+/// so that one bad write cannot fail the others. Ends when every sender is gone.
+fn commit_queue(mut conn: rusqlite::Connection, mut jobs: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::new();
-    while let Some(job) = jobs.recv().await {
+    while let Some(job) = jobs.blocking_recv() {
         batch.push(job);
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
@@ -113,7 +133,7 @@ async fn commit_queue(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
             }
         }
         let ops: Vec<&Op> = batch.iter().map(|j| &j.op).collect();
-        match apply(&pool, &ops).await {
+        match apply(&mut conn, &ops) {
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
@@ -126,7 +146,7 @@ async fn commit_queue(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
             }
             Err(_) => {
                 for job in batch.drain(..) {
-                    let result = apply(&pool, &[&job.op]).await.and_then(|mut o| {
+                    let result = apply(&mut conn, &[&job.op]).and_then(|mut o| {
                         o.pop()
                             .ok_or_else(|| StorageError::Open("no outcome".into()))
                     });
@@ -137,109 +157,108 @@ async fn commit_queue(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-/// Runs `ops` in one `BEGIN IMMEDIATE` transaction and commits.
-async fn apply(pool: &SqlitePool, ops: &[&Op]) -> Result<Vec<Outcome>, StorageError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+/// Runs `ops` in one `BEGIN IMMEDIATE` transaction and commits. The versions of the batch are
+/// taken at once, in the order of the ops: there is one writer, so versions follow the order of
+/// commits.
+fn apply(conn: &mut rusqlite::Connection, ops: &[&Op]) -> Result<Vec<Outcome>, StorageError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let count = i64::try_from(ops.len()).unwrap_or(i64::MAX);
+    let last: i64 = tx
+        .prepare_cached(writer_sql::TAKE_VERSIONS)?
+        .query_row([count], |row| row.get(0))?;
     let mut outcomes = Vec::with_capacity(ops.len());
-    for op in ops {
+    for (i, op) in ops.iter().enumerate() {
+        let version = last - count + 1 + i64::try_from(i).unwrap_or(0);
         outcomes.push(match op {
             Op::Set {
                 ns,
                 key,
                 value,
                 if_version,
-            } => Outcome::Set(set_in(&mut tx, ns, key, value, *if_version).await?),
+            } => Outcome::Set(set_in(&tx, ns, key, value, *if_version, version)?),
             Op::Delete {
                 ns,
                 key,
                 if_version,
-            } => Outcome::Delete(delete_in(&mut tx, ns, key, *if_version).await?),
+            } => Outcome::Delete(delete_in(&tx, ns, key, *if_version, version)?),
         });
     }
-    tx.commit().await?;
+    tx.commit()?;
     Ok(outcomes)
 }
 
-async fn current_in(
-    tx: &mut sqlx::SqliteConnection,
+fn current_in(
+    tx: &rusqlite::Transaction<'_>,
     ns: &str,
     key: &str,
 ) -> Result<Option<Entry>, StorageError> {
-    let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT value, version FROM storage_entries WHERE namespace = $1 AND key = $2",
-    )
-    .bind(ns)
-    .bind(key)
-    .fetch_optional(&mut *tx)
-    .await?;
+    use rusqlite::OptionalExtension;
+    let row: Option<(String, i64)> = tx
+        .prepare_cached(writer_sql::CURRENT)?
+        .query_row((ns, key), |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
     Ok(row.map(|(value, version)| Entry {
         value,
         version: version_of(version),
     }))
 }
 
-async fn set_in(
-    tx: &mut sqlx::SqliteConnection,
+fn set_in(
+    tx: &rusqlite::Transaction<'_>,
     ns: &str,
     key: &str,
     value: &str,
     if_version: Option<u64>,
+    version: i64,
 ) -> Result<SetOutcome, StorageError> {
-    let version = i64::try_from(next_version(tx).await?).unwrap_or(i64::MAX);
-    let query = match if_version {
-        None => sqlx::query(UPSERT)
-            .bind(ns)
-            .bind(key)
-            .bind(value)
-            .bind(version),
-        Some(0) => sqlx::query(INSERT_NEW)
-            .bind(ns)
-            .bind(key)
-            .bind(value)
-            .bind(version),
-        Some(expected) => sqlx::query(UPDATE_IF)
-            .bind(ns)
-            .bind(key)
-            .bind(value)
-            .bind(version)
-            .bind(i64::try_from(expected).unwrap_or(-1)),
+    let changed = match if_version {
+        None => tx
+            .prepare_cached(writer_sql::UPSERT)?
+            .execute((ns, key, value, version))?,
+        Some(0) => tx
+            .prepare_cached(writer_sql::INSERT_NEW)?
+            .execute((ns, key, value, version))?,
+        Some(expected) => tx.prepare_cached(writer_sql::UPDATE_IF)?.execute((
+            ns,
+            key,
+            value,
+            version,
+            i64::try_from(expected).unwrap_or(-1),
+        ))?,
     };
-    if query.execute(&mut *tx).await?.rows_affected() > 0 {
+    if changed > 0 {
         return Ok(SetOutcome::Written(version_of(version)));
     }
-    Ok(SetOutcome::Conflict(current_in(tx, ns, key).await?))
+    Ok(SetOutcome::Conflict(current_in(tx, ns, key)?))
 }
 
-async fn delete_in(
-    tx: &mut sqlx::SqliteConnection,
+fn delete_in(
+    tx: &rusqlite::Transaction<'_>,
     ns: &str,
     key: &str,
     if_version: Option<u64>,
+    version: i64,
 ) -> Result<DeleteOutcome, StorageError> {
-    let current = current_in(tx, ns, key).await?;
+    let current = current_in(tx, ns, key)?;
     Ok(match (current, if_version) {
         (None, _) => DeleteOutcome::Missing,
         (Some(e), Some(expected)) if e.version != expected => DeleteOutcome::Conflict(e.version),
         (Some(_), _) => {
-            sqlx::query("DELETE FROM storage_entries WHERE namespace = $1 AND key = $2")
-                .bind(ns)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            DeleteOutcome::Deleted(next_version(tx).await?)
+            tx.prepare_cached(writer_sql::DELETE)?.execute((ns, key))?;
+            DeleteOutcome::Deleted(version_of(version))
         }
     })
 }
 
-/// Takes the next number of the store's version counter (inside the write's transaction, so
-/// that versions follow the order of commits: there is one writer).
-async fn next_version(tx: &mut sqlx::SqliteConnection) -> Result<u64, StorageError> {
-    let version: i64 = sqlx::query_scalar(
-        "UPDATE storage_meta SET value = value + 1 WHERE name = 'version' RETURNING value",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok(version_of(version))
+/// The writer thread's connection: the same settings as sqlx's connections (WAL is a property
+/// of the file, set when sqlx opened it; the rest is per connection).
+fn open_writer(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(16);
+    Ok(conn)
 }
 
 fn version_of(v: i64) -> u64 {
@@ -293,8 +312,17 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(open_error)?;
+        let writer_thread_conn = open_writer(path).map_err(|e| {
+            StorageError::Open(format!(
+                "cannot open SQLite database {}: {e}",
+                path.display()
+            ))
+        })?;
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(commit_queue(writer.clone(), queue));
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || commit_queue(writer_thread_conn, queue))
+            .map_err(|e| StorageError::Open(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Self {
             writer,
             reader,
@@ -356,7 +384,7 @@ impl Db {
         }
     }
 
-    /// Hands one write to the writer task and waits until it is committed.
+    /// Hands one write to the writer thread and waits until it is committed.
     async fn write(&self, op: Op) -> Result<Outcome, StorageError> {
         let stopped = || StorageError::Open("the SQLite writer has stopped".into());
         let (reply, answer) = oneshot::channel();
