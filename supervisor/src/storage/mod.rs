@@ -289,11 +289,7 @@ impl Store {
         })
         .await?;
         if let SetOutcome::Written(version) = outcome {
-            let change = watch::Change::Key {
-                key: key.to_owned(),
-                version,
-            };
-            self.watchers.changed(namespace, writer, change).await;
+            self.key_changed(writer, namespace, key, version).await;
         }
         Ok(outcome)
     }
@@ -323,13 +319,18 @@ impl Store {
         })
         .await?;
         if let DeleteOutcome::Deleted(version) = outcome {
-            let change = watch::Change::Key {
-                key: key.to_owned(),
-                version,
-            };
-            self.watchers.changed(namespace, writer, change).await;
+            self.key_changed(writer, namespace, key, version).await;
         }
         Ok(outcome)
+    }
+
+    /// Hands a committed change of one key to the namespace's other watchers (see [`watch`]).
+    async fn key_changed(&self, writer: Option<i32>, namespace: &str, key: &str, version: u64) {
+        let change = watch::Change::Key {
+            key: key.to_owned(),
+            version,
+        };
+        self.watchers.changed(namespace, writer, change).await;
     }
 
     /// The keys of a namespace starting with `prefix`, in byte order.
