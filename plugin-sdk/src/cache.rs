@@ -171,8 +171,11 @@ impl Cache {
         if !state.current(ticket) {
             return;
         }
-        let untouched = state.slots.get(key).map_or(0, |s| s.touch) == ticket.touch;
-        let known_version = state.slots.get(key).map_or(0, |s| s.version);
+        let (touch, known_version) = state
+            .slots
+            .get(key)
+            .map_or((0, 0), |s| (s.touch, s.version));
+        let untouched = touch == ticket.touch;
         match value {
             Some((json, version)) if untouched || version >= known_version => {
                 state.put(key, version, Known::Value(json.into()), true);

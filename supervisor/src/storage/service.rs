@@ -4,11 +4,10 @@
 //! `x-errbot-token` header) in errbotd's table of children, and from nothing the request says:
 //! requests carry no namespace, and keys are opaque strings inside it.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use errbot_proto::contract::TOKEN_HEADER;
-use std::pin::Pin;
-
 use errbot_proto::v1::{
     StorageChange, StorageDeleteRequest, StorageDeleteResponse, StorageGetRequest,
     StorageGetResponse, StorageKeysRequest, StorageKeysResponse, StorageSetRequest,
@@ -35,18 +34,6 @@ pub fn namespace_of(bot: &Bot, metadata: &tonic::metadata::MetadataMap) -> Resul
         .get(TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| Status::unauthenticated(format!("missing {TOKEN_HEADER} header")))?;
-    namespace_of_token(bot, token)
-}
-
-/// The process on the other end of the socket, when the kernel tells.
-fn caller_pid<T>(req: &Request<T>) -> Option<i32> {
-    req.extensions()
-        .get::<UdsConnectInfo>()
-        .and_then(|info| info.peer_cred)
-        .and_then(|cred| cred.pid())
-}
-
-fn namespace_of_token(bot: &Bot, token: &str) -> Result<String, Status> {
     let (kind, name) = read(&bot.tokens)
         .get(token)
         .cloned()
@@ -62,6 +49,14 @@ fn namespace_of_token(bot: &Bot, token: &str) -> Result<String, Status> {
             "gateways have no storage namespace",
         )),
     }
+}
+
+/// The process on the other end of the socket, when the kernel tells.
+fn caller_pid<T>(req: &Request<T>) -> Option<i32> {
+    req.extensions()
+        .get::<UdsConnectInfo>()
+        .and_then(|info| info.peer_cred)
+        .and_then(|cred| cred.pid())
 }
 
 #[tonic::async_trait]

@@ -29,15 +29,8 @@ macro_rules! now {
     };
 }
 
-/// Writes a key whatever its version.
-const UPSERT: &str = concat!(
-    "INSERT INTO storage_entries (namespace, key, value, version, updated_at) ",
-    "VALUES ($1, $2, $3, $4, ",
-    now!(),
-    ") ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, ",
-    "version = excluded.version, updated_at = excluded.updated_at"
-);
-/// The writer thread's statements (rusqlite: `?N` placeholders).
+/// The statements of single-key writes, also used by whole-namespace writes. `?N` placeholders:
+/// rusqlite (the writer thread) and sqlx both bind them by number.
 mod writer_sql {
     /// Writes a key whatever its version.
     pub const UPSERT: &str = concat!(
@@ -476,7 +469,7 @@ impl Db {
                     .await?;
             }
             for (key, value) in entries {
-                sqlx::query(UPSERT)
+                sqlx::query(writer_sql::UPSERT)
                     .bind(ns)
                     .bind(key)
                     .bind(value)
