@@ -230,6 +230,11 @@ impl Bot {
         children
     }
 
+    /// Every plugin's slot, by name.
+    pub fn plugin_slots(&self) -> Vec<Arc<PluginSlot>> {
+        read(&self.plugins).values().cloned().collect()
+    }
+
     /// The slot of a plugin, by exact name.
     pub fn plugin(&self, name: &str) -> Option<Arc<PluginSlot>> {
         read(&self.plugins).get(name).cloned()

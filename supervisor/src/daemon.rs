@@ -168,9 +168,14 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
             name = slot.name
         ));
     }
-    // A plugin to be built is built by its slot's task: the bot does not wait for builds.
-    let plugin_starts =
-        futures::future::join_all(slots.iter().map(|slot| slot.spawn_unless_building(&bot)));
+    // A plugin to be built is built by its slot's task: the bot does not wait for builds, nor
+    // for pip filling a virtualenv, unless another plugin depends on the plugin.
+    let needed: HashSet<String> = slots.iter().flat_map(|s| s.manifest_depends_on()).collect();
+    let plugin_starts = futures::future::join_all(
+        slots
+            .iter()
+            .map(|slot| slot.spawn_unless_building(&bot, needed.contains(&slot.name))),
+    );
     let gateway_starts = futures::future::join_all(gateways.iter().map(|g| g.spawn(&bot)));
     let (spawned, processes) = tokio::join!(plugin_starts, gateway_starts);
     let processes: Vec<child::Running> = processes.into_iter().collect::<anyhow::Result<_>>()?;
@@ -180,6 +185,15 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
         slot.supervise(bot.clone(), result);
     }
     startup_warnings.extend(bot.rebuild_registry());
+    let starting: Vec<String> = bot
+        .plugin_slots()
+        .iter()
+        .filter(|s| s.life.state() == crate::supervise::State::Starting)
+        .map(|s| match s.life.record().note {
+            note if note.is_empty() => s.name.clone(),
+            note => format!("{} ({note})", s.name),
+        })
+        .collect();
 
     // Gateways connect once the command table is known (for completion).
     for (gateway, process) in gateways.iter().zip(processes) {
@@ -193,6 +207,14 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
         "errbotd ready in {ready_ms:.1} ms"
     );
     systemd::ready(&bot);
+    if !starting.is_empty() {
+        let text = format!(
+            "Still starting in the background: {}. Their commands answer once they are ready.",
+            starting.join(", ")
+        );
+        tracing::info!("{text}");
+        bot.alert(text);
+    }
     if !startup_warnings.is_empty() {
         let text = format!(
             "Some plugins had problems at start-up:\n\n{}",
@@ -246,7 +268,7 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
 
     let mut inflight = bot.inflight.subscribe();
     let _ = tokio::time::timeout(DRAIN_GRACE, inflight.wait_for(|n| *n == 0)).await;
-    let plugins: Vec<Arc<PluginSlot>> = read(&bot.plugins).values().cloned().collect();
+    let plugins = bot.plugin_slots();
     // The gateways in force now (a reload may have changed them since start-up).
     let gateways: Vec<Arc<Gateway>> = read(&bot.gateways).clone();
     tokio::join!(

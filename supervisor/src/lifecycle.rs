@@ -442,7 +442,7 @@ pub async fn unblacklist(bot: &Arc<Bot>, name: &str) -> Result<String, ActionErr
 /// (`errbotctl storage` or a restore): blacklisted plugins stop, plugins taken off it start.
 pub async fn follow_blacklist(bot: &Arc<Bot>) {
     let _guard = bot.plugin_changes.lock().await;
-    let slots: Vec<_> = read(&bot.plugins).values().cloned().collect();
+    let slots = bot.plugin_slots();
     for slot in slots {
         let listed = bot.storage.is_blacklisted(&slot.name);
         let parked = slot.life.state() == State::Blacklisted;

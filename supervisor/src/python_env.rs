@@ -12,12 +12,7 @@ use tokio::process::Command;
 /// its own directory, not errbotd's.
 pub async fn ensure(root: &Path, name: &str, requirements: &[PathBuf]) -> anyhow::Result<PathBuf> {
     let root = &crate::config::absolute(root);
-    // What the stamp compares: every file's contents, in order.
-    let mut wanted = Vec::new();
-    for file in requirements {
-        wanted.extend(std::fs::read(file).with_context(|| format!("reading {}", file.display()))?);
-        wanted.push(b'\n');
-    }
+    let wanted = stamp_of(requirements)?;
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     let venv = root.join(name);
     let python = venv.join("bin").join("python3");
@@ -59,6 +54,29 @@ pub async fn ensure(root: &Path, name: &str, requirements: &[PathBuf]) -> anyhow
     run(&mut pip).await?;
     std::fs::write(&stamp, &wanted).with_context(|| format!("writing {}", stamp.display()))?;
     Ok(python)
+}
+
+/// Whether [`ensure`] would create or refill the virtualenv (it is missing, or the requirements
+/// changed since it was filled): a start that takes a while (pip), which errbotd does not wait
+/// for at start-up.
+pub fn needs_install(root: &Path, name: &str, requirements: &[PathBuf]) -> bool {
+    let venv = crate::config::absolute(root).join(name);
+    let Ok(wanted) = stamp_of(requirements) else {
+        // Unreadable requirements: `ensure` reports it.
+        return false;
+    };
+    !venv.join("bin").join("python3").is_file()
+        || std::fs::read(venv.join(".errbot-requirements")).ok() != Some(wanted)
+}
+
+/// What the stamp of a filled virtualenv holds: every requirements file's contents, in order.
+fn stamp_of(requirements: &[PathBuf]) -> anyhow::Result<Vec<u8>> {
+    let mut wanted = Vec::new();
+    for file in requirements {
+        wanted.extend(std::fs::read(file).with_context(|| format!("reading {}", file.display()))?);
+        wanted.push(b'\n');
+    }
+    Ok(wanted)
 }
 
 async fn run(cmd: &mut Command) -> anyhow::Result<()> {

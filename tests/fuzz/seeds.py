@@ -32,9 +32,13 @@ TARGETS = {
     "console": (True, [f"{GW}/console"]),
     "slack": (True, [f"{GW}/slack"]),
     "mattermost": (True, [f"{GW}/mattermost"]),
+    "xmpp": (True, [f"{GW}/xmpp"]),
+    "telegram": (True, [f"{GW}/telegram"]),
     "backend_settings": (False, []),
     "slack_events": (True, []),
     "mattermost_events": (True, []),
+    "xmpp_events": (True, []),
+    "telegram_events": (True, []),
 }
 
 # Events as the services send them (the first byte of the header picks how the text is wrapped:
@@ -60,6 +64,39 @@ MATTERMOST_EVENTS = [
     {"event": "status_change", "data": {"user_id": "u1", "status": "away"}},
     {"event": "post_edited", "data": {"post": json.dumps(MATTERMOST_POSTS[0])}},
     {"event": "hello", "data": {"connection_id": "x"}, "seq": 0},
+]
+# Stanzas as an XMPP server sends them (read as they are), and message bodies (first byte 1:
+# wrapped in a message).
+XMPP_STANZAS = [
+    "<message xmlns='jabber:client' from='room@conference.example.org/alice' to='bot@example.org/errbot' type='groupchat' id='a1'><body>!echo hi bot</body></message>",
+    "<message xmlns='jabber:client' from='alice@example.org/phone' to='bot@example.org' type='chat' id='a2'><body>!help</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>",
+    "<message xmlns='jabber:client' from='room@conference.example.org' type='groupchat' id='a3'><subject>new topic</subject></message>",
+    "<message xmlns='jabber:client' from='room@conference.example.org/alice' type='groupchat' id='a4'><body>!old</body><delay xmlns='urn:xmpp:delay' from='room@conference.example.org' stamp='2020-01-01T00:00:00Z'/></message>",
+    "<message xmlns='jabber:client' from='alice@example.org/phone' type='chat' id='a5'><body>!echo fixed</body><replace xmlns='urn:xmpp:message-correct:0' id='a2'/></message>",
+    "<message xmlns='jabber:client' from='room@conference.example.org/bob' type='chat' id='a6'><body>!whoami</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>",
+    "<message xmlns='jabber:client' from='room@conference.example.org' type='error' id='a7'><error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+    "<presence xmlns='jabber:client' from='room@conference.example.org/carol'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant' jid='carol@example.org/pc'/></x></presence>",
+    "<presence xmlns='jabber:client' from='room@conference.example.org/bot' type='unavailable'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'/><status code='110'/><status code='307'/></x></presence>",
+    "<presence xmlns='jabber:client' from='room@conference.example.org/bot' type='error'><error type='cancel'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>",
+    "<presence xmlns='jabber:client' from='room@conference.example.org/bot'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator'/><status code='110'/><status code='201'/></x></presence>",
+    "<presence xmlns='jabber:client' from='alice@example.org/phone'><show>away</show><status>lunch</status></presence>",
+    "<iq xmlns='jabber:client' from='example.org' to='bot@example.org/errbot' type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>",
+    "<iq xmlns='jabber:client' from='alice@example.org/phone' type='get' id='d1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+    "<iq xmlns='jabber:client' from='alice@example.org/phone' type='set' id='s1'><query xmlns='jabber:iq:version'/></iq>",
+    "<iq xmlns='jabber:client' from='room@conference.example.org' type='error' id='destroy-room@conference.example.org'><error type='cancel'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+    "\x01!echo <b>&amp; hi",
+]
+# Telegram updates as getUpdates returns them, and message texts (first byte 2: a message with
+# a leading entity).
+TELEGRAM_UPDATES = [
+    {"update_id": 1, "message": {"message_id": 10, "date": 1700000000, "from": {"id": 5, "is_bot": False, "first_name": "Alice", "username": "alice"}, "chat": {"id": 5, "type": "private", "first_name": "Alice"}, "text": "/help", "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}},
+    {"update_id": 2, "message": {"message_id": 11, "date": 1700000000, "from": {"id": 5, "first_name": "Alice"}, "chat": {"id": -100200, "type": "supergroup", "title": "g", "is_forum": True}, "is_topic_message": True, "message_thread_id": 7, "text": "/status@ErrBot now", "entities": [{"type": "bot_command", "offset": 0, "length": 14}]}},
+    {"update_id": 3, "message": {"message_id": 12, "date": 1700000000, "from": {"id": 5, "first_name": "Alice"}, "chat": {"id": -300, "type": "group", "title": "g"}, "text": "@ErrBot echo \ud83d\ude00 hi", "entities": [{"type": "mention", "offset": 0, "length": 7}]}},
+    {"update_id": 4, "edited_message": {"message_id": 10, "date": 1700000000, "edit_date": 1700000001, "from": {"id": 5, "first_name": "Alice"}, "chat": {"id": 5, "type": "private"}, "text": "/help"}},
+    {"update_id": 5, "message": {"message_id": 13, "date": 1700000000, "from": {"id": 5, "first_name": "Alice"}, "chat": {"id": -300, "type": "group"}, "migrate_to_chat_id": -100300}},
+    {"update_id": 6, "message": {"message_id": 14, "date": 1700000000, "from": {"id": 5, "first_name": "Alice"}, "chat": {"id": 5, "type": "private"}, "caption": "!file", "document": {"file_id": "F1", "file_name": "a.txt", "mime_type": "text/plain", "file_size": 3}}},
+    {"update_id": 7, "message_reaction": {"chat": {"id": -100200, "type": "supergroup"}, "message_id": 11, "user": {"id": 5, "first_name": "Alice"}, "date": 1700000000, "old_reaction": [], "new_reaction": [{"type": "emoji", "emoji": "\ud83d\udc4d"}]}},
+    {"update_id": 8, "channel_post": {"message_id": 1, "date": 1700000000, "chat": {"id": -1001, "type": "channel"}, "text": "/help"}},
 ]
 
 LITERAL = re.compile(r'r(#*)"(.*?)"\1|"((?:[^"\\]|\\.)*)"', re.S)
@@ -145,6 +182,13 @@ def main():
         seeds["mattermost_events"].add("\x01" + json.dumps(p))
     for e in MATTERMOST_EVENTS:
         seeds["mattermost_events"].add(json.dumps(e))
+    seeds["xmpp_events"].update(XMPP_STANZAS)
+    for u in TELEGRAM_UPDATES:
+        seeds["telegram_events"].add(json.dumps(u))
+        if "message" in u:
+            seeds["telegram_events"].add("\x01" + json.dumps(u["message"]))
+            if isinstance(u["message"].get("text"), str):
+                seeds["telegram_events"].add("\x02" + u["message"]["text"])
     total = 0
     for target, texts in seeds.items():
         structured = TARGETS[target][0]
@@ -152,9 +196,9 @@ def main():
         os.makedirs(d, exist_ok=True)
         for n, t in enumerate(sorted(texts)):
             data = t.encode("utf-8", "surrogatepass")
-            if structured and t.startswith("\x01"):
-                # A first choice of 1 (the wrapped forms of the event targets).
-                data = b"\x01" + bytes(HEADER - 1) + data[1:]
+            if structured and (t.startswith("\x01") or target.endswith("_events") and t[:1] in "\x02\x03" and t):
+                # A first choice of 1, 2 or 3 (the wrapped forms of the event targets).
+                data = data[:1] + bytes(HEADER - 1) + data[1:]
             elif structured:
                 data = bytes(HEADER) + data
             with open(os.path.join(d, f"seed-{n:04}"), "wb") as f:

@@ -213,6 +213,19 @@ impl TestBot {
         driver_socket: &Path,
         env: Vec<(String, String)>,
     ) -> Self {
+        let bot = Self::start_answering(dir, config, driver_socket, env).await;
+        bot.wait_for_python_requirements().await;
+        bot
+    }
+
+    /// As [`TestBot::start_on`], but returns as soon as the bot answers, with plugins perhaps
+    /// still starting in the background (building, installing their Python requirements).
+    pub async fn start_answering(
+        dir: tempfile::TempDir,
+        config: PathBuf,
+        driver_socket: &Path,
+        env: Vec<(String, String)>,
+    ) -> Self {
         let process = spawn_errbotd(dir.path(), &config, &env);
         let mut bot = Self {
             process,
@@ -221,7 +234,7 @@ impl TestBot {
             driver: lazy_driver(driver_socket),
             dir,
         };
-        bot.wait_ready().await;
+        bot.wait_answering().await;
         bot
     }
 
@@ -246,7 +259,8 @@ impl TestBot {
             self.stop();
         }
         self.process = spawn_errbotd(self.dir.path(), &self.config, &self.env);
-        self.wait_ready().await;
+        self.wait_answering().await;
+        self.wait_for_python_requirements().await;
     }
 
     /// Runs `errbotctl --config <this bot's errbot.toml> ARGS` with `stdin`; returns its exit
@@ -256,14 +270,15 @@ impl TestBot {
     }
 
     /// Waits (at most 120 s) until the bot answers a message; fails if errbotd exited.
-    pub async fn wait_ready(&mut self) {
+    pub async fn wait_answering(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if let Ok(Some(status)) = self.process.try_wait() {
                 panic!("errbotd exited ({status}) during start-up:\n{}", self.log());
             }
-            // errbotd connects its gateways only once every plugin is active, so the first
-            // processed message means the bot is ready.
+            // errbotd connects its gateways once every plugin it started is active (those built
+            // or installing their requirements start in the background), so the first processed
+            // message means the bot answers.
             let mut req = tonic::Request::new(inject("ready?", "startup-probe", ""));
             req.set_timeout(Duration::from_secs(5));
             if self.driver.converse(req).await.is_ok() {
@@ -275,6 +290,34 @@ impl TestBot {
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A Python plugin whose virtualenv is being filled starts in the background (its commands
+    /// meanwhile get a "still starting" note first): the tests expect every plugin started, as
+    /// it is once the shared virtualenvs exist.
+    async fn wait_for_python_requirements(&self) {
+        const NOTE: &str = "installing its Python requirements";
+        if !self.log().contains(NOTE) {
+            return;
+        }
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let status = self.status();
+            let installing = status["children"].as_array().is_some_and(|children| {
+                children
+                    .iter()
+                    .any(|c| c["state"] == "starting" && c["last_exit"] == NOTE)
+            });
+            if !installing {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a plugin's Python requirements were still installing:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

@@ -105,7 +105,7 @@ async fn restart_comes_back_with_every_plugin_active() {
     let reply = bot.inject_and_watch("admin", "", "!restart").await;
     assert_eq!(reply.text, "Deactivating all the plugins and restarting...");
     bot.wait_for_log("errbotd ready in", 2);
-    bot.wait_ready().await;
+    bot.wait_answering().await;
     // The same process (a service manager sees no exit), every child new, every plugin active.
     assert_eq!(bot.process.id(), pid);
     assert!(bot.process.try_wait().expect("wait").is_none());

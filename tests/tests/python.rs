@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use errbot_proto::v1::{SentMessage, content};
-use errbot_tests::{Options, TestBot};
+use errbot_tests::{Options, TestBot, inject};
 
 async fn python_bot() -> TestBot {
     TestBot::start_with(Options {
@@ -216,4 +216,56 @@ async fn the_python_example_runs_its_coffee_flow() {
     assert_eq!(bot.one("!flows status").await, "No Flow started.");
     // Outside the flow, its steps are ignored.
     assert!(bot.say("!pycoffee milk no").await.is_empty());
+}
+
+/// In a fresh directory the Python example's first start fills its virtualenv (venv, pip):
+/// errbotd does not wait for it. The bot answers at once, the plugin's status says what it is
+/// doing, and a command of the plugin is told it waits, then runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_plugin_installing_its_requirements_does_not_hold_up_the_bot() {
+    let dir = tempfile::Builder::new()
+        .prefix("errbot-e2e")
+        .tempdir()
+        .expect("temp dir");
+    let socket = dir.path().join("driver.sock");
+    let config = format!(
+        "[bot]\nadmins = [\"@admin\"]\n\n[paths]\ndata_dir = \"data\"\nbundled_plugins = true\n\
+         venv_dir = \"venvs\"\n\n[log]\nlevel = \"info\"\n\n[backends.test]\nkind = \"test\"\n\
+         driver_socket = {:?}\n",
+        socket.display().to_string()
+    );
+    std::fs::write(dir.path().join("errbot.toml"), config).expect("write config");
+    let mut bot = TestBot::start_answering(dir, "errbot.toml".into(), &socket, Vec::new()).await;
+    assert_eq!(bot.one("!echo hi").await, "hi");
+    let child = bot.child("python-hello");
+    assert_eq!(
+        (child["state"].as_str(), child["last_exit"].as_str()),
+        (Some("starting"), Some("installing its Python requirements")),
+        "{child}"
+    );
+    let mut request = inject("!pyhello", "tester", "");
+    request.timeout_ms = 300_000;
+    let replies = bot
+        .driver
+        .converse(request)
+        .await
+        .expect("converse")
+        .into_inner()
+        .replies;
+    let texts: Vec<&str> = replies.iter().map(|r| r.text.as_str()).collect();
+    assert_eq!(
+        texts.first().copied(),
+        Some(
+            "Still starting: python-hello (installing its Python requirements). \
+             Your command waits for it."
+        ),
+        "{texts:?}"
+    );
+    assert!(
+        texts.len() == 2 && texts[1].contains("Python"),
+        "{texts:?}\n{}",
+        bot.log()
+    );
+    assert_eq!(bot.child("python-hello")["state"], "running");
+    bot.wait_for_log("Still starting in the background: python-hello", 1);
 }

@@ -74,7 +74,7 @@ async fn readiness_status_watchdog_restart_and_stopping_are_notified() {
         "{reload:?}"
     );
     receive_until(&socket, Duration::from_secs(30), "READY=1");
-    bot.wait_ready().await;
+    bot.wait_answering().await;
     let pid = bot.process.id();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),

@@ -15,7 +15,8 @@ use tokio_xmpp::connect::{DnsConfig, TcpServerConnector};
 use tokio_xmpp::stanzastream::{Event, StanzaStage, StanzaStream, StreamEvent};
 use tokio_xmpp::xmlstream::Timeouts;
 use xmpp_parsers::jid::Jid;
-use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::message::{Id, Lang, Message, MessageType};
+use xmpp_parsers::message_correct::Replace;
 use xmpp_parsers::muc::Muc;
 use xmpp_parsers::muc::user::{MucUser, Status};
 use xmpp_parsers::presence::{self, Presence};
@@ -852,6 +853,36 @@ async fn xhtml_im_replies_carry_the_markup_beside_the_plain_body() {
         .await;
     assert_eq!(body, "hi there");
     assert!(html.contains("<strong>there</strong>"), "{html}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn corrections_never_run_again_and_no_reply_is_lost_to_characters_xml_cannot_carry() {
+    let Some(server) = server(&["alice"]) else {
+        return;
+    };
+    let _bot = bot(backend(&server, &[], ""), &["admin@localhost"]).await;
+    let mut alice = Person::connect(&server, "alice").await;
+    let from = bot_jid();
+
+    // A correction (XEP-0308) of a command is an edit: the command does not run again.
+    let mut first = Message::chat(Some(Jid::new(BOT).expect("jid")))
+        .with_body(Lang::default(), "!echo one".to_owned());
+    first.id = Some(Id("c1".into()));
+    alice.send(first).await;
+    assert_eq!(alice.reply_from(&from).await, "one");
+    let corrected = Message::chat(Some(Jid::new(BOT).expect("jid")))
+        .with_body(Lang::default(), "!echo two".to_owned())
+        .with_payload(Replace {
+            id: Id("c1".into()),
+        });
+    alice.send(corrected).await;
+    alice.say(BOT, "!echo three").await;
+    assert_eq!(alice.reply_from(&from).await, "three", "the correction ran");
+
+    // A plugin's reply with terminal escapes and a bell (forbidden in XML): the stream would
+    // refuse the stanza and the reply would be lost; it comes without those characters.
+    alice.say(BOT, "!ansi alert").await;
+    assert_eq!(alice.reply_from(&from).await, "[31malert[0m");
 }
 
 #[tokio::test(flavor = "multi_thread")]

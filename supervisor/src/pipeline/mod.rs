@@ -115,7 +115,8 @@ async fn process(
         return;
     }
     let from = message.from.clone().unwrap_or_default();
-    let job = Job {
+    let fresh;
+    let mut job = Job {
         bot,
         config,
         registry,
@@ -124,7 +125,19 @@ async fn process(
         is_admin: crate::acl::is_admin(config, &from),
     };
     callbacks::on_message(&job);
-    match route::route(&job).await {
+    let mut routed = route::route(&job).await;
+    if matches!(routed, route::Routed::Unhandled(Some(_)))
+        && route::wait_for_starting_plugins(&job).await
+    {
+        // The plugins that were starting changed the command table.
+        fresh = bot.registry();
+        job = Job {
+            registry: &fresh,
+            ..job
+        };
+        routed = route::route(&job).await;
+    }
+    match routed {
         route::Routed::Calls(mut calls) => {
             if calls.len() == 1 {
                 if let Some(call) = calls.pop() {

@@ -1,7 +1,9 @@
 //! Route, the first stage: which commands a message asks for. The decision itself is the pure
 //! [`crate::dispatch::route`]; this stage adds what needs the plugins: a prefixed message that
 //! names no command is offered to the command filters declared with `catch_unprocessed`
-//! (aliases), which may turn it into a command or answer it themselves.
+//! (aliases), which may turn it into a command or answer it themselves. A command nobody serves
+//! while plugins are still starting in the background (building, installing their Python
+//! requirements) waits for them ([`wait_for_starting_plugins`]) before it is "not found".
 
 use std::sync::Arc;
 
@@ -105,4 +107,52 @@ pub async fn route(job: &Job<'_>) -> Routed {
             }
         }
     }
+}
+
+/// When plugins are still starting in the background, tells the sender which and waits until
+/// they started or failed (bounded by their build timeout); true when it waited, and the
+/// message should be routed again on the command table they changed.
+pub async fn wait_for_starting_plugins(job: &Job<'_>) -> bool {
+    let starting: Vec<_> = job
+        .bot
+        .plugin_slots()
+        .into_iter()
+        .filter(|s| s.life.state() == crate::supervise::State::Starting)
+        .collect();
+    if starting.is_empty() {
+        return false;
+    }
+    let names: Vec<String> = starting
+        .iter()
+        .map(|s| match s.life.record().note {
+            note if note.is_empty() => s.name.clone(),
+            note => format!("{} ({note})", s.name),
+        })
+        .collect();
+    let text = format!(
+        "Still starting: {}. Your command waits for {}.",
+        names.join(", "),
+        if starting.len() == 1 { "it" } else { "them" }
+    );
+    job.sink.send_text(&text, false).await;
+    let limit = starting
+        .iter()
+        .map(|s| job.config.build_timeout(&s.name))
+        .max()
+        .unwrap_or_default();
+    let started = futures::future::join_all(starting.iter().map(|slot| {
+        let mut changes = slot.life.subscribe();
+        async move {
+            let _ = changes
+                .wait_for(|s| *s != crate::supervise::State::Starting)
+                .await;
+        }
+    }));
+    if tokio::time::timeout(limit, started).await.is_err() {
+        tracing::warn!(
+            "plugins still starting after {limit:?}: {}",
+            names.join(", ")
+        );
+    }
+    true
 }

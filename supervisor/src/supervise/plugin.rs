@@ -25,6 +25,8 @@ const RESTART_WAIT: Duration = Duration::from_secs(5);
 const DEACTIVATE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The status note of a plugin while its build runs.
 pub const BUILDING: &str = "building";
+/// The status note of a Python plugin whose virtualenv is being filled (pip) before it starts.
+pub const INSTALLING: &str = "installing its Python requirements";
 
 /// One running plugin process, described and activated.
 pub struct Instance {
@@ -304,15 +306,42 @@ impl PluginSlot {
         }
     }
 
-    /// At start-up: [`PluginSlot::spawn`], unless the plugin must be built first; then its
-    /// slot's task builds and starts it, and errbotd does not wait for the build to be ready.
-    pub async fn spawn_unless_building(&self, bot: &Bot) -> Result<Described, StartError> {
-        let why = self.source.lock().ok().and_then(|s| s.needs_build());
+    /// At start-up: [`PluginSlot::spawn`], unless the plugin must be built first, or its
+    /// virtualenv filled and no other plugin `needed` it to start with; then its slot's task
+    /// builds (or installs) and starts it, and errbotd does not wait for it.
+    pub async fn spawn_unless_building(
+        &self,
+        bot: &Bot,
+        needed: bool,
+    ) -> Result<Described, StartError> {
+        let source = self.source.lock().ok().map(|s| s.clone());
+        let why = source.as_ref().and_then(|s| {
+            if let Some(why) = s.needs_build() {
+                return Some(format!("to be built in the background: {why}"));
+            }
+            if needed {
+                return None;
+            }
+            let requirements = s.python_requirements().ok()?;
+            (!requirements.is_empty()
+                && python_env::needs_install(
+                    &bot.config().venv_dir(),
+                    &s.venv_name(),
+                    &requirements,
+                ))
+            .then(|| "to install its Python requirements in the background".to_owned())
+        });
         match why {
-            Some(why) => Err(StartError {
-                reason: format!("to be built in the background: {why}"),
-                then: State::Starting,
-            }),
+            Some(reason) => {
+                // Noted before errbotd tells anyone what is still starting.
+                if reason.starts_with("to install") {
+                    self.life.update(|r| r.note = INSTALLING.to_owned());
+                }
+                Err(StartError {
+                    reason,
+                    then: State::Starting,
+                })
+            }
             None => self.spawn(bot).await,
         }
     }
@@ -382,11 +411,18 @@ impl PluginSlot {
         let venv_python = if requirements.is_empty() {
             None
         } else {
-            Some(
-                python_env::ensure(&bot.config().venv_dir(), &source.venv_name(), &requirements)
-                    .await
-                    .map_err(|e| format!("{e:#}"))?,
-            )
+            let root = bot.config().venv_dir();
+            let venv = source.venv_name();
+            if python_env::needs_install(&root, &venv, &requirements) {
+                self.life.update(|r| r.note = INSTALLING.to_owned());
+            }
+            let ensured = python_env::ensure(&root, &venv, &requirements).await;
+            self.life.update(|r| {
+                if r.note == INSTALLING {
+                    r.note.clear();
+                }
+            });
+            Some(ensured.map_err(|e| format!("{e:#}"))?)
         };
         let (program, args) = source.program(venv_python.as_deref())?;
         let spec = Spec {

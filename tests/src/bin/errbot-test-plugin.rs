@@ -39,6 +39,13 @@ impl TestPlugin {
         format!("raw=[{}] argv={:?}", args.as_str(), args.argv())
     }
 
+    /// Reply with the text in red, as a terminal program colours its output (ANSI escapes and a
+    /// bell: characters some chat services cannot carry).
+    #[command]
+    async fn ansi(&self, args: Args<'_>) -> String {
+        format!("\u{1b}[31m{}\u{1b}[0m\u{7}", args.as_str())
+    }
+
     /// Split on commas, at most twice.
     #[command(split = ",", max_split = 2)]
     async fn csv(&self, args: Args<'_>) -> String {

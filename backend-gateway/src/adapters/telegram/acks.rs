@@ -180,7 +180,7 @@ impl Acks {
     fn advance(&mut self) {
         let next = match (self.in_flight.keys().next(), self.highest) {
             (Some(first), _) => *first,
-            (None, Some(h)) => h + 1,
+            (None, Some(h)) => h.saturating_add(1),
             (None, None) => self.offset,
         };
         self.offset = next.max(self.offset);
@@ -273,5 +273,14 @@ mod tests {
         let path = dir.path().join("o.json");
         std::fs::write(&path, "{not json").unwrap();
         assert_eq!(Acks::load(&path, "").offset(), 0);
+    }
+
+    #[test]
+    fn the_highest_update_id_confirms_without_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut acks = Acks::load(&dir.path().join("o.json"), "");
+        assert!(acks.receive(i64::MAX));
+        acks.finish(i64::MAX);
+        assert_eq!(acks.offset(), i64::MAX);
     }
 }

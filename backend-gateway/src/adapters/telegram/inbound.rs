@@ -159,7 +159,11 @@ pub fn read(update: &Value, me: &User, prefix: &str, ids: &Ids) -> Inbound {
         thread_id,
         delayed: false,
         from_self: false,
-        timestamp_ms: message.get("date").and_then(Value::as_i64).unwrap_or(0) * 1000,
+        timestamp_ms: message
+            .get("date")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            .saturating_mul(1000),
         mentions,
         extras,
     }))
@@ -208,10 +212,13 @@ fn leading(
     let Some((kind, 0, end, e)) = found.iter().find(|(_, a, _, _)| *a == 0) else {
         return Ok(text.to_owned());
     };
-    let rest = &text[*end..];
+    let (entity, rest) = text.split_at(*end);
     match kind.as_str() {
         "bot_command" => {
-            let command = &text[1..*end];
+            // Telegram's command entities start with `/`; one that does not is no command.
+            let Some(command) = entity.strip_prefix('/') else {
+                return Ok(text.to_owned());
+            };
             let (name, bot) = command.split_once('@').unwrap_or((command, ""));
             if !bot.is_empty() && !bot.eq_ignore_ascii_case(&me.username) {
                 return Err("a command for another bot");
@@ -221,7 +228,9 @@ fn leading(
         }
         "mention" | "text_mention" => {
             let me_named = if kind == "mention" {
-                text[1..*end].eq_ignore_ascii_case(&me.username)
+                entity
+                    .strip_prefix('@')
+                    .is_some_and(|name| name.eq_ignore_ascii_case(&me.username))
             } else {
                 e.get("user")
                     .and_then(|u| u.get("id"))
@@ -368,6 +377,34 @@ mod tests {
         assert_eq!(m.extras["file_kind"], "document");
         assert_eq!(m.extras["file_name"], "r.pdf");
         assert_eq!(m.extras["file_size"], "12");
+    }
+
+    #[test]
+    fn a_leading_entity_that_is_no_command_or_mention_leaves_the_text_as_it_is() {
+        // Found by fuzzing (telegram_events): the entity's first byte was taken for its `/` or
+        // `@` and cut off, which panicked inside a character or for an empty entity.
+        for (text, kind, length) in [
+            ("é help", "bot_command", 1),
+            ("/help", "bot_command", 0),
+            ("x@Other y", "bot_command", 7),
+            ("éErrBot y", "mention", 7),
+            ("", "mention", 0),
+        ] {
+            let entities = json!([{"type": kind, "offset": 0, "length": length}]);
+            let u = update(json!({"id": 5, "type": "private"}), text, entities);
+            match read(&u, &me(), "!", &ids()) {
+                Inbound::Message(m) => assert_eq!(m.body, text),
+                Inbound::Ignore(why) => assert_eq!(text, "", "{text:?} ignored: {why}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn dates_and_update_ids_at_the_ends_of_the_range_do_not_overflow() {
+        let mut u = update(json!({"id": 5, "type": "private"}), "hi", json!([]));
+        u["message"]["date"] = json!(i64::MAX);
+        assert_eq!(body(&u).map(|m| m.timestamp_ms), Ok(i64::MAX));
     }
 
     #[test]

@@ -9,12 +9,14 @@
 //! - `ids`: user ids, chat ids, `CHAT/USER`.
 //! - `format`, `split`: Markdown to Telegram's HTML, cut at 4,096 UTF-16 code units of text.
 //! - `reactions`: reaction names as emoji and back, people's reactions as events.
+//! - `fuzzing`: entry points for the fuzz targets of `tests/fuzz/`.
 //! - `outbox`: sending through 429s and failures without losing a message; replies in the
 //!   order of the messages they answer (`adapters::order`, shared with IRC and Slack).
 
 mod acks;
 mod api;
 mod format;
+pub mod fuzzing;
 mod ids;
 mod inbound;
 mod outbox;
@@ -264,6 +266,15 @@ impl Shared {
         true
     }
 
+    /// errbotd finished with message `message_id`: its update is confirmed (once).
+    fn processed(&self, message_id: &str) {
+        self.order.processed(message_id);
+        if let Some(id) = self.with_acks(|a| a.processed(message_id)) {
+            self.progress.notify_one();
+            self.waiters.finished(id);
+        }
+    }
+
     /// Sends one piece; Telegram's refusal of its HTML makes it plain text.
     async fn send_piece(&self, chat: i64, place: Place, piece: &Piece) -> Result<String, Status> {
         let params = |html: bool| {
@@ -445,11 +456,7 @@ impl Adapter for Telegram {
     }
 
     fn processed(&self, request: &ProcessedRequest) {
-        self.shared.order.processed(&request.message_id);
-        if let Some(id) = self.shared.with_acks(|a| a.processed(&request.message_id)) {
-            self.shared.progress.notify_one();
-            self.shared.waiters.finished(id);
-        }
+        self.shared.processed(&request.message_id);
     }
 
     fn build_identifier(&self, text: &str) -> Result<Identifier, Status> {

@@ -254,7 +254,8 @@ pub fn invitation(room: &BareJid, person: Jid) -> Message {
     Message::new_with_type(MessageType::Normal, Some(Jid::from(room.clone()))).with_payload(invite)
 }
 
-fn handle(shared: &Arc<Shared>, stanza: Stanza) {
+/// Handles one stanza from the server.
+pub(super) fn handle(shared: &Arc<Shared>, stanza: Stanza) {
     match stanza {
         Stanza::Message(m) => shared.message(m),
         Stanza::Presence(p) => shared.presence(p),
@@ -578,10 +579,28 @@ impl Shared {
         let Some(body) = body.filter(|b| !b.trim().is_empty()) else {
             return;
         };
+        // A correction of a message sent before (XEP-0308) is an edit: it never runs a command
+        // again, as edits do not on the other chat services.
+        if m.payloads
+            .iter()
+            .any(|p| p.is("replace", xmpp_parsers::ns::MESSAGE_CORRECT))
+        {
+            tracing::debug!("correction from {from} ignored");
+            return;
+        }
         // History replayed by a room (delayed by the room itself), or a message kept by the
         // server while the bot was away for long, is not a command (Errbot drops every delayed
         // message); one held back only briefly (a stream resumed after a short outage) still is.
-        if let Some(delay) = m.extract_payload::<Delay>().ok().flatten() {
+        // A delay that does not read (a stamp that is no date) cannot tell how old the message
+        // is: it is taken as old, as Errbot takes every delayed message.
+        let delay = match m.extract_payload::<Delay>() {
+            Ok(delay) => delay,
+            Err(e) => {
+                tracing::info!("delayed message from {from} ignored (unreadable delay: {e})");
+                return;
+            }
+        };
+        if let Some(delay) = delay {
             let age_ms = adapters::now_ms().saturating_sub(delay.stamp.0.timestamp_millis());
             let history = delay.from.as_ref().is_some_and(|by| by.to_bare() == room);
             if history || age_ms > MAX_DELAY.as_millis() as i64 {

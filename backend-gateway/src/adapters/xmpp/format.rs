@@ -1,18 +1,47 @@
 //! A reply as an XMPP message body: Markdown rendered to plain text (as Errbot's XMPP backend
 //! does without XHTML-IM): markers of emphasis dropped, code kept as written, list items and
 //! quotes marked, links written as `text (address)`, line breaks kept; a card flattened to
-//! lines.
+//! lines. Characters XML cannot carry are left out: the stream could not send the stanza.
 
 use errbot_proto::v1::{Content, content};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Lang, Message, MessageType};
+
+/// The message stanza of a reply: its plain body, and with `xhtml` the XHTML-IM rendering of
+/// Markdown beside it; `None` for content that is not a reply (a template).
+pub fn message(to: Jid, type_: MessageType, content: &Content, xhtml: bool) -> Option<Message> {
+    let body = body(content)?;
+    let mut message = Message::new_with_type(type_, Some(to)).with_body(Lang::default(), body);
+    if xhtml
+        && let Some(content::Kind::Markdown(md)) = &content.kind
+        && let Some(xhtml) = xhtml_im(&xml_text(md))
+    {
+        message.payloads.push(xhtml);
+    }
+    Some(message)
+}
 
 /// The body of a message for `content`; `None` for content that is not a reply (a template).
 pub fn body(content: &Content) -> Option<String> {
-    match content.kind.as_ref()? {
-        content::Kind::Markdown(md) => Some(plain(md)),
-        content::Kind::Card(card) => Some(crate::render::card_text(card)),
-        content::Kind::Template(_) => None,
+    let text = match content.kind.as_ref()? {
+        content::Kind::Markdown(md) => plain(md),
+        content::Kind::Card(card) => crate::render::card_text(card),
+        content::Kind::Template(_) => return None,
+    };
+    Some(xml_text(&text))
+}
+
+/// `text` without the characters XML 1.0 forbids (controls other than tab, line feed and
+/// carriage return, lone surrogates cannot occur in a `str`, U+FFFE and U+FFFF). The stream
+/// refuses to write a stanza holding one, and the reply would be lost; an escape sequence of a
+/// program's coloured output (`ESC [31m`) keeps its visible part.
+pub fn xml_text(text: &str) -> String {
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | ' '..='\u{fffd}' | '\u{10000}'..);
+    if text.chars().all(allowed) {
+        return text.to_owned();
     }
+    text.chars().filter(|c| allowed(*c)).collect()
 }
 
 /// Markdown as an XHTML-IM payload (XEP-0071), beside the plain body; `None` when the HTML
@@ -182,6 +211,24 @@ mod tests {
                 .is_none()
         );
         assert!(p.text().contains("<script>x</script>"));
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_left_out() {
+        let md = Content {
+            kind: Some(content::Kind::Markdown(
+                "\u{1b}[31mred\u{1b}[0m\u{0} tab\there \u{fffe}é".into(),
+            )),
+        };
+        assert_eq!(body(&md).unwrap(), "[31mred[0m tab\there é");
+        let to = Jid::new("room@conference.example.org").unwrap();
+        let message = message(to, MessageType::Groupchat, &md, true).unwrap();
+        let xml = xso::to_vec(&message).expect("the stanza can be written");
+        let back: Message = xso::from_bytes(&xml).unwrap();
+        assert_eq!(
+            back.bodies.values().next().unwrap(),
+            "[31mred[0m tab\there é"
+        );
     }
 
     #[test]

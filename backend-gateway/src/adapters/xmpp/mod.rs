@@ -12,12 +12,14 @@
 //! - `rooms`: the rooms wanted and joined, their occupants (real JIDs when shown) and topics;
 //!   mentions.
 //! - `ids`: Errbot's identifiers (`user@host/resource`, `room@service`, `room@service/nick`).
-//! - `format`: Markdown to the plain text of a message body.
+//! - `format`: Markdown to the plain text of a message body (and XHTML-IM beside it).
+//! - `fuzzing`: entry points for the fuzz targets of `tests/fuzz/`.
 //!
 //! Replies are split by errbotd at `message_size_limit` characters (`BackendInfo`).
 
 mod client;
 mod format;
+pub mod fuzzing;
 mod ids;
 mod rooms;
 pub mod settings;
@@ -321,21 +323,14 @@ impl Adapter for Xmpp {
             .as_ref()
             .filter(|c| c.kind.is_some())
             .ok_or_else(|| Status::invalid_argument("content is required"))?;
-        let body = format::body(content)
-            .ok_or_else(|| Status::invalid_argument("templates are rendered by errbotd"))?;
         let to = request
             .to
             .as_ref()
             .ok_or_else(|| Status::invalid_argument("`to` is required"))?;
         let (jid, type_) = self.destination(to)?;
+        let mut message = format::message(jid, type_, content, self.shared.settings.xhtml_im)
+            .ok_or_else(|| Status::invalid_argument("templates are rendered by errbotd"))?;
         let id = format!("errbot-{}", self.shared.sent_ids.next());
-        let mut message = Message::new_with_type(type_, Some(jid)).with_body(Lang::default(), body);
-        if self.shared.settings.xhtml_im
-            && let Some(errbot_proto::v1::content::Kind::Markdown(md)) = &content.kind
-            && let Some(xhtml) = format::xhtml_im(md)
-        {
-            message.payloads.push(xhtml);
-        }
         message.id = Some(Id(id.clone()));
         if !request.in_reply_to.is_empty() {
             self.shared.order.wait_turn(&request.in_reply_to).await;
@@ -442,7 +437,7 @@ impl Adapter for Xmpp {
         let mut message = Message::groupchat(Some(Jid::from(jid.clone())));
         message
             .subjects
-            .insert(Lang::default(), topic.trim().to_owned());
+            .insert(Lang::default(), format::xml_text(topic.trim()));
         self.shared
             .request(message, Await::Topic(jid.clone()))
             .await?;
@@ -487,7 +482,7 @@ impl Adapter for Xmpp {
             _ => Presence::available(),
         };
         if !message.trim().is_empty() {
-            presence.set_status(String::new(), message.trim().to_owned());
+            presence.set_status(String::new(), format::xml_text(message.trim()));
         }
         // Rooms see only presence sent to them: the same, to each room the bot is in (an
         // `offline` there would leave the room, so rooms get `away` instead).
