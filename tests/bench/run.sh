@@ -10,7 +10,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 
-# The same build as ./errbot (the whole workspace), so that the two share their artifacts.
+# Every binary of the workspace: the bots' and the benchmark's own (errbot-bench, its plugin).
 echo "==> building the release binaries" >&2
 cargo build --release --quiet --workspace --bins
 
