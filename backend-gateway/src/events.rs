@@ -91,6 +91,27 @@ impl EventQueue {
         CAPACITY - self.tx.capacity()
     }
 
+    /// Reads the events waiting now through a new stream (ending the previous one): what a
+    /// fuzz target's decoder hands back after one input.
+    pub async fn take_queued(&self) -> Vec<BackendEvent> {
+        use futures::StreamExt;
+        let queued = self.queued();
+        let mut out = Vec::with_capacity(queued);
+        if queued == 0 {
+            return out;
+        }
+        let Ok(mut stream) = self.subscribe() else {
+            return out;
+        };
+        while out.len() < queued {
+            match stream.next().await {
+                Some(Ok(event)) => out.push(event),
+                _ => break,
+            }
+        }
+        out
+    }
+
     fn is_closed(&self) -> bool {
         *self.current.borrow() == u64::MAX
     }

@@ -55,6 +55,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod plugin_config;
 pub mod pollers;
+pub mod pyliteral;
 pub mod python_env;
 pub mod registry;
 pub mod reload;

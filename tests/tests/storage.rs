@@ -633,6 +633,16 @@ async fn plugin_configuration() {
         "Plugin configuration done."
     );
     assert_eq!(bot.one("!salute Ada").await, "Yo Ada!");
+    // Errbot's way: a Python literal (single quotes, a tuple).
+    assert_eq!(
+        admin(
+            &mut bot,
+            "!plugin config configured {'GREETING': 'Hey', 'TIMES': 1, 'ROOMS': ('#a',)}"
+        )
+        .await,
+        "Plugin configuration done."
+    );
+    assert_eq!(bot.one("!salute Ada").await, "Hey Ada!");
     assert_eq!(
         admin(&mut bot, "!plugin config testplugin").await,
         "This plugin is not configurable."
@@ -652,7 +662,7 @@ async fn plugin_configuration() {
     // After a restart the stored configuration is used at once.
     bot.stop();
     bot.restart().await;
-    assert_eq!(bot.one("!salute Bob").await, "Yo Bob!");
+    assert_eq!(bot.one("!salute Bob").await, "Hey Bob!");
     // Blacklisted plugins cannot be configured until unblacklisted.
     assert_eq!(
         admin(&mut bot, "!plugin blacklist configured").await,
@@ -666,7 +676,7 @@ async fn plugin_configuration() {
         admin(&mut bot, "!plugin unblacklist configured").await,
         "Plugin configured removed from blacklist."
     );
-    assert_eq!(bot.one("!salute Cy").await, "Yo Cy!");
+    assert_eq!(bot.one("!salute Cy").await, "Hey Cy!");
     bot.stop();
 }
 

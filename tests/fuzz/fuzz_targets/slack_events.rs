@@ -9,21 +9,11 @@
 
 use std::sync::OnceLock;
 
-use errbot_fuzz::{Input, refusing_api};
+use errbot_fuzz::{Input, refusing_api, runtime};
 use errbot_gateway::adapters::slack::fuzzing::Decoder;
 use errbot_proto::v1::backend_event;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-    })
-}
 
 fuzz_target!(|data: &[u8]| {
     static DECODER: OnceLock<Decoder> = OnceLock::new();

@@ -10,21 +10,11 @@
 
 use std::sync::OnceLock;
 
-use errbot_fuzz::Input;
+use errbot_fuzz::{Input, runtime};
 use errbot_gateway::adapters::telegram::fuzzing::{self as telegram, BOT_ID, Decoder};
 use errbot_proto::v1::backend_event;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-    })
-}
 
 const CHATS: [(i64, &str); 3] = [(5, "private"), (-100_200, "supergroup"), (-300, "group")];
 const SENDERS: [(i64, &str); 3] = [(5, "alice"), (BOT_ID, "ErrBot"), (6, "bob")];

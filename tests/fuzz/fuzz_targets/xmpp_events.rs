@@ -9,23 +9,13 @@
 
 use std::sync::OnceLock;
 
-use errbot_fuzz::Input;
+use errbot_fuzz::{Input, runtime};
 use errbot_gateway::adapters::xmpp::fuzzing::{Decoder, ROOM};
 use errbot_proto::v1::backend_event;
 use libfuzzer_sys::fuzz_target;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::MessageType;
 use xmpp_parsers::stanza::Stanza;
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-    })
-}
 
 /// `text` as XML character data.
 fn escape(text: &str) -> String {

@@ -239,3 +239,14 @@ pub fn refusing_api(status: &'static str, body: &'static str) -> std::io::Result
     });
     Ok(format!("http://{address}"))
 }
+
+/// The one-thread tokio runtime the event targets run their decoders on (made once).
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    })
+}

@@ -130,23 +130,8 @@ impl Decoder {
 
     /// Handles one envelope; returns the events it queued for errbotd.
     pub async fn envelope(&self, envelope: &Value) -> Vec<errbot_proto::v1::BackendEvent> {
-        use futures::StreamExt;
         self.shared.envelope(envelope).await;
-        let queued = self.shared.events.queued();
-        let mut out = Vec::with_capacity(queued);
-        if queued == 0 {
-            return out;
-        }
-        let Ok(mut stream) = self.shared.events.subscribe() else {
-            return out;
-        };
-        while out.len() < queued {
-            match stream.next().await {
-                Some(Ok(event)) => out.push(event),
-                _ => break,
-            }
-        }
-        out
+        self.shared.events.take_queued().await
     }
 }
 

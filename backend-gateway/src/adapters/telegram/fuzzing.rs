@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use errbot_proto::v1::{BackendEvent, Content};
-use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
@@ -120,21 +119,7 @@ impl Decoder {
     /// Takes one update as the poller does; answers the events queued for errbotd.
     pub async fn update(&self, update: &Value) -> Vec<BackendEvent> {
         self.shared.take(update).await;
-        let queued = self.shared.events.queued();
-        let mut out = Vec::with_capacity(queued);
-        if queued == 0 {
-            return out;
-        }
-        let Ok(mut stream) = self.shared.events.subscribe() else {
-            return out;
-        };
-        while out.len() < queued {
-            match stream.next().await {
-                Some(Ok(event)) => out.push(event),
-                _ => break,
-            }
-        }
-        out
+        self.shared.events.take_queued().await
     }
 
     /// errbotd finished with message `message_id`.

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use errbot_proto::v1::{BackendEvent, Content};
-use futures::StreamExt;
 use tokio::sync::mpsc;
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::message::{Message, MessageType};
@@ -122,18 +121,7 @@ impl Decoder {
         for _ in 0..4 {
             tokio::task::yield_now().await;
         }
-        let mut events = Vec::new();
-        let queued = self.shared.events.queued();
-        if queued > 0
-            && let Ok(mut stream) = self.shared.events.subscribe()
-        {
-            while events.len() < queued {
-                match stream.next().await {
-                    Some(Ok(event)) => events.push(event),
-                    _ => break,
-                }
-            }
-        }
+        let events = self.shared.events.take_queued().await;
         let mut sent = Vec::new();
         let mut outbox = self
             .sent
