@@ -235,6 +235,16 @@ impl Bot {
         read(&self.plugins).values().cloned().collect()
     }
 
+    /// The plugins still starting in the background (being built, or installing their Python
+    /// requirements).
+    pub fn starting_plugins(&self) -> Vec<Arc<PluginSlot>> {
+        read(&self.plugins)
+            .values()
+            .filter(|s| s.life.state() == crate::supervise::State::Starting)
+            .cloned()
+            .collect()
+    }
+
     /// The slot of a plugin, by exact name.
     pub fn plugin(&self, name: &str) -> Option<Arc<PluginSlot>> {
         read(&self.plugins).get(name).cloned()

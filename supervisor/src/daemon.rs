@@ -186,13 +186,9 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
     }
     startup_warnings.extend(bot.rebuild_registry());
     let starting: Vec<String> = bot
-        .plugin_slots()
+        .starting_plugins()
         .iter()
-        .filter(|s| s.life.state() == crate::supervise::State::Starting)
-        .map(|s| match s.life.record().note {
-            note if note.is_empty() => s.name.clone(),
-            note => format!("{} ({note})", s.name),
-        })
+        .map(|s| s.name_with_note())
         .collect();
 
     // Gateways connect once the command table is known (for completion).

@@ -113,22 +113,11 @@ pub async fn route(job: &Job<'_>) -> Routed {
 /// they started or failed (bounded by their build timeout); true when it waited, and the
 /// message should be routed again on the command table they changed.
 pub async fn wait_for_starting_plugins(job: &Job<'_>) -> bool {
-    let starting: Vec<_> = job
-        .bot
-        .plugin_slots()
-        .into_iter()
-        .filter(|s| s.life.state() == crate::supervise::State::Starting)
-        .collect();
+    let starting = job.bot.starting_plugins();
     if starting.is_empty() {
         return false;
     }
-    let names: Vec<String> = starting
-        .iter()
-        .map(|s| match s.life.record().note {
-            note if note.is_empty() => s.name.clone(),
-            note => format!("{} ({note})", s.name),
-        })
-        .collect();
+    let names: Vec<String> = starting.iter().map(|s| s.name_with_note()).collect();
     let text = format!(
         "Still starting: {}. Your command waits for {}.",
         names.join(", "),

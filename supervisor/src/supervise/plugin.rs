@@ -288,6 +288,15 @@ impl PluginSlot {
         }
     }
 
+    /// The plugin's name, with its status note when it has one (`python-hello (installing its
+    /// Python requirements)`): how errbotd names a plugin still starting.
+    pub fn name_with_note(&self) -> String {
+        match self.life.record().note {
+            note if note.is_empty() => self.name.clone(),
+            note => format!("{} ({note})", self.name),
+        }
+    }
+
     /// Asks the slot's task to carry out `action`; resolves when it is done.
     pub async fn act(&self, action: Action) -> Result<(), String> {
         let (tx, rx) = oneshot::channel();
@@ -315,33 +324,33 @@ impl PluginSlot {
         needed: bool,
     ) -> Result<Described, StartError> {
         let source = self.source.lock().ok().map(|s| s.clone());
-        let why = source.as_ref().and_then(|s| {
-            if let Some(why) = s.needs_build() {
-                return Some(format!("to be built in the background: {why}"));
-            }
-            if needed {
-                return None;
-            }
-            let requirements = s.python_requirements().ok()?;
-            (!requirements.is_empty()
+        let installs = |s: &Discovered| {
+            let requirements = s.python_requirements().unwrap_or_default();
+            !needed
+                && !requirements.is_empty()
                 && python_env::needs_install(
                     &bot.config().venv_dir(),
                     &s.venv_name(),
                     &requirements,
-                ))
-            .then(|| "to install its Python requirements in the background".to_owned())
-        });
-        match why {
-            Some(reason) => {
-                // Noted before errbotd tells anyone what is still starting.
-                if reason.starts_with("to install") {
+                )
+        };
+        let why = match &source {
+            Some(s) => match s.needs_build() {
+                Some(why) => Some(format!("to be built in the background: {why}")),
+                None if installs(s) => {
+                    // Noted before errbotd tells anyone what is still starting.
                     self.life.update(|r| r.note = INSTALLING.to_owned());
+                    Some("to install its Python requirements in the background".to_owned())
                 }
-                Err(StartError {
-                    reason,
-                    then: State::Starting,
-                })
-            }
+                None => None,
+            },
+            None => None,
+        };
+        match why {
+            Some(reason) => Err(StartError {
+                reason,
+                then: State::Starting,
+            }),
             None => self.spawn(bot).await,
         }
     }
