@@ -356,6 +356,7 @@ mod message;
 mod poll;
 mod reply;
 mod server;
+mod session;
 mod storage;
 mod webhook;
 

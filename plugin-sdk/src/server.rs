@@ -28,7 +28,12 @@ struct Service<P> {
     runtime: Arc<Runtime>,
     /// The `#[flow]` methods' flows, whose predicates errbotd asks about.
     flows: Arc<Vec<crate::Flow>>,
+    /// Turns true when the process is told to stop: sessions take no more commands.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
+
+/// How many events of a session wait for the stream to take them before commands wait.
+const SESSION_QUEUE: usize = 256;
 
 fn parse_config(json: &str) -> Result<serde_json::Value, Status> {
     if json.trim().is_empty() {
@@ -113,6 +118,26 @@ impl<P: Plugin> PluginService for Service<P> {
                 ctx.command()
             ))),
         }
+    }
+
+    type SessionStream =
+        tokio_stream::wrappers::ReceiverStream<Result<v1::PluginSessionEvent, Status>>;
+
+    async fn session(
+        &self,
+        request: Request<tonic::Streaming<v1::PluginSessionFrame>>,
+    ) -> Result<Response<Self::SessionStream>, Status> {
+        let (events, rx) = tokio::sync::mpsc::channel(SESSION_QUEUE);
+        tokio::spawn(crate::session::serve(
+            request.into_inner(),
+            events,
+            self.plugin.clone(),
+            self.runtime.clone(),
+            self.stopping.clone(),
+        ));
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
     }
 
     async fn filter_command(
@@ -346,11 +371,13 @@ pub async fn serve_with_shutdown<P: Plugin>(
         bot,
         prefix: OnceLock::new(),
     });
+    let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
     let service = Service {
         plugin: Arc::new(plugin),
         description,
         runtime,
         flows: Arc::new(flows),
+        stopping: stopping_rx,
     };
 
     let incoming = errbot_proto::transport::bind(&env.socket)
@@ -378,6 +405,8 @@ pub async fn serve_with_shutdown<P: Plugin>(
         result = &mut server => result,
         () = &mut shutdown => {
             tracing::info!("stopping");
+            // Sessions end once their commands under way have, so that the server can stop.
+            let _ = stopping.send(true);
             let _ = stop_tx.send(());
             match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
                 Ok(result) => result,

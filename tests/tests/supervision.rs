@@ -533,6 +533,8 @@ async fn a_plugin_command_deadline_is_answered_in_time_and_others_keep_theirs() 
         format!("{SOME_ERROR}!slow did not finish within 0.3 s"),
         "after {took:?}"
     );
+    // The plugin was told: the command stops there, it does not run on unseen.
+    bot.wait_for_log("slow 3000 ms: cancelled", 1);
     assert_eq!(bot.one("!slow 10").await, "slept 10 ms");
     assert_eq!(bot.one("!hello").await, "Hello, world!");
     assert_eq!(bot.stop(), Some(0));

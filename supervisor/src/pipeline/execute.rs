@@ -160,14 +160,13 @@ async fn run_plugin(
     let _inflight = plugin.begin();
     // Raced with the process's exit: a call that went to a process dying at that instant must
     // not wait on a connection nobody will answer (the command deadline is long).
-    let mut client = plugin.client.clone();
     let stream = tokio::select! {
         biased;
-        stream = client.execute(request) => stream,
+        stream = plugin.commands.execute(request) => stream,
         reason = plugin.process.wait_exit() => return Err(stopped(&plugin, &reason)),
     };
     let mut stream = match stream {
-        Ok(s) => s.into_inner(),
+        Ok(s) => s,
         Err(status) => return Err(plugin_failure(&plugin, status).await),
     };
     let mut left = None;

@@ -5,6 +5,7 @@
 //! The slot outlives its processes: commands and replies address the slot, which hands them to
 //! whatever process serves at that moment, or waits (bounded) for the next one.
 
+pub mod commands;
 pub mod gateway;
 pub mod health;
 pub mod plugin;

@@ -11,6 +11,7 @@ use errbot_proto::v1::{
 use tokio::sync::{Notify, mpsc, oneshot};
 use tonic::transport::Channel;
 
+use super::commands::Commands;
 use super::policy::{Policy, Restarts};
 use super::{Life, State, health, jitter};
 use crate::bot::{Bot, TokenStore, read, write};
@@ -36,6 +37,8 @@ pub struct Instance {
     pub description: PluginDescription,
     /// Client of its PluginService.
     pub client: PluginServiceClient<Channel>,
+    /// Its commands' way: a session, or Execute calls.
+    pub commands: Commands,
     /// The process.
     pub process: child::Running,
     inflight: AtomicUsize,
@@ -526,10 +529,12 @@ impl PluginSlot {
             self.discard(bot, process).await;
             return Err(format!("Activate failed: {}", s.message()).into());
         }
+        let commands = Commands::open(&client, &self.name).await;
         Ok(Arc::new(Instance {
             name: self.name.clone(),
             description,
             client,
+            commands,
             process,
             inflight: AtomicUsize::new(0),
             idle: Notify::new(),

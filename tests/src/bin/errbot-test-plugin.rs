@@ -86,10 +86,12 @@ impl TestPlugin {
         numbers.iter().sum::<f64>().to_string()
     }
 
-    /// Sleep a while, then answer.
+    /// Sleep a while, then answer; says in the log when it is cancelled before its end.
     #[command]
     async fn slow(&self, millis: u64) -> String {
+        let mut cancelled = Cancelled(Some(format!("slow {millis} ms")));
         tokio::time::sleep(Duration::from_millis(millis)).await;
+        cancelled.0 = None;
         format!("slept {millis} ms")
     }
 
@@ -616,5 +618,16 @@ async fn main() -> std::process::ExitCode {
     match std::env::var(errbot_proto::contract::ENV_NAME).as_deref() {
         Ok("configured") => errbot_plugin_sdk::serve(Configured::default()).await,
         _ => errbot_plugin_sdk::serve(TestPlugin).await,
+    }
+}
+
+/// Logs that the command it names was dropped before its end (unless the name was taken).
+struct Cancelled(Option<String>);
+
+impl Drop for Cancelled {
+    fn drop(&mut self) {
+        if let Some(command) = &self.0 {
+            eprintln!("{command}: cancelled");
+        }
     }
 }

@@ -426,6 +426,38 @@ class ExecuteRequest(_message.Message):
     flow: FlowStep
     def __init__(self, command: _Optional[str] = ..., message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., args: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., params: _Optional[_Mapping[str, ParamValues]] = ..., matches: _Optional[_Iterable[_Union[RegexMatch, _Mapping]]] = ..., invocation_id: _Optional[str] = ..., sender_is_admin: _Optional[bool] = ..., flow: _Optional[_Union[FlowStep, _Mapping]] = ...) -> None: ...
 
+class PluginSessionFrame(_message.Message):
+    __slots__ = ("call", "execute", "cancel")
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    EXECUTE_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    call: int
+    execute: ExecuteRequest
+    cancel: CancelCall
+    def __init__(self, call: _Optional[int] = ..., execute: _Optional[_Union[ExecuteRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelCall, _Mapping]] = ...) -> None: ...
+
+class CancelCall(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PluginSessionEvent(_message.Message):
+    __slots__ = ("call", "reply", "end")
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    REPLY_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    call: int
+    reply: Reply
+    end: CallEnd
+    def __init__(self, call: _Optional[int] = ..., reply: _Optional[_Union[Reply, _Mapping]] = ..., end: _Optional[_Union[CallEnd, _Mapping]] = ...) -> None: ...
+
+class CallEnd(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
 class FlowStep(_message.Message):
     __slots__ = ("name", "context_json")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -59,6 +59,11 @@ class PluginServiceStub:
                 request_serializer=errbot_dot_v1_dot_plugin__pb2.ExecuteRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_plugin__pb2.Reply.FromString,
                 _registered_method=True)
+        self.Session = channel.stream_stream(
+                '/errbot.v1.PluginService/Session',
+                request_serializer=errbot_dot_v1_dot_plugin__pb2.PluginSessionFrame.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_plugin__pb2.PluginSessionEvent.FromString,
+                _registered_method=True)
         self.Event = channel.unary_unary(
                 '/errbot.v1.PluginService/Event',
                 request_serializer=errbot_dot_v1_dot_plugin__pb2.EventRequest.SerializeToString,
@@ -133,6 +138,21 @@ class PluginServiceServicer:
         own message, in order, as soon as it arrives (Errbot's generator commands).
         A reply with `error` set ends the command with that text shown to the user.
         A gRPC error status is reported to the user as a plugin failure.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Session(self, request_iterator, context):
+        """Optional, and what errbotd prefers: one long-lived stream per process that carries every
+        command, so that a command costs two frames instead of a call of its own (a new HTTP/2
+        stream). errbotd opens it once the process is activated; a plugin that answers UNIMPLEMENTED
+        gets Execute calls instead. Each frame down holds a command (an ExecuteRequest, numbered by
+        errbotd) or the cancellation of one; each event up holds a reply of a command, or its end,
+        with the command's number. Commands run concurrently: their events interleave, and the
+        events of one command keep their order. The meaning is Execute's: the same replies, and the
+        end's status is the one Execute's stream would have ended with. When errbotd closes its
+        side, the plugin finishes the commands under way and closes its own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -232,6 +252,11 @@ def add_PluginServiceServicer_to_server(servicer, server):
                     servicer.Execute,
                     request_deserializer=errbot_dot_v1_dot_plugin__pb2.ExecuteRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_plugin__pb2.Reply.SerializeToString,
+            ),
+            'Session': grpc.stream_stream_rpc_method_handler(
+                    servicer.Session,
+                    request_deserializer=errbot_dot_v1_dot_plugin__pb2.PluginSessionFrame.FromString,
+                    response_serializer=errbot_dot_v1_dot_plugin__pb2.PluginSessionEvent.SerializeToString,
             ),
             'Event': grpc.unary_unary_rpc_method_handler(
                     servicer.Event,
@@ -399,6 +424,33 @@ class PluginService:
             '/errbot.v1.PluginService/Execute',
             errbot_dot_v1_dot_plugin__pb2.ExecuteRequest.SerializeToString,
             errbot_dot_v1_dot_plugin__pb2.Reply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Session(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/errbot.v1.PluginService/Session',
+            errbot_dot_v1_dot_plugin__pb2.PluginSessionFrame.SerializeToString,
+            errbot_dot_v1_dot_plugin__pb2.PluginSessionEvent.FromString,
             options,
             channel_credentials,
             insecure,

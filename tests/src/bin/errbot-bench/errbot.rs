@@ -279,11 +279,13 @@ async fn run_into(
     let expect = format!("{plugin}: p{{n}}");
     results.plugin_latency =
         Measured::from_result(driver.load(&body, &expect, w.latency, 1, t).await);
-    results.plugin_throughput = Measured::from_result(
-        driver
-            .load(&body, &expect, w.messages, PLUGIN_CONCURRENCY, t)
-            .await,
-    );
+    for c in PLUGIN_CONCURRENCY {
+        let r = driver.load(&body, &expect, w.messages, c, t).await;
+        crate::rs_progress(label, &format!("!{plugin} x{c}"), &r);
+        results
+            .plugin_throughput
+            .push((c, Measured::from_result(r)));
+    }
     results.webhook = Measured::from_result(webhook_load(&mut driver, label, w).await);
     results.memory_load = driver.memory();
     results.storage = Measured::from_result(storage_rate(&mut driver, w.storage).await);

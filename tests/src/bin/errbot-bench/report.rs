@@ -174,18 +174,28 @@ fn rows(all: &[SystemResults]) -> Vec<Row> {
             },
         ));
     }
-    rows.push(row(
-        "plugin command latency p50, 1 sender (ms)".into(),
-        Better::Lower,
-        Unit::Ms,
-        &|s| Cell::load(&s.plugin_latency, |r| r.percentile_ms(50.0)),
-    ));
-    rows.push(row(
-        format!("plugin command throughput, {PLUGIN_CONCURRENCY} senders (correct replies/s)"),
-        Better::Higher,
-        Unit::PerSecond,
-        &|s| Cell::load(&s.plugin_throughput, |r| Some(r.throughput())),
-    ));
+    for p in [50.0, 99.0] {
+        rows.push(row(
+            format!("plugin command latency p{p:.0}, 1 sender (ms)"),
+            Better::Lower,
+            Unit::Ms,
+            &|s| Cell::load(&s.plugin_latency, |r| r.percentile_ms(p)),
+        ));
+    }
+    for c in PLUGIN_CONCURRENCY {
+        rows.push(row(
+            format!(
+                "plugin command throughput, {} (correct replies/s)",
+                crate::results::senders(c)
+            ),
+            Better::Higher,
+            Unit::PerSecond,
+            &|s| match s.plugin_throughput.iter().find(|(k, _)| *k == c) {
+                Some((_, m)) => Cell::load(m, |r| Some(r.throughput())),
+                None => Cell::of(None),
+            },
+        ));
+    }
     let clients = crate::webhook::CLIENTS;
     rows.push(row(
         format!("webhook throughput, {clients} clients (correct answers/s)"),
@@ -405,23 +415,7 @@ fn targets(out: &mut String, all: &[SystemResults], rows: &[Row]) {
         }
     }
     let simple = |out: &mut String, what: &str, row: Option<&&Row>, ok: &dyn Fn(f64) -> bool| {
-        let Some(row) = row else { return };
-        match (row.cells.first().and_then(|c| c.value), best_errbot(row)) {
-            (Some(rs), Some((i, e, _))) => {
-                let x = advantage(rs, e, row.better).unwrap_or(0.0);
-                let _ = writeln!(
-                    out,
-                    "| {what} | {} | {} ({}) | {x:.2}x | {} |",
-                    fmt_value(rs, row.unit),
-                    fmt_value(e, row.unit),
-                    label(i),
-                    verdict(ok(x))
-                );
-            }
-            _ => {
-                let _ = writeln!(out, "| {what} | - | - | - | not measured |");
-            }
-        }
+        target_line(out, all, what, row, ok);
     };
     simple(
         out,
@@ -448,6 +442,92 @@ fn targets(out: &mut String, all: &[SystemResults], rows: &[Row]) {
         &|x| x >= 1.0,
     );
     let _ = writeln!(out);
+    issue_20_targets(out, all, rows);
+}
+
+/// The targets of issue 20 (plugin commands, storage, memory), each with its verdict; a ratio
+/// is errbot-rs's advantage (above 1: better than Errbot's best correct configuration).
+fn issue_20_targets(out: &mut String, all: &[SystemResults], rows: &[Row]) {
+    let _ = writeln!(out, "### Targets (issue 20)\n");
+    let _ = writeln!(
+        out,
+        "| target | errbot-rs | Errbot (best correct configuration) | ratio | met |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|");
+    for c in PLUGIN_CONCURRENCY {
+        let name = format!("plugin command throughput, {}", crate::results::senders(c));
+        target_line(
+            out,
+            all,
+            &format!("{name} >= 10x"),
+            row_named(rows, &name).first(),
+            &|x| x >= 10.0,
+        );
+    }
+    let targets: [(&str, &str, f64); 6] = [
+        (
+            "plugin command p50 <= 0.5x Errbot's in-process p50 (ms)",
+            "plugin command latency p50",
+            2.0,
+        ),
+        (
+            "plugin command p99 <= Errbot's p99 (ms)",
+            "plugin command latency p99",
+            1.0,
+        ),
+        ("storage get/s through a plugin >= 1x", "storage get/s", 1.0),
+        (
+            "storage set/s, 16 concurrent writers >= 1x",
+            "storage set/s through a plugin, 16",
+            1.0,
+        ),
+        (
+            "storage set/s, one writer >= 0.25x",
+            // The first row of that name: the 16 writers' comes after it.
+            "storage set/s through a plugin",
+            0.25,
+        ),
+        (
+            "total RSS after load <= 0.5x Errbot's (MiB)",
+            "memory after load, total RSS",
+            2.0,
+        ),
+    ];
+    for (what, row, at_least) in targets {
+        target_line(out, all, what, row_named(rows, row).first(), &|x| {
+            x >= at_least
+        });
+    }
+    let _ = writeln!(out);
+}
+
+/// One line of a targets table: errbot-rs's value in `row` against Errbot's best correct one,
+/// their ratio and whether `ok` holds for it.
+fn target_line(
+    out: &mut String,
+    all: &[SystemResults],
+    what: &str,
+    row: Option<&&Row>,
+    ok: &dyn Fn(f64) -> bool,
+) {
+    let Some(row) = row else { return };
+    let label = |i: usize| all.get(i).map_or("?", |s| s.label.as_str());
+    match (row.cells.first().and_then(|c| c.value), best_errbot(row)) {
+        (Some(rs), Some((i, e, _))) => {
+            let x = advantage(rs, e, row.better).unwrap_or(0.0);
+            let _ = writeln!(
+                out,
+                "| {what} | {} | {} ({}) | {x:.2}x | {} |",
+                fmt_value(rs, row.unit),
+                fmt_value(e, row.unit),
+                label(i),
+                if ok(x) { "yes" } else { "**no**" }
+            );
+        }
+        _ => {
+            let _ = writeln!(out, "| {what} | - | - | - | not measured |");
+        }
+    }
 }
 
 fn senders(row_name: &str) -> String {

@@ -155,8 +155,8 @@ pub struct SystemResults {
     pub throughput: Vec<(u32, Measured<LoadResult>)>,
     /// A plugin's command, one sender, one message at a time.
     pub plugin_latency: Measured<LoadResult>,
-    /// A plugin's command with [`PLUGIN_CONCURRENCY`] senders.
-    pub plugin_throughput: Measured<LoadResult>,
+    /// A plugin's command with each of [`PLUGIN_CONCURRENCY`] senders.
+    pub plugin_throughput: Vec<(u32, Measured<LoadResult>)>,
     /// Memory of every process once ready.
     pub memory_start: Measured<Vec<ProcessMemory>>,
     /// Memory of every process after the load runs.
@@ -180,8 +180,8 @@ pub fn senders(n: u32) -> String {
     }
 }
 
-/// Senders of the plugin-command throughput run.
-pub const PLUGIN_CONCURRENCY: u32 = 16;
+/// Senders of the plugin-command throughput runs (`--only plugin` uses the first).
+pub const PLUGIN_CONCURRENCY: [u32; 2] = [16, 64];
 
 impl SystemResults {
     /// Results with nothing measured yet.
@@ -196,7 +196,7 @@ impl SystemResults {
             latency: none(),
             throughput: Vec::new(),
             plugin_latency: none(),
-            plugin_throughput: none(),
+            plugin_throughput: Vec::new(),
             memory_start: none(),
             memory_load: none(),
             cpu: none(),
@@ -213,10 +213,9 @@ impl SystemResults {
             all.push((format!("`!echo` {}", senders(*c)), r));
         }
         all.push(("plugin command sequential".to_owned(), &self.plugin_latency));
-        all.push((
-            format!("plugin command {PLUGIN_CONCURRENCY} senders"),
-            &self.plugin_throughput,
-        ));
+        for (c, r) in &self.plugin_throughput {
+            all.push((format!("plugin command {}", senders(*c)), r));
+        }
         all.push((
             format!("webhook {} clients", crate::webhook::CLIENTS),
             &self.webhook,

@@ -325,10 +325,13 @@ pub async fn run(bin_dir: &Path, w: &Workloads) -> SystemResults {
     let body = format!("!{plugin} p{{n}}");
     let expect = format!("{plugin}: p{{n}}");
     results.plugin_latency = Measured::from_result(bot.load(&body, &expect, w.latency, 1, t).await);
-    results.plugin_throughput = Measured::from_result(
-        bot.load(&body, &expect, w.messages, PLUGIN_CONCURRENCY, t)
-            .await,
-    );
+    for c in PLUGIN_CONCURRENCY {
+        let r = bot.load(&body, &expect, w.messages, c, t).await;
+        crate::rs_progress("errbot-rs", &format!("!{plugin} x{c}"), &r);
+        results
+            .plugin_throughput
+            .push((c, Measured::from_result(r)));
+    }
     results.webhook = Measured::from_result(webhook_load(&bot, w).await);
     results.memory_load = Measured::Value(bot.memory());
     results.storage = storage_rate(&mut bot, w).await;
@@ -349,7 +352,7 @@ pub async fn run_only(bin_dir: &Path, w: &Workloads) -> anyhow::Result<()> {
         Some(crate::Only::Plugin) => (
             format!("!{plugin} p{{n}}"),
             format!("{plugin}: p{{n}}"),
-            PLUGIN_CONCURRENCY,
+            PLUGIN_CONCURRENCY[0],
         ),
         _ => ("!echo c{n}".to_owned(), "c{n}".to_owned(), 64),
     };
