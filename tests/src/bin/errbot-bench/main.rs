@@ -211,18 +211,28 @@ fn machine(python: Option<&PathBuf>) -> Vec<String> {
 
 /// Whether the run worked: every errbot-rs workload gave only correct replies, and every
 /// workload was measured on both systems in every configuration.
-fn problems(all: &[SystemResults]) -> Vec<String> {
+/// What went wrong in a run: a system that did not start, a workload without a figure, and a
+/// reply lost, duplicated or wrong on errbot-rs's side (`all[0]`, and `compat`: Errbot's own
+/// losses are a finding, not a harness failure).
+fn problems(all: &[SystemResults], compat: Option<&SystemResults>) -> Vec<String> {
     let mut out = Vec::new();
-    for (i, s) in all.iter().enumerate() {
+    // (system, errbot-rs's, runs every workload)
+    let systems = all
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s, i == 0, true))
+        .chain(compat.map(|s| (s, true, false)));
+    for (s, ours, every_workload) in systems {
         if let Measured::NotMeasured(why) = &s.start_ms {
             out.push(format!("{}: did not start: {why}", s.label));
             continue;
         }
         for (name, m) in s.loads() {
             match m {
+                // The compatibility host's column runs only the plugin workloads.
+                Measured::NotMeasured(why) if why == results::NOT_RUN && !every_workload => {}
                 Measured::NotMeasured(why) => out.push(format!("{}: {name}: {why}", s.label)),
-                // Errbot's own losses are a finding, not a harness failure.
-                Measured::Value(r) if i == 0 && !r.is_clean() => out.push(format!(
+                Measured::Value(r) if ours && !r.is_clean() => out.push(format!(
                     "{}: {name}: {} ({})",
                     s.label,
                     r.failures(),
@@ -230,6 +240,9 @@ fn problems(all: &[SystemResults]) -> Vec<String> {
                 )),
                 Measured::Value(_) => {}
             }
+        }
+        if !every_workload {
+            continue;
         }
         for (name, missing) in [
             ("memory", s.memory_load.value().is_none()),
@@ -305,7 +318,9 @@ async fn main() -> ExitCode {
     };
 
     let mut all = vec![rs::run(&bin_dir, &w).await];
+    let mut compat = None;
     if let Some(python) = python {
+        compat = Some(rs::run_compat(&bin_dir, &w, &python, &cli.errbot_driver).await);
         let setup = errbot::Setup {
             python,
             script: cli.errbot_driver.clone(),
@@ -314,7 +329,7 @@ async fn main() -> ExitCode {
             all.push(errbot::run(&setup, config, &w).await);
         }
     }
-    let text = report::render(&all, &w, &info);
+    let text = report::render(&all, compat.as_ref(), &w, &info);
     println!("{text}");
 
     let target = if cli.smoke || cli.no_write {
@@ -332,7 +347,7 @@ async fn main() -> ExitCode {
         }
         eprintln!("errbot-bench: wrote {}", path.display());
     }
-    let problems = problems(&all);
+    let problems = problems(&all, compat.as_ref());
     for p in &problems {
         eprintln!("errbot-bench: problem: {p}");
     }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::Workloads;
-use crate::results::{LoadResult, Measured, PLUGIN_CONCURRENCY, SystemResults, total};
+use crate::results::{LoadResult, Measured, NOT_RUN, PLUGIN_CONCURRENCY, SystemResults, total};
 
 /// Markers around the generated part of BENCHMARKS.md; the rest of the file is kept.
 pub const BEGIN: &str =
@@ -290,7 +290,14 @@ pub struct RunInfo {
 }
 
 /// Renders the report (the part between the markers).
-pub fn render(all: &[SystemResults], w: &Workloads, info: &RunInfo) -> String {
+/// The report of a run: `all` is errbot-rs first, then Errbot's configurations; `compat` is
+/// errbot-rs running Errbot's bench plugin on the compatibility host, when it was measured.
+pub fn render(
+    all: &[SystemResults],
+    compat: Option<&SystemResults>,
+    w: &Workloads,
+    info: &RunInfo,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## Results ({}; {})\n", info.status, info.date);
     let _ = writeln!(
@@ -309,40 +316,16 @@ pub fn render(all: &[SystemResults], w: &Workloads, info: &RunInfo) -> String {
     let _ = writeln!(out);
 
     let rows = rows(all);
-    let _ = write!(out, "| workload |");
-    for s in all {
-        let _ = write!(out, " {} |", s.label);
-    }
-    let _ = writeln!(out, " errbot-rs vs best Errbot |");
-    let _ = write!(out, "|---|");
-    for _ in all {
-        let _ = write!(out, "---:|");
-    }
-    let _ = writeln!(out, "---|");
-    for row in &rows {
-        let _ = write!(out, "| {} |", row.name);
-        for cell in &row.cells {
-            let _ = write!(out, " {} |", escape(&fmt_cell(cell, row.unit)));
-        }
-        let ratio = match (row.cells.first().and_then(|c| c.value), best_errbot(row)) {
-            (Some(rs), Some((i, errbot, clean))) => match advantage(rs, errbot, row.better) {
-                Some(x) => format!(
-                    "{x:.2}x {} than {}{}",
-                    if x >= 1.0 { "better" } else { "worse" },
-                    all[i].label,
-                    if clean { "" } else { " (no correct run)" }
-                ),
-                None => "-".to_owned(),
-            },
-            _ => "-".to_owned(),
-        };
-        let _ = writeln!(out, " {ratio} |");
-    }
-    let _ = writeln!(out);
+    table(&mut out, all, &rows);
     targets(&mut out, all, &rows);
-    memory(&mut out, all);
+    let mut with_compat = all.to_vec();
+    if let Some(compat) = compat {
+        compat_section(&mut out, compat, all);
+        with_compat.push(compat.clone());
+    }
+    memory(&mut out, &with_compat);
     cpu(&mut out, all);
-    reliability(&mut out, all);
+    reliability(&mut out, &with_compat);
     let _ = writeln!(
         out,
         "Workloads: {} warm-up messages, then {} sequential messages for latency, {} messages \
@@ -368,6 +351,75 @@ pub fn render(all: &[SystemResults], w: &Workloads, info: &RunInfo) -> String {
 
 fn row_named<'a>(rows: &'a [Row], prefix: &str) -> Vec<&'a Row> {
     rows.iter().filter(|r| r.name.starts_with(prefix)).collect()
+}
+
+/// The side-by-side table of `rows`: a column per system (the first is errbot-rs's), and
+/// errbot-rs's advantage over the best Errbot configuration.
+fn table(out: &mut String, all: &[SystemResults], rows: &[Row]) {
+    let _ = write!(out, "| workload |");
+    for s in all {
+        let _ = write!(out, " {} |", s.label);
+    }
+    let _ = writeln!(out, " errbot-rs vs best Errbot |");
+    let _ = write!(out, "|---|");
+    for _ in all {
+        let _ = write!(out, "---:|");
+    }
+    let _ = writeln!(out, "---|");
+    for row in rows {
+        let _ = write!(out, "| {} |", row.name);
+        for cell in &row.cells {
+            let _ = write!(out, " {} |", escape(&fmt_cell(cell, row.unit)));
+        }
+        let ratio = match (row.cells.first().and_then(|c| c.value), best_errbot(row)) {
+            (Some(rs), Some((i, errbot, clean))) => match advantage(rs, errbot, row.better) {
+                Some(x) => format!(
+                    "{x:.2}x {} than {}{}",
+                    if x >= 1.0 { "better" } else { "worse" },
+                    all[i].label,
+                    if clean { "" } else { " (no correct run)" }
+                ),
+                None => "-".to_owned(),
+            },
+            _ => "-".to_owned(),
+        };
+        let _ = writeln!(out, " {ratio} |");
+    }
+    let _ = writeln!(out);
+}
+
+/// errbot-rs running Errbot's bench plugin, unmodified, on the compatibility host (one host
+/// process beside errbotd and the gateway), against Errbot running the same plugin in the same
+/// run.
+fn compat_section(out: &mut String, compat: &SystemResults, all: &[SystemResults]) {
+    let _ = writeln!(
+        out,
+        "### Errbot's plugin on the compatibility host (issue 17)\n\n\
+         The same `.plug` and module as Errbot's `bench1`, run unmodified by errbotd on \
+         `plugin-sdk/python/host.py` (one host process), against Errbot running it (with four \
+         more such plugins) in the same run. Start: from spawning errbotd to the plugin's first \
+         answer, its virtualenv already filled (median of 3 starts).\n"
+    );
+    let mut side = vec![compat.clone()];
+    side.extend(all.iter().skip(1).cloned());
+    let wanted = [
+        "start to ready",
+        "plugin command latency",
+        "plugin command throughput, 16",
+        "memory after load",
+    ];
+    let rows: Vec<Row> = rows(&side)
+        .into_iter()
+        .filter(|r| wanted.iter().any(|w| r.name.starts_with(w)))
+        .map(|mut r| {
+            if r.name.starts_with("start to ready") {
+                r.name =
+                    "start to ready (ms, median of 3 starts; compat: 1 plugin, Errbot: 5)".into();
+            }
+            r
+        })
+        .collect();
+    table(out, &side, &rows);
 }
 
 /// The targets of DESIGN.md, each with its verdict.
@@ -606,6 +658,8 @@ fn reliability(out: &mut String, all: &[SystemResults]) {
                         escape(first_line(&r.first_failure))
                     );
                 }
+                // A workload this system does not run (the compatibility host's column).
+                Measured::NotMeasured(why) if why == NOT_RUN => {}
                 Measured::NotMeasured(why) => {
                     let _ = writeln!(
                         out,

@@ -180,6 +180,9 @@ pub fn senders(n: u32) -> String {
     }
 }
 
+/// Why a workload has no figure when it was never run.
+pub const NOT_RUN: &str = "not run";
+
 /// Senders of the plugin-command throughput runs (`--only plugin` uses the first).
 pub const PLUGIN_CONCURRENCY: [u32; 2] = [16, 64];
 
@@ -187,7 +190,7 @@ impl SystemResults {
     /// Results with nothing measured yet.
     pub fn new(label: &str, description: &str) -> Self {
         fn none<T>() -> Measured<T> {
-            Measured::NotMeasured("not run".to_owned())
+            Measured::NotMeasured(NOT_RUN.to_owned())
         }
         Self {
             label: label.to_owned(),

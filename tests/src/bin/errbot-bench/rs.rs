@@ -31,27 +31,75 @@ struct Bot {
     web: String,
 }
 
+/// The plugins a bench bot runs.
+#[derive(Clone, Copy)]
+enum Plugins<'a> {
+    /// This many Rust bench plugins (`errbot-bench-plugin`, one process each).
+    Rust(u32),
+    /// Errbot's first bench plugin, its `.plug` and module as the Errbot driver writes them for
+    /// Errbot, run unmodified on the compatibility host.
+    Errbot {
+        /// A Python that can import the driver (the Errbot virtualenv's).
+        python: &'a Path,
+        /// tests/bench/errbot_driver.py.
+        driver: &'a Path,
+    },
+}
+
+impl Plugins<'_> {
+    /// Writes the plugins into `dir`; returns how many there are (`bench1` to `benchN`).
+    fn write(self, dir: &Path) -> anyhow::Result<u32> {
+        match self {
+            Self::Rust(count) => {
+                for i in 1..=count {
+                    let name = plugin_name(i);
+                    let d = dir.join(&name);
+                    std::fs::create_dir_all(&d)?;
+                    std::fs::write(
+                        d.join("plugin.toml"),
+                        format!(
+                            "[plugin]\nname = \"{name}\"\ndescription = \"Benchmark plugin {i}.\"\n\
+                             command = [\"errbot-bench-plugin\"]\n"
+                        ),
+                    )?;
+                }
+                Ok(count)
+            }
+            Self::Errbot { python, driver } => {
+                let errbot_dir = dir.join("errbot");
+                let script = "import sys; sys.path.insert(0, sys.argv[1]); \
+                              import errbot_driver; errbot_driver.write_plugins(sys.argv[2], 1)";
+                let status = Command::new(python)
+                    .arg("-c")
+                    .arg(script)
+                    .arg(driver.parent().unwrap_or(Path::new(".")))
+                    .arg(&errbot_dir)
+                    .status()
+                    .with_context(|| format!("running {}", python.display()))?;
+                if !status.success() {
+                    bail!("writing Errbot's bench plugin failed ({status})");
+                }
+                Ok(1)
+            }
+        }
+    }
+}
+
+/// The compatibility host's directory in this source tree.
+fn compat_host_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk/python"))
+}
+
 impl Bot {
-    /// Writes the configuration and `plugins` plugin directories, starts errbotd and waits
-    /// until the last plugin answers its command; returns the bot and the time that took.
-    async fn start(bin_dir: &Path, plugins: u32) -> anyhow::Result<(Self, Duration)> {
+    /// Writes the configuration and the plugins' directories, starts errbotd and waits until
+    /// the last plugin answers its command; returns the bot and the time that took.
+    async fn start(bin_dir: &Path, plugins: Plugins<'_>) -> anyhow::Result<(Self, Duration)> {
         let dir = tempfile::Builder::new()
             .prefix("errbot-bench")
             .tempdir()
             .context("creating a temporary directory")?;
         let plugin_dir = dir.path().join("plugins");
-        for i in 1..=plugins {
-            let name = plugin_name(i);
-            let d = plugin_dir.join(&name);
-            std::fs::create_dir_all(&d)?;
-            std::fs::write(
-                d.join("plugin.toml"),
-                format!(
-                    "[plugin]\nname = \"{name}\"\ndescription = \"Benchmark plugin {i}.\"\n\
-                     command = [\"errbot-bench-plugin\"]\n"
-                ),
-            )?;
-        }
+        let count = plugins.write(&plugin_dir)?;
         let socket = dir.path().join("driver.sock");
         let port = crate::webhook::free_port()?;
         let config = format!(
@@ -68,7 +116,14 @@ impl Bot {
         let log = std::fs::File::create(dir.path().join("errbotd.log"))?;
         let errbotd = bin_dir.join("errbotd");
         let t0 = Instant::now();
-        let process = Command::new(&errbotd)
+        let mut command = Command::new(&errbotd);
+        if let Plugins::Errbot { .. } = plugins {
+            // The host's virtualenv is filled once and kept beside the binaries.
+            command
+                .env("ERRBOT_VENV_DIR", bin_dir.join("errbot-bench-venvs"))
+                .env("ERRBOT_PYTHON_COMPAT_DIR", compat_host_dir());
+        }
+        let process = command
             .arg("--config")
             .arg(dir.path().join("errbot.toml"))
             .current_dir(dir.path())
@@ -85,8 +140,13 @@ impl Bot {
             driver,
             web: format!("http://127.0.0.1:{port}"),
         };
-        let probe = plugin_name(plugins.max(1));
-        let deadline = t0 + Duration::from_secs(120);
+        let probe = plugin_name(count.max(1));
+        // A first start of the compatibility host fills its virtualenv (pip) meanwhile.
+        let deadline = t0
+            + Duration::from_secs(match plugins {
+                Plugins::Rust(_) => 120,
+                Plugins::Errbot { .. } => 600,
+            });
         loop {
             if let Ok(Some(status)) = bot.process.try_wait() {
                 bail!(
@@ -94,22 +154,25 @@ impl Bot {
                     bot.log_tail()
                 );
             }
-            if plugins == 0 {
+            if count == 0 {
                 break;
             }
             match bot.converse(&probe, "ready").await {
                 Ok(Ok(())) => break,
-                // errbotd answered, wrongly: it is up, but the plugin is not there.
-                Ok(Err(wrong)) => bail!("{wrong}:\n{}", bot.log_tail()),
-                Err(_not_yet) => {}
+                // errbotd answered, wrongly: it is up, but the plugin is not there (a plugin
+                // on the host may still be starting: errbotd says so).
+                Ok(Err(wrong)) if matches!(plugins, Plugins::Rust(_)) => {
+                    bail!("{wrong}:\n{}", bot.log_tail())
+                }
+                Ok(Err(_)) | Err(_) => {}
             }
             if Instant::now() > deadline {
-                bail!("errbotd was not ready within 120 s:\n{}", bot.log_tail());
+                bail!("errbotd was not ready in time:\n{}", bot.log_tail());
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let ready = t0.elapsed();
-        for i in 1..=plugins {
+        for i in 1..=count {
             bot.ask(&plugin_name(i), "check")
                 .await
                 .with_context(|| format!("plugin {} does not answer", plugin_name(i)))?;
@@ -283,7 +346,7 @@ pub async fn run(bin_dir: &Path, w: &Workloads) -> SystemResults {
     // Every start in a fresh data directory; the last bot started runs the workloads.
     let mut starts = Vec::with_capacity(crate::STARTS);
     let mut bot = loop {
-        let (mut bot, ready) = match Bot::start(bin_dir, w.plugins).await {
+        let (mut bot, ready) = match Bot::start(bin_dir, Plugins::Rust(w.plugins)).await {
             Ok(started) => started,
             Err(e) => {
                 results.start_ms = Measured::NotMeasured(format!("{e:#}"));
@@ -341,9 +404,74 @@ pub async fn run(bin_dir: &Path, w: &Workloads) -> SystemResults {
     results
 }
 
+/// Errbot's bench plugin on the compatibility host: start (median of [`crate::STARTS`], after
+/// a first start that fills the host's virtualenv when needed), the plugin command's latency
+/// and throughput from the first level of [`PLUGIN_CONCURRENCY`], memory after that load.
+pub async fn run_compat(
+    bin_dir: &Path,
+    w: &Workloads,
+    python: &Path,
+    driver: &Path,
+) -> SystemResults {
+    let mut results = SystemResults::new(
+        "errbot-rs compat",
+        "release errbotd + test gateway + Errbot's `bench1` plugin, unmodified, on the \
+         compatibility host (one Python process)",
+    );
+    let plugins = Plugins::Errbot { python, driver };
+    // The first start may fill the virtualenv: not measured.
+    match Bot::start(bin_dir, plugins).await {
+        Ok((mut bot, ready)) => {
+            eprintln!(
+                "errbot-rs compat: first start in {:.1} ms",
+                ready.as_secs_f64() * 1000.0
+            );
+            bot.stop();
+        }
+        Err(e) => {
+            results.start_ms = Measured::NotMeasured(format!("{e:#}"));
+            return results;
+        }
+    }
+    let mut starts = Vec::with_capacity(crate::STARTS);
+    let mut bot = loop {
+        let (mut bot, ready) = match Bot::start(bin_dir, plugins).await {
+            Ok(started) => started,
+            Err(e) => {
+                results.start_ms = Measured::NotMeasured(format!("{e:#}"));
+                return results;
+            }
+        };
+        starts.push(ready.as_secs_f64() * 1000.0);
+        if starts.len() == crate::STARTS {
+            break bot;
+        }
+        bot.stop();
+    };
+    results.start_ms = Measured::Value(crate::median(starts));
+    results.memory_start = Measured::Value(bot.memory());
+    let plugin = plugin_name(1);
+    let body = format!("!{plugin} p{{n}}");
+    let expect = format!("{plugin}: p{{n}}");
+    let t = w.timeout_ms;
+    if let Err(e) = bot.load(&body, &expect, w.warmup, 4, t).await {
+        eprintln!("errbot-rs compat: warm-up failed: {e:#}");
+    }
+    results.plugin_latency = Measured::from_result(bot.load(&body, &expect, w.latency, 1, t).await);
+    let c = PLUGIN_CONCURRENCY[0];
+    let r = bot.load(&body, &expect, w.messages, c, t).await;
+    crate::rs_progress("errbot-rs compat", &format!("!{plugin} x{c}"), &r);
+    results
+        .plugin_throughput
+        .push((c, Measured::from_result(r)));
+    results.memory_load = Measured::Value(bot.memory());
+    bot.stop();
+    results
+}
+
 /// Runs one throughput workload alone (`--only`), printing the pids to profile first.
 pub async fn run_only(bin_dir: &Path, w: &Workloads) -> anyhow::Result<()> {
-    let (mut bot, _) = Bot::start(bin_dir, w.plugins).await?;
+    let (mut bot, _) = Bot::start(bin_dir, Plugins::Rust(w.plugins)).await?;
     for (name, pid) in bot.processes() {
         eprintln!("errbot-rs: {name}: pid {pid}");
     }
