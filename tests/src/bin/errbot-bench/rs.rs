@@ -337,24 +337,26 @@ pub fn cpu_shares(
         .collect()
 }
 
-/// Runs every workload on errbot-rs.
-pub async fn run(bin_dir: &Path, w: &Workloads) -> SystemResults {
-    let mut results = SystemResults::new(
-        "errbot-rs",
-        "release build; errbotd + test gateway + 5 Rust plugin processes; log level info (the default)",
-    );
-    // Every start in a fresh data directory; the last bot started runs the workloads.
+/// Starts errbotd [`crate::STARTS`] times, each in a fresh data directory, into
+/// `results.start_ms` (the median) and `results.memory_start`; returns the last bot started,
+/// which runs the workloads (`None` when a start failed: its error is the start's figure).
+async fn start_measured(
+    bin_dir: &Path,
+    plugins: Plugins<'_>,
+    results: &mut SystemResults,
+) -> Option<Bot> {
     let mut starts = Vec::with_capacity(crate::STARTS);
-    let mut bot = loop {
-        let (mut bot, ready) = match Bot::start(bin_dir, Plugins::Rust(w.plugins)).await {
+    let bot = loop {
+        let (mut bot, ready) = match Bot::start(bin_dir, plugins).await {
             Ok(started) => started,
             Err(e) => {
                 results.start_ms = Measured::NotMeasured(format!("{e:#}"));
-                return results;
+                return None;
             }
         };
-        eprintln!("errbot-rs: ready in {:.1} ms", ready.as_secs_f64() * 1000.0);
-        starts.push(ready.as_secs_f64() * 1000.0);
+        let ms = ready.as_secs_f64() * 1000.0;
+        eprintln!("{}: ready in {ms:.1} ms", results.label);
+        starts.push(ms);
         if starts.len() == crate::STARTS {
             break bot;
         }
@@ -362,6 +364,19 @@ pub async fn run(bin_dir: &Path, w: &Workloads) -> SystemResults {
     };
     results.start_ms = Measured::Value(crate::median(starts));
     results.memory_start = Measured::Value(bot.memory());
+    Some(bot)
+}
+
+/// Runs every workload on errbot-rs.
+pub async fn run(bin_dir: &Path, w: &Workloads) -> SystemResults {
+    let mut results = SystemResults::new(
+        "errbot-rs",
+        "release build; errbotd + test gateway + 5 Rust plugin processes; log level info (the default)",
+    );
+    let Some(mut bot) = start_measured(bin_dir, Plugins::Rust(w.plugins), &mut results).await
+    else {
+        return results;
+    };
 
     // Warm-up: connections, allocator, caches.
     if let Err(e) = bot
@@ -433,23 +448,9 @@ pub async fn run_compat(
             return results;
         }
     }
-    let mut starts = Vec::with_capacity(crate::STARTS);
-    let mut bot = loop {
-        let (mut bot, ready) = match Bot::start(bin_dir, plugins).await {
-            Ok(started) => started,
-            Err(e) => {
-                results.start_ms = Measured::NotMeasured(format!("{e:#}"));
-                return results;
-            }
-        };
-        starts.push(ready.as_secs_f64() * 1000.0);
-        if starts.len() == crate::STARTS {
-            break bot;
-        }
-        bot.stop();
+    let Some(mut bot) = start_measured(bin_dir, plugins, &mut results).await else {
+        return results;
     };
-    results.start_ms = Measured::Value(crate::median(starts));
-    results.memory_start = Measured::Value(bot.memory());
     let plugin = plugin_name(1);
     let body = format!("!{plugin} p{{n}}");
     let expect = format!("{plugin}: p{{n}}");
