@@ -536,10 +536,15 @@ impl Ctl {
         let r = self.client.logs(LogsRequest { lines, follow }).await;
         let mut stream = self.answer(r)?;
         let mut stdout = std::io::stdout().lock();
+        // One listener for the whole command: a Ctrl-C that comes while a line is being written
+        // is kept for the next wait (a listener made anew each turn would miss it, and the
+        // command would never end).
+        let interrupted = tokio::signal::ctrl_c();
+        tokio::pin!(interrupted);
         loop {
             let next = tokio::select! {
                 next = stream.message() => next,
-                _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = &mut interrupted => return Ok(()),
             };
             let entry = match next {
                 Ok(Some(entry)) => entry,
