@@ -362,6 +362,7 @@ pub async fn serve_with_shutdown<P: Plugin>(
     }
     let mut description = plugin.describe();
     description.protocol_version = PROTOCOL_VERSION.to_owned();
+    description.serves_session = true;
     let flows = plugin.flows();
     description.flows = flows.iter().map(|f| f.spec().clone()).collect();
     check_description(&description, env)?;

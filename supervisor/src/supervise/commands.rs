@@ -39,9 +39,19 @@ pub struct Commands {
 }
 
 impl Commands {
-    /// Opens a session with the plugin behind `client`, or settles for `Execute` calls when it
-    /// does not serve one.
-    pub async fn open(client: &PluginServiceClient<Channel>, plugin: &str) -> Self {
+    /// Opens a session with the plugin behind `client` when it serves one (`serves_session` in
+    /// its description), else settles for `Execute` calls.
+    pub async fn open(
+        client: &PluginServiceClient<Channel>,
+        plugin: &str,
+        serves_session: bool,
+    ) -> Self {
+        if !serves_session {
+            return Self {
+                client: client.clone(),
+                session: None,
+            };
+        }
         let opened = tokio::time::timeout(OPEN_TIMEOUT, Session::open(client))
             .await
             .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("no answer")));
@@ -62,11 +72,6 @@ impl Commands {
             client: client.clone(),
             session,
         }
-    }
-
-    /// Whether commands travel on a session.
-    pub fn on_session(&self) -> bool {
-        self.session.is_some()
     }
 
     /// Starts `request`; its replies are read from the answer.

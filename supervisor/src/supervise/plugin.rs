@@ -529,7 +529,7 @@ impl PluginSlot {
             self.discard(bot, process).await;
             return Err(format!("Activate failed: {}", s.message()).into());
         }
-        let commands = Commands::open(&client, &self.name).await;
+        let commands = Commands::open(&client, &self.name, description.serves_session).await;
         Ok(Arc::new(Instance {
             name: self.name.clone(),
             description,

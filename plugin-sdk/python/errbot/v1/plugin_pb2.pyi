@@ -102,7 +102,7 @@ class DescribeRequest(_message.Message):
     def __init__(self, protocol_versions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PluginDescription(_message.Message):
-    __slots__ = ("name", "description", "version", "protocol_version", "commands", "callbacks", "config_template_json", "depends_on", "webhooks", "command_filters", "flows", "checks_own_shape")
+    __slots__ = ("name", "description", "version", "protocol_version", "commands", "callbacks", "config_template_json", "depends_on", "webhooks", "command_filters", "flows", "checks_own_shape", "serves_session")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +115,7 @@ class PluginDescription(_message.Message):
     COMMAND_FILTERS_FIELD_NUMBER: _ClassVar[int]
     FLOWS_FIELD_NUMBER: _ClassVar[int]
     CHECKS_OWN_SHAPE_FIELD_NUMBER: _ClassVar[int]
+    SERVES_SESSION_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     version: str
@@ -127,7 +128,8 @@ class PluginDescription(_message.Message):
     command_filters: _containers.RepeatedCompositeFieldContainer[CommandFilterSpec]
     flows: _containers.RepeatedCompositeFieldContainer[FlowSpec]
     checks_own_shape: bool
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., protocol_version: _Optional[str] = ..., commands: _Optional[_Iterable[_Union[CommandSpec, _Mapping]]] = ..., callbacks: _Optional[_Iterable[_Union[Callback, str]]] = ..., config_template_json: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., webhooks: _Optional[_Iterable[_Union[WebhookSpec, _Mapping]]] = ..., command_filters: _Optional[_Iterable[_Union[CommandFilterSpec, _Mapping]]] = ..., flows: _Optional[_Iterable[_Union[FlowSpec, _Mapping]]] = ..., checks_own_shape: _Optional[bool] = ...) -> None: ...
+    serves_session: bool
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., protocol_version: _Optional[str] = ..., commands: _Optional[_Iterable[_Union[CommandSpec, _Mapping]]] = ..., callbacks: _Optional[_Iterable[_Union[Callback, str]]] = ..., config_template_json: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., webhooks: _Optional[_Iterable[_Union[WebhookSpec, _Mapping]]] = ..., command_filters: _Optional[_Iterable[_Union[CommandFilterSpec, _Mapping]]] = ..., flows: _Optional[_Iterable[_Union[FlowSpec, _Mapping]]] = ..., checks_own_shape: _Optional[bool] = ..., serves_session: _Optional[bool] = ...) -> None: ...
 
 class FlowSpec(_message.Message):
     __slots__ = ("name", "description", "nodes", "edges", "room_flow")

@@ -146,8 +146,9 @@ class PluginServiceServicer:
     def Session(self, request_iterator, context):
         """Optional, and what errbotd prefers: one long-lived stream per process that carries every
         command, so that a command costs two frames instead of a call of its own (a new HTTP/2
-        stream). errbotd opens it once the process is activated; a plugin that answers UNIMPLEMENTED
-        gets Execute calls instead. Each frame down holds a command (an ExecuteRequest, numbered by
+        stream). errbotd opens it once the process is activated, when the plugin's description says
+        it serves it (PluginDescription.serves_session; else, or when it cannot be opened, errbotd
+        calls Execute). Each frame down holds a command (an ExecuteRequest, numbered by
         errbotd) or the cancellation of one; each event up holds a reply of a command, or its end,
         with the command's number. Commands run concurrently: their events interleave, and the
         events of one command keep their order. The meaning is Execute's: the same replies, and the
