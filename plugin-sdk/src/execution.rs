@@ -13,9 +13,11 @@ use std::task::{Context as TaskContext, Poll};
 use errbot_proto::v1;
 use tokio_stream::Stream;
 
-use crate::CommandFuture;
-use crate::context::Context;
+use std::sync::Arc;
+
+use crate::context::{Context, Runtime};
 use crate::reply::{Failure, Reply};
+use crate::{CommandFuture, Plugin};
 
 /// The reply stream of one command.
 pub(crate) struct Execution {
@@ -25,11 +27,24 @@ pub(crate) struct Execution {
 }
 
 impl Execution {
-    pub(crate) fn new(ctx: Context, command: CommandFuture) -> Self {
-        Self {
-            ctx,
-            command: Some(command),
-            failure: None,
+    /// Starts `request` on `plugin` (for `Execute` and for a session alike); NOT_FOUND when the
+    /// plugin has no such command.
+    pub(crate) fn start<P: Plugin>(
+        plugin: &Arc<P>,
+        request: v1::ExecuteRequest,
+        runtime: &Arc<Runtime>,
+    ) -> Result<Self, tonic::Status> {
+        let ctx = Context::new(request, runtime.clone());
+        match plugin.clone().execute(ctx.clone()) {
+            Some(command) => Ok(Self {
+                ctx,
+                command: Some(command),
+                failure: None,
+            }),
+            None => Err(tonic::Status::not_found(format!(
+                "this plugin has no command {:?}",
+                ctx.command()
+            ))),
         }
     }
 

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use crate::Plugin;
 use crate::bot::Bot;
-use crate::context::{Context, Runtime};
+use crate::context::Runtime;
 use crate::event::{ActivateContext, CallbackKind, Event};
 use crate::execution::Execution;
 use crate::poll::PollContext;
@@ -110,14 +110,7 @@ impl<P: Plugin> PluginService for Service<P> {
         &self,
         request: Request<v1::ExecuteRequest>,
     ) -> Result<Response<Self::ExecuteStream>, Status> {
-        let ctx = Context::new(request.into_inner(), self.runtime.clone());
-        match self.plugin.clone().execute(ctx.clone()) {
-            Some(command) => Ok(Response::new(Execution::new(ctx, command))),
-            None => Err(Status::not_found(format!(
-                "this plugin has no command {:?}",
-                ctx.command()
-            ))),
-        }
+        Execution::start(&self.plugin, request.into_inner(), &self.runtime).map(Response::new)
     }
 
     type SessionStream =

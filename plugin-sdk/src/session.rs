@@ -13,7 +13,7 @@ use tokio_stream::StreamExt;
 use tonic::{Status, Streaming};
 
 use crate::Plugin;
-use crate::context::{Context, Runtime};
+use crate::context::Runtime;
 use crate::execution::Execution;
 
 /// The events going up to errbotd.
@@ -45,15 +45,10 @@ pub(crate) async fn serve<P: Plugin>(
         };
         match frame.kind {
             Some(plugin_session_frame::Kind::Execute(request)) => {
-                let ctx = Context::new(request, runtime.clone());
-                match plugin.clone().execute(ctx.clone()) {
-                    Some(command) => {
-                        start(frame.call, Execution::new(ctx, command), &events, &running)
-                    }
-                    None => {
-                        let missing = format!("this plugin has no command {:?}", ctx.command());
-                        let end = ended(frame.call, &Status::not_found(missing));
-                        if events.send(Ok(end)).await.is_err() {
+                match Execution::start(&plugin, request, &runtime) {
+                    Ok(execution) => start(frame.call, execution, &events, &running),
+                    Err(missing) => {
+                        if events.send(Ok(ended(frame.call, &missing))).await.is_err() {
                             break true;
                         }
                     }

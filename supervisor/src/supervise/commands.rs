@@ -46,27 +46,22 @@ impl Commands {
         plugin: &str,
         serves_session: bool,
     ) -> Self {
-        if !serves_session {
-            return Self {
-                client: client.clone(),
-                session: None,
-            };
-        }
-        let opened = tokio::time::timeout(OPEN_TIMEOUT, Session::open(client))
-            .await
-            .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("no answer")));
-        let session = match opened {
-            Ok(session) => Some(session),
-            Err(status) if status.code() == tonic::Code::Unimplemented => None,
-            Err(status) => {
-                // Execute will tell the sender what is wrong, command by command.
-                tracing::warn!(
-                    plugin,
-                    "cannot open a command session: {}",
-                    status.message()
-                );
-                None
-            }
+        let session = if serves_session {
+            let opened = tokio::time::timeout(OPEN_TIMEOUT, Session::open(client))
+                .await
+                .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("no answer")));
+            // On failure, Execute tells the sender what is wrong, command by command.
+            opened
+                .inspect_err(|status| {
+                    tracing::warn!(
+                        plugin,
+                        "cannot open a command session: {}",
+                        status.message()
+                    );
+                })
+                .ok()
+        } else {
+            None
         };
         Self {
             client: client.clone(),
