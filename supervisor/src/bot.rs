@@ -63,6 +63,8 @@ pub struct Bot {
     pub callback_queues: Mutex<HashMap<String, mpsc::Sender<EventRequest>>>,
     /// Warnings for the admins, delivered by [`crate::notify`].
     alerts: mpsc::UnboundedSender<String>,
+    /// The web server (webhooks, health), when it runs.
+    pub web: crate::web::Server,
 }
 
 impl Bot {
@@ -104,6 +106,7 @@ impl Bot {
             builtins,
             callback_queues: Mutex::default(),
             alerts,
+            web: crate::web::Server::default(),
         });
         bot.rebuild_registry();
         (bot, alerts_rx)

@@ -145,8 +145,8 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
     });
 
     // The web server (webhooks, health) before the children: /readyz says when they are up.
-    if let Some(web) = bot.config().web.clone() {
-        crate::web::start(bot.clone(), web).await?;
+    if let Some(web) = crate::web::webserver::at_start(&bot) {
+        bot.web.serve(bot.clone(), web).await?;
     }
 
     // Children: plugins and gateways start concurrently.

@@ -308,18 +308,9 @@ pub async fn configure(bot: &Arc<Bot>, name: &str, json: &str) -> String {
             "The configuration of {name} is set by {place}; change it there and restart the bot."
         );
     }
-    // JSON, or a Python literal as Errbot takes it (`{'KEY': 'value', 'ON': True}`).
-    let config: Value = match serde_json::from_str(json) {
+    let config = match plugin_config::parse_text(json) {
         Ok(v) => v,
-        Err(e) => match crate::pyliteral::parse(json) {
-            Ok(v) => v,
-            Err(python) => {
-                return format!(
-                    "Syntax error in the given configuration: {e} (as JSON); {python} (as a \
-                     Python literal)."
-                );
-            }
-        },
+        Err(why) => return why,
     };
     if std::mem::discriminant(&config) != std::mem::discriminant(&template) {
         return "It looks fishy, your config type is not the same as the template!".to_owned();

@@ -420,10 +420,12 @@ fn load_plug(path: &Path) -> Result<Manifest, String> {
             .find(|(s, k, _)| s == section && k.eq_ignore_ascii_case(key))
             .map(|(_, _, v)| v.trim().to_owned())
     };
+    // Errbot takes names with spaces ("Test hooks for webhooks testing"); `!plugin activate`
+    // takes the rest of the line as the name.
     let name = get("Core", "Name").unwrap_or_default();
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '/') {
+    if name.is_empty() || name.chars().any(|c| c.is_control() || c == '/') {
         return Err(format!(
-            "{}: `[Core] Name`: expected a name without spaces or '/'",
+            "{}: `[Core] Name`: expected a name without '/' or control characters",
             path.display()
         ));
     }
@@ -540,6 +542,11 @@ mod tests {
             ("weather", "weather.plug", plug),
             ("weather", "requirements.txt", "requests\n"),
             ("broken", "broken.plug", "[Core]\nModule = broken\n"),
+            (
+                "spaced",
+                "s.plug",
+                "[Core]\nName = Test hooks\nModule = s\n",
+            ),
             ("two", "a.plug", "[Core]\nName = TwoA\nModule = two\n"),
             ("two", "b.plug", "[Core]\nName = TwoB\nModule = two\n"),
             ("both", "both.plug", "[Core]\nName = Both\nModule = both\n"),
@@ -555,16 +562,18 @@ mod tests {
         let (found, problems) = discover(std::slice::from_ref(&root));
         // plugin.toml wins over a .plug; each of two .plug files is a plugin (Errbot's too).
         let names: Vec<_> = found.iter().map(|d| d.manifest.name.as_str()).collect();
-        assert_eq!(names, ["both", "TwoA", "TwoB", "Weather"]);
-        assert_eq!(found[1].dir, found[2].dir);
-        assert_eq!(found[2].manifest_path(), found[2].dir.join("b.plug"));
+        // Errbot's names may hold spaces.
+        assert_eq!(names, ["both", "Test hooks", "TwoA", "TwoB", "Weather"]);
+        assert_eq!(found[2].dir, found[3].dir);
+        assert_eq!(found[3].manifest_path(), found[3].dir.join("b.plug"));
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
-            problems[0]
-                .ends_with("broken.plug: `[Core] Name`: expected a name without spaces or '/'"),
+            problems[0].ends_with(
+                "broken.plug: `[Core] Name`: expected a name without '/' or control characters"
+            ),
             "{problems:?}"
         );
-        let weather = &found[3];
+        let weather = &found[4];
         assert_eq!(weather.manifest.description, "Forecasts\nfor every city.");
         assert_eq!(weather.manifest.depends_on, ["Geo", "Units"]);
         assert_eq!(weather.manifest_path(), weather.dir.join("weather.plug"));

@@ -123,6 +123,19 @@ pub fn validate_settings(config: &Config, text: &str, path: &Path) -> Result<(),
     Ok(())
 }
 
+/// The configuration typed after `!plugin config NAME`: JSON, or a Python literal as Errbot
+/// takes it (`{'KEY': 'value', 'ON': True}`); the error is the reply.
+pub fn parse_text(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).or_else(|e| {
+        crate::pyliteral::parse(text).map_err(|python| {
+            format!(
+                "Syntax error in the given configuration: {e} (as JSON); {python} (as a Python \
+                 literal)."
+            )
+        })
+    })
+}
+
 /// The template of a description, parsed; `None` when the plugin is not configurable.
 pub fn template_of(template_json: &str) -> Result<Option<Value>, String> {
     if template_json.trim().is_empty() {

@@ -7,6 +7,11 @@
 //! `0x`, `0o`, `0b`, `_` separators, signs), floats, `True`, `False` and `None`. Not read,
 //! because JSON cannot hold them: sets, bytes, complex numbers, non-string keys, integers beyond
 //! 64 bits.
+//!
+//! Written: [`repr`] gives a JSON value as Python's `repr` writes it (what Errbot's webhooks
+//! answer with `str(payload)`, and what Errbot shows of a configuration).
+
+use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value};
 
@@ -373,6 +378,132 @@ fn integer(negative: bool, magnitude: u64) -> Option<Value> {
     Some(Value::Number(n.into()))
 }
 
+/// `value` as Python's `repr` writes the value `json.loads` makes of it: `{'a': [1, 2.0,
+/// None, True]}` (objects keep their keys' order).
+pub fn repr(value: &Value) -> String {
+    let mut out = String::new();
+    write_repr(&mut out, value);
+    out
+}
+
+fn write_repr(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("None"),
+        Value::Bool(true) => out.push_str("True"),
+        Value::Bool(false) => out.push_str("False"),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => {
+                let _ = write!(out, "{i}");
+            }
+            (None, Some(u), _) => {
+                let _ = write!(out, "{u}");
+            }
+            (None, None, Some(f)) => out.push_str(&float_repr(f)),
+            (None, None, None) => out.push_str(&n.to_string()),
+        },
+        Value::String(s) => string_repr(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_repr(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                string_repr(out, key);
+                out.push_str(": ");
+                write_repr(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A float as Python's `repr`: the shortest digits that read back the same, positional from
+/// 1e-4 up to 1e16 (`1.0`, `0.0001`), else with an exponent of at least two digits (`1e+16`,
+/// `1.5e-05`).
+fn float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".to_owned();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: `-1.5e-7`, `1e20`.
+    let scientific = format!("{f:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if (-4..16).contains(&exponent) {
+        let point = exponent + 1; // digits before the decimal point
+        let (int, frac) = if point <= 0 {
+            let zeros = "0".repeat(usize::try_from(-point).unwrap_or(0));
+            ("0".to_owned(), format!("{zeros}{digits}"))
+        } else {
+            let point = usize::try_from(point).unwrap_or(0);
+            if digits.len() <= point {
+                (format!("{digits:0<point$}"), String::new())
+            } else {
+                (digits[..point].to_owned(), digits[point..].to_owned())
+            }
+        };
+        let frac = if frac.is_empty() {
+            "0".to_owned()
+        } else {
+            frac
+        };
+        format!("{sign}{int}.{frac}")
+    } else {
+        let mantissa = if digits.len() > 1 {
+            format!("{}.{}", &digits[..1], &digits[1..])
+        } else {
+            digits
+        };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        format!("{sign}{mantissa}e{exp_sign}{:02}", exponent.abs())
+    }
+}
+
+/// A string as Python's `repr`: in single quotes, or double quotes when it holds a single
+/// quote and no double one; backslashes, the quote, and characters that do not print escaped.
+fn string_repr(out: &mut String, s: &str) {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -453,5 +584,34 @@ mod tests {
         }
         let deep = "[".repeat(100) + &"]".repeat(100);
         assert!(parse(&deep).unwrap_err().contains("nested too deep"));
+    }
+
+    #[test]
+    fn repr_writes_what_python_writes() {
+        // The expected texts are Python 3's repr(json.loads(...)) of the same JSON.
+        let cases = [
+            (
+                r#"["foo", {"bar": ["baz", null, 1.0, 2]}]"#,
+                "['foo', {'bar': ['baz', None, 1.0, 2]}]",
+            ),
+            (
+                "[1e20, 1.5e-7, 0.0001, 123456789012345678.0, 0.5, -2.25, 1e16, 9999999999999998.0, 1e-5]",
+                "[1e+20, 1.5e-07, 0.0001, 1.2345678901234568e+17, 0.5, -2.25, 1e+16, 9999999999999998.0, 1e-05]",
+            ),
+            (
+                r#"["it's", "say \"hi\"", "both ' and \"", "a\\b\n\u0001\u00e9"]"#,
+                r#"["it's", 'say "hi"', 'both \' and "', 'a\\b\n\x01é']"#,
+            ),
+            (
+                "[true, false, -3, 18446744073709551615]",
+                "[True, False, -3, 18446744073709551615]",
+            ),
+        ];
+        for (json_text, python) in cases {
+            let value: Value = serde_json::from_str(json_text).expect("json");
+            assert_eq!(repr(&value), python, "{json_text}");
+            // What repr writes reads back as the same value.
+            assert_eq!(parse(&repr(&value)), Ok(value));
+        }
     }
 }

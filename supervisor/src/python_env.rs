@@ -14,6 +14,7 @@ pub async fn ensure(root: &Path, name: &str, requirements: &[PathBuf]) -> anyhow
     let root = &crate::config::absolute(root);
     let wanted = stamp_of(requirements)?;
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+    let name = &dir_name(name);
     let venv = root.join(name);
     let python = venv.join("bin").join("python3");
     let stamp = venv.join(".errbot-requirements");
@@ -56,11 +57,17 @@ pub async fn ensure(root: &Path, name: &str, requirements: &[PathBuf]) -> anyhow
     Ok(python)
 }
 
+/// The virtualenv's directory name for plugin `name`: Errbot's names may hold spaces, which
+/// the scripts' `#!` lines of a virtualenv cannot.
+fn dir_name(name: &str) -> String {
+    name.replace(char::is_whitespace, "_")
+}
+
 /// Whether [`ensure`] would create or refill the virtualenv (it is missing, or the requirements
 /// changed since it was filled): a start that takes a while (pip), which errbotd does not wait
 /// for at start-up.
 pub fn needs_install(root: &Path, name: &str, requirements: &[PathBuf]) -> bool {
-    let venv = crate::config::absolute(root).join(name);
+    let venv = crate::config::absolute(root).join(dir_name(name));
     let Ok(wanted) = stamp_of(requirements) else {
         // Unreadable requirements: `ensure` reports it.
         return false;

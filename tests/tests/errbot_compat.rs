@@ -341,7 +341,13 @@ async fn an_errbot_plugins_webhooks_are_served() {
         .await
         .expect("request");
     assert_eq!(r.status(), 200);
-    assert_eq!(r.text().await.expect("body"), r#"{"noted": 1}"#);
+    assert_eq!(
+        r.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"application/json"[..])
+    );
+    let answer: serde_json::Value =
+        serde_json::from_str(&r.text().await.expect("body")).expect("JSON, as Flask answers");
+    assert_eq!(answer, serde_json::json!({"noted": 1}));
     // A form's fields when the body is not JSON; GET is one of Errbot's default methods.
     let r = http
         .post(format!("{base}/notebook/form"))

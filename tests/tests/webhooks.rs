@@ -146,8 +146,11 @@ async fn webhooks_reach_their_plugin_and_its_answer_comes_back() {
         .say_as("admin", "", r#"!webhook test /echo/chat {"from": "chat"}"#)
         .await;
     let report = report.join("\n");
-    assert!(report.contains("sent as application/json"), "{report}");
-    assert!(report.contains("**Status**: 200 OK"), "{report}");
+    assert!(
+        report.contains("Detected your post as: application/json"),
+        "{report}"
+    );
+    assert!(report.contains("Status code: 200 OK"), "{report}");
     assert!(report.contains(r#""got":{"from":"chat"}"#), "{report}");
     assert!(report.contains(r#""what":"chat""#), "{report}");
     let report = bot.say_as("admin", "", "!webhook test /form a=1&b=2").await;
@@ -232,12 +235,24 @@ async fn bad_requests_and_failures_get_clear_statuses() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_and_readiness() {
-    let (_bot, base) = bot_with_web().await;
+    let (mut bot, base) = bot_with_web().await;
     let http = client();
     let r = http.get(format!("{base}/healthz")).send().await.expect("r");
     assert_eq!(r.status(), 200);
     let r = http.get(format!("{base}/readyz")).send().await.expect("r");
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    // `[web]` in errbot.toml wins over Errbot's way from the chat.
+    let refused = bot
+        .say_as(
+            "admin",
+            "",
+            "!plugin config Webserver {'HOST': '127.0.0.1', 'PORT': 1}",
+        )
+        .await
+        .join("\n");
+    assert!(refused.contains("set by `[web]` in"), "{refused}");
+    let r = http.get(format!("{base}/healthz")).send().await.expect("r");
+    assert_eq!(r.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -646,6 +661,151 @@ async fn generate_certificate_makes_one_that_serves_https() {
             .unwrap_or_else(|e| panic!("{host}: {e}"));
         assert_eq!(r.status(), 200);
     }
+}
+
+/// Errbot's way to run the web server: no `[web]`, `!plugin config Webserver {...}` from the
+/// chat (a Python literal, as Errbot's documentation writes it). The server starts at once, moves
+/// when configured again (the old address is let go), keeps its address when a configuration is
+/// wrong or its port is taken, serves HTTPS with `!generate certificate`'s files, and comes back
+/// with the stored configuration after a restart. Errbot's `/echo` test webhook answers as
+/// Errbot's does (Python's `str` of the JSON).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_webserver_is_configured_from_the_chat_as_in_errbot() {
+    let mut bot = TestBot::start_with(Options {
+        test_plugin: true,
+        ..Default::default()
+    })
+    .await;
+    let http = client();
+    let off = bot.one("!webstatus").await;
+    assert!(off.contains("The web server is off"), "{off}");
+    let configure = |port: u16| {
+        format!("!plugin config Webserver {{'HOST': 'localhost', 'PORT': {port}, 'SSL': None}}")
+    };
+    let refused = bot.say(&configure(free_port())).await.join("\n");
+    assert!(!refused.contains("configuration done"), "{refused}");
+
+    let first = free_port();
+    let done = bot.say_as("admin", "", &configure(first)).await.join("\n");
+    assert!(done.contains("Plugin configuration done."), "{done}");
+    let echoed = http
+        .post(format!("http://127.0.0.1:{first}/echo"))
+        .body(r#"["foo", {"bar": ["baz", null, 1.0, 2]}]"#)
+        .send()
+        .await
+        .expect("/echo");
+    assert_eq!(echoed.status(), 200);
+    assert_eq!(
+        echoed.text().await.expect("a body"),
+        "['foo', {'bar': ['baz', None, 1.0, 2]}]"
+    );
+    let status = bot.one("!webstatus").await;
+    assert!(
+        status.contains(&format!("http://127.0.0.1:{first}")),
+        "{status}"
+    );
+    assert!(
+        status.contains("| /echo |") && status.contains("/echo/<what>"),
+        "{status}"
+    );
+    let shown = bot
+        .say_as("admin", "", "!plugin config Webserver")
+        .await
+        .join("\n");
+    assert!(shown.contains(&format!("\"PORT\":{first}")), "{shown}");
+
+    // Elsewhere: the first address is let go.
+    let second = free_port();
+    let done = bot.say_as("admin", "", &configure(second)).await.join("\n");
+    assert!(done.contains("Plugin configuration done."), "{done}");
+    let health = |port: u16| {
+        let http = http.clone();
+        async move {
+            http.get(format!("http://127.0.0.1:{port}/healthz"))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    };
+    assert_eq!(health(second).await.expect("the new address"), 200);
+    assert!(
+        health(first).await.is_err(),
+        "the old address still answers"
+    );
+
+    // A wrong configuration, and a port in use: refused, the server stays where it was.
+    let wrong = bot
+        .say_as(
+            "admin",
+            "",
+            "!plugin config Webserver {'HOST': 'localhost', 'PORT': 'x'}",
+        )
+        .await
+        .join("\n");
+    assert!(wrong.contains("Incorrect plugin configuration"), "{wrong}");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to hold");
+    let taken_port = taken.local_addr().expect("its address").port();
+    let in_use = bot
+        .say_as("admin", "", &configure(taken_port))
+        .await
+        .join("\n");
+    assert!(
+        in_use.contains("cannot start") && in_use.contains(&format!("127.0.0.1:{second}")),
+        "{in_use}"
+    );
+    assert_eq!(health(second).await.expect("still there"), 200);
+
+    // HTTPS, with the certificate and the configuration `!generate certificate` gives.
+    let generated = bot.say_as("admin", "", "!generate certificate").await;
+    assert!(generated[0].starts_with("Generating"), "{generated:?}");
+    assert!(
+        generated
+            .iter()
+            .any(|m| m.contains("successfully generated")),
+        "{generated:?}"
+    );
+    let suggested = generated.last().expect("the suggestion");
+    let json = suggested
+        .split_once("Webserver ")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .map(|(json, _)| json)
+        .unwrap_or_else(|| panic!("no configuration in {suggested}"));
+    let mut config: Value = serde_json::from_str(json).expect("the suggested configuration");
+    assert_eq!(config["SSL"]["port"], json!(second + 1));
+    let https_port = free_port();
+    config["SSL"]["port"] = json!(https_port);
+    let cert = config["SSL"]["certificate"]
+        .as_str()
+        .expect("a path")
+        .to_owned();
+    let done = bot
+        .say_as("admin", "", &format!("!plugin config Webserver {config}"))
+        .await
+        .join("\n");
+    assert!(
+        done.contains(&format!("https://127.0.0.1:{https_port}")),
+        "{done}"
+    );
+    let pem = std::fs::read(&cert).expect("the certificate");
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("a PEM certificate"))
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let https = |trusting: reqwest::Client| async move {
+        trusting
+            .get(format!("https://localhost:{https_port}/healthz"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    };
+    assert_eq!(https(trusting.clone()).await.expect("HTTPS"), 200);
+    assert!(health(second).await.is_err(), "plain HTTP still answers");
+
+    // The stored configuration starts the server with errbotd.
+    bot.restart().await;
+    assert_eq!(https(trusting).await.expect("HTTPS after a restart"), 200);
+    drop(taken);
 }
 
 /// The issue's load check, bounded and on loopback: 64 clients at once, 25 requests each, every

@@ -121,62 +121,10 @@ class _Match:
         return dict(self._found.named)
 
 
-class WebRequest:
-    """What a `raw=True` webhook gets: the parts of Flask's request Errbot plugins use."""
-
-    def __init__(self, proto):
-        self._proto = proto
-        self.method = proto.method
-        self.path = proto.path
-        self.args = dict(proto.query)
-        self.headers = _Headers(proto.headers)
-        self.data = bytes(proto.body)
-        self.remote_addr = proto.remote.rsplit(":", 1)[0]
-        self.content_type = self.headers.get("content-type", "")
-        self.form = (_form(self.data) if self.content_type.startswith(
-            "application/x-www-form-urlencoded") else {})
-
-    def get_data(self, as_text=False):
-        return self.data.decode("utf-8", "replace") if as_text else self.data
-
-    def get_json(self, force=False, silent=False):
-        try:
-            return json.loads(self.data)
-        except ValueError:
-            if silent:
-                return None
-            raise
-
-    @property
-    def json(self):
-        return self.get_json(silent=True) if "json" in self.content_type else None
-
-
-class _Headers(dict):
-    """Header names in any case."""
-
-    def __init__(self, headers):
-        super().__init__((k.lower(), v) for k, v in headers.items())
-
-    def get(self, key, default=None):
-        return super().get(key.lower(), default)
-
-    def __getitem__(self, key):
-        return super().__getitem__(key.lower())
-
-    def __contains__(self, key):
-        return super().__contains__(key.lower())
-
-
-def _form(data):
-    from urllib.parse import parse_qsl
-    return dict(parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True))
-
-
-def webhook_data(method, proto):
-    """What Errbot's webhook view passes the function: the request itself (raw), a form field
-    read as JSON (form_param), else the JSON body, or the form's fields, or the text."""
-    request = WebRequest(proto)
+def webhook_data(method, request):
+    """What Errbot's webhook view passes the function, from `flask.request`: the request itself
+    (raw), a form field read as JSON (form_param), else the JSON body, or the form's fields, or
+    the text."""
     if method._err_webhook_raw:
         return request
     if method._err_webhook_form_param:
@@ -187,46 +135,42 @@ def webhook_data(method, proto):
             return json.loads(content)
         except ValueError:
             return content
+    body = request.get_data()
     try:
-        data = json.loads(request.data) if request.data.strip() else None
+        data = json.loads(body) if body.strip() else None
     except ValueError:
         data = None
     if not data:
-        data = request.form or request.get_data(as_text=True)
+        data = request.form.to_dict() or request.get_data(as_text=True)
     return data
 
 
-def webhook_response(result):
-    """The function's answer as Flask would send it: text or bytes (200, text/html), a dict or
-    list (JSON), a (body, status[, headers]) or (body, headers) tuple, a Response-like object,
-    or None ("" with 200)."""
-    status, headers = 200, {}
-    if isinstance(result, tuple):
-        body, *rest = result
-        for extra in rest:
-            if isinstance(extra, int):
-                status = extra
-            elif isinstance(extra, dict):
-                headers.update({str(k): str(v) for k, v in extra.items()})
-            elif isinstance(extra, (list, tuple)):
-                headers.update({str(k): str(v) for k, v in extra})
-        result = body
-    if hasattr(result, "status_code") and hasattr(result, "get_data"):
-        status = result.status_code
-        headers.update({str(k): str(v) for k, v in getattr(result, "headers", {}).items()})
-        result = result.get_data()
-    if result is None:
-        result = ""
-    if isinstance(result, (dict, list)):
-        headers.setdefault("content-type", "application/json")
-        body = json.dumps(result).encode()
-    elif isinstance(result, bytes):
-        body = result
-    else:
-        body = str(result).encode()
-    headers = {k.lower(): v for k, v in headers.items()}
-    headers.setdefault("content-type", "text/html; charset=utf-8")
-    return plugin_pb2.WebhookResponse(status=status, headers=headers, body=body)
+def call_webhook(app, method, proto):
+    """Runs webhook `method` on request `proto` in Flask application `app`, inside a request
+    context made of the request, as Errbot's webhooks run in Flask: `flask.request`, `abort()`
+    and `after_this_request` work, and the answer is Flask's response to what the function
+    returned (text, a dict or list as JSON, a tuple with a status and headers, a Response)."""
+    import flask
+    from urllib.parse import urlencode
+    from werkzeug.exceptions import HTTPException
+    headers = [(k, v) for k, v in proto.headers.items() if k not in ("content-length", "host")]
+    remote = proto.remote.rsplit(":", 1)[0].strip("[]")
+    with app.test_request_context(proto.path or "/", method=proto.method or "POST",
+                                  headers=headers, data=bytes(proto.body),
+                                  query_string=urlencode(list(proto.query.items())),
+                                  environ_base={"REMOTE_ADDR": remote}):
+        try:
+            result = method(webhook_data(method, flask.request), **dict(proto.params))
+            # Errbot's view: None is an empty 200.
+            response = app.make_response(result if result is not None else "")
+        except HTTPException as e:  # abort(403), as in Flask
+            response = e.get_response()
+        response = app.process_response(response)  # after_this_request, after_request
+        return plugin_pb2.WebhookResponse(
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()
+                     if k.lower() != "content-length"},
+            body=response.get_data())
 
 
 class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
@@ -254,6 +198,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             for _, method in inspect.getmembers(plugin, inspect.ismethod)
             if getattr(method, "_err_webhook_uri_rule", None)
         }
+        self._flask = None  # the Flask application webhooks run in, made on the first one
         # The callbacks the plugin's class overrides: only those are declared.
         self.callbacks = {
             callback: (name, arguments, getattr(plugin, name))
@@ -407,9 +352,11 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
         method = self.webhooks.get(request.webhook)
         if method is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no webhook {request.webhook!r}")
+        if self._flask is None:
+            import flask  # on the first request only: it takes a while to import
+            self._flask = flask.Flask(self.info.name)
         try:
-            result = method(webhook_data(method, request), **dict(request.params))
-            return webhook_response(result)
+            return call_webhook(self._flask, method, request)
         except (Exception, SystemExit) as e:  # a plugin's sys.exit() ends only its call
             log.exception("webhook %s failed", request.webhook)
             context.abort(grpc.StatusCode.INTERNAL,

@@ -1,25 +1,28 @@
 //! `!generate certificate [NAME ...]` (admins; Errbot's Webserver command): a self-signed
 //! certificate and its key for the web server's HTTPS, written into the data directory
-//! (`webserver_certificate.pem`, `webserver_key.pem`, as Errbot names them), with the `[web]`
-//! lines that use them.
+//! (`webserver_certificate.pem`, `webserver_key.pem`, as Errbot names them), with the
+//! configuration that uses them (`!plugin config Webserver`, or the `[web]` lines when errbot.toml
+//! configures the web server). Its messages are Errbot's, one by one.
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
 use crate::bot::Bot;
+use crate::pipeline::deliver::ReplySink;
+use crate::web::webserver;
 
 /// The certificate's file in the data directory.
 pub const CERTIFICATE_FILE: &str = "webserver_certificate.pem";
 /// The private key's file in the data directory (mode 0600).
 pub const KEY_FILE: &str = "webserver_key.pem";
 
-/// Makes the certificate for `localhost`, 127.0.0.1, `[web] listen`'s host and the names in
+/// Makes the certificate for `localhost`, 127.0.0.1, the web server's host and the names in
 /// `args`, valid for ten years, and says where it is and how to use it.
-pub fn generate(bot: &Bot, args: &str) -> Result<String, String> {
+pub async fn generate(bot: &Bot, sink: &ReplySink, args: &str) -> Result<(), String> {
     let config = bot.config();
     let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into()];
-    if let Some(web) = &config.web
+    if let Some(web) = bot.web.settings().or_else(|| config.web.clone())
         && let Some((host, _port)) = web.listen.rsplit_once(':')
     {
         let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -30,6 +33,14 @@ pub fn generate(bot: &Bot, args: &str) -> Result<String, String> {
     names.extend(args.split_whitespace().map(str::to_owned));
     let mut seen = std::collections::HashSet::new();
     names.retain(|n| seen.insert(n.clone()));
+    sink.send_text(
+        &format!(
+            "Generating a new private key and certificate for {}.",
+            names.join(", ")
+        ),
+        false,
+    )
+    .await;
 
     let mut params = rcgen::CertificateParams::new(names.clone())
         .map_err(|e| format!("cannot make a certificate for {names:?}: {e}"))?;
@@ -49,16 +60,36 @@ pub fn generate(bot: &Bot, args: &str) -> Result<String, String> {
     let key_path = dir.join(KEY_FILE);
     write_file(&key_path, &key.serialize_pem(), 0o600)?;
     write_file(&cert_path, &cert.pem(), 0o644)?;
-    Ok(format!(
-        "Certificate generated for {} (self-signed, valid until {}), saved in {}.\n\
-         To serve HTTPS with it, add to `[web]` in errbot.toml, then `!restart`:\n\
-         ```\ntls_cert_file = {:?}\ntls_key_file = {:?}\n```",
-        names.join(", "),
-        year + 10,
-        dir.display(),
+    let (cert_path, key_path) = (
         cert_path.display().to_string(),
         key_path.display().to_string(),
-    ))
+    );
+    let how = if config.web.is_some() {
+        format!(
+            "Add to `[web]` in errbot.toml, then `{}restart`:\n```\ntls_cert_file = {cert_path:?}\n\
+             tls_key_file = {key_path:?}\n```",
+            bot.prefix()
+        )
+    } else {
+        format!(
+            "```\n{}plugin config {} {}\n```",
+            bot.prefix(),
+            webserver::NAME,
+            webserver::with_tls(bot, &cert_path, &key_path)
+        )
+    };
+    for text in [
+        format!(
+            "Certificate successfully generated and saved in {} (self-signed, valid until {}).",
+            dir.display(),
+            year + 10
+        ),
+        "To enable SSL with this certificate, the following config is recommended:".to_owned(),
+        how,
+    ] {
+        sink.send_text(&text, false).await;
+    }
+    Ok(())
 }
 
 /// The current year (UTC; on the 31st of December it may already say the next one, which the

@@ -23,6 +23,7 @@ use crate::pipeline::deliver::ReplySink;
 use crate::pipeline::execute::{Ended, Executor};
 use crate::registry::Command;
 use crate::supervise::State;
+use crate::web::webserver::ECHO_RULE;
 
 pub mod plugin_info;
 pub mod plugins;
@@ -265,7 +266,7 @@ async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Resu
         "plugin_info" => plugin_info::plugin_info(bot, &request.args),
         "webstatus" => webstatus(bot),
         "webhook_test" => webhook_test(bot, &request.args).await,
-        "generate_certificate" => certificate::generate(bot, &request.args)?,
+        "generate_certificate" => return certificate::generate(bot, sink, &request.args).await,
         name if plugins::handles(name) => return plugins::run(bot, sink, request).await,
         other => return Err(format!("unknown built-in command {other}")),
     };
@@ -275,8 +276,8 @@ async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> Resu
 
 /// `!webhook test /path [body]` (Errbot's): a POST made inside errbotd, its status and body.
 async fn webhook_test(bot: &Arc<Bot>, args: &str) -> String {
-    let Some(settings) = bot.config().web.clone() else {
-        return "The web server is off: add a `[web]` table to errbot.toml.".to_owned();
+    let Some(settings) = bot.web.settings() else {
+        return web_off(bot);
     };
     let args = args.trim();
     let (path, body) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
@@ -298,9 +299,10 @@ async fn webhook_test(bot: &Arc<Bot>, args: &str) -> String {
             if answer.body.chars().count() > SHOWN {
                 shown.push('…');
             }
+            // Errbot's report, then the answer's body.
             format!(
-                "**Webhook test** POST `{path}` sent as {content_type}\n\
-                 **Status**: {}\n```\n{shown}\n```",
+                "**Test Report**\nURL: `{path}`\nContent: `{body}`\nDetected your post as: \
+                 {content_type}\nStatus code: {}\n```\n{shown}\n```",
                 answer.status
             )
         }
@@ -308,13 +310,20 @@ async fn webhook_test(bot: &Arc<Bot>, args: &str) -> String {
     }
 }
 
+/// What to say when the web server is off.
+fn web_off(bot: &Bot) -> String {
+    format!(
+        "The web server is off: configure it with `{}plugin config Webserver {{'HOST': \
+         '127.0.0.1', 'PORT': 3141}}` or a `[web]` table in errbot.toml (`listen = \
+         \"127.0.0.1:3141\"`) to serve webhooks.",
+        bot.prefix()
+    )
+}
+
 /// `!webstatus`: the server's address and every webhook route.
 fn webstatus(bot: &Bot) -> String {
-    let config = bot.config();
-    let Some(web) = &config.web else {
-        return "The web server is off: add a `[web]` table to errbot.toml (`listen = \
-                \"127.0.0.1:3141\"`) to serve webhooks."
-            .to_owned();
+    let Some(web) = bot.web.settings() else {
+        return web_off(bot);
     };
     let registry = bot.registry();
     let scheme = if web.tls_cert_file.is_some() {
@@ -324,8 +333,7 @@ fn webstatus(bot: &Bot) -> String {
     };
     let mut out = format!("Web server listening on {scheme}://{}\n\n", web.listen);
     if registry.webhooks().is_empty() {
-        out.push_str("No plugin serves a webhook.");
-        return out;
+        out.push_str("No plugin serves a webhook.\n\n");
     }
     out.push_str("| Route | Methods | Body | Plugin | Webhook |\n");
     out.push_str("| ----- | ------- | ---- | ------ | ------- |\n");
@@ -343,6 +351,13 @@ fn webstatus(bot: &Bot) -> String {
             route.plugin,
             route.spec.name
         );
+    }
+    if !registry
+        .webhooks()
+        .iter()
+        .any(|r| r.spec.uri_rule == ECHO_RULE)
+    {
+        let _ = writeln!(out, "| {ECHO_RULE} | GET, POST | json | errbotd | echo |");
     }
     out
 }

@@ -10,6 +10,7 @@ use super::cmd;
 use crate::bot::Bot;
 use crate::pipeline::deliver::ReplySink;
 use crate::supervise::plugin::Action;
+use crate::web::webserver;
 
 fn name_param() -> ParamSpec {
     ParamSpec {
@@ -123,6 +124,10 @@ pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> 
                 _ => Action::Reload,
             };
             reply_of(crate::lifecycle::plugin_action(bot, action, &request.args).await)
+        }
+        // Errbot's Webserver plugin is errbotd's web server, unless a plugin has its name.
+        "plugin_config" if name == webserver::NAME && bot.plugin(name).is_none() => {
+            webserver::configure(bot, param(request, "config")).await
         }
         "plugin_config" => crate::lifecycle::configure(bot, name, param(request, "config")).await,
         "plugin_blacklist" => reply_of(crate::lifecycle::blacklist(bot, name).await),

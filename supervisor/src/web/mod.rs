@@ -17,6 +17,7 @@
 pub mod auth;
 pub mod routes;
 pub mod tls;
+pub mod webserver;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -44,8 +45,61 @@ struct Web {
     guards: Vec<auth::Guard>,
 }
 
-/// Binds `[web] listen` and serves until errbotd stops; fails when the address cannot be bound.
-pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<SocketAddr> {
+/// The web server in force: started with errbotd from `[web]` or from the configuration given
+/// to Errbot's Webserver plugin ([`webserver`]), started again on another address by
+/// `!plugin config Webserver`.
+#[derive(Default)]
+pub struct Server {
+    running: tokio::sync::Mutex<Option<Running>>,
+    settings: std::sync::RwLock<Option<WebSettings>>,
+}
+
+/// A server bound and serving.
+struct Running {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// The settings of the server that runs; `None` when it is off.
+    pub fn settings(&self) -> Option<WebSettings> {
+        self.settings
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Stops the server that runs, if any (its address is free when this returns), then
+    /// binds `settings.listen` and serves there until errbotd stops or the next `serve`.
+    /// On failure the server is off.
+    pub async fn serve(&self, bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<SocketAddr> {
+        let mut running = self.running.lock().await;
+        // The old server's listener closes once its tasks have seen the abort: a new one on the
+        // same address may have to wait for that.
+        let mut patience = Duration::ZERO;
+        if let Some(old) = running.take() {
+            old.task.abort();
+            let _ = old.task.await;
+            patience = Duration::from_secs(2);
+        }
+        let started = start(bot, settings.clone(), patience).await;
+        *self
+            .settings
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            started.as_ref().ok().map(|_| settings);
+        let (addr, task) = started?;
+        *running = Some(Running { task });
+        Ok(addr)
+    }
+}
+
+/// Binds `settings.listen` and serves there from a task of its own; fails when the address
+/// cannot be bound (still in use after `patience`) or the TLS files cannot be read.
+async fn start(
+    bot: Arc<Bot>,
+    settings: WebSettings,
+    patience: Duration,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let guards = auth::Guard::load(&settings.auth)?;
     let tls = match (&settings.tls_cert_file, &settings.tls_key_file) {
         (Some(cert), Some(key)) => {
@@ -57,7 +111,7 @@ pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<Socke
         (None, None) => None,
     };
     crate::telemetry::install()?;
-    let listener = tokio::net::TcpListener::bind(&settings.listen)
+    let listener = bind(&settings.listen, patience)
         .await
         .map_err(|e| anyhow::anyhow!("web.listen: cannot listen on {}: {e}", settings.listen))?;
     let addr = listener.local_addr()?;
@@ -75,14 +129,12 @@ pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<Socke
         .with_state(state);
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let scheme = if tls.is_some() { "https" } else { "http" };
-    match tls {
-        None => {
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, service).await {
-                    tracing::error!("the web server stopped: {e}");
-                }
-            });
-        }
+    let task = match tls {
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, service).await {
+                tracing::error!("the web server stopped: {e}");
+            }
+        }),
         Some(acceptor) => {
             // Tapped (doing nothing): axum gives the remote address of a tapped listener's
             // connections to ConnectInfo.
@@ -91,11 +143,27 @@ pub async fn start(bot: Arc<Bot>, settings: WebSettings) -> anyhow::Result<Socke
                 if let Err(e) = axum::serve(listener, service).await {
                     tracing::error!("the web server stopped: {e}");
                 }
-            });
+            })
+        }
+    };
+    tracing::info!("web server on {scheme}://{addr}");
+    Ok((addr, task))
+}
+
+/// Binds `listen`, trying again while the address is in use, for up to `patience`.
+async fn bind(listen: &str, patience: Duration) -> std::io::Result<tokio::net::TcpListener> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match tokio::net::TcpListener::bind(listen).await {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            bound => return bound,
         }
     }
-    tracing::info!("web server on {scheme}://{addr}");
-    Ok(addr)
 }
 
 fn plain(status: StatusCode, text: &str) -> Response {
@@ -222,6 +290,11 @@ async fn answer_webhook(
     let registry = web.bot.registry();
     let path = request.uri().path().to_owned();
     let Some((route, params)) = registry.webhook_route(&path) else {
+        drop(registry);
+        if webserver::is_echo(&path) {
+            *route_rule = webserver::ECHO_RULE.to_owned();
+            return echo(web, remote, request).await;
+        }
         return plain(StatusCode::NOT_FOUND, "not found");
     };
     route_rule.clone_from(&route.spec.uri_rule);
@@ -244,14 +317,8 @@ async fn answer_webhook(
         Ok(body) => body,
         Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
     };
-    if let Some(guard) = auth::Guard::for_path(&web.guards, &path) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        if let Err(why) = guard.check(&headers, &body, now) {
-            tracing::warn!(%path, %remote, "webhook refused: {why}");
-            return plain(StatusCode::UNAUTHORIZED, "unauthorized");
-        }
+    if let Some(refused) = refused(web, remote, &path, &headers, &body) {
+        return refused;
     }
     let body_json = match read_body(&route.spec.body, &headers, &body) {
         Ok(json) => json,
@@ -293,6 +360,52 @@ async fn answer_webhook(
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }
+}
+
+/// The 401 of a request that `[[web.auth]]` refuses, if it does.
+fn refused(
+    web: &Web,
+    remote: SocketAddr,
+    path: &str,
+    headers: &HashMap<String, String>,
+    body: &[u8],
+) -> Option<Response> {
+    let guard = auth::Guard::for_path(&web.guards, path)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let why = guard.check(headers, body, now).err()?;
+    tracing::warn!(%path, %remote, "webhook refused: {why}");
+    Some(plain(StatusCode::UNAUTHORIZED, "unauthorized"))
+}
+
+/// Errbot's Webserver test webhook `/echo`, served when no plugin serves that path: the
+/// request's JSON or form, as Python's `str()` writes it (Errbot's answer); any other body as
+/// its text.
+async fn echo(web: &Web, remote: SocketAddr, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let headers = headers_of(request.headers());
+    let body = match axum::body::to_bytes(request.into_body(), web.settings.max_body_bytes).await {
+        Ok(body) => body,
+        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+    };
+    if let Some(refused) = refused(web, remote, &path, &headers, &body) {
+        return refused;
+    }
+    let text = match read_body("json", &headers, &body)
+        .ok()
+        .and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
+    {
+        Some(serde_json::Value::Null) => String::new(),
+        Some(value) => crate::pyliteral::repr(&value),
+        None => String::from_utf8_lossy(&body).into_owned(),
+    };
+    (
+        StatusCode::OK,
+        [("content-type", "text/html; charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
 /// Header names in lower case; repeated ones joined by ", ".

@@ -71,7 +71,12 @@ impl TlsListener {
                 let Ok(slot) = handshakes.clone().acquire_owned().await else {
                     return;
                 };
-                let (stream, remote) = match tcp.accept().await {
+                // Ends, closing the listener, once the server stops taking connections.
+                let accepted = tokio::select! {
+                    () = done.closed() => return,
+                    accepted = tcp.accept() => accepted,
+                };
+                let (stream, remote) = match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors, usually: let some close.
@@ -80,9 +85,6 @@ impl TlsListener {
                         continue;
                     }
                 };
-                if done.is_closed() {
-                    return;
-                }
                 let (acceptor, done) = (acceptor.clone(), done.clone());
                 tokio::spawn(async move {
                     let handshake =
