@@ -78,7 +78,7 @@ def command_spec(method):
         spec.help = inspect.cleandoc(method._err_command_re_name_help or doc or "(undocumented)")
     else:
         spec.plain.arg_mode = plugin_pb2.ARG_MODE_RAW
-        spec.syntax = method._err_command_syntax or ""
+    spec.syntax = method._err_command_syntax or ""  # a regex command's: its pattern, as Errbot's
     return spec
 
 

@@ -82,10 +82,16 @@ pub fn info(bot: &Bot, name: &str) -> Result<PluginInfoResponse, ActionError> {
             })
             .collect();
     }
-    out.commands = registry
+    (out.commands, out.command_specs) = registry
         .commands_of(found)
-        .map(|c| format!("{}:{}", c.plugin, c.name))
-        .collect();
+        .map(|c| {
+            let spec = CommandSpec {
+                name: c.name.clone(),
+                ..c.spec.clone()
+            };
+            (format!("{}:{}", c.plugin, c.name), spec)
+        })
+        .unzip();
     if slot.is_some() {
         out.pollers = bot
             .pollers

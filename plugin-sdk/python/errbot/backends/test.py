@@ -21,6 +21,7 @@ import logging
 import os
 import pickle
 import queue
+import re
 import secrets
 import shutil
 import signal
@@ -238,6 +239,14 @@ class _MockServer:
             return ("raise", e)
 
 
+def _compiled(pattern):
+    """`pattern` (errbotd's regex syntax) compiled by Python's re, when it can be."""
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
 class TestBot:
     """errbotd with the test gateway and the plugins of `extra_plugin_dir`. Messages are pushed
     as SENDER in a direct message; every message the bot sends is queued for pop_message, in
@@ -263,6 +272,34 @@ class TestBot:
     @property
     def bot(self):
         return self  # Errbot's testbot.bot.push_message / pop_message
+
+    def _declared(self, regex):
+        """The plugins' commands as errbotd registered them (`!plugin info`), each a stand-in
+        with the attributes Errbot's command functions carry."""
+        found = {}
+        for plugin in self.control.PluginList(control_pb2.PluginListRequest(), timeout=10).plugins:
+            info = self.control.PluginInfo(control_pb2.PluginInfoRequest(name=plugin.name),
+                                           timeout=10)
+            for spec in info.command_specs:
+                if spec.HasField("regex") != regex:
+                    continue
+                found[spec.name] = types.SimpleNamespace(
+                    __doc__=spec.help or None, _err_command=True, _err_command_name=spec.name,
+                    _err_command_syntax=spec.syntax or None, _err_command_hidden=spec.hidden,
+                    _err_command_admin_only=spec.admin_only, _err_re_command=regex,
+                    _err_command_re_pattern=_compiled(spec.regex.pattern) if regex else None)
+        return found
+
+    @property
+    def commands(self):
+        """Errbot's `bot.commands`: the commands by name (regex ones are in `re_commands`), as
+        stand-ins (their functions live in the plugins' processes)."""
+        return self._declared(regex=False)
+
+    @property
+    def re_commands(self):
+        """Errbot's `bot.re_commands`: the regex commands by name, as stand-ins."""
+        return self._declared(regex=True)
 
     @property
     def outgoing_message_queue(self):

@@ -26,17 +26,17 @@ from errbot.v1 import common_pb2 as errbot_dot_v1_dot_common__pb2
 from errbot.v1 import plugin_pb2 as errbot_dot_v1_dot_plugin__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65rrbot/v1/control.proto\x12\terrbot.v1\x1a\x16\x65rrbot/v1/common.proto\x1a\x16\x65rrbot/v1/plugin.proto\"\x0e\n\x0c\x46lowsRequest\"j\n\rFlowsResponse\x12)\n\x08\x64\x65\x63lared\x18\x01 \x03(\x0b\x32\x17.errbot.v1.DeclaredFlow\x12.\n\x0bin_progress\x18\x02 \x03(\x0b\x32\x19.errbot.v1.FlowInProgress\"T\n\x0c\x44\x65\x63laredFlow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x11\n\troom_flow\x18\x04 \x01(\x08\"\x98\x01\n\x0e\x46lowInProgress\x12\x0c\n\x04\x66low\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0c\n\x04room\x18\x03 \x01(\t\x12\x0e\n\x06person\x18\x04 \x01(\t\x12\x12\n\nstarted_by\x18\x05 \x01(\t\x12\x0c\n\x04step\x18\x06 \x01(\t\x12\x14\n\x0c\x63ontext_json\x18\x07 \x01(\t\x12\x11\n\tlast_step\x18\x08 \x01(\x04\"Q\n\x0cReposRequest\x12&\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x16.errbot.v1.ReposAction\x12\x0c\n\x04\x61rgs\x18\x02 \x03(\t\x12\x0b\n\x03ref\x18\x03 \x01(\t\"F\n\rReposResponse\x12\x10\n\x08messages\x18\x01 \x03(\t\x12#\n\x05repos\x18\x02 \x03(\x0b\x32\x14.errbot.v1.RepoEntry\"p\n\tRepoEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x11\n\tinstalled\x18\x03 \x01(\x08\x12\x0f\n\x07indexed\x18\x04 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x0f\n\x07plugins\x18\x06 \x03(\t\"P\n\x13PluginActionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1b.errbot.v1.PluginActionKind\"\'\n\x14PluginActionResponse\x12\x0f\n\x07message\x18\x01 \x01(\t\"\x13\n\x11PluginListRequest\"=\n\x12PluginListResponse\x12\'\n\x07plugins\x18\x01 \x03(\x0b\x32\x16.errbot.v1.PluginEntry\"H\n\x0bPluginEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06letter\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"!\n\x11PluginInfoRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x85\x02\n\x12PluginInfoResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\r\x12\x10\n\x08restarts\x18\x05 \x01(\r\x12\x0c\n\x04note\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\t\x12\x12\n\ndepends_on\x18\x08 \x03(\t\x12\x10\n\x08\x63ommands\x18\t \x03(\t\x12\x35\n\x0f\x63ommand_filters\x18\n \x03(\x0b\x32\x1c.errbot.v1.CommandFilterSpec\x12\x11\n\tcallbacks\x18\x0b \x03(\t\x12\x0f\n\x07pollers\x18\x0c \x03(\t\"\x15\n\x13ReloadConfigRequest\"~\n\x14ReloadConfigResponse\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x02 \x03(\t\x12\x15\n\rneeds_restart\x18\x03 \x03(\t\x12\x11\n\tunchanged\x18\x04 \x03(\t\x12\x0e\n\x06\x66\x61iled\x18\x05 \x03(\t\x12\r\n\x05notes\x18\x06 \x03(\t\",\n\x0bLogsRequest\x12\r\n\x05lines\x18\x01 \x01(\r\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\"5\n\x08LogEntry\x12\x0e\n\x04line\x18\x01 \x01(\tH\x00\x12\x11\n\x07\x64ropped\x18\x02 \x01(\x04H\x00\x42\x06\n\x04kind\"?\n\x12\x43ontrolSendRequest\x12\n\n\x02to\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"]\n\x13\x43ontrolSendResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12!\n\x02to\x18\x03 \x01(\x0b\x32\x15.errbot.v1.Identifier\"\x0f\n\rStatusRequest\"p\n\x0eStatusResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\r\x12\x16\n\x0euptime_seconds\x18\x03 \x01(\x04\x12(\n\x08\x63hildren\x18\x04 \x03(\x0b\x32\x16.errbot.v1.ChildStatus\"\x82\x01\n\x0b\x43hildStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\r\x12\x16\n\x0euptime_seconds\x18\x05 \x01(\x04\x12\x10\n\x08restarts\x18\x06 \x01(\r\x12\x11\n\tlast_exit\x18\x07 \x01(\t\"\x18\n\x16\x43ontrolShutdownRequest\"\x19\n\x17\x43ontrolShutdownResponse\"\x0f\n\rBackupRequest\"G\n\x0e\x42\x61\x63kupResponse\x12\x13\n\x0b\x62\x61\x63kup_json\x18\x01 \x01(\t\x12\x12\n\nnamespaces\x18\x02 \x01(\r\x12\x0c\n\x04keys\x18\x03 \x01(\x04\"4\n\x0eRestoreRequest\x12\x13\n\x0b\x62\x61\x63kup_json\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"3\n\x0fRestoreResponse\x12\x12\n\nnamespaces\x18\x01 \x01(\r\x12\x0c\n\x04keys\x18\x02 \x01(\x04\"(\n\x13GetNamespaceRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\";\n\x11NamespaceDocument\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x13\n\x0bobject_json\x18\x02 \x01(\t\":\n\x16NamespaceWriteResponse\x12\x0f\n\x07written\x18\x01 \x01(\x04\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x04*\xaa\x01\n\x0bReposAction\x12\x1c\n\x18REPOS_ACTION_UNSPECIFIED\x10\x00\x12\x15\n\x11REPOS_ACTION_LIST\x10\x01\x12\x17\n\x13REPOS_ACTION_SEARCH\x10\x02\x12\x18\n\x14REPOS_ACTION_INSTALL\x10\x03\x12\x1a\n\x16REPOS_ACTION_UNINSTALL\x10\x04\x12\x17\n\x13REPOS_ACTION_UPDATE\x10\x05*\xdf\x01\n\x10PluginActionKind\x12\"\n\x1ePLUGIN_ACTION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPLUGIN_ACTION_KIND_ACTIVATE\x10\x01\x12!\n\x1dPLUGIN_ACTION_KIND_DEACTIVATE\x10\x02\x12\x1d\n\x19PLUGIN_ACTION_KIND_RELOAD\x10\x03\x12 \n\x1cPLUGIN_ACTION_KIND_BLACKLIST\x10\x04\x12\"\n\x1ePLUGIN_ACTION_KIND_UNBLACKLIST\x10\x05\x32\xd0\x05\n\x0e\x43ontrolService\x12=\n\x06Status\x12\x18.errbot.v1.StatusRequest\x1a\x19.errbot.v1.StatusResponse\x12Q\n\x08Shutdown\x12!.errbot.v1.ControlShutdownRequest\x1a\".errbot.v1.ControlShutdownResponse\x12O\n\x0cPluginAction\x12\x1e.errbot.v1.PluginActionRequest\x1a\x1f.errbot.v1.PluginActionResponse\x12I\n\nPluginList\x12\x1c.errbot.v1.PluginListRequest\x1a\x1d.errbot.v1.PluginListResponse\x12I\n\nPluginInfo\x12\x1c.errbot.v1.PluginInfoRequest\x1a\x1d.errbot.v1.PluginInfoResponse\x12O\n\x0cReloadConfig\x12\x1e.errbot.v1.ReloadConfigRequest\x1a\x1f.errbot.v1.ReloadConfigResponse\x12\x35\n\x04Logs\x12\x16.errbot.v1.LogsRequest\x1a\x13.errbot.v1.LogEntry0\x01\x12\x45\n\x04Send\x12\x1d.errbot.v1.ControlSendRequest\x1a\x1e.errbot.v1.ControlSendResponse\x12:\n\x05Repos\x12\x17.errbot.v1.ReposRequest\x1a\x18.errbot.v1.ReposResponse\x12:\n\x05\x46lows\x12\x17.errbot.v1.FlowsRequest\x1a\x18.errbot.v1.FlowsResponse2\x88\x03\n\x13StorageAdminService\x12=\n\x06\x42\x61\x63kup\x12\x18.errbot.v1.BackupRequest\x1a\x19.errbot.v1.BackupResponse\x12@\n\x07Restore\x12\x19.errbot.v1.RestoreRequest\x1a\x1a.errbot.v1.RestoreResponse\x12L\n\x0cGetNamespace\x12\x1e.errbot.v1.GetNamespaceRequest\x1a\x1c.errbot.v1.NamespaceDocument\x12O\n\x0cSetNamespace\x12\x1c.errbot.v1.NamespaceDocument\x1a!.errbot.v1.NamespaceWriteResponse\x12Q\n\x0eMergeNamespace\x12\x1c.errbot.v1.NamespaceDocument\x1a!.errbot.v1.NamespaceWriteResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65rrbot/v1/control.proto\x12\terrbot.v1\x1a\x16\x65rrbot/v1/common.proto\x1a\x16\x65rrbot/v1/plugin.proto\"\x0e\n\x0c\x46lowsRequest\"j\n\rFlowsResponse\x12)\n\x08\x64\x65\x63lared\x18\x01 \x03(\x0b\x32\x17.errbot.v1.DeclaredFlow\x12.\n\x0bin_progress\x18\x02 \x03(\x0b\x32\x19.errbot.v1.FlowInProgress\"T\n\x0c\x44\x65\x63laredFlow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x11\n\troom_flow\x18\x04 \x01(\x08\"\x98\x01\n\x0e\x46lowInProgress\x12\x0c\n\x04\x66low\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0c\n\x04room\x18\x03 \x01(\t\x12\x0e\n\x06person\x18\x04 \x01(\t\x12\x12\n\nstarted_by\x18\x05 \x01(\t\x12\x0c\n\x04step\x18\x06 \x01(\t\x12\x14\n\x0c\x63ontext_json\x18\x07 \x01(\t\x12\x11\n\tlast_step\x18\x08 \x01(\x04\"Q\n\x0cReposRequest\x12&\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x16.errbot.v1.ReposAction\x12\x0c\n\x04\x61rgs\x18\x02 \x03(\t\x12\x0b\n\x03ref\x18\x03 \x01(\t\"F\n\rReposResponse\x12\x10\n\x08messages\x18\x01 \x03(\t\x12#\n\x05repos\x18\x02 \x03(\x0b\x32\x14.errbot.v1.RepoEntry\"p\n\tRepoEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x11\n\tinstalled\x18\x03 \x01(\x08\x12\x0f\n\x07indexed\x18\x04 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x0f\n\x07plugins\x18\x06 \x03(\t\"P\n\x13PluginActionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1b.errbot.v1.PluginActionKind\"\'\n\x14PluginActionResponse\x12\x0f\n\x07message\x18\x01 \x01(\t\"\x13\n\x11PluginListRequest\"=\n\x12PluginListResponse\x12\'\n\x07plugins\x18\x01 \x03(\x0b\x32\x16.errbot.v1.PluginEntry\"H\n\x0bPluginEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06letter\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"!\n\x11PluginInfoRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xb4\x02\n\x12PluginInfoResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\r\x12\x10\n\x08restarts\x18\x05 \x01(\r\x12\x0c\n\x04note\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\t\x12\x12\n\ndepends_on\x18\x08 \x03(\t\x12\x10\n\x08\x63ommands\x18\t \x03(\t\x12\x35\n\x0f\x63ommand_filters\x18\n \x03(\x0b\x32\x1c.errbot.v1.CommandFilterSpec\x12\x11\n\tcallbacks\x18\x0b \x03(\t\x12\x0f\n\x07pollers\x18\x0c \x03(\t\x12-\n\rcommand_specs\x18\r \x03(\x0b\x32\x16.errbot.v1.CommandSpec\"\x15\n\x13ReloadConfigRequest\"~\n\x14ReloadConfigResponse\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x02 \x03(\t\x12\x15\n\rneeds_restart\x18\x03 \x03(\t\x12\x11\n\tunchanged\x18\x04 \x03(\t\x12\x0e\n\x06\x66\x61iled\x18\x05 \x03(\t\x12\r\n\x05notes\x18\x06 \x03(\t\",\n\x0bLogsRequest\x12\r\n\x05lines\x18\x01 \x01(\r\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\"5\n\x08LogEntry\x12\x0e\n\x04line\x18\x01 \x01(\tH\x00\x12\x11\n\x07\x64ropped\x18\x02 \x01(\x04H\x00\x42\x06\n\x04kind\"?\n\x12\x43ontrolSendRequest\x12\n\n\x02to\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"]\n\x13\x43ontrolSendResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12!\n\x02to\x18\x03 \x01(\x0b\x32\x15.errbot.v1.Identifier\"\x0f\n\rStatusRequest\"p\n\x0eStatusResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\r\x12\x16\n\x0euptime_seconds\x18\x03 \x01(\x04\x12(\n\x08\x63hildren\x18\x04 \x03(\x0b\x32\x16.errbot.v1.ChildStatus\"\x82\x01\n\x0b\x43hildStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\r\x12\x16\n\x0euptime_seconds\x18\x05 \x01(\x04\x12\x10\n\x08restarts\x18\x06 \x01(\r\x12\x11\n\tlast_exit\x18\x07 \x01(\t\"\x18\n\x16\x43ontrolShutdownRequest\"\x19\n\x17\x43ontrolShutdownResponse\"\x0f\n\rBackupRequest\"G\n\x0e\x42\x61\x63kupResponse\x12\x13\n\x0b\x62\x61\x63kup_json\x18\x01 \x01(\t\x12\x12\n\nnamespaces\x18\x02 \x01(\r\x12\x0c\n\x04keys\x18\x03 \x01(\x04\"4\n\x0eRestoreRequest\x12\x13\n\x0b\x62\x61\x63kup_json\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"3\n\x0fRestoreResponse\x12\x12\n\nnamespaces\x18\x01 \x01(\r\x12\x0c\n\x04keys\x18\x02 \x01(\x04\"(\n\x13GetNamespaceRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\";\n\x11NamespaceDocument\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x13\n\x0bobject_json\x18\x02 \x01(\t\":\n\x16NamespaceWriteResponse\x12\x0f\n\x07written\x18\x01 \x01(\x04\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x04*\xaa\x01\n\x0bReposAction\x12\x1c\n\x18REPOS_ACTION_UNSPECIFIED\x10\x00\x12\x15\n\x11REPOS_ACTION_LIST\x10\x01\x12\x17\n\x13REPOS_ACTION_SEARCH\x10\x02\x12\x18\n\x14REPOS_ACTION_INSTALL\x10\x03\x12\x1a\n\x16REPOS_ACTION_UNINSTALL\x10\x04\x12\x17\n\x13REPOS_ACTION_UPDATE\x10\x05*\xdf\x01\n\x10PluginActionKind\x12\"\n\x1ePLUGIN_ACTION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPLUGIN_ACTION_KIND_ACTIVATE\x10\x01\x12!\n\x1dPLUGIN_ACTION_KIND_DEACTIVATE\x10\x02\x12\x1d\n\x19PLUGIN_ACTION_KIND_RELOAD\x10\x03\x12 \n\x1cPLUGIN_ACTION_KIND_BLACKLIST\x10\x04\x12\"\n\x1ePLUGIN_ACTION_KIND_UNBLACKLIST\x10\x05\x32\xd0\x05\n\x0e\x43ontrolService\x12=\n\x06Status\x12\x18.errbot.v1.StatusRequest\x1a\x19.errbot.v1.StatusResponse\x12Q\n\x08Shutdown\x12!.errbot.v1.ControlShutdownRequest\x1a\".errbot.v1.ControlShutdownResponse\x12O\n\x0cPluginAction\x12\x1e.errbot.v1.PluginActionRequest\x1a\x1f.errbot.v1.PluginActionResponse\x12I\n\nPluginList\x12\x1c.errbot.v1.PluginListRequest\x1a\x1d.errbot.v1.PluginListResponse\x12I\n\nPluginInfo\x12\x1c.errbot.v1.PluginInfoRequest\x1a\x1d.errbot.v1.PluginInfoResponse\x12O\n\x0cReloadConfig\x12\x1e.errbot.v1.ReloadConfigRequest\x1a\x1f.errbot.v1.ReloadConfigResponse\x12\x35\n\x04Logs\x12\x16.errbot.v1.LogsRequest\x1a\x13.errbot.v1.LogEntry0\x01\x12\x45\n\x04Send\x12\x1d.errbot.v1.ControlSendRequest\x1a\x1e.errbot.v1.ControlSendResponse\x12:\n\x05Repos\x12\x17.errbot.v1.ReposRequest\x1a\x18.errbot.v1.ReposResponse\x12:\n\x05\x46lows\x12\x17.errbot.v1.FlowsRequest\x1a\x18.errbot.v1.FlowsResponse2\x88\x03\n\x13StorageAdminService\x12=\n\x06\x42\x61\x63kup\x12\x18.errbot.v1.BackupRequest\x1a\x19.errbot.v1.BackupResponse\x12@\n\x07Restore\x12\x19.errbot.v1.RestoreRequest\x1a\x1a.errbot.v1.RestoreResponse\x12L\n\x0cGetNamespace\x12\x1e.errbot.v1.GetNamespaceRequest\x1a\x1c.errbot.v1.NamespaceDocument\x12O\n\x0cSetNamespace\x12\x1c.errbot.v1.NamespaceDocument\x1a!.errbot.v1.NamespaceWriteResponse\x12Q\n\x0eMergeNamespace\x12\x1c.errbot.v1.NamespaceDocument\x1a!.errbot.v1.NamespaceWriteResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'errbot.v1.control_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REPOSACTION']._serialized_start=2390
-  _globals['_REPOSACTION']._serialized_end=2560
-  _globals['_PLUGINACTIONKIND']._serialized_start=2563
-  _globals['_PLUGINACTIONKIND']._serialized_end=2786
+  _globals['_REPOSACTION']._serialized_start=2437
+  _globals['_REPOSACTION']._serialized_end=2607
+  _globals['_PLUGINACTIONKIND']._serialized_start=2610
+  _globals['_PLUGINACTIONKIND']._serialized_end=2833
   _globals['_FLOWSREQUEST']._serialized_start=86
   _globals['_FLOWSREQUEST']._serialized_end=100
   _globals['_FLOWSRESPONSE']._serialized_start=102
@@ -64,45 +64,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLUGININFOREQUEST']._serialized_start=1001
   _globals['_PLUGININFOREQUEST']._serialized_end=1034
   _globals['_PLUGININFORESPONSE']._serialized_start=1037
-  _globals['_PLUGININFORESPONSE']._serialized_end=1298
-  _globals['_RELOADCONFIGREQUEST']._serialized_start=1300
-  _globals['_RELOADCONFIGREQUEST']._serialized_end=1321
-  _globals['_RELOADCONFIGRESPONSE']._serialized_start=1323
-  _globals['_RELOADCONFIGRESPONSE']._serialized_end=1449
-  _globals['_LOGSREQUEST']._serialized_start=1451
-  _globals['_LOGSREQUEST']._serialized_end=1495
-  _globals['_LOGENTRY']._serialized_start=1497
-  _globals['_LOGENTRY']._serialized_end=1550
-  _globals['_CONTROLSENDREQUEST']._serialized_start=1552
-  _globals['_CONTROLSENDREQUEST']._serialized_end=1615
-  _globals['_CONTROLSENDRESPONSE']._serialized_start=1617
-  _globals['_CONTROLSENDRESPONSE']._serialized_end=1710
-  _globals['_STATUSREQUEST']._serialized_start=1712
-  _globals['_STATUSREQUEST']._serialized_end=1727
-  _globals['_STATUSRESPONSE']._serialized_start=1729
-  _globals['_STATUSRESPONSE']._serialized_end=1841
-  _globals['_CHILDSTATUS']._serialized_start=1844
-  _globals['_CHILDSTATUS']._serialized_end=1974
-  _globals['_CONTROLSHUTDOWNREQUEST']._serialized_start=1976
-  _globals['_CONTROLSHUTDOWNREQUEST']._serialized_end=2000
-  _globals['_CONTROLSHUTDOWNRESPONSE']._serialized_start=2002
-  _globals['_CONTROLSHUTDOWNRESPONSE']._serialized_end=2027
-  _globals['_BACKUPREQUEST']._serialized_start=2029
-  _globals['_BACKUPREQUEST']._serialized_end=2044
-  _globals['_BACKUPRESPONSE']._serialized_start=2046
-  _globals['_BACKUPRESPONSE']._serialized_end=2117
-  _globals['_RESTOREREQUEST']._serialized_start=2119
-  _globals['_RESTOREREQUEST']._serialized_end=2171
-  _globals['_RESTORERESPONSE']._serialized_start=2173
-  _globals['_RESTORERESPONSE']._serialized_end=2224
-  _globals['_GETNAMESPACEREQUEST']._serialized_start=2226
-  _globals['_GETNAMESPACEREQUEST']._serialized_end=2266
-  _globals['_NAMESPACEDOCUMENT']._serialized_start=2268
-  _globals['_NAMESPACEDOCUMENT']._serialized_end=2327
-  _globals['_NAMESPACEWRITERESPONSE']._serialized_start=2329
-  _globals['_NAMESPACEWRITERESPONSE']._serialized_end=2387
-  _globals['_CONTROLSERVICE']._serialized_start=2789
-  _globals['_CONTROLSERVICE']._serialized_end=3509
-  _globals['_STORAGEADMINSERVICE']._serialized_start=3512
-  _globals['_STORAGEADMINSERVICE']._serialized_end=3904
+  _globals['_PLUGININFORESPONSE']._serialized_end=1345
+  _globals['_RELOADCONFIGREQUEST']._serialized_start=1347
+  _globals['_RELOADCONFIGREQUEST']._serialized_end=1368
+  _globals['_RELOADCONFIGRESPONSE']._serialized_start=1370
+  _globals['_RELOADCONFIGRESPONSE']._serialized_end=1496
+  _globals['_LOGSREQUEST']._serialized_start=1498
+  _globals['_LOGSREQUEST']._serialized_end=1542
+  _globals['_LOGENTRY']._serialized_start=1544
+  _globals['_LOGENTRY']._serialized_end=1597
+  _globals['_CONTROLSENDREQUEST']._serialized_start=1599
+  _globals['_CONTROLSENDREQUEST']._serialized_end=1662
+  _globals['_CONTROLSENDRESPONSE']._serialized_start=1664
+  _globals['_CONTROLSENDRESPONSE']._serialized_end=1757
+  _globals['_STATUSREQUEST']._serialized_start=1759
+  _globals['_STATUSREQUEST']._serialized_end=1774
+  _globals['_STATUSRESPONSE']._serialized_start=1776
+  _globals['_STATUSRESPONSE']._serialized_end=1888
+  _globals['_CHILDSTATUS']._serialized_start=1891
+  _globals['_CHILDSTATUS']._serialized_end=2021
+  _globals['_CONTROLSHUTDOWNREQUEST']._serialized_start=2023
+  _globals['_CONTROLSHUTDOWNREQUEST']._serialized_end=2047
+  _globals['_CONTROLSHUTDOWNRESPONSE']._serialized_start=2049
+  _globals['_CONTROLSHUTDOWNRESPONSE']._serialized_end=2074
+  _globals['_BACKUPREQUEST']._serialized_start=2076
+  _globals['_BACKUPREQUEST']._serialized_end=2091
+  _globals['_BACKUPRESPONSE']._serialized_start=2093
+  _globals['_BACKUPRESPONSE']._serialized_end=2164
+  _globals['_RESTOREREQUEST']._serialized_start=2166
+  _globals['_RESTOREREQUEST']._serialized_end=2218
+  _globals['_RESTORERESPONSE']._serialized_start=2220
+  _globals['_RESTORERESPONSE']._serialized_end=2271
+  _globals['_GETNAMESPACEREQUEST']._serialized_start=2273
+  _globals['_GETNAMESPACEREQUEST']._serialized_end=2313
+  _globals['_NAMESPACEDOCUMENT']._serialized_start=2315
+  _globals['_NAMESPACEDOCUMENT']._serialized_end=2374
+  _globals['_NAMESPACEWRITERESPONSE']._serialized_start=2376
+  _globals['_NAMESPACEWRITERESPONSE']._serialized_end=2434
+  _globals['_CONTROLSERVICE']._serialized_start=2836
+  _globals['_CONTROLSERVICE']._serialized_end=3556
+  _globals['_STORAGEADMINSERVICE']._serialized_start=3559
+  _globals['_STORAGEADMINSERVICE']._serialized_end=3951
 # @@protoc_insertion_point(module_scope)

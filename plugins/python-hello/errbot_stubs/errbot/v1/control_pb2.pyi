@@ -160,7 +160,7 @@ class PluginInfoRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class PluginInfoResponse(_message.Message):
-    __slots__ = ("name", "description", "state", "pid", "restarts", "note", "version", "depends_on", "commands", "command_filters", "callbacks", "pollers")
+    __slots__ = ("name", "description", "state", "pid", "restarts", "note", "version", "depends_on", "commands", "command_filters", "callbacks", "pollers", "command_specs")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +173,7 @@ class PluginInfoResponse(_message.Message):
     COMMAND_FILTERS_FIELD_NUMBER: _ClassVar[int]
     CALLBACKS_FIELD_NUMBER: _ClassVar[int]
     POLLERS_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_SPECS_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     state: str
@@ -185,7 +186,8 @@ class PluginInfoResponse(_message.Message):
     command_filters: _containers.RepeatedCompositeFieldContainer[_plugin_pb2.CommandFilterSpec]
     callbacks: _containers.RepeatedScalarFieldContainer[str]
     pollers: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., state: _Optional[str] = ..., pid: _Optional[int] = ..., restarts: _Optional[int] = ..., note: _Optional[str] = ..., version: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., commands: _Optional[_Iterable[str]] = ..., command_filters: _Optional[_Iterable[_Union[_plugin_pb2.CommandFilterSpec, _Mapping]]] = ..., callbacks: _Optional[_Iterable[str]] = ..., pollers: _Optional[_Iterable[str]] = ...) -> None: ...
+    command_specs: _containers.RepeatedCompositeFieldContainer[_plugin_pb2.CommandSpec]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., state: _Optional[str] = ..., pid: _Optional[int] = ..., restarts: _Optional[int] = ..., note: _Optional[str] = ..., version: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., commands: _Optional[_Iterable[str]] = ..., command_filters: _Optional[_Iterable[_Union[_plugin_pb2.CommandFilterSpec, _Mapping]]] = ..., callbacks: _Optional[_Iterable[str]] = ..., pollers: _Optional[_Iterable[str]] = ..., command_specs: _Optional[_Iterable[_Union[_plugin_pb2.CommandSpec, _Mapping]]] = ...) -> None: ...
 
 class ReloadConfigRequest(_message.Message):
     __slots__ = ()
