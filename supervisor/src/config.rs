@@ -118,7 +118,28 @@ pub struct BotSettings {
     /// standing for every plugin not listed (Errbot's `None`); unlisted plugins come last, by
     /// name.
     pub callback_order: Vec<String>,
+    /// The built-in plugins loaded (CORE_PLUGINS), by Errbot's names; unset: all. Those left
+    /// out are not there at all: no commands, not in `!status plugins`. Read at start.
+    pub core_plugins: Option<Vec<String>>,
 }
+
+/// The names Errbot's CORE_PLUGINS takes. errbotd's built-in plugins have the first eight;
+/// the others are parts of errbotd that cannot be left out (access rules, "not found", the
+/// text console's commands, the version check), accepted so that Errbot's settings carry over.
+pub const CORE_PLUGINS: &[&str] = &[
+    "Help",
+    "Health",
+    "Plugins",
+    "Backup",
+    "Utils",
+    "ChatRoom",
+    "Flows",
+    "Webserver",
+    "ACLs",
+    "CommandNotFoundFilter",
+    "TextCmds",
+    "VersionChecker",
+];
 
 impl BotSettings {
     /// Whether command `name` (registered form) is listed in `list` (a divert setting).
@@ -223,6 +244,7 @@ impl Default for BotSettings {
             divert_to_thread: Vec::new(),
             groupchat_nick_prefixed: false,
             callback_order: Vec::new(),
+            core_plugins: None,
         }
     }
 }
@@ -849,6 +871,22 @@ impl Config {
                 });
             }
         }
+        if let Some(unknown) = self
+            .bot
+            .core_plugins
+            .iter()
+            .flatten()
+            .find(|n| !CORE_PLUGINS.contains(&n.as_str()))
+        {
+            return Err(invalid(
+                "core_plugins",
+                format!(
+                    "key `bot.core_plugins`: {unknown:?} is not one of Errbot's core plugins \
+                     ({})",
+                    CORE_PLUGINS.join(", ")
+                ),
+            ));
+        }
         if self.backends.is_empty() {
             return Err(invalid(
                 "backends",
@@ -1126,6 +1164,20 @@ mod tests {
         assert_eq!(c.backend_supervision("test").max_restarts, Some(2));
         let (_, _, b) = c.backend_instances().next().expect("one backend");
         assert!(!b.settings.contains_key("supervision"));
+    }
+
+    #[test]
+    fn core_plugins_take_errbots_names() {
+        let text = "[bot]\ncore_plugins = [\"Help\", \"Utils\", \"CommandNotFoundFilter\"]\n";
+        let c = Config::parse(text, Path::new("e.toml")).expect("Errbot's names");
+        assert_eq!(c.bot.core_plugins.map(|n| n.len()), Some(3));
+        let text = "[bot]\ncore_plugins = [\"Help\", \"Halp\"]\n";
+        let err = Config::parse(text, Path::new("e.toml")).expect_err("a typo");
+        assert!(
+            err.to_string()
+                .starts_with("e.toml:2:1: key `bot.core_plugins`: \"Halp\""),
+            "{err}"
+        );
     }
 
     #[test]

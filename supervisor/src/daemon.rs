@@ -98,13 +98,24 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
     tracing::info!("storage: {}", store.describe());
     let flows = crate::flows::Flows::load(&store).await?;
     let storage = storage::core::Storage::load(store).await?;
+    // `[bot] core_plugins` (Errbot's CORE_PLUGINS): the built-in plugins left out are not there.
+    let builtins = crate::builtins::descriptions()
+        .into_iter()
+        .filter(|d| {
+            config
+                .bot
+                .core_plugins
+                .as_ref()
+                .is_none_or(|loaded| loaded.contains(&d.name))
+        })
+        .collect();
     let (bot, alerts) = Bot::new(
         config,
         storage,
         flows,
         runtime.path().to_owned(),
         bot_address.clone(),
-        crate::builtins::descriptions(),
+        builtins,
     );
     tokio::spawn(crate::notify::run(bot.clone(), alerts));
     for warning in bot.config().bot.notification_warnings() {

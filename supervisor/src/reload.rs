@@ -77,11 +77,16 @@ pub fn plan(old: &Config, new: &Config, plugins: &[String]) -> Plan {
             plan.settings.extend(changed);
         }
     };
+    // `core_plugins` takes a restart (below).
+    let new_bot = crate::config::BotSettings {
+        core_plugins: old.bot.core_plugins.clone(),
+        ..new.bot.clone()
+    };
     section(
         "bot",
         changed_fields!(
             old.bot,
-            new.bot,
+            new_bot,
             "bot",
             [
                 prefix,
@@ -147,6 +152,9 @@ pub fn plan(old: &Config, new: &Config, plugins: &[String]) -> Plan {
     }
     if old.web != new.web {
         plan.needs_restart.push("web".to_owned());
+    }
+    if old.bot.core_plugins != new.bot.core_plugins {
+        plan.needs_restart.push("bot.core_plugins".to_owned());
     }
     plan.needs_restart.extend(changed_fields!(
         old.log,

@@ -38,13 +38,71 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Sent messages kept for a slow `Outbox` reader before it skips some.
 const OUTBOX_CAPACITY: usize = 4096;
 
-const SETTINGS: &[&str] = &["driver_socket"];
+const SETTINGS: &[&str] = &["driver_socket", "names"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Settings {
     /// Absolute path of the socket `TestDriverService` is served on.
     driver_socket: Option<PathBuf>,
+    /// How people and the bot are named.
+    names: Names,
+}
+
+/// How the driver names people and the bot: errbotd's text identifiers (`text`: a person is
+/// `@name`, the bot `@errbot`), or Errbot's Test backend's (`errbot`: a person is `name`, the
+/// bot `Err`), which Errbot plugins' test suites expect (the compatibility testbot sets it).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Names {
+    #[default]
+    Text,
+    Errbot,
+}
+
+impl Names {
+    /// `id` in this naming: under Errbot's, a person's fields lose their `@`.
+    fn style(self, mut id: Identifier) -> Identifier {
+        if self == Names::Errbot {
+            for field in [&mut id.person, &mut id.acl, &mut id.display] {
+                if let Some(bare) = field.strip_prefix('@') {
+                    *field = bare.to_owned();
+                }
+            }
+        }
+        id
+    }
+
+    fn person(self, backend: &str, name: &str) -> Identifier {
+        self.style(text_ids::person(backend, name))
+    }
+
+    fn occupant(self, backend: &str, room: &str, name: &str) -> Identifier {
+        self.style(text_ids::occupant(backend, room, name))
+    }
+
+    fn bot(self, backend: &str) -> Identifier {
+        match self {
+            Names::Text => text_ids::bot(backend),
+            Names::Errbot => self.person(backend, "Err"),
+        }
+    }
+
+    fn mentions(self, backend: &str, body: &str) -> Vec<Identifier> {
+        text_ids::mentions(backend, body)
+            .into_iter()
+            .map(|id| self.style(id))
+            .collect()
+    }
+
+    /// An identifier from its text; under Errbot's naming a bare name is a person.
+    fn parse(self, backend: &str, text: &str) -> Result<Identifier, String> {
+        let trimmed = text.trim();
+        if self == Names::Errbot && !trimmed.starts_with(['@', '#']) {
+            return text_ids::parse(backend, &format!("@{trimmed}")).map(|id| self.style(id));
+        }
+        text_ids::parse(backend, text).map(|id| self.style(id))
+    }
 }
 
 /// Checks the test driver's settings for `errbot-gateway check`.
@@ -62,12 +120,21 @@ pub fn check(map: &serde_json::Map<String, serde_json::Value>) -> Vec<crate::set
         ),
         None => {}
     }
+    if let Some(names) = f.string("names")
+        && !["text", "errbot"].contains(&names.as_str())
+    {
+        f.problem(
+            "names",
+            format!("expected \"text\" or \"errbot\", found {names:?}"),
+        );
+    }
     f.finish()
 }
 
 /// State shared by the adapter (errbotd's side) and the driver service (the tests' side).
 struct Inner {
     backend: String,
+    names: Names,
     socket: PathBuf,
     events: EventQueue,
     inflight: InFlight,
@@ -100,8 +167,8 @@ impl Inner {
         })?;
         let (from, to, direct) = if req.room.is_empty() {
             (
-                text_ids::person(&self.backend, name),
-                text_ids::bot(&self.backend),
+                self.names.person(&self.backend, name),
+                self.names.bot(&self.backend),
                 true,
             )
         } else {
@@ -109,14 +176,14 @@ impl Inner {
                 Status::invalid_argument(format!("invalid room {:?}: expected #room", req.room))
             })?;
             (
-                text_ids::occupant(&self.backend, room, name),
+                self.names.occupant(&self.backend, room, name),
                 text_ids::room(&self.backend, room),
                 false,
             )
         };
         Ok(Message {
             id,
-            mentions: text_ids::mentions(&self.backend, &req.body),
+            mentions: self.names.mentions(&self.backend, &req.body),
             from: Some(from),
             to: Some(to),
             body: req.body,
@@ -195,6 +262,7 @@ impl TestDriver {
         let (stopping, mut stop_rx) = watch::channel(false);
         let inner = Arc::new(Inner {
             backend: ctx.backend.clone(),
+            names: settings.names,
             socket: socket.clone(),
             events: ctx.events.clone(),
             inflight: InFlight::new(),
@@ -220,7 +288,7 @@ impl TestDriver {
         });
         if let Err(e) = inner
             .events
-            .push(super::connected_event(text_ids::bot(&ctx.backend)))
+            .push(super::connected_event(settings.names.bot(&ctx.backend)))
             .await
         {
             tracing::warn!("could not queue the connected event: {e}");
@@ -238,7 +306,7 @@ impl Adapter for TestDriver {
 
     fn info(&self) -> BackendInfo {
         BackendInfo {
-            bot: Some(text_ids::bot(&self.inner.backend)),
+            bot: Some(self.inner.names.bot(&self.inner.backend)),
             message_size_limit: 0,
             limit_in_bytes: false,
             description: format!("test driver on {}", self.inner.socket.display()),
@@ -313,7 +381,10 @@ impl Adapter for TestDriver {
     }
 
     fn build_identifier(&self, text: &str) -> Result<Identifier, Status> {
-        text_ids::parse(&self.inner.backend, text).map_err(Status::invalid_argument)
+        self.inner
+            .names
+            .parse(&self.inner.backend, text)
+            .map_err(Status::invalid_argument)
     }
 
     async fn stop(&self) {
@@ -404,7 +475,7 @@ impl TestDriverService for Driver {
                 backend_event::Kind::Room(r)
             }
             Some(emit_request::Kind::Connected(mut c)) => {
-                c.bot = own(c.bot).or_else(|| Some(text_ids::bot(backend)));
+                c.bot = own(c.bot).or_else(|| Some(self.inner.names.bot(backend)));
                 backend_event::Kind::Connected(c)
             }
             None => return Err(Status::invalid_argument("an event is required")),

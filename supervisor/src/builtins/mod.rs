@@ -87,8 +87,8 @@ pub fn descriptions() -> Vec<PluginDescription> {
                 ),
                 cmd(
                     "help",
-                    "List the commands, or show the help of a plugin or a command: \
-                     `!help`, `!help <plugin>`, `!help <command>`.",
+                    "Returns a help string listing available options: every command, or the \
+                     help of a plugin or a command (`!help <plugin>`, `!help <command>`).",
                     false,
                     optional_rest("topic", "a plugin or command name"),
                 ),
@@ -654,5 +654,16 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
         assert_eq!(format_utc(1_795_306_332), "2026-11-22 00:12:12 UTC");
+    }
+
+    #[test]
+    fn every_built_in_plugin_has_a_core_plugins_name() {
+        for d in super::descriptions() {
+            assert!(
+                crate::config::CORE_PLUGINS.contains(&d.name.as_str()),
+                "{} cannot be named in core_plugins",
+                d.name
+            );
+        }
     }
 }

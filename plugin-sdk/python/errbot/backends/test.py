@@ -57,6 +57,7 @@ BOT_KEYS = {
     "DIVERT_TO_PRIVATE": "divert_to_private",
     "DIVERT_TO_THREAD": "divert_to_thread",
     "GROUPCHAT_NICK_PREFIXED": "groupchat_nick_prefixed",
+    "CORE_PLUGINS": "core_plugins",
 }
 # Errbot's defaults for the settings above that errbotd's differ from or that tests read.
 BOT_DEFAULTS = {"BOT_PREFIX": "!", "BOT_ALT_PREFIXES": (), "BOT_PREFIX_OPTIONAL_ON_CHAT": False,
@@ -363,7 +364,7 @@ class TestBot:
     def _write_config(self):
         venvs = os.environ.get("ERRBOT_TESTBOT_VENVS") or os.path.expanduser(
             "~/.cache/errbot-rs/testbot-venvs")
-        bot = {"admins": ["@" + SENDER]}
+        bot = {"admins": [SENDER]}
         for name, key in BOT_KEYS.items():
             if name in self.extra_config:
                 bot[key] = self.extra_config[name]
@@ -380,6 +381,7 @@ class TestBot:
             [backends.test]
             kind = "test"
             driver_socket = {_toml(self._socket)}
+            names = "errbot"
             """)
         with open(os.path.join(self.dir, "errbot.toml"), "w") as f:
             f.write(config)
