@@ -163,6 +163,12 @@ impl BotService for FakeBot {
     ) -> Result<Response<v1::PluginCallResponse>, Status> {
         Err(Status::unimplemented("call_plugin"))
     }
+    async fn set_dynamic_plugins(
+        &self,
+        _: Request<v1::SetDynamicPluginsRequest>,
+    ) -> Result<Response<v1::SetDynamicPluginsResponse>, Status> {
+        Err(Status::unimplemented("set_dynamic_plugins"))
+    }
     async fn build_identifier(
         &self,
         _: Request<v1::BotBuildIdentifierRequest>,

@@ -143,10 +143,25 @@ impl Bot {
     /// and returns the registration warnings.
     pub fn rebuild_registry(&self) -> Vec<String> {
         let builtins = &self.builtins;
-        let plugins: Vec<(String, PluginDescription)> = read(&self.plugins)
-            .values()
-            .filter_map(|slot| Some((slot.name.clone(), slot.routable_description()?)))
-            .collect();
+        // The plugins, then their dynamic plugins (served by their processes): those come last,
+        // so that they are the ones renamed when a name is taken, as in Errbot.
+        let mut plugins: Vec<(String, PluginDescription)> = Vec::new();
+        let mut dynamic: Vec<(String, PluginDescription)> = Vec::new();
+        for slot in read(&self.plugins).values() {
+            let Some(own) = slot.routable_description() else {
+                continue;
+            };
+            plugins.push((slot.name.clone(), own));
+            if let Some(instance) = slot.current() {
+                dynamic.extend(
+                    instance
+                        .dynamic_plugins()
+                        .into_iter()
+                        .map(|d| (slot.name.clone(), d)),
+                );
+            }
+        }
+        plugins.extend(dynamic);
         let all = builtins.iter().map(|d| (d, Owner::Builtin)).chain(
             plugins
                 .iter()
@@ -155,6 +170,11 @@ impl Bot {
         let (registry, warnings) = Registry::build(all);
         *write(&self.registry) = Arc::new(registry);
         warnings.into_iter().map(|w| w.0).collect()
+    }
+
+    /// Whether `name` is one of the built-in plugins loaded.
+    pub fn is_builtin(&self, name: &str) -> bool {
+        self.builtins.iter().any(|d| d.name == name)
     }
 
     /// Asks errbotd to shut down.

@@ -222,16 +222,17 @@ impl Registry {
             _ => None,
         };
         let taken = if regex.is_some() {
-            self.regex.iter().any(|c| c.name == name)
+            self.regex.iter().find(|c| c.name == name)
         } else {
-            self.plain.contains_key(&name)
+            self.plain.get(&name)
         };
         let mut warning = None;
-        if taken {
+        if let Some(other) = taken {
             let renamed = format!("{}-{}", desc.name.to_lowercase(), name);
+            // Errbot's words.
             warning = Some(Warning(format!(
-                "{}.{name} clashes with a command of the same name, so it has been renamed {renamed}",
-                desc.name
+                "{}.{name} clashes with {}.{} so it has been renamed {renamed}",
+                desc.name, other.plugin, other.spec.name
             )));
             name = renamed;
         }

@@ -9,9 +9,10 @@ use errbot_proto::v1::{
     BotBuildIdentifierRequest, BotPresenceRequest, BotPresenceResponse, BotReactRequest,
     BotReactResponse, BotSendRequest, BotSendResponse, BotStatusRequest, BotStatusResponse,
     BuildIdentifierRequest, Content, FileChunk, Identifier, ListPollersRequest,
-    ListPollersResponse, PluginCallRequest, PluginCallResponse, ReactRequest, SetPresenceRequest,
-    StartPollerRequest, StartPollerResponse, StopPollerRequest, StopPollerResponse,
-    WarnAdminsRequest, WarnAdminsResponse, bot_service_server, content, file_chunk,
+    ListPollersResponse, PluginCallRequest, PluginCallResponse, PluginDescription, ReactRequest,
+    SetDynamicPluginsRequest, SetDynamicPluginsResponse, SetPresenceRequest, StartPollerRequest,
+    StartPollerResponse, StopPollerRequest, StopPollerResponse, WarnAdminsRequest,
+    WarnAdminsResponse, bot_service_server, content, file_chunk,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -171,6 +172,69 @@ impl bot_service_server::BotService for BotApi {
                 deadline.as_secs_f64()
             ))),
         }
+    }
+
+    async fn set_dynamic_plugins(
+        &self,
+        req: Request<SetDynamicPluginsRequest>,
+    ) -> Result<Response<SetDynamicPluginsResponse>, Status> {
+        let caller = match self.caller(&req)? {
+            (child::Kind::Plugin, name) => name,
+            (child::Kind::Backend, name) => {
+                return Err(Status::permission_denied(format!(
+                    "{name} is a backend: only plugins have dynamic plugins"
+                )));
+            }
+        };
+        let instance = self.plugin_slot(&caller)?.current().ok_or_else(|| {
+            Status::failed_precondition(format!("plugin {caller} is not serving"))
+        })?;
+        let mut plugins: Vec<PluginDescription> = Vec::new();
+        for d in req.into_inner().plugins {
+            let name = d.name.trim().to_owned();
+            if name.is_empty() || plugins.iter().any(|p| p.name == name) {
+                return Err(Status::invalid_argument(format!(
+                    "dynamic plugin names must be given and differ: {name:?}"
+                )));
+            }
+            if self.bot.plugin(&name).is_some() || self.bot.is_builtin(&name) {
+                return Err(Status::already_exists(format!(
+                    "a plugin is named {name} already"
+                )));
+            }
+            // Only their commands: callbacks, filters, flows and webhooks stay the plugin's.
+            plugins.push(PluginDescription {
+                name,
+                description: d.description,
+                commands: d.commands,
+                ..Default::default()
+            });
+        }
+        // The admins hear of the plugins this call adds (the others were told when added).
+        let before: Vec<String> = instance
+            .dynamic_plugins()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        let names: Vec<String> = plugins
+            .iter()
+            .filter(|p| !before.contains(&p.name))
+            .map(|p| format!("{}.", p.name))
+            .collect();
+        tracing::info!(plugin = %caller, "dynamic plugins: {:?}", plugins.iter().map(|p| &p.name).collect::<Vec<_>>());
+        instance.set_dynamic_plugins(plugins);
+        let warnings: Vec<String> = self
+            .bot
+            .rebuild_registry()
+            .into_iter()
+            .filter(|w| names.iter().any(|n| w.starts_with(n.as_str())))
+            .collect();
+        // Told before the answer: the plugin's reply comes after, as in Errbot.
+        for w in &warnings {
+            tracing::warn!(plugin = %caller, "{w}");
+            crate::notify::warn_admins(&self.bot, w).await;
+        }
+        Ok(Response::new(SetDynamicPluginsResponse { warnings }))
     }
 
     async fn warn_admins(

@@ -5,7 +5,7 @@ protocol (the generated stubs are the sub-package errbot.v1). See ../README.md f
 supported and what differs from Errbot."""
 
 from .backends.base import AWAY, DND, OFFLINE, ONLINE, Message  # noqa: F401
-from .botplugin import BotPlugin, CommandError, ValidationException  # noqa: F401
+from .botplugin import BotPlugin, Command, CommandError, ValidationException  # noqa: F401
 from .decorators import (  # noqa: F401
     arg_botcmd,
     botcmd,
@@ -17,7 +17,7 @@ from .decorators import (  # noqa: F401
 from .flow import FLOW_END, BotFlow, Flow, FlowNode, FlowRoot, botflow  # noqa: F401
 
 __all__ = [
-    "BotPlugin", "CommandError", "ValidationException", "Message", "botcmd", "re_botcmd",
+    "BotPlugin", "Command", "CommandError", "ValidationException", "Message", "botcmd", "re_botcmd",
     "arg_botcmd", "botmatch", "cmdfilter", "webhook", "botflow", "BotFlow", "FlowRoot", "FlowNode",
     "Flow", "FLOW_END", "ONLINE", "OFFLINE", "AWAY", "DND",
 ]

@@ -122,6 +122,27 @@ class StoreMixin(MutableMapping):
         pass
 
 
+class Command:
+    """Errbot's dynamic definition of a command, for create_dynamic_plugin: `function(plugin,
+    msg, args)` made a command by `cmd_type` (botcmd unless told; arg_botcmd, re_botcmd,
+    botmatch...) with `cmd_args` and `cmd_kwargs`; `name` is needed for a lambda."""
+
+    def __init__(self, function, cmd_type=None, cmd_args=None, cmd_kwargs=None, name=None,
+                 doc=None):
+        if cmd_type is None:
+            from .decorators import botcmd
+            cmd_type = botcmd
+        if name is None:
+            if function.__name__ == "<lambda>":
+                raise ValueError("function is a lambda (anonymous), parameter name needs to be set.")
+            name = function.__name__
+        self.name = name
+        function.__name__ = name
+        if doc:
+            function.__doc__ = doc
+        self.definition = cmd_type(*((function,) + tuple(cmd_args or ())), **(cmd_kwargs or {}))
+
+
 class BotPlugin(StoreMixin):
     """Base class of Errbot plugins. The class docstring is the plugin's description."""
 
@@ -240,6 +261,37 @@ class BotPlugin(StoreMixin):
 
     def change_presence(self, status="online", message=""):
         self._bot.change_presence(status, message)
+
+    def create_dynamic_plugin(self, name, commands, doc=""):
+        """Errbot's: a plugin named `name` made of `commands` (Command definitions), with `doc`
+        as its documentation. Its commands are errbotd's at once (a name taken is renamed
+        `name-command` and the admins are told); this plugin's process serves them, so they go
+        when it stops."""
+        import re
+        with self._bot.dynamic_lock:
+            if name in self._bot.dynamic_plugins:
+                raise ValueError(f"Dynamic plugin {name} already created.")
+            plugin_class = type(re.sub(r"\W|^(?=\d)", "_", name), (BotPlugin,),
+                                {command.name: command.definition for command in commands})
+            plugin_class.__errdoc__ = doc
+            self._bot.dynamic_plugins[name] = plugin_class(self._bot, name=name)
+            try:
+                self._bot.publish_dynamic_plugins()
+            except Exception:
+                del self._bot.dynamic_plugins[name]
+                raise
+
+    def destroy_dynamic_plugin(self, name):
+        """Errbot's: removes the dynamic plugin `name` and its commands."""
+        with self._bot.dynamic_lock:
+            if name not in self._bot.dynamic_plugins:
+                raise ValueError(f"Dynamic plugin {name} doesn't exist.")
+            plugin = self._bot.dynamic_plugins.pop(name)
+            try:
+                self._bot.publish_dynamic_plugins()
+            except Exception:
+                self._bot.dynamic_plugins[name] = plugin
+                raise
 
     def get_plugin(self, name):
         """The plugin `name`, one of this plugin's dependencies (DependsOn in its .plug). It runs

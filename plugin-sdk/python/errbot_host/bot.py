@@ -134,6 +134,10 @@ class Bot:
         self.bot_identifier = None  # learnt from the first direct message or connection
         self.all_commands = {}  # this plugin's commands, by name (set by the service)
         self.deactivating = threading.Event()
+        # Errbot's dynamic plugins (create_dynamic_plugin), by name; the service publishes them.
+        self.dynamic_plugins = {}
+        self.dynamic_lock = threading.Lock()
+        self.publish_dynamic_plugins = None  # set by the service
 
     @property
     def prefix(self):
@@ -193,6 +197,13 @@ class Bot:
         """errbotd's BotService.Status: uptime, every plugin's state, every process."""
         return self._stub.Status(bot_pb2.BotStatusRequest(), metadata=self._metadata,
                                  timeout=TIMEOUT)
+
+    def set_dynamic_plugins(self, descriptions):
+        """Tells errbotd the whole set of this plugin's dynamic plugins (PluginDescriptions);
+        returns the warnings the admins were given (renamed commands)."""
+        request = bot_pb2.SetDynamicPluginsRequest(plugins=descriptions)
+        return list(self._stub.SetDynamicPlugins(request, metadata=self._metadata,
+                                                 timeout=TIMEOUT).warnings)
 
     def warn_admins(self, text):
         self._stub.WarnAdmins(bot_pb2.WarnAdminsRequest(text=str(text)),

@@ -199,6 +199,9 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             if getattr(method, "_err_webhook_uri_rule", None)
         }
         self._flask = None  # the Flask application webhooks run in, made on the first one
+        # The dynamic plugins' commands (create_dynamic_plugin): {plugin: {command: method}}.
+        self.dynamic = {}
+        bot.publish_dynamic_plugins = self._publish_dynamic_plugins
         # The callbacks the plugin's class overrides: only those are declared.
         self.callbacks = {
             callback: (name, arguments, getattr(plugin, name))
@@ -420,9 +423,30 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
                           f"no predicate {request.predicate!r} in flow {request.flow!r}")
         return plugin_pb2.FlowPredicateResponse(holds=holds)
 
+    def _publish_dynamic_plugins(self):
+        """Declares `bot.dynamic_plugins` to errbotd (called with bot.dynamic_lock held). The
+        table is in place before errbotd routes to it; on failure the old one is back."""
+        tables, descriptions = {}, []
+        for name, plugin in self.bot.dynamic_plugins.items():
+            commands = {method._err_command_name.lower(): method
+                        for _, method in inspect.getmembers(plugin, inspect.ismethod)
+                        if getattr(method, "_err_command", False)}
+            tables[name] = commands
+            descriptions.append(plugin_pb2.PluginDescription(
+                name=name, description=inspect.cleandoc(getattr(plugin, "__errdoc__", "") or ""),
+                commands=[command_spec(method) for method in commands.values()]))
+        previous, self.dynamic = self.dynamic, tables
+        try:
+            self.bot.set_dynamic_plugins(descriptions)
+        except Exception:
+            self.dynamic = previous
+            raise
+
     def Execute(self, request, context):
         self._sync_mocks()
-        method = self.commands.get(request.command.lower())
+        # A dynamic plugin's command, or the plugin's own.
+        table = self.dynamic.get(request.plugin, self.commands)
+        method = table.get(request.command.lower())
         if method is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no command {request.command!r}")
         self.bot.learn(request.message)

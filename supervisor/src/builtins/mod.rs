@@ -520,7 +520,7 @@ pub fn plugin_entries(bot: &Bot) -> Vec<PluginEntry> {
         .registry()
         .plugins()
         .iter()
-        .filter(|p| bot.plugin(&p.name).is_none())
+        .filter(|p| p.builtin)
         .map(|p| entry(&p.name, 'A', "builtin", ""))
         .collect();
     for slot in read(&bot.plugins).values() {

@@ -84,6 +84,7 @@ pub async fn execute(job: &Job<'_>, call: Call) -> (Outcome, Option<String>) {
     let invocation = format!("{}{}", config.prefixes().prefix(), command.display_name());
     let mut request = ExecuteRequest {
         command: command.spec.name.clone(),
+        plugin: command.plugin.clone(),
         message: Some(message.clone()),
         args: args.clone(),
         invocation_id: format!("{}:{}", message.id, command.name),

@@ -41,11 +41,24 @@ pub struct Instance {
     pub commands: Commands,
     /// The process.
     pub process: child::Running,
+    /// The dynamic plugins this process declared (BotService.SetDynamicPlugins), which live as
+    /// long as it does.
+    dynamic: RwLock<Vec<PluginDescription>>,
     inflight: AtomicUsize,
     idle: Notify,
 }
 
 impl Instance {
+    /// Its dynamic plugins (Errbot's create_dynamic_plugin).
+    pub fn dynamic_plugins(&self) -> Vec<PluginDescription> {
+        read(&self.dynamic).clone()
+    }
+
+    /// Replaces its dynamic plugins; the command table must be rebuilt after.
+    pub fn set_dynamic_plugins(&self, plugins: Vec<PluginDescription>) {
+        *write(&self.dynamic) = plugins;
+    }
+
     /// Counts a command as in flight on this process until the guard is dropped.
     pub fn begin(self: &Arc<Self>) -> InflightGuard {
         self.inflight.fetch_add(1, Ordering::AcqRel);
@@ -536,6 +549,7 @@ impl PluginSlot {
             client,
             commands,
             process,
+            dynamic: RwLock::default(),
             inflight: AtomicUsize::new(0),
             idle: Notify::new(),
         }))
@@ -553,7 +567,13 @@ impl PluginSlot {
 
     /// Makes `instance` the one serving, and publishes its commands if they changed.
     fn serve(&self, bot: &Bot, instance: Arc<Instance>) {
-        let changed = read(&self.description).as_ref() != Some(&instance.description);
+        // The commands change with the description, and when the process going away had
+        // dynamic plugins (the new one has none yet).
+        let had_dynamic = read(&self.current)
+            .as_ref()
+            .is_some_and(|old| !read(&old.dynamic).is_empty());
+        let changed =
+            had_dynamic || read(&self.description).as_ref() != Some(&instance.description);
         *write(&self.description) = Some(instance.description.clone());
         self.life.update(|r| {
             r.pid = instance.process.pid;

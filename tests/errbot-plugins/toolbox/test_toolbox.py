@@ -54,3 +54,18 @@ def test_a_plugin_judges_its_own_configuration(testbot):
     assert testbot.exec_command('!plugin config Gauge {"UNIT": "mm", "SIZE": 3}') == (
         "Plugin configuration done.")
     assert testbot.exec_command("!gauge") == "measuring in mm (also: SIZE)"
+
+
+def test_dynamic_plugins_come_and_go(testbot):
+    assert testbot.exec_command("!shortcut add greet hello there") == "greet added"
+    assert testbot.exec_command("!greet") == "hello there"
+    # A name taken: the dynamic command is renamed, and the admins are told first.
+    testbot.push_message("!shortcut add measure mine")
+    assert testbot.pop_message() == (
+        "Shortcutmeasure.measure clashes with Workbench.measure so it has been renamed "
+        "shortcutmeasure-measure")
+    assert testbot.pop_message() == "measure added"
+    assert testbot.exec_command("!shortcutmeasure-measure") == "mine"
+    assert testbot.exec_command("!measure abc") == "'abc' is 3 letters (call 1)"
+    assert testbot.exec_command("!shortcut drop greet") == "greet dropped"
+    assert 'Command "greet" not found.' in testbot.exec_command("!greet")

@@ -1,7 +1,8 @@
 """The Workbench plugin, which uses Tools (tools.py, in the same directory) through
-get_plugin: Errbot runs both in one process; errbot-rs in two, the calls going through errbotd."""
+get_plugin: Errbot runs both in one process; errbot-rs in two, the calls going through errbotd.
+Its shortcuts are dynamic plugins (create_dynamic_plugin)."""
 
-from errbot import BotPlugin, botcmd
+from errbot import BotPlugin, Command, botcmd
 
 
 class Workbench(BotPlugin):
@@ -31,3 +32,16 @@ class Workbench(BotPlugin):
         except Exception as e:
             return str(e)
         return "borrowed"
+
+    @botcmd
+    def shortcut_add(self, msg, args):
+        """A command NAME that answers TEXT: `!shortcut add NAME TEXT`."""
+        name, text = args.split(None, 1)
+        command = Command(lambda plugin, msg, args: text, name=name, doc=f"Says {text!r}.")
+        self.create_dynamic_plugin(f"Shortcut{name}", (command,), doc="A shortcut.")
+        return f"{name} added"
+
+    @botcmd
+    def shortcut_drop(self, msg, args):
+        self.destroy_dynamic_plugin(f"Shortcut{args}")
+        return f"{args} dropped"

@@ -9,6 +9,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SetDynamicPluginsRequest(_message.Message):
+    __slots__ = ("plugins",)
+    PLUGINS_FIELD_NUMBER: _ClassVar[int]
+    plugins: _containers.RepeatedCompositeFieldContainer[_plugin_pb2.PluginDescription]
+    def __init__(self, plugins: _Optional[_Iterable[_Union[_plugin_pb2.PluginDescription, _Mapping]]] = ...) -> None: ...
+
+class SetDynamicPluginsResponse(_message.Message):
+    __slots__ = ("warnings",)
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class BotStatusRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

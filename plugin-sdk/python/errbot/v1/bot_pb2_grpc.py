@@ -91,6 +91,11 @@ class BotServiceStub:
                 request_serializer=errbot_dot_v1_dot_plugin__pb2.PluginCallRequest.SerializeToString,
                 response_deserializer=errbot_dot_v1_dot_plugin__pb2.PluginCallResponse.FromString,
                 _registered_method=True)
+        self.SetDynamicPlugins = channel.unary_unary(
+                '/errbot.v1.BotService/SetDynamicPlugins',
+                request_serializer=errbot_dot_v1_dot_bot__pb2.SetDynamicPluginsRequest.SerializeToString,
+                response_deserializer=errbot_dot_v1_dot_bot__pb2.SetDynamicPluginsResponse.FromString,
+                _registered_method=True)
 
 
 class BotServiceServicer:
@@ -196,6 +201,19 @@ class BotServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetDynamicPlugins(self, request, context):
+        """The calling plugin's dynamic plugins (Errbot's create_dynamic_plugin), the whole set each
+        time (empty: none): commands it serves under other plugin names, added to errbotd's
+        commands at once and gone when the set leaves them out or the process ends. errbotd runs
+        them on the calling plugin's process, with ExecuteRequest.plugin naming the dynamic plugin.
+        Only `name`, `description` and `commands` of each description are read; a command whose
+        name is taken is renamed `plugin-command` and the admins are told (as Errbot does) before
+        the answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BotServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -253,6 +271,11 @@ def add_BotServiceServicer_to_server(servicer, server):
                     servicer.CallPlugin,
                     request_deserializer=errbot_dot_v1_dot_plugin__pb2.PluginCallRequest.FromString,
                     response_serializer=errbot_dot_v1_dot_plugin__pb2.PluginCallResponse.SerializeToString,
+            ),
+            'SetDynamicPlugins': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDynamicPlugins,
+                    request_deserializer=errbot_dot_v1_dot_bot__pb2.SetDynamicPluginsRequest.FromString,
+                    response_serializer=errbot_dot_v1_dot_bot__pb2.SetDynamicPluginsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -552,6 +575,33 @@ class BotService:
             '/errbot.v1.BotService/CallPlugin',
             errbot_dot_v1_dot_plugin__pb2.PluginCallRequest.SerializeToString,
             errbot_dot_v1_dot_plugin__pb2.PluginCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDynamicPlugins(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/errbot.v1.BotService/SetDynamicPlugins',
+            errbot_dot_v1_dot_bot__pb2.SetDynamicPluginsRequest.SerializeToString,
+            errbot_dot_v1_dot_bot__pb2.SetDynamicPluginsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,49 +27,53 @@ from errbot.v1 import control_pb2 as errbot_dot_v1_dot_control__pb2
 from errbot.v1 import plugin_pb2 as errbot_dot_v1_dot_plugin__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x65rrbot/v1/bot.proto\x12\terrbot.v1\x1a\x16\x65rrbot/v1/common.proto\x1a\x17\x65rrbot/v1/control.proto\x1a\x16\x65rrbot/v1/plugin.proto\"\x12\n\x10\x42otStatusRequest\"\xa6\x01\n\x11\x42otStatusResponse\x12\x16\n\x0euptime_seconds\x18\x01 \x01(\x04\x12\x15\n\rstarted_at_ms\x18\x02 \x01(\x03\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\'\n\x07plugins\x18\x04 \x03(\x0b\x32\x16.errbot.v1.PluginEntry\x12(\n\x08\x63hildren\x18\x05 \x03(\x0b\x32\x16.errbot.v1.ChildStatus\"j\n\x0f\x42otReactRequest\x12!\n\x02to\x18\x01 \x01(\x0b\x32\x15.errbot.v1.Identifier\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x10\n\x08reaction\x18\x03 \x01(\t\x12\x0e\n\x06remove\x18\x04 \x01(\x08\"\x12\n\x10\x42otReactResponse\"F\n\x12\x42otPresenceRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"*\n\x13\x42otPresenceResponse\x12\x13\n\x0bunsupported\x18\x01 \x03(\t\"\xa2\x01\n\x0e\x42otSendRequest\x12!\n\x02to\x18\x01 \x01(\x0b\x32\x15.errbot.v1.Identifier\x12\x0f\n\x07to_text\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12#\n\x07\x63ontent\x18\x04 \x01(\x0b\x32\x12.errbot.v1.Content\x12\x11\n\tthread_id\x18\x05 \x01(\t\x12\x13\n\x0bin_reply_to\x18\x06 \x01(\t\"%\n\x0f\x42otSendResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"!\n\x11WarnAdminsRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x14\n\x12WarnAdminsResponse\":\n\x19\x42otBuildIdentifierRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\"]\n\x12StartPollerRequest\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x15\n\rinterval_secs\x18\x02 \x01(\x01\x12\r\n\x05times\x18\x03 \x01(\r\x12\x11\n\targs_json\x18\x04 \x01(\t\".\n\x13StartPollerResponse\x12\x17\n\x0f\x61lready_running\x18\x01 \x01(\x08\"6\n\x11StopPollerRequest\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x11\n\targs_json\x18\x02 \x01(\t\"%\n\x12StopPollerResponse\x12\x0f\n\x07stopped\x18\x01 \x01(\x08\"\x14\n\x12ListPollersRequest\"=\n\x13ListPollersResponse\x12&\n\x07pollers\x18\x01 \x03(\x0b\x32\x15.errbot.v1.PollerInfo\"\xc1\x01\n\nPollerInfo\x12\x0e\n\x06plugin\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x11\n\targs_json\x18\x03 \x01(\t\x12\x15\n\rinterval_secs\x18\x04 \x01(\x01\x12\r\n\x05times\x18\x05 \x01(\r\x12\r\n\x05ticks\x18\x06 \x01(\x04\x12\x10\n\x08\x66\x61ilures\x18\x07 \x01(\x04\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12\x14\n\x0cnext_in_secs\x18\t \x01(\x01\x12\x0f\n\x07running\x18\n \x01(\x08\x32\xad\x06\n\nBotService\x12=\n\x04Send\x12\x19.errbot.v1.BotSendRequest\x1a\x1a.errbot.v1.BotSendResponse\x12I\n\nWarnAdmins\x12\x1c.errbot.v1.WarnAdminsRequest\x1a\x1d.errbot.v1.WarnAdminsResponse\x12N\n\x0f\x42uildIdentifier\x12$.errbot.v1.BotBuildIdentifierRequest\x1a\x15.errbot.v1.Identifier\x12>\n\x08SendFile\x12\x14.errbot.v1.FileChunk\x1a\x1a.errbot.v1.BotSendResponse(\x01\x12@\n\x05React\x12\x1a.errbot.v1.BotReactRequest\x1a\x1b.errbot.v1.BotReactResponse\x12L\n\x0bSetPresence\x12\x1d.errbot.v1.BotPresenceRequest\x1a\x1e.errbot.v1.BotPresenceResponse\x12L\n\x0bStartPoller\x12\x1d.errbot.v1.StartPollerRequest\x1a\x1e.errbot.v1.StartPollerResponse\x12I\n\nStopPoller\x12\x1c.errbot.v1.StopPollerRequest\x1a\x1d.errbot.v1.StopPollerResponse\x12L\n\x0bListPollers\x12\x1d.errbot.v1.ListPollersRequest\x1a\x1e.errbot.v1.ListPollersResponse\x12\x43\n\x06Status\x12\x1b.errbot.v1.BotStatusRequest\x1a\x1c.errbot.v1.BotStatusResponse\x12I\n\nCallPlugin\x12\x1c.errbot.v1.PluginCallRequest\x1a\x1d.errbot.v1.PluginCallResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x65rrbot/v1/bot.proto\x12\terrbot.v1\x1a\x16\x65rrbot/v1/common.proto\x1a\x17\x65rrbot/v1/control.proto\x1a\x16\x65rrbot/v1/plugin.proto\"I\n\x18SetDynamicPluginsRequest\x12-\n\x07plugins\x18\x01 \x03(\x0b\x32\x1c.errbot.v1.PluginDescription\"-\n\x19SetDynamicPluginsResponse\x12\x10\n\x08warnings\x18\x01 \x03(\t\"\x12\n\x10\x42otStatusRequest\"\xa6\x01\n\x11\x42otStatusResponse\x12\x16\n\x0euptime_seconds\x18\x01 \x01(\x04\x12\x15\n\rstarted_at_ms\x18\x02 \x01(\x03\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\'\n\x07plugins\x18\x04 \x03(\x0b\x32\x16.errbot.v1.PluginEntry\x12(\n\x08\x63hildren\x18\x05 \x03(\x0b\x32\x16.errbot.v1.ChildStatus\"j\n\x0f\x42otReactRequest\x12!\n\x02to\x18\x01 \x01(\x0b\x32\x15.errbot.v1.Identifier\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x10\n\x08reaction\x18\x03 \x01(\t\x12\x0e\n\x06remove\x18\x04 \x01(\x08\"\x12\n\x10\x42otReactResponse\"F\n\x12\x42otPresenceRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"*\n\x13\x42otPresenceResponse\x12\x13\n\x0bunsupported\x18\x01 \x03(\t\"\xa2\x01\n\x0e\x42otSendRequest\x12!\n\x02to\x18\x01 \x01(\x0b\x32\x15.errbot.v1.Identifier\x12\x0f\n\x07to_text\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12#\n\x07\x63ontent\x18\x04 \x01(\x0b\x32\x12.errbot.v1.Content\x12\x11\n\tthread_id\x18\x05 \x01(\t\x12\x13\n\x0bin_reply_to\x18\x06 \x01(\t\"%\n\x0f\x42otSendResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"!\n\x11WarnAdminsRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x14\n\x12WarnAdminsResponse\":\n\x19\x42otBuildIdentifierRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\"]\n\x12StartPollerRequest\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x15\n\rinterval_secs\x18\x02 \x01(\x01\x12\r\n\x05times\x18\x03 \x01(\r\x12\x11\n\targs_json\x18\x04 \x01(\t\".\n\x13StartPollerResponse\x12\x17\n\x0f\x61lready_running\x18\x01 \x01(\x08\"6\n\x11StopPollerRequest\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x11\n\targs_json\x18\x02 \x01(\t\"%\n\x12StopPollerResponse\x12\x0f\n\x07stopped\x18\x01 \x01(\x08\"\x14\n\x12ListPollersRequest\"=\n\x13ListPollersResponse\x12&\n\x07pollers\x18\x01 \x03(\x0b\x32\x15.errbot.v1.PollerInfo\"\xc1\x01\n\nPollerInfo\x12\x0e\n\x06plugin\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x11\n\targs_json\x18\x03 \x01(\t\x12\x15\n\rinterval_secs\x18\x04 \x01(\x01\x12\r\n\x05times\x18\x05 \x01(\r\x12\r\n\x05ticks\x18\x06 \x01(\x04\x12\x10\n\x08\x66\x61ilures\x18\x07 \x01(\x04\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12\x14\n\x0cnext_in_secs\x18\t \x01(\x01\x12\x0f\n\x07running\x18\n \x01(\x08\x32\x8d\x07\n\nBotService\x12=\n\x04Send\x12\x19.errbot.v1.BotSendRequest\x1a\x1a.errbot.v1.BotSendResponse\x12I\n\nWarnAdmins\x12\x1c.errbot.v1.WarnAdminsRequest\x1a\x1d.errbot.v1.WarnAdminsResponse\x12N\n\x0f\x42uildIdentifier\x12$.errbot.v1.BotBuildIdentifierRequest\x1a\x15.errbot.v1.Identifier\x12>\n\x08SendFile\x12\x14.errbot.v1.FileChunk\x1a\x1a.errbot.v1.BotSendResponse(\x01\x12@\n\x05React\x12\x1a.errbot.v1.BotReactRequest\x1a\x1b.errbot.v1.BotReactResponse\x12L\n\x0bSetPresence\x12\x1d.errbot.v1.BotPresenceRequest\x1a\x1e.errbot.v1.BotPresenceResponse\x12L\n\x0bStartPoller\x12\x1d.errbot.v1.StartPollerRequest\x1a\x1e.errbot.v1.StartPollerResponse\x12I\n\nStopPoller\x12\x1c.errbot.v1.StopPollerRequest\x1a\x1d.errbot.v1.StopPollerResponse\x12L\n\x0bListPollers\x12\x1d.errbot.v1.ListPollersRequest\x1a\x1e.errbot.v1.ListPollersResponse\x12\x43\n\x06Status\x12\x1b.errbot.v1.BotStatusRequest\x1a\x1c.errbot.v1.BotStatusResponse\x12I\n\nCallPlugin\x12\x1c.errbot.v1.PluginCallRequest\x1a\x1d.errbot.v1.PluginCallResponse\x12^\n\x11SetDynamicPlugins\x12#.errbot.v1.SetDynamicPluginsRequest\x1a$.errbot.v1.SetDynamicPluginsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'errbot.v1.bot_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BOTSTATUSREQUEST']._serialized_start=107
-  _globals['_BOTSTATUSREQUEST']._serialized_end=125
-  _globals['_BOTSTATUSRESPONSE']._serialized_start=128
-  _globals['_BOTSTATUSRESPONSE']._serialized_end=294
-  _globals['_BOTREACTREQUEST']._serialized_start=296
-  _globals['_BOTREACTREQUEST']._serialized_end=402
-  _globals['_BOTREACTRESPONSE']._serialized_start=404
-  _globals['_BOTREACTRESPONSE']._serialized_end=422
-  _globals['_BOTPRESENCEREQUEST']._serialized_start=424
-  _globals['_BOTPRESENCEREQUEST']._serialized_end=494
-  _globals['_BOTPRESENCERESPONSE']._serialized_start=496
-  _globals['_BOTPRESENCERESPONSE']._serialized_end=538
-  _globals['_BOTSENDREQUEST']._serialized_start=541
-  _globals['_BOTSENDREQUEST']._serialized_end=703
-  _globals['_BOTSENDRESPONSE']._serialized_start=705
-  _globals['_BOTSENDRESPONSE']._serialized_end=742
-  _globals['_WARNADMINSREQUEST']._serialized_start=744
-  _globals['_WARNADMINSREQUEST']._serialized_end=777
-  _globals['_WARNADMINSRESPONSE']._serialized_start=779
-  _globals['_WARNADMINSRESPONSE']._serialized_end=799
-  _globals['_BOTBUILDIDENTIFIERREQUEST']._serialized_start=801
-  _globals['_BOTBUILDIDENTIFIERREQUEST']._serialized_end=859
-  _globals['_STARTPOLLERREQUEST']._serialized_start=861
-  _globals['_STARTPOLLERREQUEST']._serialized_end=954
-  _globals['_STARTPOLLERRESPONSE']._serialized_start=956
-  _globals['_STARTPOLLERRESPONSE']._serialized_end=1002
-  _globals['_STOPPOLLERREQUEST']._serialized_start=1004
-  _globals['_STOPPOLLERREQUEST']._serialized_end=1058
-  _globals['_STOPPOLLERRESPONSE']._serialized_start=1060
-  _globals['_STOPPOLLERRESPONSE']._serialized_end=1097
-  _globals['_LISTPOLLERSREQUEST']._serialized_start=1099
-  _globals['_LISTPOLLERSREQUEST']._serialized_end=1119
-  _globals['_LISTPOLLERSRESPONSE']._serialized_start=1121
-  _globals['_LISTPOLLERSRESPONSE']._serialized_end=1182
-  _globals['_POLLERINFO']._serialized_start=1185
-  _globals['_POLLERINFO']._serialized_end=1378
-  _globals['_BOTSERVICE']._serialized_start=1381
-  _globals['_BOTSERVICE']._serialized_end=2194
+  _globals['_SETDYNAMICPLUGINSREQUEST']._serialized_start=107
+  _globals['_SETDYNAMICPLUGINSREQUEST']._serialized_end=180
+  _globals['_SETDYNAMICPLUGINSRESPONSE']._serialized_start=182
+  _globals['_SETDYNAMICPLUGINSRESPONSE']._serialized_end=227
+  _globals['_BOTSTATUSREQUEST']._serialized_start=229
+  _globals['_BOTSTATUSREQUEST']._serialized_end=247
+  _globals['_BOTSTATUSRESPONSE']._serialized_start=250
+  _globals['_BOTSTATUSRESPONSE']._serialized_end=416
+  _globals['_BOTREACTREQUEST']._serialized_start=418
+  _globals['_BOTREACTREQUEST']._serialized_end=524
+  _globals['_BOTREACTRESPONSE']._serialized_start=526
+  _globals['_BOTREACTRESPONSE']._serialized_end=544
+  _globals['_BOTPRESENCEREQUEST']._serialized_start=546
+  _globals['_BOTPRESENCEREQUEST']._serialized_end=616
+  _globals['_BOTPRESENCERESPONSE']._serialized_start=618
+  _globals['_BOTPRESENCERESPONSE']._serialized_end=660
+  _globals['_BOTSENDREQUEST']._serialized_start=663
+  _globals['_BOTSENDREQUEST']._serialized_end=825
+  _globals['_BOTSENDRESPONSE']._serialized_start=827
+  _globals['_BOTSENDRESPONSE']._serialized_end=864
+  _globals['_WARNADMINSREQUEST']._serialized_start=866
+  _globals['_WARNADMINSREQUEST']._serialized_end=899
+  _globals['_WARNADMINSRESPONSE']._serialized_start=901
+  _globals['_WARNADMINSRESPONSE']._serialized_end=921
+  _globals['_BOTBUILDIDENTIFIERREQUEST']._serialized_start=923
+  _globals['_BOTBUILDIDENTIFIERREQUEST']._serialized_end=981
+  _globals['_STARTPOLLERREQUEST']._serialized_start=983
+  _globals['_STARTPOLLERREQUEST']._serialized_end=1076
+  _globals['_STARTPOLLERRESPONSE']._serialized_start=1078
+  _globals['_STARTPOLLERRESPONSE']._serialized_end=1124
+  _globals['_STOPPOLLERREQUEST']._serialized_start=1126
+  _globals['_STOPPOLLERREQUEST']._serialized_end=1180
+  _globals['_STOPPOLLERRESPONSE']._serialized_start=1182
+  _globals['_STOPPOLLERRESPONSE']._serialized_end=1219
+  _globals['_LISTPOLLERSREQUEST']._serialized_start=1221
+  _globals['_LISTPOLLERSREQUEST']._serialized_end=1241
+  _globals['_LISTPOLLERSRESPONSE']._serialized_start=1243
+  _globals['_LISTPOLLERSRESPONSE']._serialized_end=1304
+  _globals['_POLLERINFO']._serialized_start=1307
+  _globals['_POLLERINFO']._serialized_end=1500
+  _globals['_BOTSERVICE']._serialized_start=1503
+  _globals['_BOTSERVICE']._serialized_end=2412
 # @@protoc_insertion_point(module_scope)

@@ -400,7 +400,7 @@ class ParamValues(_message.Message):
     def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
-    __slots__ = ("command", "message", "args", "argv", "params", "matches", "invocation_id", "sender_is_admin", "flow")
+    __slots__ = ("command", "message", "args", "argv", "params", "matches", "invocation_id", "sender_is_admin", "flow", "plugin")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -417,6 +417,7 @@ class ExecuteRequest(_message.Message):
     INVOCATION_ID_FIELD_NUMBER: _ClassVar[int]
     SENDER_IS_ADMIN_FIELD_NUMBER: _ClassVar[int]
     FLOW_FIELD_NUMBER: _ClassVar[int]
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
     command: str
     message: _common_pb2.Message
     args: str
@@ -426,7 +427,8 @@ class ExecuteRequest(_message.Message):
     invocation_id: str
     sender_is_admin: bool
     flow: FlowStep
-    def __init__(self, command: _Optional[str] = ..., message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., args: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., params: _Optional[_Mapping[str, ParamValues]] = ..., matches: _Optional[_Iterable[_Union[RegexMatch, _Mapping]]] = ..., invocation_id: _Optional[str] = ..., sender_is_admin: _Optional[bool] = ..., flow: _Optional[_Union[FlowStep, _Mapping]] = ...) -> None: ...
+    plugin: str
+    def __init__(self, command: _Optional[str] = ..., message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., args: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., params: _Optional[_Mapping[str, ParamValues]] = ..., matches: _Optional[_Iterable[_Union[RegexMatch, _Mapping]]] = ..., invocation_id: _Optional[str] = ..., sender_is_admin: _Optional[bool] = ..., flow: _Optional[_Union[FlowStep, _Mapping]] = ..., plugin: _Optional[str] = ...) -> None: ...
 
 class PluginSessionFrame(_message.Message):
     __slots__ = ("call", "execute", "cancel")
