@@ -1,7 +1,7 @@
 //! The running bot's shared state: its configuration, children, command table, history and
 //! storage. The path of a message through it is [`crate::pipeline`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -58,6 +58,9 @@ pub struct Bot {
     restart: AtomicBool,
     /// The built-in commands, declared as plugins are.
     builtins: Vec<PluginDescription>,
+    /// Built-in plugins deactivated (`!plugin deactivate ChatRoom`), until activated again or
+    /// errbotd restarts.
+    builtins_off: RwLock<BTreeSet<String>>,
     /// The callback queues, one per plugin that was sent an event
     /// ([`crate::pipeline::callbacks`]).
     pub callback_queues: Mutex<HashMap<String, mpsc::Sender<EventRequest>>>,
@@ -104,6 +107,7 @@ impl Bot {
             exit_code: AtomicU8::new(0),
             restart: AtomicBool::new(false),
             builtins,
+            builtins_off: RwLock::default(),
             callback_queues: Mutex::default(),
             alerts,
             web: crate::web::Server::default(),
@@ -162,11 +166,15 @@ impl Bot {
             }
         }
         plugins.extend(dynamic);
-        let all = builtins.iter().map(|d| (d, Owner::Builtin)).chain(
-            plugins
-                .iter()
-                .map(|(name, d)| (d, Owner::Plugin(name.clone()))),
-        );
+        let all = builtins
+            .iter()
+            .filter(|d| self.builtin_active(&d.name))
+            .map(|d| (d, Owner::Builtin))
+            .chain(
+                plugins
+                    .iter()
+                    .map(|(name, d)| (d, Owner::Plugin(name.clone()))),
+            );
         let (registry, warnings) = Registry::build(all);
         *write(&self.registry) = Arc::new(registry);
         warnings.into_iter().map(|w| w.0).collect()
@@ -175,6 +183,28 @@ impl Bot {
     /// Whether `name` is one of the built-in plugins loaded.
     pub fn is_builtin(&self, name: &str) -> bool {
         self.builtins.iter().any(|d| d.name == name)
+    }
+
+    /// The built-in plugins loaded (`[bot] core_plugins`), in order.
+    pub fn builtin_names(&self) -> Vec<String> {
+        self.builtins.iter().map(|d| d.name.clone()).collect()
+    }
+
+    /// Whether built-in plugin `name` serves its commands: not deactivated, not blacklisted.
+    pub fn builtin_active(&self, name: &str) -> bool {
+        !read(&self.builtins_off).contains(name) && !self.storage.is_blacklisted(name)
+    }
+
+    /// Deactivates (`off`) or activates built-in plugin `name`, and rebuilds the command table.
+    pub fn set_builtin_off(&self, name: &str, off: bool) {
+        let mut set = write(&self.builtins_off);
+        if off {
+            set.insert(name.to_owned());
+        } else {
+            set.remove(name);
+        }
+        drop(set);
+        self.rebuild_registry();
     }
 
     /// Asks errbotd to shut down.

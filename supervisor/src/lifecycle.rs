@@ -134,6 +134,11 @@ impl ActionError {
 
 fn listing(bot: &Bot, active_only: bool) -> String {
     let mut out = String::new();
+    for name in bot.builtin_names() {
+        if !active_only || bot.builtin_active(&name) {
+            let _ = write!(out, "\n- {name}");
+        }
+    }
     for slot in read(&bot.plugins).values() {
         if !active_only || slot.life.state() == State::Running {
             let _ = write!(out, "\n- {}", slot.name);
@@ -153,6 +158,10 @@ pub async fn plugin_action(bot: &Bot, action: Action, name: &str) -> Result<Stri
         )));
     }
     let Some(slot) = bot.plugin(name) else {
+        if bot.is_builtin(name) {
+            let _guard = bot.plugin_changes.lock().await;
+            return builtin_action(bot, action, name);
+        }
         return Err(ActionError::NotFound(format!(
             "{name} isn't a valid plugin name. The current plugins are:{}",
             listing(bot, false)
@@ -198,10 +207,7 @@ pub async fn plugin_action(bot: &Bot, action: Action, name: &str) -> Result<Stri
             let warning = if active {
                 String::new()
             } else {
-                format!(
-                    "Warning: plugin {name} is currently not activated. Use `{prefix}plugin \
-                     activate {name}` to activate it.\n"
-                )
+                not_activated_warning(name, &prefix)
             };
             match slot.act(action).await {
                 Ok(()) => Ok(format!("{warning}Plugin {name} reloaded.")),
@@ -211,6 +217,58 @@ pub async fn plugin_action(bot: &Bot, action: Action, name: &str) -> Result<Stri
             }
         }
     }
+}
+
+/// The built-in plugin that holds `!plugin` itself: it stays.
+const PLUGINS_BUILTIN: &str = "Plugins";
+
+/// `action` on built-in plugin `name`, as on a plugin: deactivated, its commands are gone
+/// until it is activated again (or errbotd restarts); reloading has nothing to load again.
+fn builtin_action(bot: &Bot, action: Action, name: &str) -> Result<String, ActionError> {
+    let prefix = bot.prefix();
+    let blacklisted = bot.storage.is_blacklisted(name);
+    let active = bot.builtin_active(name);
+    match action {
+        Action::Activate | Action::Reload if blacklisted => Err(ActionError::Already(format!(
+            "Plugin {name} is blacklisted: `{prefix}plugin unblacklist {name}` first."
+        ))),
+        Action::Activate if active => Err(ActionError::Already(format!(
+            "{name} is already activated."
+        ))),
+        Action::Activate => {
+            bot.set_builtin_off(name, false);
+            Ok(format!("Plugin {name} activated."))
+        }
+        Action::Deactivate | Action::Blacklist if name == PLUGINS_BUILTIN => {
+            Err(ActionError::Refused(format!(
+                "{name} holds `{prefix}plugin` itself: it stays (`[bot] core_plugins` in \
+                 errbot.toml can leave it out)."
+            )))
+        }
+        Action::Deactivate | Action::Blacklist if !active => Err(ActionError::Already(format!(
+            "{name} is already deactivated."
+        ))),
+        Action::Deactivate | Action::Blacklist => {
+            bot.set_builtin_off(name, true);
+            Ok(format!("Plugin {name} deactivated."))
+        }
+        Action::Reload => {
+            let mut warning = String::new();
+            if !active {
+                warning = not_activated_warning(name, &prefix);
+                bot.set_builtin_off(name, false);
+            }
+            Ok(format!("{warning}Plugin {name} reloaded."))
+        }
+    }
+}
+
+/// The first line of the answer to reloading a plugin that is not activated (Errbot's words).
+fn not_activated_warning(name: &str, prefix: &str) -> String {
+    format!(
+        "Warning: plugin {name} is currently not activated. Use `{prefix}plugin activate {name}` \
+         to activate it.\n"
+    )
 }
 
 /// The plugins `slot` depends on, directly or not, that are not running, each after its own
@@ -364,16 +422,6 @@ pub async fn configure(bot: &Arc<Bot>, name: &str, json: &str) -> String {
 
 /// Why a name given to blacklist or unblacklist is no plugin.
 fn not_a_plugin(bot: &Bot, name: &str) -> ActionError {
-    if bot
-        .registry()
-        .plugins()
-        .iter()
-        .any(|p| p.builtin && p.name.eq_ignore_ascii_case(name))
-    {
-        return ActionError::Refused(format!(
-            "{name} is built into the bot and cannot be blacklisted."
-        ));
-    }
     ActionError::NotFound(format!(
         "{name} isn't a valid plugin name. The current plugins are:{}",
         listing(bot, false)
@@ -385,21 +433,32 @@ fn not_a_plugin(bot: &Bot, name: &str) -> ActionError {
 pub async fn blacklist(bot: &Arc<Bot>, name: &str) -> Result<String, ActionError> {
     let name = name.trim();
     let _guard = bot.plugin_changes.lock().await;
-    let Some(slot) = bot.plugin(name) else {
+    let slot = bot.plugin(name);
+    if slot.is_none() && !bot.is_builtin(name) {
         return Err(not_a_plugin(bot, name));
-    };
+    }
     if bot.storage.is_blacklisted(name) {
         return Err(ActionError::Already(format!(
             "Plugin {name} is already blacklisted."
         )));
+    }
+    if slot.is_none() && name == PLUGINS_BUILTIN {
+        return builtin_action(bot, Action::Blacklist, name);
     }
     if let Err(e) = bot.storage.set_blacklisted(name, true).await {
         return Err(ActionError::Failed(format!(
             "The blacklist could not be stored: {e}."
         )));
     }
-    if let Err(e) = slot.act(Action::Blacklist).await {
-        tracing::warn!(plugin = name, "blacklisting: {e}");
+    match slot {
+        Some(slot) => {
+            if let Err(e) = slot.act(Action::Blacklist).await {
+                tracing::warn!(plugin = name, "blacklisting: {e}");
+            }
+        }
+        None => {
+            bot.rebuild_registry(); // a built-in plugin: its commands go
+        }
     }
     tracing::info!(plugin = name, "blacklisted");
     Ok(format!("Plugin {name} is now blacklisted."))
@@ -410,9 +469,10 @@ pub async fn blacklist(bot: &Arc<Bot>, name: &str) -> Result<String, ActionError
 pub async fn unblacklist(bot: &Arc<Bot>, name: &str) -> Result<String, ActionError> {
     let name = name.trim();
     let _guard = bot.plugin_changes.lock().await;
-    let Some(slot) = bot.plugin(name) else {
+    let slot = bot.plugin(name);
+    if slot.is_none() && !bot.is_builtin(name) {
         return Err(not_a_plugin(bot, name));
-    };
+    }
     if !bot.storage.is_blacklisted(name) {
         return Err(ActionError::Already(format!(
             "Plugin {name} is not blacklisted."
@@ -423,6 +483,11 @@ pub async fn unblacklist(bot: &Arc<Bot>, name: &str) -> Result<String, ActionErr
             "The blacklist could not be stored: {e}."
         )));
     }
+    let Some(slot) = slot else {
+        bot.set_builtin_off(name, false); // a built-in plugin: activated, as Errbot does
+        tracing::info!(plugin = name, "removed from the blacklist");
+        return Ok(format!("Plugin {name} removed from blacklist."));
+    };
     let note = match slot.act(Action::Activate).await {
         Ok(()) if slot.life.state() == State::Running => String::new(),
         Ok(()) => format!(" It is not activated: {}.", slot.life.record().note),
@@ -455,6 +520,7 @@ pub async fn follow_blacklist(bot: &Arc<Bot>) {
             tracing::warn!(plugin = %slot.name, "following the stored blacklist: {e}");
         }
     }
+    bot.rebuild_registry(); // the built-in plugins follow it too
 }
 
 /// The note of a plugin whose stored configuration it refused.

@@ -154,12 +154,32 @@ async fn blacklist_and_unblacklist_from_errbotctl() {
         err.trim(),
         "errbotctl: Plugin hello is already blacklisted."
     );
-    let (code, _, err) = bot.ctl(&["plugin", "blacklist", "Help"]);
-    assert_eq!(code, 1);
-    assert_eq!(
-        err.trim(),
-        "errbotctl: Help is built into the bot and cannot be blacklisted."
+    // Built-in plugins too, as in Errbot, but the one holding `!plugin`.
+    let (code, out, err) = bot.ctl(&["plugin", "blacklist", "ChatRoom"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "Plugin ChatRoom is now blacklisted.");
+    assert!(bot.one("!room list").await.contains("not found"));
+    assert!(
+        bot.one("!status plugins")
+            .await
+            .contains("| B,D | ChatRoom |")
     );
+    let (code, out, err) = bot.ctl(&["plugin", "unblacklist", "ChatRoom"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "Plugin ChatRoom removed from blacklist.");
+    assert!(!bot.one("!room list").await.contains("not found"));
+    let (code, _, err) = bot.ctl(&["plugin", "blacklist", "Plugins"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Plugins holds `!plugin` itself"), "{err}");
+    let (code, out, err) = bot.ctl(&["plugin", "deactivate", "Utils"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "Plugin Utils deactivated.");
+    assert!(bot.one("!echo hi").await.contains("not found"));
+    assert!(bot.one("!status plugins").await.contains("| D | Utils |"));
+    let (code, out, err) = bot.ctl(&["plugin", "activate", "Utils"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "Plugin Utils activated.");
+    assert_eq!(bot.one("!echo hi").await, "hi");
 
     let (code, out, err) = bot.ctl(&["--json", "plugin", "unblacklist", "hello"]);
     assert_eq!(code, 0, "{err}");

@@ -379,7 +379,8 @@ async fn operators_activate_deactivate_and_reload_from_chat_and_errbotctl() {
         reload,
         [
             "Warning: plugin hello is currently not activated. Use `!plugin activate hello` to \
-          activate it.\nPlugin hello reloaded."
+             activate it.",
+            "Plugin hello reloaded."
         ]
     );
     let (code, out, _) = bot.ctl(&["plugin", "activate", "hello"]);

@@ -510,29 +510,38 @@ fn own_rss_kib() -> Option<u64> {
 /// Every plugin with its state, as `!status plugins` and `errbotctl plugin list` show them:
 /// the built-in ones first, then the others by name.
 pub fn plugin_entries(bot: &Bot) -> Vec<PluginEntry> {
-    let entry = |name: &str, letter: char, state: &str, note: &str| PluginEntry {
+    let entry = |name: &str, letter: &str, state: &str, note: &str| PluginEntry {
         name: name.to_owned(),
-        letter: letter.to_string(),
+        letter: letter.to_owned(),
         state: state.to_owned(),
         note: note.to_owned(),
     };
+    // Built-in plugins (deactivated or blacklisted ones too), then the plugins; a blacklisted
+    // plugin is deactivated as well: "B,D", as Errbot shows it.
     let mut rows: Vec<PluginEntry> = bot
-        .registry()
-        .plugins()
+        .builtin_names()
         .iter()
-        .filter(|p| p.builtin)
-        .map(|p| entry(&p.name, 'A', "builtin", ""))
+        .map(|name| {
+            let (letters, state) = if bot.storage.is_blacklisted(name) {
+                ("B,D", State::Blacklisted.as_str())
+            } else if bot.builtin_active(name) {
+                ("A", "builtin")
+            } else {
+                ("D", State::Deactivated.as_str())
+            };
+            entry(name, letters, state, "")
+        })
         .collect();
     for slot in read(&bot.plugins).values() {
         let state = slot.life.state();
         let note = slot.life.record().note;
         let (letter, note) = match state {
-            State::Running => ('A', ""),
-            State::Starting | State::Restarting => ('R', note.as_str()),
-            State::Deactivated | State::Stopped => ('D', ""),
-            State::Blacklisted => ('B', ""),
-            State::Unconfigured => ('C', note.as_str()),
-            State::Failed => ('F', note.as_str()),
+            State::Running => ("A", ""),
+            State::Starting | State::Restarting => ("R", note.as_str()),
+            State::Deactivated | State::Stopped => ("D", ""),
+            State::Blacklisted => ("B,D", ""),
+            State::Unconfigured => ("C", note.as_str()),
+            State::Failed => ("F", note.as_str()),
         };
         rows.push(entry(&slot.name, letter, state.as_str(), note));
     }

@@ -25,12 +25,7 @@ pub fn command() -> CommandSpec {
 pub fn info(bot: &Bot, name: &str) -> Result<PluginInfoResponse, ActionError> {
     let name = name.trim();
     let registry = bot.registry();
-    let mut names: Vec<String> = registry
-        .plugins()
-        .iter()
-        .filter(|p| p.builtin)
-        .map(|p| p.name.clone())
-        .collect();
+    let mut names: Vec<String> = bot.builtin_names();
     names.extend(read(&bot.plugins).keys().cloned());
     let listing: String = names.iter().map(|n| format!("\n- {n}")).collect();
     if name.is_empty() {

@@ -135,7 +135,15 @@ pub async fn run(bot: &Arc<Bot>, sink: &ReplySink, request: &ExecuteRequest) -> 
         "backup" => backup(bot).await?,
         other => return Err(format!("unknown built-in command {other}")),
     };
-    sink.send_text(&text, false).await;
+    // Errbot sends a reload's warning as a message of its own, then the outcome.
+    if let Some((warning, rest)) = text.split_once('\n')
+        && warning.starts_with("Warning: ")
+    {
+        sink.send_text(warning, false).await;
+        sink.send_text(rest, false).await;
+    } else {
+        sink.send_text(&text, false).await;
+    }
     Ok(())
 }
 
