@@ -761,11 +761,14 @@ impl Config {
                 message,
             }
         };
-        if self.bot.prefix.is_empty() || self.bot.prefix.chars().any(char::is_whitespace) {
+        // A prefix may end with a space (Errbot's `"! "`: "! status"); it cannot start with
+        // one, since messages are read from their first visible character.
+        if self.bot.prefix.trim().is_empty() || self.bot.prefix.starts_with(char::is_whitespace) {
             return Err(invalid(
                 "prefix",
                 format!(
-                    "key `bot.prefix`: expected a non-empty prefix without spaces, found {:?}",
+                    "key `bot.prefix`: expected a prefix that starts with a visible character, \
+                     found {:?}",
                     self.bot.prefix
                 ),
             ));
@@ -1466,11 +1469,17 @@ idle = 3
 
     #[test]
     fn empty_prefix_is_refused() {
-        let err = Config::parse("[bot]\nprefix = \"\"\n", Path::new("e.toml")).expect_err("bad");
-        assert!(
-            err.to_string().contains("e.toml:2:1: key `bot.prefix`"),
-            "{err}"
-        );
+        for bad in ["", " ", " !"] {
+            let text = format!("[bot]\nprefix = {bad:?}\n");
+            let err = Config::parse(&text, Path::new("e.toml")).expect_err("bad");
+            assert!(
+                err.to_string().contains("e.toml:2:1: key `bot.prefix`"),
+                "{err}"
+            );
+        }
+        // Errbot's "! " is a prefix.
+        let c = Config::parse("[bot]\nprefix = \"! \"\n", Path::new("e.toml")).expect("\"! \"");
+        assert_eq!(c.bot.prefix, "! ");
     }
 
     #[test]

@@ -354,6 +354,26 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_may_end_with_a_space() {
+        // Errbot's BOT_PREFIX = "! ".
+        let p = bot(|b| b.prefix = "! ".into());
+        assert_eq!(
+            plain(run(&p, "! echo  a b", false)),
+            ("echo".into(), "a b".into())
+        );
+        assert!(matches!(run(&p, "!echo a", false), Route::Ignore));
+        match run(&p, "! blah toto", false) {
+            Route::NotFound(Some(reply)) => {
+                assert!(
+                    reply.starts_with("Command \"blah\" / \"blah toto\" not found."),
+                    "{reply}"
+                );
+            }
+            other => panic!("expected not found, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn multi_word_commands() {
         let p = bot(|_| {});
         assert_eq!(
