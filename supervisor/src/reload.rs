@@ -10,9 +10,11 @@
 //!   stopped, one no longer disabled is started;
 //! - a backend whose `[backends.NAME]` table (or resolved supervision) changed is restarted; an
 //!   added backend is started, a removed one stopped;
-//! - settings read only at start-up (`[paths]`, `[storage]`, `[log]`: the data directory, the
-//!   control socket, the store, the log filter) keep their running value and are reported as
-//!   needing a restart.
+//! - new plugin directories (`paths.plugin_dirs`) are searched: the plugins found there start,
+//!   and the plugins of directories taken out stop;
+//! - settings read only at start-up (the rest of `[paths]`, `[storage]`, `[log]`: the data
+//!   directory, the control socket, the store, the log filter) keep their running value and
+//!   are reported as needing a restart.
 //!
 //! Reloads are serialized; [`plan`] is the pure part (what changed), [`reload`] carries it out.
 
@@ -141,11 +143,18 @@ pub fn plan(old: &Config, new: &Config, plugins: &[String]) -> Plan {
             vec!["supervision".to_owned()]
         },
     );
+    if old.paths.plugin_dirs != new.paths.plugin_dirs {
+        plan.settings.push("paths.plugin_dirs".to_owned());
+    }
+    let new_paths = crate::config::PathSettings {
+        plugin_dirs: old.paths.plugin_dirs.clone(),
+        ..new.paths.clone()
+    };
     plan.needs_restart.extend(changed_fields!(
         old.paths,
-        new.paths,
+        new_paths,
         "paths",
-        [data_dir, plugin_dirs, bundled_plugins, venv_dir]
+        [data_dir, bundled_plugins, venv_dir]
     ));
     if old.storage != new.storage {
         plan.needs_restart.push("storage".to_owned());
@@ -236,7 +245,10 @@ async fn apply(bot: &Arc<Bot>) -> Result<ReloadConfigResponse, String> {
     let slots: Vec<String> = read(&bot.plugins).keys().cloned().collect();
     let mut plan = plan(&running, &new, &slots);
     // What is read only at start-up keeps its running value.
-    new.paths = running.paths.clone();
+    new.paths = crate::config::PathSettings {
+        plugin_dirs: new.paths.plugin_dirs.clone(),
+        ..running.paths.clone()
+    };
     new.storage = running.storage.clone();
     new.log = running.log.clone();
     // A backend errbotd does not run (it failed to start at a previous reload) is started.
@@ -264,6 +276,9 @@ async fn apply(bot: &Arc<Bot>) -> Result<ReloadConfigResponse, String> {
 
     apply_backends(bot, &new, &plan, &mut report).await;
     apply_plugins(bot, &running, &new, &plan, &mut report).await;
+    if running.paths.plugin_dirs != new.paths.plugin_dirs {
+        apply_plugin_dirs(bot, &new, &mut report).await;
+    }
 
     let restarted: BTreeSet<&String> = plan
         .backends_changed
@@ -382,6 +397,38 @@ async fn apply_plugins(
         match outcome {
             Ok(done) => report.applied.push(format!("plugin {name} {done}")),
             Err(why) => report.failed.push(format!("plugin {name}: {why}")),
+        }
+    }
+}
+
+/// Follows a change of `paths.plugin_dirs`: starts the plugins found that do not run (unless
+/// disabled or opt-in without a table), stops those no longer found.
+async fn apply_plugin_dirs(bot: &Arc<Bot>, config: &Config, report: &mut ReloadConfigResponse) {
+    let (found, problems) = crate::daemon::discover_plugins(bot).await;
+    report.notes.extend(problems);
+    for d in &found {
+        let name = &d.manifest.name;
+        let wanted = match config.plugins.get(name) {
+            Some(settings) => !settings.disabled,
+            None => !d.manifest.opt_in,
+        };
+        if !wanted || bot.plugin(name).is_some() {
+            continue;
+        }
+        match start_plugin(bot, config, name).await {
+            Ok(()) => report.applied.push(format!("plugin {name} started")),
+            Err(why) => report.failed.push(format!("plugin {name}: {why}")),
+        }
+    }
+    for slot in bot.plugin_slots() {
+        if found.iter().any(|d| d.manifest.name == slot.name) {
+            continue;
+        }
+        match stop_plugin(bot, &slot).await {
+            Ok(()) => report
+                .applied
+                .push(format!("plugin {} stopped (no longer found)", slot.name)),
+            Err(why) => report.failed.push(format!("plugin {}: {why}", slot.name)),
         }
     }
 }

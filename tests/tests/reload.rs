@@ -243,3 +243,45 @@ async fn new_prefixes_apply_to_the_next_message() {
     assert!(bot.say("!echo old").await.is_empty());
     assert_eq!(pids(&bot), before);
 }
+
+/// A plugin directory added to `paths.plugin_dirs` is searched on a reload: its plugins start,
+/// the others keep their process; taken out again, its plugins stop.
+#[tokio::test]
+async fn new_plugin_directories_are_searched_on_a_reload() {
+    let mut bot = TestBot::start().await;
+    let original = std::fs::read_to_string(bot.config_path()).expect("config");
+    let before = pids(&bot);
+    let plugins = errbot_tests::repo_root()
+        .join("tests/plugins")
+        .display()
+        .to_string();
+    let filters = errbot_tests::repo_root()
+        .join("tests/filter-plugins")
+        .display()
+        .to_string();
+    let old_dirs = format!("plugin_dirs = [{plugins:?}]");
+    assert!(original.contains(&old_dirs), "{original}");
+    let with_filters = original.replace(
+        &old_dirs,
+        &format!("plugin_dirs = [{plugins:?}, {filters:?}]"),
+    );
+    std::fs::write(bot.config_path(), &with_filters).expect("write config");
+    let (code, out, err) = bot.ctl(&["reload-config"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("paths.plugin_dirs"), "{out}");
+    assert!(out.contains("plugin filterplugin started"), "{out}");
+    let after = pids(&bot);
+    assert!(after.contains_key("filterplugin"), "{after:?}");
+    assert_eq!(after["testplugin"], before["testplugin"]);
+    assert_eq!(after["hello"], before["hello"]);
+
+    std::fs::write(bot.config_path(), &original).expect("write config");
+    let (code, out, err) = bot.ctl(&["reload-config"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("plugin filterplugin stopped (no longer found)"),
+        "{out}"
+    );
+    assert!(!pids(&bot).contains_key("filterplugin"));
+    assert_eq!(bot.one("!echo still here").await, "still here");
+}

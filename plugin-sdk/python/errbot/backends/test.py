@@ -102,9 +102,13 @@ class _PluginManager:
 
     def __init__(self, testbot):
         self._testbot = testbot
+        self._extra_plugin_dir = None  # Errbot's; update_plugin_places loads it
 
     def _plugins(self):
         return self._testbot.control.PluginList(control_pb2.PluginListRequest(), timeout=10).plugins
+
+    def update_plugin_places(self, path_list):
+        self._testbot.update_plugin_places(path_list)
 
     def get_all_active_plugin_names(self):
         return [p.name for p in self._plugins() if p.letter == "A"]
@@ -311,19 +315,8 @@ class TestBot:
         socket = os.path.join(self.dir, "driver.sock")
         # errbotd looks for plugins in the sub-directories of a plugins directory; Errbot also
         # takes a plugin's own directory (`extra_plugin_dir = "."`), and looks further down.
-        plugin_dirs, links = [], os.path.join(self.dir, "plugins")
-        # Errbot also finds plugins deeper down: every directory holding a .plug is linked in.
-        for top in self.plugin_dirs:
-            for d, subdirs, files in os.walk(top, followlinks=True):  # as Errbot does
-                subdirs[:] = [s for s in subdirs if not s.startswith((".", "__"))]
-                if not any(name.endswith(".plug") for name in files):
-                    continue
-                os.makedirs(links, exist_ok=True)
-                link = os.path.join(links, f"{len(os.listdir(links))}-{os.path.basename(d)}")
-                os.symlink(d, link)
-        if os.path.isdir(links):
-            plugin_dirs.append(links)
-        self._linked_dirs = plugin_dirs
+        self._linked_dirs = []
+        self._link(self.plugin_dirs)
         self._socket = socket
         self._write_config()
         self._log = open(os.path.join(self.dir, "errbotd.log"), "wb")
@@ -360,6 +353,39 @@ class TestBot:
         self._outbox.initial_metadata()  # the stream is open: nothing sent from now on is missed
         self._worker = threading.Thread(target=self._collect, daemon=True)
         self._worker.start()
+
+    def _link(self, tops):
+        """Links every plugin directory under `tops` into a new directory of errbotd's
+        plugin_dirs: errbotd looks for plugins in the sub-directories of a plugins directory;
+        Errbot also takes a plugin's own directory (`extra_plugin_dir = "."`), and looks
+        further down, every directory holding a .plug."""
+        links = os.path.join(self.dir, f"plugins-{len(self._linked_dirs)}")
+        for top in tops:
+            for d, subdirs, files in os.walk(top, followlinks=True):  # as Errbot does
+                subdirs[:] = [s for s in subdirs if not s.startswith((".", "__"))]
+                if not any(name.endswith(".plug") for name in files):
+                    continue
+                os.makedirs(links, exist_ok=True)
+                link = os.path.join(links, f"{len(os.listdir(links))}-{os.path.basename(d)}")
+                os.symlink(d, link)
+        if os.path.isdir(links):
+            self._linked_dirs.append(links)
+
+    def update_plugin_places(self, path_list):
+        """Errbot's plugin_manager.update_plugin_places: the plugins of `_extra_plugin_dir` and
+        `path_list` are loaded too (errbotd searches the new directories on a configuration
+        reload and starts what it finds there)."""
+        extra = self.plugin_manager._extra_plugin_dir
+        tops = [os.path.abspath(d) for d in (
+            (extra if isinstance(extra, (list, tuple)) else [extra] if extra else [])
+            + list(path_list))]
+        tops = [d for d in tops if d not in self.plugin_dirs]
+        if not tops:
+            return
+        self.plugin_dirs.extend(tops)
+        self._link(tops)
+        self._write_config()
+        self.control.ReloadConfig(control_pb2.ReloadConfigRequest(), timeout=120)
 
     def _write_config(self):
         venvs = os.environ.get("ERRBOT_TESTBOT_VENVS") or os.path.expanduser(
