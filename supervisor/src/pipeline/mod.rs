@@ -88,6 +88,14 @@ impl Inbound for Pipeline {
 /// Handles one inbound message completely, then tells its gateway it was processed.
 pub async fn handle_message(bot: Arc<Bot>, gateway: Arc<Gateway>, message: Message) {
     crate::telemetry::message_received(&gateway.name, &gateway.metrics);
+    tracing::debug!(
+        backend = %gateway.name,
+        id = %message.id,
+        from = message.from.as_ref().map_or("", |f| f.person.as_str()),
+        room = message.to.as_ref().map_or("", |t| t.room.as_str()),
+        "message received ({} bytes)",
+        message.body.len()
+    );
     // One configuration for the whole message, even if a reload happens meanwhile.
     let config = bot.config();
     let registry = bot.registry();

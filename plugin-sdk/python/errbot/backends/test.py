@@ -244,6 +244,14 @@ class _MockServer:
             return ("raise", e)
 
 
+def _log_filter(level):
+    """errbotd's log filter for a TestBot's `loglevel` (Python's logging levels): errbotd's own
+    lines at that level, the libraries' at info and above."""
+    name = ("error" if level >= logging.ERROR else "warn" if level >= logging.WARNING
+            else "info" if level >= logging.INFO else "debug")
+    return f"errbotd={name},{'info' if name == 'debug' else name}"
+
+
 def _compiled(pattern):
     """`pattern` (errbotd's regex syntax) compiled by Python's re, when it can be."""
     try:
@@ -403,6 +411,9 @@ class TestBot:
             plugin_dirs = {_toml(self._linked_dirs)}
             bundled_plugins = false
             venv_dir = {_toml(venvs)}
+
+            [log]
+            level = {_toml(_log_filter(self.loglevel))}
 
             [backends.test]
             kind = "test"
