@@ -312,14 +312,10 @@ async fn answer_webhook(
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let headers = headers_of(request.headers());
-    let body = match axum::body::to_bytes(request.into_body(), web.settings.max_body_bytes).await {
-        Ok(body) => body,
-        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+    let (headers, body) = match admitted(web, remote, &path, request).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
-    if let Some(refused) = refused(web, remote, &path, &headers, &body) {
-        return refused;
-    }
     let body_json = match read_body(&route.spec.body, &headers, &body) {
         Ok(json) => json,
         Err(why) => return plain(StatusCode::BAD_REQUEST, &why),
@@ -362,21 +358,28 @@ async fn answer_webhook(
     }
 }
 
-/// The 401 of a request that `[[web.auth]]` refuses, if it does.
-fn refused(
+/// The request's headers and body once read (bounded: 413) and let through by `[[web.auth]]`
+/// (401 otherwise).
+async fn admitted(
     web: &Web,
     remote: SocketAddr,
     path: &str,
-    headers: &HashMap<String, String>,
-    body: &[u8],
-) -> Option<Response> {
-    let guard = auth::Guard::for_path(&web.guards, path)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let why = guard.check(headers, body, now).err()?;
-    tracing::warn!(%path, %remote, "webhook refused: {why}");
-    Some(plain(StatusCode::UNAUTHORIZED, "unauthorized"))
+    request: Request,
+) -> Result<(HashMap<String, String>, axum::body::Bytes), Response> {
+    let headers = headers_of(request.headers());
+    let body = axum::body::to_bytes(request.into_body(), web.settings.max_body_bytes)
+        .await
+        .map_err(|_| plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))?;
+    if let Some(guard) = auth::Guard::for_path(&web.guards, path) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        if let Err(why) = guard.check(&headers, &body, now) {
+            tracing::warn!(%path, %remote, "webhook refused: {why}");
+            return Err(plain(StatusCode::UNAUTHORIZED, "unauthorized"));
+        }
+    }
+    Ok((headers, body))
 }
 
 /// Errbot's Webserver test webhook `/echo`, served when no plugin serves that path: the
@@ -384,14 +387,10 @@ fn refused(
 /// its text.
 async fn echo(web: &Web, remote: SocketAddr, request: Request) -> Response {
     let path = request.uri().path().to_owned();
-    let headers = headers_of(request.headers());
-    let body = match axum::body::to_bytes(request.into_body(), web.settings.max_body_bytes).await {
-        Ok(body) => body,
-        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+    let (headers, body) = match admitted(web, remote, &path, request).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
-    if let Some(refused) = refused(web, remote, &path, &headers, &body) {
-        return refused;
-    }
     let text = match read_body("json", &headers, &body)
         .ok()
         .and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
