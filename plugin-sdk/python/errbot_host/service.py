@@ -6,9 +6,11 @@ import json
 import logging
 import os
 import platform
+import queue
 import re
 import signal
 import sys
+import threading
 import time
 from concurrent import futures
 
@@ -173,6 +175,18 @@ def call_webhook(app, method, proto):
             body=response.get_data())
 
 
+# How many of a session's events may wait for errbotd to read them.
+SESSION_QUEUE = 256
+
+
+class _Ended(Exception):
+    """A command that ended with a status other than OK (Execute's abort, a session's end)."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
 class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
     """Serves one plugin instance. gRPC runs each call on its own thread: commands run
     concurrently, as in Errbot's thread pool."""
@@ -199,6 +213,10 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             if getattr(method, "_err_webhook_uri_rule", None)
         }
         self._flask = None  # the Flask application webhooks run in, made on the first one
+        # Session's commands run here, as Execute's run on the server's threads.
+        self._commands = futures.ThreadPoolExecutor(max_workers=16,
+                                                    thread_name_prefix="command")
+        self.stopping = threading.Event()  # SIGTERM: sessions take no more commands
         # The dynamic plugins' commands (create_dynamic_plugin): {plugin: {command: method}}.
         self.dynamic = {}
         bot.publish_dynamic_plugins = self._publish_dynamic_plugins
@@ -219,6 +237,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             description=self.info.description or inspect.cleandoc(type(self.plugin).__doc__ or ""),
             version=self.info.version,
             protocol_version=PROTOCOL_VERSION,
+            serves_session=True,
             commands=[command_spec(m) for m in self.commands.values()],
             callbacks=list(self.callbacks),
             config_template_json="" if template is None else json.dumps(template),
@@ -443,12 +462,108 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             raise
 
     def Execute(self, request, context):
+        try:
+            yield from self._run(request, context.is_active)
+        except _Ended as end:
+            context.abort(end.code, end.message)
+
+    def Session(self, request_iterator, context):
+        """Commands on one stream (PluginService.Session), each run on a thread of the host's
+        pool as Execute's would be: their events come out in order per command; a cancel drops
+        a command between two replies. When errbotd closes its side, the stream ends once the
+        commands under way have; when the stream breaks, they are dropped."""
+        events = queue.Queue(maxsize=SESSION_QUEUE)
+        running = {}  # call -> threading.Event, set when the command is to be dropped
+        lock = threading.Condition()
+        closed = object()
+        gone = threading.Event()  # the stream ended: nobody reads the events any more
+
+        def emit(event):
+            while not gone.is_set():
+                try:
+                    events.put(event, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        def run(call, request, dropped):
+            code, message = 0, ""
+            try:
+                for reply in self._run(request, lambda: not dropped.is_set()):
+                    emit(plugin_pb2.PluginSessionEvent(call=call, reply=reply))
+            except _Ended as end:
+                code, message = end.code.value[0], end.message
+            except BaseException as e:  # noqa: BLE001 (the command's failure is its end)
+                code, message = grpc.StatusCode.INTERNAL.value[0], str(e) or type(e).__name__
+            finally:
+                with lock:
+                    running.pop(call, None)
+                    lock.notify_all()
+            if not dropped.is_set():
+                emit(plugin_pb2.PluginSessionEvent(
+                    call=call, end=plugin_pb2.CallEnd(code=code, message=message)))
+
+        def read():
+            try:
+                for frame in request_iterator:
+                    if frame.HasField("execute") and self.stopping.is_set():
+                        emit(plugin_pb2.PluginSessionEvent(call=frame.call, end=(
+                            plugin_pb2.CallEnd(code=grpc.StatusCode.UNAVAILABLE.value[0],
+                                               message="the plugin is stopping"))))
+                    elif frame.HasField("execute"):
+                        dropped = threading.Event()
+                        with lock:
+                            running[frame.call] = dropped
+                        self._commands.submit(run, frame.call, frame.execute, dropped)
+                    elif frame.HasField("cancel"):
+                        with lock:
+                            dropped = running.get(frame.call)
+                        if dropped is not None:
+                            dropped.set()
+            except grpc.RpcError:
+                pass
+            with lock:
+                if not context.is_active():  # broken: nobody reads what they would say
+                    for dropped in running.values():
+                        dropped.set()
+                while running and not gone.is_set():
+                    lock.wait(timeout=1.0)
+            emit(closed)
+
+        # errbotd waits for the stream's headers before it sends commands: grpc would send them
+        # only with the first event.
+        context.send_initial_metadata(())
+        threading.Thread(target=read, name="session", daemon=True).start()
+        try:
+            while True:
+                try:
+                    event = events.get(timeout=0.1)
+                except queue.Empty:
+                    # Stopping: the stream ends once the commands under way have, so that the
+                    # server's graceful stop does not wait for it.
+                    if self.stopping.is_set():
+                        with lock:
+                            if not running:
+                                return
+                    continue
+                if event is closed:
+                    return
+                yield event
+        finally:
+            gone.set()
+            with lock:
+                for dropped in running.values():
+                    dropped.set()
+
+    def _run(self, request, active):
+        """Runs one command: its replies, in order; `_Ended` for a command it does not have or a
+        failure (the status Execute ends with). `active()` false: errbotd gave up on it."""
         self._sync_mocks()
         # A dynamic plugin's command, or the plugin's own.
         table = self.dynamic.get(request.plugin, self.commands)
         method = table.get(request.command.lower())
         if method is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no command {request.command!r}")
+            raise _Ended(grpc.StatusCode.NOT_FOUND, f"no command {request.command!r}")
         self.bot.learn(request.message)
         msg = Message.from_proto(request.message)
         in_flow = request.HasField("flow")
@@ -469,7 +584,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             for reply in replies:
                 if not reply:  # Errbot sends nothing for None or ""
                     continue
-                if not context.is_active():  # errbotd gave up (deadline, shutdown)
+                if not active():  # errbotd gave up (deadline, shutdown)
                     return
                 yield self._reply(method, reply)
             if in_flow and json.dumps(msg.ctx, sort_keys=True, default=str) != given:
@@ -486,7 +601,7 @@ class PluginServicer(plugin_pb2_grpc.PluginServiceServicer):
             log.exception("command %s failed", request.command)
             # errbotd says "Computer says nooo. See logs for details:\n" and this, as Errbot
             # says it with str(e).
-            context.abort(grpc.StatusCode.INTERNAL, str(e) or type(e).__name__)
+            raise _Ended(grpc.StatusCode.INTERNAL, str(e) or type(e).__name__) from None
 
     @staticmethod
     def _reply(method, reply):
@@ -547,8 +662,8 @@ def serve(plugin_dir, environ=os.environ, plug=None):
     plugin = plugin_class(bot, name=info.name)
     flows = load_flows(info.directory, bot)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="rpc"))
-    plugin_pb2_grpc.add_PluginServiceServicer_to_server(
-        PluginServicer(info, plugin, bot, flows), server)
+    servicer = PluginServicer(info, plugin, bot, flows)
+    plugin_pb2_grpc.add_PluginServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     socket_path = address[len("unix:"):]
@@ -566,6 +681,7 @@ def serve(plugin_dir, environ=os.environ, plug=None):
     while not stopping:
         time.sleep(0.1)  # a signal interrupts the sleep; its handler runs in this thread
     health_servicer.enter_graceful_shutdown()
+    servicer.stopping.set()
     server.stop(grace=2).wait()
     bot.close()
     if os.path.exists(socket_path):

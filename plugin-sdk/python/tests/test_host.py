@@ -8,6 +8,7 @@ Run from the repository root, in a virtualenv with ../requirements.txt and pytes
 
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -324,6 +325,67 @@ def test_unknown_command_is_not_found(notebook):
     with pytest.raises(grpc.RpcError) as failure:
         notebook.say("nosuch")
     assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_session_runs_commands_and_ends_each_with_its_status(notebook):
+    """PluginService.Session, as errbotd drives it: numbered commands, their replies in order,
+    each ended; a failure and an unknown command end with Execute's status; errbotd closing
+    its side ends the stream."""
+    assert notebook.describe().serves_session
+
+    def execute(call, command, args=""):
+        return plugin_pb2.PluginSessionFrame(call=call, execute=plugin_pb2.ExecuteRequest(
+            command=command, args=args, invocation_id=str(call),
+            message=message(f"!{command} {args}")))
+
+    frames = [execute(1, "greet"), execute(2, "crash"), execute(3, "nosuch"),
+              execute(4, "split", "a,b")]
+    events = list(notebook.stub.Session(iter(frames), timeout=10))
+    by_call = {}
+    for event in events:
+        by_call.setdefault(event.call, []).append(event)
+    assert [e.reply.content.markdown for e in by_call[1][:-1]] == ["Hi, ana!"]
+    ends = {call: evs[-1].end for call, evs in by_call.items()}
+    assert all(evs[-1].HasField("end") for evs in by_call.values())
+    assert ends[1].code == 0
+    assert ends[2].code == grpc.StatusCode.INTERNAL.value[0]
+    assert ends[2].message == "the notebook fell off the table"
+    assert ends[3].code == grpc.StatusCode.NOT_FOUND.value[0]
+    assert [e.reply.content.markdown for e in by_call[4][:-1]] == ["'a' | 'b'"]
+    assert ends[4].code == 0
+    assert notebook.say("greet") == ["Hi, ana!"]  # Execute still serves
+
+
+def test_a_cancelled_session_command_is_dropped_and_the_others_go_on(notebook):
+    frames = queue.Queue()
+
+    def requests():
+        while (frame := frames.get()) is not None:
+            yield frame
+
+    def execute(call, command, args=""):
+        return plugin_pb2.PluginSessionFrame(call=call, execute=plugin_pb2.ExecuteRequest(
+            command=command, args=args, invocation_id=str(call),
+            message=message(f"!{command} {args}")))
+
+    events = notebook.stub.Session(requests(), timeout=20)
+    frames.put(execute(1, "countdown", "4"))
+    first = next(events)
+    assert (first.call, first.reply.content.markdown) == (1, "4")
+    frames.put(plugin_pb2.PluginSessionFrame(call=1, cancel=plugin_pb2.CancelCall()))
+    frames.put(execute(2, "greet"))
+    seen = []
+    for event in events:
+        seen.append(event)
+        if event.call == 2 and event.HasField("end"):
+            break
+    frames.put(None)  # errbotd closes its side: the stream ends
+    seen.extend(events)
+    assert [e.reply.content.markdown for e in seen if e.call == 2 and e.HasField("reply")] == [
+        "Hi, ana!"]
+    countdown = [e for e in seen if e.call == 1]
+    assert not any(e.HasField("end") for e in countdown), countdown
+    assert "liftoff" not in [e.reply.content.markdown for e in countdown]
 
 
 def test_unconfigured_activation_gets_the_template_defaults():

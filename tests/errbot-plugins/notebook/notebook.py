@@ -2,6 +2,7 @@
 (tests/tests/errbot_compat.rs, plugin-sdk/python/tests). Nothing here knows about errbot-rs."""
 
 import re
+import time
 
 from errbot import (BotPlugin, CommandError, ValidationException, arg_botcmd, botcmd, botmatch,
                     cmdfilter, re_botcmd, webhook)
@@ -31,6 +32,14 @@ class Notebook(BotPlugin):
         super().check_configuration(configuration)
         if configuration["MAX_NOTES"] < 1:
             raise ValidationException("MAX_NOTES must be at least 1")
+
+    @botcmd
+    def countdown(self, msg, args):
+        """Count down from N, half a second apart, then lift off: `!countdown 3`"""
+        for i in range(int(args or 3), 0, -1):
+            yield str(i)
+            time.sleep(0.5)
+        yield "liftoff"
 
     @botcmd
     def greet(self, msg, args):

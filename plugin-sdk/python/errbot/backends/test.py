@@ -522,5 +522,12 @@ def testbot(request):
     bot = TestBot(extra_plugin_dir=setting("extra_plugin_dir"), loglevel=setting(
         "loglevel", logging.DEBUG), extra_config=setting("extra_config"))
     bot.start()
-    request.addfinalizer(bot.stop)
+
+    def stop():
+        # pytest shows what a test printed only when it failed: errbotd's log, to see why.
+        if bot.process is not None:
+            print(f"errbotd's log:\n{bot.log()[-30000:]}")
+        bot.stop()
+
+    request.addfinalizer(stop)
     return bot
