@@ -943,6 +943,13 @@ impl Config {
         Ok(())
     }
 
+    /// The file to tell people to edit: its path, or `errbot.toml` on the embedded defaults.
+    pub fn file_to_edit(&self) -> String {
+        self.source
+            .as_ref()
+            .map_or("errbot.toml".to_owned(), |p| p.display().to_string())
+    }
+
     /// Where this configuration came from: its file, or "embedded defaults".
     pub fn describe_source(&self) -> String {
         self.source

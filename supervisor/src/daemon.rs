@@ -334,6 +334,15 @@ pub async fn discover_plugins(bot: &Bot) -> (Vec<manifest::Discovered>, Vec<Stri
     (found, problems)
 }
 
+/// Whether plugin `found` is to run: not disabled by its `[plugins.NAME]` table, and given one
+/// when it is opt-in.
+pub fn wanted(config: &Config, found: &manifest::Discovered) -> bool {
+    match config.plugins.get(&found.manifest.name) {
+        Some(settings) => !settings.disabled,
+        None => !found.manifest.opt_in,
+    }
+}
+
 /// A slot for every plugin found that is not disabled, registered in `bot`.
 fn plugin_slots(
     bot: &Arc<Bot>,
@@ -347,10 +356,7 @@ fn plugin_slots(
     warnings.extend(problems);
     let slots: Vec<Arc<PluginSlot>> = found
         .into_iter()
-        .filter(|d| match config.plugins.get(&d.manifest.name) {
-            Some(settings) => !settings.disabled,
-            None => !d.manifest.opt_in,
-        })
+        .filter(|d| wanted(&config, d))
         .map(|d| {
             let policy = Policy::from_settings(&config.plugin_supervision(&d.manifest.name));
             PluginSlot::new(d, policy)

@@ -338,16 +338,10 @@ pub async fn configure(bot: &Arc<Bot>, name: &str, json: &str) -> String {
     };
     let current = configuration_of(bot, name);
     if json.trim().is_empty() {
-        let mut out = format!(
-            "Default configuration for this plugin (you can copy and paste this directly as a \
-             single line command):\n\n```\n{prefix}plugin config {name} {template}\n```"
-        );
+        let mut out = plugin_config::template_text(&prefix, name, &template);
         match current {
             Ok(Some((config, source))) => {
-                let _ = write!(
-                    out,
-                    "\n\nCurrent configuration:\n\n```\n{prefix}plugin config {name} {config}\n```"
-                );
+                out.push_str(&plugin_config::current_text(&prefix, name, &config));
                 if let Some(place) = source.fixed_by(&bot.config(), name) {
                     let _ = write!(out, "\n\nIt is set by {place}.");
                 }

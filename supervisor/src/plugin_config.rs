@@ -31,10 +31,7 @@ pub enum Source {
 impl Source {
     /// How to tell people where to change it; `None` when `!plugin config` may change it.
     pub fn fixed_by(&self, config: &Config, plugin: &str) -> Option<String> {
-        let file = config
-            .source
-            .as_ref()
-            .map_or("errbot.toml".to_owned(), |p| p.display().to_string());
+        let file = config.file_to_edit();
         match self {
             Source::File => Some(format!("`[plugins.{plugin}] config` in {file}")),
             Source::Env(var) => Some(format!(
@@ -121,6 +118,20 @@ pub fn validate_settings(config: &Config, text: &str, path: &Path) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The start of `!plugin config NAME`'s answer without a configuration: the template, as a
+/// command to copy (Errbot's words).
+pub fn template_text(prefix: &str, plugin: &str, template: &Value) -> String {
+    format!(
+        "Default configuration for this plugin (you can copy and paste this directly as a single \
+         line command):\n\n```\n{prefix}plugin config {plugin} {template}\n```"
+    )
+}
+
+/// The part of that answer that shows the configuration in force.
+pub fn current_text(prefix: &str, plugin: &str, config: &Value) -> String {
+    format!("\n\nCurrent configuration:\n\n```\n{prefix}plugin config {plugin} {config}\n```")
 }
 
 /// The configuration typed after `!plugin config NAME`: JSON, or a Python literal as Errbot

@@ -408,11 +408,7 @@ async fn apply_plugin_dirs(bot: &Arc<Bot>, config: &Config, report: &mut ReloadC
     report.notes.extend(problems);
     for d in &found {
         let name = &d.manifest.name;
-        let wanted = match config.plugins.get(name) {
-            Some(settings) => !settings.disabled,
-            None => !d.manifest.opt_in,
-        };
-        if !wanted || bot.plugin(name).is_some() {
+        if !crate::daemon::wanted(config, d) || bot.plugin(name).is_some() {
             continue;
         }
         match start_plugin(bot, config, name).await {

@@ -53,12 +53,13 @@ impl BotApi {
             .ok_or_else(|| Status::unauthenticated("unknown token"))
     }
 
-    /// The calling plugin's name; gateways have no pollers.
-    fn calling_plugin<T>(&self, req: &Request<T>) -> Result<String, Status> {
+    /// The calling plugin's name, for what only plugins may do (`only_plugins`: "have pollers"):
+    /// a gateway is refused.
+    fn calling_plugin<T>(&self, req: &Request<T>, only_plugins: &str) -> Result<String, Status> {
         match self.caller(req)? {
             (child::Kind::Plugin, name) => Ok(name),
             (child::Kind::Backend, name) => Err(Status::permission_denied(format!(
-                "{name} is a backend: only plugins have pollers"
+                "{name} is a backend: only plugins {only_plugins}"
             ))),
         }
     }
@@ -130,14 +131,7 @@ impl bot_service_server::BotService for BotApi {
         &self,
         req: Request<PluginCallRequest>,
     ) -> Result<Response<PluginCallResponse>, Status> {
-        let caller = match self.caller(&req)? {
-            (child::Kind::Plugin, name) => name,
-            (child::Kind::Backend, name) => {
-                return Err(Status::permission_denied(format!(
-                    "{name} is a backend: only plugins call plugins"
-                )));
-            }
-        };
+        let caller = self.calling_plugin(&req, "call plugins")?;
         let mut request = req.into_inner();
         let called = std::mem::replace(&mut request.plugin, caller.clone());
         let slot = self.plugin_slot(&caller)?;
@@ -178,14 +172,7 @@ impl bot_service_server::BotService for BotApi {
         &self,
         req: Request<SetDynamicPluginsRequest>,
     ) -> Result<Response<SetDynamicPluginsResponse>, Status> {
-        let caller = match self.caller(&req)? {
-            (child::Kind::Plugin, name) => name,
-            (child::Kind::Backend, name) => {
-                return Err(Status::permission_denied(format!(
-                    "{name} is a backend: only plugins have dynamic plugins"
-                )));
-            }
-        };
+        let caller = self.calling_plugin(&req, "have dynamic plugins")?;
         let instance = self.plugin_slot(&caller)?.current().ok_or_else(|| {
             Status::failed_precondition(format!("plugin {caller} is not serving"))
         })?;
@@ -400,7 +387,7 @@ impl bot_service_server::BotService for BotApi {
         &self,
         req: Request<StartPollerRequest>,
     ) -> Result<Response<StartPollerResponse>, Status> {
-        let plugin = self.calling_plugin(&req)?;
+        let plugin = self.calling_plugin(&req, "have pollers")?;
         let r = req.into_inner();
         let key = pollers::Key::new(&plugin, &r.method, &r.args_json)
             .map_err(Status::invalid_argument)?;
@@ -419,7 +406,7 @@ impl bot_service_server::BotService for BotApi {
         &self,
         req: Request<StopPollerRequest>,
     ) -> Result<Response<StopPollerResponse>, Status> {
-        let plugin = self.calling_plugin(&req)?;
+        let plugin = self.calling_plugin(&req, "have pollers")?;
         let r = req.into_inner();
         let key = pollers::Key::new(&plugin, &r.method, &r.args_json)
             .map_err(Status::invalid_argument)?;
@@ -431,7 +418,7 @@ impl bot_service_server::BotService for BotApi {
         &self,
         req: Request<ListPollersRequest>,
     ) -> Result<Response<ListPollersResponse>, Status> {
-        let plugin = self.calling_plugin(&req)?;
+        let plugin = self.calling_plugin(&req, "have pollers")?;
         Ok(Response::new(ListPollersResponse {
             pollers: self.bot.pollers.list(Some(&plugin)),
         }))

@@ -137,10 +137,7 @@ pub fn at_start(bot: &Bot) -> Option<WebSettings> {
 fn fixed_by(bot: &Bot) -> Option<String> {
     let config = bot.config();
     config.web.as_ref()?;
-    Some(config.source.as_ref().map_or_else(
-        || "`[web]` in errbot.toml".to_owned(),
-        |p| format!("`[web]` in {}", p.display()),
-    ))
+    Some(format!("`[web]` in {}", config.file_to_edit()))
 }
 
 /// `!plugin config Webserver [CONFIG]`: shows the template and the configuration in force, or
@@ -149,17 +146,11 @@ fn fixed_by(bot: &Bot) -> Option<String> {
 pub async fn configure(bot: &Arc<Bot>, text: &str) -> String {
     let prefix = bot.prefix();
     if text.trim().is_empty() {
-        let mut out = format!(
-            "Default configuration for this plugin (you can copy and paste this directly as a \
-             single line command):\n\n```\n{prefix}plugin config {NAME} {}\n```",
-            template()
-        );
+        let mut out = plugin_config::template_text(&prefix, NAME, &template());
         if let Some(place) = fixed_by(bot) {
             out.push_str(&format!("\n\nThe web server is set by {place}."));
         } else if let Some(current) = bot.storage.stored_config(NAME) {
-            out.push_str(&format!(
-                "\n\nCurrent configuration:\n\n```\n{prefix}plugin config {NAME} {current}\n```"
-            ));
+            out.push_str(&plugin_config::current_text(&prefix, NAME, &current));
         }
         return out;
     }

@@ -290,7 +290,7 @@ class TestBot:
         """The plugins' commands as errbotd registered them (`!plugin info`), each a stand-in
         with the attributes Errbot's command functions carry."""
         found = {}
-        for plugin in self.control.PluginList(control_pb2.PluginListRequest(), timeout=10).plugins:
+        for plugin in self.plugin_manager._plugins():
             info = self.control.PluginInfo(control_pb2.PluginInfoRequest(name=plugin.name),
                                            timeout=10)
             for spec in info.command_specs:
